@@ -1,0 +1,29 @@
+"""Lentera: edge agent for city street lighting and sensors."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="lentera",
+    version="0.1.0",
+    description="Edge agent for city street lighting: Modbus/serial polling, local rules, "
+    "anomaly detection, MQTT uplink",
+    python_requires=">=3.11",
+    packages=find_packages(include=["agent", "agent.*", "drivers", "drivers.*",
+                                    "edge_rules", "edge_rules.*"]),
+    package_data={"drivers": ["profiles/*.yaml"]},
+    install_requires=[
+        # pymodbus renames API between minor versions (slave -> device_id,
+        # datastore -> SimDevice): only the tested minor is allowed.
+        "pymodbus>=3.16.1,<3.17",
+        "pyserial>=3.5,<4",
+        "paho-mqtt>=2.1,<3",
+        "numpy>=1.26,<3",
+        "PyYAML>=6.0,<7",
+        "pydantic>=2.7,<3",
+        "click>=8.1,<9",
+    ],
+    extras_require={
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7"],
+    },
+    entry_points={"console_scripts": ["lentera=agent.cli:main"]},
+)
