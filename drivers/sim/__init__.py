@@ -1,0 +1,1 @@
+"""Simulated field devices: Modbus street-light controllers, meters and serial sensors for tests and demos."""
