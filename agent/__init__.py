@@ -1,1 +1,3 @@
-"""agent package."""
+"""Lentera agent: orchestration, uplink, outbox, local API."""
+
+__version__ = "0.1.0"

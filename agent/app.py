@@ -1,0 +1,103 @@
+"""The agent: wires buses, schedulers, uplink and status under one supervisor."""
+
+import asyncio
+import logging
+import time
+
+from agent import __version__
+from agent.config import GatewayConfig, RtuBus
+from agent.core.bus import BusScheduler, PollTarget
+from agent.core.supervisor import Supervisor
+from agent.uplink import MqttUplink
+from drivers.device import ModbusDevice
+from drivers.modbus import ModbusBus
+from drivers.profiles import load_profile
+
+log = logging.getLogger("lentera")
+
+STATUS_PERIOD_S = 30.0
+
+
+def wall_ms() -> int:
+    """Epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+class Agent:
+    """One gateway's agent: poll devices, publish telemetry and status."""
+
+    def __init__(self, config: GatewayConfig):
+        self.config = config
+        self.seq = 0
+        self.published = 0
+        self.buses: dict[str, ModbusBus] = {}
+        self.devices: dict[str, ModbusDevice] = {}
+        self.schedulers: dict[str, BusScheduler] = {}
+        self.uplink: MqttUplink | None = None
+        self.supervisor = Supervisor(log=log.warning)
+        self.started = time.time()
+
+    def _build_field(self) -> None:
+        for name, bus_cfg in self.config.buses.items():
+            if isinstance(bus_cfg, RtuBus):
+                self.buses[name] = ModbusBus(name, bus_cfg.type, port=bus_cfg.port,
+                                             baudrate=bus_cfg.baudrate, parity=bus_cfg.parity,
+                                             stopbits=bus_cfg.stopbits,
+                                             timeout_s=bus_cfg.timeout_ms / 1000)
+            else:
+                self.buses[name] = ModbusBus(name, bus_cfg.type, host=bus_cfg.host,
+                                             port=bus_cfg.port,
+                                             timeout_s=bus_cfg.timeout_ms / 1000)
+        targets: dict[str, list[PollTarget]] = {name: [] for name in self.buses}
+        for dev in self.config.devices:
+            device = ModbusDevice(dev.id, self.buses[dev.bus], dev.unit, load_profile(dev.profile))
+            self.devices[dev.id] = device
+            targets[dev.bus].append(PollTarget(dev.id, dev.poll, device.read))
+        for name, bus_targets in targets.items():
+            if bus_targets:
+                self.schedulers[name] = BusScheduler(name, bus_targets, self.on_reading,
+                                                     time.monotonic, wall_ms, log=log.warning)
+
+    def on_reading(self, reading: dict) -> None:
+        """A device poll finished: number it and send it."""
+        self.seq += 1
+        payload = {"ts": reading["ts"], "seq": self.seq, "values": reading["values"],
+                   "quality": reading["quality"]}
+        for key in ("age_s", "error"):
+            if key in reading:
+                payload[key] = reading[key]
+        self.uplink.publish_json(self.uplink.topics.telemetry(reading["device"]), payload)
+        self.published += 1
+
+    def status(self) -> dict:
+        """The status snapshot published (retained) on the status topic."""
+        return {"gateway": self.config.gateway.id, "site": self.config.gateway.site,
+                "version": __version__, "ts": wall_ms(),
+                "uptime_s": round(time.time() - self.started),
+                "buses": {n: s.status() for n, s in self.schedulers.items()},
+                "tasks": {n: t["restarts"] for n, t in self.supervisor.status().items()}}
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_PERIOD_S)
+            self.uplink.publish_status("online", **self.status())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until stop is set, then shut everything down cleanly."""
+        self._build_field()
+        self.uplink = MqttUplink(self.config.uplink.mqtt, self.config.gateway.id)
+        self.uplink.status_extra.update(self.status())
+        self.uplink.start()
+        for name, scheduler in self.schedulers.items():
+            self.supervisor.start(f"bus.{name}.poll", scheduler.run_loop)
+        self.supervisor.start("status.publish", self._status_loop)
+        log.info("agent %s running: %d device(s) on %d bus(es), publishing to %s",
+                 self.config.gateway.id, len(self.devices), len(self.schedulers),
+                 self.config.uplink.mqtt.url)
+        await stop.wait()
+        log.info("stopping")
+        await self.supervisor.stop()
+        for bus in self.buses.values():
+            bus.close()
+        await self.uplink.stop()
+        log.info("stopped")

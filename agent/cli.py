@@ -1,0 +1,137 @@
+"""The `lentera` command: the composition root that wires adapters together."""
+
+import asyncio
+import logging
+import signal
+import sys
+
+import click
+
+from agent import __version__
+from agent.errors import ConfigError
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    # pymodbus logs every timeout of a dead unit at ERROR; we report those ourselves, once
+    logging.getLogger("pymodbus").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+
+
+def _parse_hostport(value: str, default_port: int) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host:
+        return value, default_port
+    try:
+        return host, int(port)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT, e.g. 127.0.0.1:5020") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lentera")
+def main():
+    """Lentera: edge agent for city street lighting and sensors.
+
+    Polls street-light controllers, meters and sensors over Modbus and serial
+    lines, applies local rules and forwards telemetry to the city's MQTT broker.
+    """
+
+
+@main.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def check_config(config_file):
+    """Validate a gateway config file; print every problem with its key path and line."""
+    from agent.config import load_config
+    try:
+        cfg = load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"{config_file}: INVALID", err=True)
+        for problem in getattr(exc, "problems", [str(exc)]):
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    click.echo(f"{config_file}: OK — gateway {cfg.gateway.id}, {len(cfg.buses)} bus(es), "
+               f"{len(cfg.devices)} device(s)")
+
+
+@main.command()
+@click.option("-c", "--config", "config_file", required=True,
+              type=click.Path(dir_okay=False), help="Gateway config (YAML).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def run(config_file, verbose):
+    """Run the agent until SIGTERM or Ctrl-C."""
+    from agent.app import Agent
+    from agent.config import load_config
+    _setup_logging(verbose)
+    try:
+        cfg = load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"cannot start: {exc}\nRun `lentera check-config {config_file}` "
+                   "for the full list.", err=True)
+        sys.exit(2)
+
+    async def _main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Agent(cfg).run(stop)
+
+    asyncio.run(_main())
+
+
+@main.command()
+@click.option("--lights", default=20, show_default=True, type=click.IntRange(1, 247),
+              help="Street-light controllers to simulate (unit ids 1..N).")
+@click.option("--tcp", "tcp", default="127.0.0.1:5020", show_default=True,
+              help="Serve Modbus TCP on HOST:PORT.")
+@click.option("--fail-lamp", multiple=True, type=int, metavar="UNIT",
+              help="Inject a lamp failure on UNIT (draws no power while on). Repeatable.")
+@click.option("--dead", multiple=True, type=int, metavar="UNIT",
+              help="UNIT never answers. Repeatable.")
+@click.option("--seed", default=0, show_default=True, help="Random seed for noise.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def simulate(lights, tcp, fail_lamp, dead, seed, verbose):
+    """Simulate a street-light site: N controllers speaking Modbus (streetlight-generic)."""
+    from drivers.sim.site import SimulatedSite
+    _setup_logging(verbose)
+    host, port = _parse_hostport(tcp, 5020)
+    site = SimulatedSite(lights, seed=seed)
+    for unit in fail_lamp:
+        site.fail_lamp(unit)
+    for unit in dead:
+        site.set_dead(unit)
+    click.echo(f"simulating {lights} street light(s), unit ids 1..{lights}, "
+               f"Modbus TCP on {host}:{port} (Ctrl-C to stop)", err=True)
+
+    async def _main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        server = asyncio.create_task(site.serve_tcp(host, port))
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        server.cancel()
+        waiter.cancel()
+        if server in done and server.exception():
+            raise click.ClickException(f"simulator failed: {server.exception()}")
+
+    try:
+        asyncio.run(_main())
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from exc
+
+
+@main.command()
+def profiles():
+    """List the shipped device profiles."""
+    from drivers.profiles import available_profiles, load_profile
+    for name in available_profiles():
+        p = load_profile(name)
+        click.echo(f"{name:28} {len(p.points):3} points  {p.description}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Gateway configuration: parsed and validated once at start-up into immutable objects.
+
+Every problem is reported with its key path and YAML line, e.g.
+`devices[3].unit: must be 1..247 (gateway.yaml line 41)`.
+"""
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
+
+from agent.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1, "sec": 1, None: 1, "min": 60, "m": 60, "h": 3600}
+
+
+def parse_duration(value) -> float:
+    """'10s', '2min', '500ms', '1h' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 10s, 2min or 500ms")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; write e.g. 10s, 2min or 500ms")
+        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("duration must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, objects are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Location(Strict):
+    """Where the gateway stands (for sunrise/sunset)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Gateway(Strict):
+    """Identity of this gateway."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    site: str = Field(min_length=1)
+    location: Location
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
+                             "Asia/Jakarta") from None
+        return value
+
+
+class Mqtt(Strict):
+    """The city broker connection."""
+
+    url: str = Field(pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
+    topic_prefix: str = Field(default="city/lighting", pattern=r"^[^#+]+[^/#+]$")
+    qos: Literal[0, 1] = 1
+    client_id: str | None = None
+    keepalive: Duration = 60.0
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def host(self) -> str:
+        """Broker host name."""
+        return self.url.split("://", 1)[1].rstrip("/").split(":")[0]
+
+    @property
+    def port(self) -> int:
+        """Broker port (1883, or 8883 for mqtts)."""
+        rest = self.url.split("://", 1)[1].rstrip("/")
+        if ":" in rest:
+            return int(rest.split(":")[1])
+        return 8883 if self.url.startswith("mqtts") else 1883
+
+
+class Uplink(Strict):
+    """Where telemetry goes."""
+
+    mqtt: Mqtt
+
+
+class TcpBus(Strict):
+    """A Modbus TCP endpoint (a controller or a TCP/RTU gateway)."""
+
+    type: Literal["modbus-tcp"]
+    host: str
+    port: int = Field(default=502, ge=1, le=65535)
+    timeout_ms: int = Field(default=500, ge=10, le=60000)
+
+
+class RtuBus(Strict):
+    """An RS-485 line speaking Modbus RTU."""
+
+    type: Literal["modbus-rtu"]
+    port: str
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    timeout_ms: int = Field(default=300, ge=10, le=60000)
+
+
+Bus = Annotated[Union[TcpBus, RtuBus], Field(discriminator="type")]
+
+
+class Device(Strict):
+    """A polled field device."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    bus: str
+    unit: int = Field(ge=1, le=247)
+    profile: str
+    poll: Duration = 10.0
+
+
+class GatewayConfig(Strict):
+    """The whole gateway.yaml."""
+
+    gateway: Gateway
+    uplink: Uplink
+    buses: dict[str, Bus] = Field(min_length=1)
+    devices: list[Device] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_check(self):
+        from drivers.profiles import available_profiles
+        seen_ids: set = set()
+        seen_units: set = set()
+        profiles = available_profiles()
+        for i, dev in enumerate(self.devices):
+            if dev.bus not in self.buses:
+                raise _at(("devices", i, "bus"), f"unknown bus {dev.bus!r}; defined buses: "
+                          f"{', '.join(sorted(self.buses))}")
+            if dev.profile not in profiles:
+                raise _at(("devices", i, "profile"), f"unknown profile {dev.profile!r}; "
+                          f"shipped profiles: {', '.join(profiles)}")
+            if dev.id in seen_ids:
+                raise _at(("devices", i, "id"), f"duplicate device id {dev.id!r}")
+            if (dev.bus, dev.unit) in seen_units:
+                raise _at(("devices", i, "unit"), f"unit {dev.unit} is already used on bus "
+                          f"{dev.bus!r}")
+            seen_ids.add(dev.id)
+            seen_units.add((dev.bus, dev.unit))
+        return self
+
+
+class _PathError(ValueError):
+    """A cross-field problem that knows which key it belongs to."""
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = loc
+
+
+def _at(loc: tuple, message: str) -> _PathError:
+    return _PathError(loc, message)
+
+
+def format_path(loc) -> str:
+    """('devices', 3, 'unit') -> 'devices[3].unit'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    # pydantic adds the union member's tag ('modbus-tcp') to the path; the user never wrote it
+    return tuple(p for p in loc if p not in ("modbus-tcp", "modbus-rtu"))
+
+
+def _line_of(node, loc) -> int | None:
+    """Line (1-based) of the YAML node at loc, or of its nearest existing parent."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    child = key if value is None else value
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                child = node.value[part]
+        if child is None:
+            break
+        node = child
+        line = node.start_mark.line + 1
+    return line
+
+
+def _message(err: dict) -> str:
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check spelling; see docs/config.md for the allowed keys)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return msg
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in a config file, each with path and line."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(source, f"{len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    """Read, parse and validate a gateway config file; ConfigProblems lists every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
+    return parse_config(text, path.name)
+
+
+def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
+    """Validate config text; ConfigProblems lists every problem with key path and line."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigProblems(source, [f"not valid YAML{where}: "
+                                      f"{getattr(exc, 'problem', exc)}"]) from exc
+    if not isinstance(data, dict):
+        raise ConfigProblems(source, ["the file must be a mapping with keys gateway, "
+                                      "uplink, buses, devices"])
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            ctx_error = (err.get("ctx") or {}).get("error")
+            if isinstance(ctx_error, _PathError):
+                loc, msg = ctx_error.loc, str(ctx_error)
+            else:
+                loc, msg = _clean_loc(err["loc"]), _message(err)
+            line = _line_of(root, loc)
+            suffix = f" ({source} line {line})" if line else ""
+            problems.append(f"{format_path(loc)}: {msg}{suffix}")
+        raise ConfigProblems(source, problems) from exc

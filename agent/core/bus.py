@@ -1,0 +1,203 @@
+"""Bus scheduler: one bus, its devices' periodic polls and priority jobs, one transaction at a time.
+
+MicroPython-compatible. The bus is the bottleneck: commands jump ahead of alarm
+reads, which jump ahead of routine telemetry. When the bus is over-subscribed
+every device's effective period stretches in proportion (the most-late device,
+relative to its own period, goes first) and the load is reported.
+"""
+
+import asyncio
+
+from agent.errors import DeviceError
+
+PRIORITY_COMMAND = 0
+PRIORITY_ALARM = 1
+LOAD_SMOOTHING = 0.1
+
+
+class PollTarget:
+    """Scheduling state of one polled device."""
+
+    def __init__(self, device_id: str, period: float, read):
+        self.device_id = device_id
+        self.period = period
+        self.read = read              # async () -> dict of values; raises DeviceError
+        self.next_due = 0.0
+        self.failures = 0
+        self.last_values = None
+        self.last_good = None         # monotonic time of last good read
+        self.last_error = None
+        self.last_start = None
+        self.effective_period = period
+        self.polls = 0
+        self.errors = 0
+        self.service_s = 0.0          # smoothed bus time one poll costs
+
+    def lateness(self, now: float) -> float:
+        """How late the poll is, in units of its own period."""
+        return (now - self.next_due) / self.period
+
+
+class Job:
+    """A priority job (a command, an alarm read) with its outcome."""
+
+    def __init__(self, run, priority: int):
+        self.run = run
+        self.priority = priority
+        self.done = asyncio.Event()
+        self.result = None
+        self.error = None
+
+
+class BusScheduler:
+    """Polls a bus's devices at their periods and runs priority jobs in between."""
+
+    def __init__(self, name: str, targets, sink, clock, wall_ms, retries: int = 1,
+                 backoff_max: float = 300.0, log=None):
+        self.name = name
+        self.targets = list(targets)
+        self.sink = sink              # sink(reading_dict): must not block
+        self.clock = clock            # monotonic seconds
+        self.wall_ms = wall_ms        # epoch milliseconds for reading timestamps
+        self.retries = retries
+        self.backoff_max = backoff_max
+        self.log = log or (lambda msg: None)
+        self.jobs = []
+        self.wake = asyncio.Event()
+        self.busy_s = 0.0
+        self.load = 0.0               # smoothed busy fraction of the bus
+        self.demand = 0.0             # sum(service time / period): > 1 means over-subscribed
+        self._t_mark = None
+        now = clock()
+        for i, target in enumerate(self.targets):
+            # spread first polls so a big bus does not start with a burst
+            target.next_due = now + target.period * i / max(1, len(self.targets))
+
+    async def execute(self, run, priority: int = PRIORITY_COMMAND):
+        """Run `run()` (async) on this bus ahead of routine polls; returns its result."""
+        job = Job(run, priority)
+        self.jobs.append(job)
+        self.wake.set()
+        await job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _next_job(self):
+        if not self.jobs:
+            return None
+        best = min(self.jobs, key=lambda j: j.priority)
+        self.jobs.remove(best)
+        return best
+
+    def _most_late(self, now):
+        best = None
+        for t in self.targets:
+            if t.next_due <= now and (best is None or t.lateness(now) > best.lateness(now)):
+                best = t
+        return best
+
+    async def run_loop(self) -> None:
+        """Serve the bus forever."""
+        self._t_mark = self.clock()
+        while True:
+            job = self._next_job()
+            if job is not None:
+                await self._run_job(job)
+                continue
+            now = self.clock()
+            target = self._most_late(now)
+            if target is not None:
+                await self._poll(target)
+                continue
+            await self._idle(now)
+
+    async def _idle(self, now):
+        wait = min((t.next_due for t in self.targets), default=now + 1.0) - now
+        self.wake.clear()
+        if wait > 0:
+            try:
+                await asyncio.wait_for(self.wake.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _run_job(self, job):
+        start = self.clock()
+        try:
+            job.result = await job.run()
+        except DeviceError as exc:
+            job.error = exc
+        finally:
+            self._account(start)
+            job.done.set()
+
+    async def _poll(self, target):
+        start = self.clock()
+        if target.last_start is not None:
+            interval = start - target.last_start
+            target.effective_period += (interval - target.effective_period) * 0.2
+        target.last_start = start
+        ts = self.wall_ms()
+        values, error = None, None
+        for _ in range(self.retries + 1):
+            try:
+                values = await target.read()
+                break
+            except DeviceError as exc:
+                error = exc
+                if self.jobs:          # a command is waiting: don't spend the bus on retries
+                    break
+        self._account(start)
+        spent = self.clock() - start
+        target.service_s = spent if not target.polls else target.service_s + (
+            spent - target.service_s) * 0.2
+        target.polls += 1
+        if values is not None:
+            self._good(target, values, ts, start)
+        else:
+            self._failed(target, error, ts, start)
+
+    def _good(self, target, values, ts, start):
+        if target.failures:
+            self.log("bus " + self.name + ": " + target.device_id + " answers again after "
+                     + str(target.failures) + " failed poll(s)")
+        target.failures = 0
+        target.last_error = None
+        target.last_values = values
+        target.last_good = start
+        target.next_due = max(target.next_due + target.period, start)
+        self.sink({"device": target.device_id, "ts": ts, "values": values, "quality": "good"})
+
+    def _failed(self, target, error, ts, start):
+        target.errors += 1
+        target.failures += 1
+        if target.failures == 1:      # log once per state change, not every poll
+            self.log("bus " + self.name + ": " + str(error))
+        target.last_error = str(error)
+        backoff = min(target.period * (2 ** (target.failures - 1)), self.backoff_max)
+        target.next_due = start + max(target.period, backoff)
+        reading = {"device": target.device_id, "ts": ts, "error": str(error)}
+        if target.last_values is not None:
+            reading["values"] = target.last_values
+            reading["quality"] = "stale"
+            reading["age_s"] = round(start - target.last_good, 3)
+        else:
+            reading["values"] = {}
+            reading["quality"] = "comm_error"
+        self.sink(reading)
+
+    def _account(self, start):
+        now = self.clock()
+        busy = now - start
+        elapsed = now - self._t_mark if self._t_mark is not None else busy
+        self._t_mark = now
+        if elapsed > 0:
+            self.load += (min(1.0, busy / elapsed) - self.load) * LOAD_SMOOTHING
+        self.demand = sum(t.service_s / t.period for t in self.targets)
+
+    def status(self) -> dict:
+        """Bus figures for the status message."""
+        return {"load": round(self.load, 3), "demand": round(self.demand, 3),
+                "oversubscribed": self.demand > 1.0,
+                "devices_failing": sum(1 for t in self.targets if t.failures),
+                "pending_jobs": len(self.jobs)}

@@ -1,0 +1,95 @@
+"""Physics of a simulated street-light controller: pure, time injected."""
+
+import math
+import random
+
+AMBIENT_C = 30.0          # Tangerang night-time ambient
+THERMAL_TAU_S = 300.0     # driver heats/cools with a ~5 min time constant
+TEMP_RISE_PER_W = 0.35    # °C above ambient per watt of load
+FAULT_LAMP, FAULT_OVERTEMP, FAULT_OVERVOLT, FAULT_UNDERVOLT = 1, 2, 4, 8
+
+
+class StreetLightModel:
+    """One controller: switch/dim in, plausible electrical readings out."""
+
+    def __init__(self, unit: int, now: float, seed: int = 0, rated_power: int | None = None):
+        self.rng = random.Random(seed * 1000 + unit)
+        self.unit = unit
+        self.rated_power = rated_power or self.rng.choice((60, 90, 120, 150))
+        self.switch = 1
+        self.dim = 100
+        self.voltage = 220.0 + self.rng.uniform(-3, 3)
+        self.power = 0.0
+        self.energy_wh = self.rng.uniform(1000, 50000)
+        self.burn_h = self.energy_wh / self.rated_power
+        self.temp_c = AMBIENT_C
+        self.lamp_failed = False
+        self.extra_load = 1.0     # >1 simulates tampering / over-consumption
+        self.t = now
+        self.advance(now)
+
+    def set_switch(self, value: int) -> None:
+        """Apply a write to the switch register."""
+        self.switch = 1 if value else 0
+
+    def set_dim(self, value: int) -> None:
+        """Apply a write to the dim register (percent)."""
+        self.dim = max(0, min(100, int(value)))
+
+    @property
+    def lit(self) -> bool:
+        """Whether the lamp gives light."""
+        return bool(self.switch) and self.dim > 0 and not self.lamp_failed
+
+    def advance(self, now: float) -> None:
+        """Integrate the model up to now."""
+        dt = max(0.0, now - self.t)
+        self.t = now
+        # voltage: mean-reverting random walk around 220 V
+        self.voltage += (220.0 - self.voltage) * min(1.0, dt / 60) + self.rng.gauss(0, 0.3)
+        self.voltage = max(150.0, min(260.0, self.voltage))
+        if self.lit:
+            target = self.rated_power * self.dim / 100 * self.extra_load
+            self.power = max(0.0, target * (1 + self.rng.gauss(0, 0.01)))
+        elif self.switch:
+            self.power = 0.3 + self.rng.uniform(0, 0.1)   # driver standby, lamp dead
+        else:
+            self.power = 0.0
+        self.energy_wh += self.power * dt / 3600
+        if self.lit:
+            self.burn_h += dt / 3600
+        settle = 1 - math.exp(-dt / THERMAL_TAU_S) if dt else 0.0
+        target_t = AMBIENT_C + TEMP_RISE_PER_W * self.power
+        self.temp_c += (target_t - self.temp_c) * settle
+
+    def lamp_state(self) -> int:
+        """0 off, 1 on, 2 fault."""
+        if self.switch and self.lamp_failed:
+            return 2
+        return 1 if self.lit else 0
+
+    def faults(self) -> int:
+        """Fault bit field."""
+        bits = FAULT_LAMP if self.lamp_failed else 0
+        if self.temp_c > 85:
+            bits |= FAULT_OVERTEMP
+        if self.voltage > 250:
+            bits |= FAULT_OVERVOLT
+        if self.voltage < 190:
+            bits |= FAULT_UNDERVOLT
+        return bits
+
+    def input_registers(self) -> list[int]:
+        """Input registers 0..11 as the streetlight-generic profile lays them out."""
+        pf = 0.95 if self.lit else (0.3 if self.power else 0.0)
+        current = self.power / (self.voltage * pf) if pf else 0.0
+        energy = int(self.energy_wh) & 0xFFFFFFFF
+        hours = int(self.burn_h) & 0xFFFFFFFF
+        temp = int(round(self.temp_c * 10)) & 0xFFFF   # int16 two's complement
+        return [self.lamp_state(), _u16(self.voltage * 10), _u16(current * 1000),
+                _u16(self.power * 10), _u16(pf * 1000), energy >> 16, energy & 0xFFFF,
+                temp, hours >> 16, hours & 0xFFFF, self.faults(), self.rated_power]
+
+
+def _u16(x: float) -> int:
+    return max(0, min(0xFFFF, int(round(x))))

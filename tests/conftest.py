@@ -1,0 +1,111 @@
+"""Shared fixtures: a private mosquitto, the simulated site, agent subprocesses."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker import Broker
+from tests.support.site import SiteThread
+from tests.support.subscriber import Subscriber
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def broker():
+    """A mosquitto of our own on a free port."""
+    b = Broker().start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def subscriber_factory():
+    """Make subscribers that are closed after the test."""
+    subs = []
+
+    def make(port, topic="#"):
+        sub = Subscriber(port, topic)
+        subs.append(sub)
+        return sub
+    yield make
+    for sub in subs:
+        sub.close()
+
+
+@pytest.fixture
+def site_factory():
+    """Start simulated sites in background threads, stopped after the test."""
+    sites = []
+
+    def make(lights, **kwargs):
+        s = SiteThread(lights, **kwargs).start()
+        sites.append(s)
+        return s
+    yield make
+    for s in sites:
+        s.stop()
+
+
+def write_config(path: Path, broker_url: str, site_port: int, lights: int,
+                 poll: str = "1s", gateway_id: str = "test-gw", extra: str = "") -> Path:
+    """A gateway.yaml for `lights` controllers on one simulated TCP endpoint."""
+    devices = "\n".join(
+        f"  - {{id: L-{u:03d}, bus: lan, unit: {u}, profile: streetlight-generic, poll: {poll}}}"
+        for u in range(1, lights + 1))
+    path.write_text(textwrap.dedent(f"""\
+        gateway: {{id: {gateway_id}, site: test, location: {{lat: -6.178, lon: 106.632}},
+                  timezone: Asia/Jakarta}}
+        uplink:
+          mqtt: {{url: "{broker_url}", topic_prefix: city/lighting, qos: 1}}
+        buses:
+          lan: {{type: modbus-tcp, host: 127.0.0.1, port: {site_port}, timeout_ms: 300}}
+        devices:
+        """) + devices + "\n" + extra)
+    return path
+
+
+class AgentProcess:
+    """`lentera run` as a subprocess."""
+
+    def __init__(self, config: Path, log: Path):
+        self.log = log
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c",
+                                      str(config)], cwd=REPO, env=env,
+                                     stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        """What the agent logged so far."""
+        return self.log.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 10) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def agent_factory(tmp_path):
+    """Start agent subprocesses; killed after the test if still running."""
+    agents = []
+
+    def make(config: Path):
+        a = AgentProcess(config, tmp_path / f"agent{len(agents)}.log")
+        agents.append(a)
+        return a
+    yield make
+    for a in agents:
+        a.kill()

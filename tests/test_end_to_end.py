@@ -1,0 +1,72 @@
+"""End to end: simulator (pymodbus) -> agent subprocess -> mosquitto -> subscriber."""
+
+import time
+
+from tests.conftest import write_config
+
+PREFIX = "city/lighting/test-gw"
+
+
+def _telemetry(messages, device=None):
+    return [(t, p) for t, p, _ in messages
+            if "/telemetry/" in t and (device is None or t.endswith("/" + device))]
+
+
+def test_every_device_is_seen_and_a_change_arrives_within_two_polls(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+    site = site_factory(5)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/#")
+    agent = agent_factory(write_config(tmp_path / "gw.yaml", broker.url, site.port, 5))
+
+    devices = {f"L-{u:03d}" for u in range(1, 6)}
+    sub.wait_for(lambda m: {t.rsplit("/", 1)[1] for t, _ in _telemetry(m)} >= devices,
+                 15, "telemetry from every configured device")
+    status = sub.wait_for(lambda m: [p for t, p, r in m if t == f"{PREFIX}/status" and r
+                                     or t == f"{PREFIX}/status"], 5, "status")
+    assert status[-1]["state"] == "online"
+
+    _, first = _telemetry(sub.messages, "L-003")[-1]
+    assert first["quality"] == "good"
+    assert set(first["values"]) >= {"switch", "dim", "power", "voltage", "energy"}
+    assert 200 < first["values"]["voltage"] < 240
+
+    site.call(site.site.light(3).set_dim, 37)      # a crew at the pole changes the dim level
+    changed_at = time.monotonic()
+    seen = sub.wait_for(lambda m: [p for _, p in _telemetry(m, "L-003")
+                                   if p["values"].get("dim") == 37], 2 * 1.0 + 1.5,
+                        "dim=37 from L-003 within two poll periods")
+    assert time.monotonic() - changed_at <= 3.5
+    power = seen[-1]["values"]["power"]
+    rated = seen[-1]["values"]["rated_power"]
+    assert abs(power - rated * 0.37) < rated * 0.37 * 0.06   # power follows dim
+
+    seqs = [p["seq"] for _, p in _telemetry(sub.messages)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert agent.terminate(timeout=5) == 0
+
+
+def test_sigterm_publishes_offline_and_exits_within_5s(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+    site = site_factory(2)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/status")
+    agent = agent_factory(write_config(tmp_path / "gw.yaml", broker.url, site.port, 2))
+    sub.wait_for(lambda m: any(p.get("state") == "online" for _, p, _ in m), 15, "online")
+    start = time.monotonic()
+    assert agent.terminate(timeout=5) == 0
+    assert time.monotonic() - start < 5
+    sub.wait_for(lambda m: m[-1][1].get("state") == "offline", 5, "offline status")
+
+
+def test_dead_device_reports_comm_error_and_others_keep_flowing(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+    site = site_factory(3)
+    site.call(site.site.set_dead, 2)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/telemetry/#")
+    agent_factory(write_config(tmp_path / "gw.yaml", broker.url, site.port, 3))
+    bad = sub.wait_for(lambda m: [p for _, p in _telemetry(m, "L-002")], 15, "L-002 reading")
+    assert bad[0]["quality"] == "comm_error" and "no reply" in bad[0]["error"]
+    sub.wait_for(lambda m: len([1 for _, p in _telemetry(m, "L-001")
+                                if p["quality"] == "good"]) >= 3, 10, "L-001 keeps flowing")
+    site.call(site.site.set_dead, 2, False)
+    sub.wait_for(lambda m: [p for _, p in _telemetry(m, "L-002") if p["quality"] == "good"],
+                 15, "L-002 good again after it answers")
