@@ -42,6 +42,8 @@ def parser_for(config: SerialSensorConfig):
     """Build the frame parser a config describes."""
     if config.kind != "ascii":
         return make_parser(config.kind)
+    if not config.pattern:
+        raise ValueError(f"serial sensor {config.name}: kind ascii needs a pattern")
     return make_parser("ascii", pattern=config.pattern, scales=config.scales,
                        terminator=config.terminator.encode("utf-8"),
                        max_line_len=config.max_line_len)

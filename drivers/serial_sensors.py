@@ -1,9 +1,10 @@
-"""Incremental frame parsers for serial air-quality and ASCII sensors: bytes in, readings out, no I/O.
+"""Incremental frame parsers for serial air-quality and ASCII sensors: bytes in, readings out.
 
 Each parser keeps a small buffer between `feed()` calls, so a frame may arrive in any number of
 pieces. After garbage it resynchronises by scanning for the frame header; a candidate frame that
 fails its checksum or structure costs one byte and the scan resumes, so a valid frame hidden just
 behind garbage is still found. A value is published only from a frame that passed every check.
+No I/O and no clock reads here: the caller supplies the timestamp.
 """
 
 import math

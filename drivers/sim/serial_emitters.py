@@ -114,7 +114,7 @@ class SerialSensorEmitter:
                  seed: int | None = None, max_frames: int | None = None,
                  ascii_template: str = ASCII_TEMPLATE, log_size: int = 10_000) -> None:
         if kind not in KINDS:
-            raise ValueError(f"unknown serial sensor kind {kind!r}: expected one of {', '.join(KINDS)}")
+            raise ValueError(f"unknown serial sensor kind {kind!r}: expected {', '.join(KINDS)}")
         self.kind = kind
         self.rate_hz = rate_hz or DEFAULT_RATE_HZ[kind]
         self.noise = noise or Noise()

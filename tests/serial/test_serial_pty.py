@@ -1,4 +1,4 @@
-"""End to end over real pty pairs: the simulator writes frames, pyserial and SerialSensor read them."""
+"""End to end over pty pairs: the simulator writes frames, pyserial and SerialSensor read them."""
 
 import asyncio
 import os
