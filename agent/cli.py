@@ -125,6 +125,21 @@ def simulate(lights, tcp, fail_lamp, dead, seed, verbose):
 
 
 @main.command()
+@click.option("--lights", default=24, show_default=True, type=click.IntRange(1, 247),
+              help="Simulated street lights.")
+@click.option("--poll", default="2s", show_default=True, help="Poll period per light.")
+@click.option("--fail-lamp", type=int, default=7, show_default=True, metavar="UNIT",
+              help="Unit with an injected lamp failure (0 for none).")
+def demo(lights, poll, fail_lamp):
+    """Run a simulated site, a private broker and the agent; print telemetry live."""
+    from agent.demo import run_demo
+    try:
+        run_demo(lights, poll, fail_lamp or None)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
 def profiles():
     """List the shipped device profiles."""
     from drivers.profiles import available_profiles, load_profile

@@ -54,10 +54,18 @@ class Location(Strict):
 class Gateway(Strict):
     """Identity of this gateway."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    id: str
     site: str = Field(min_length=1)
     location: Location
     timezone: str = "UTC"
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value):
+        if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", value):
+            raise ValueError(f"{value!r}: use lower-case letters, digits and '-' (it becomes "
+                             "part of every MQTT topic), e.g. tgr-gw-0001")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -73,13 +81,21 @@ class Gateway(Strict):
 class Mqtt(Strict):
     """The city broker connection."""
 
-    url: str = Field(pattern=r"^mqtts?://[^/:]+(:\d+)?/?$")
+    url: str
     topic_prefix: str = Field(default="city/lighting", pattern=r"^[^#+]+[^/#+]$")
     qos: Literal[0, 1] = 1
     client_id: str | None = None
     keepalive: Duration = 60.0
     username: str | None = None
     password: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value):
+        if not re.match(r"^mqtts?://[^/:]+(:\d{1,5})?/?$", value):
+            raise ValueError(f"{value!r} is not a broker URL; write mqtt://HOST:PORT "
+                             "(or mqtts://HOST:PORT for TLS)")
+        return value
 
     @property
     def host(self) -> str:
@@ -144,25 +160,37 @@ class GatewayConfig(Strict):
 
     @model_validator(mode="after")
     def _cross_check(self):
-        from drivers.profiles import available_profiles
-        seen_ids: set = set()
-        seen_units: set = set()
-        profiles = available_profiles()
-        for i, dev in enumerate(self.devices):
-            if dev.bus not in self.buses:
-                raise _at(("devices", i, "bus"), f"unknown bus {dev.bus!r}; defined buses: "
-                          f"{', '.join(sorted(self.buses))}")
-            if dev.profile not in profiles:
-                raise _at(("devices", i, "profile"), f"unknown profile {dev.profile!r}; "
-                          f"shipped profiles: {', '.join(profiles)}")
-            if dev.id in seen_ids:
-                raise _at(("devices", i, "id"), f"duplicate device id {dev.id!r}")
-            if (dev.bus, dev.unit) in seen_units:
-                raise _at(("devices", i, "unit"), f"unit {dev.unit} is already used on bus "
-                          f"{dev.bus!r}")
-            seen_ids.add(dev.id)
-            seen_units.add((dev.bus, dev.unit))
+        problems = cross_problems(list(self.buses), [d.model_dump() for d in self.devices])
+        if problems:
+            raise _PathError(*problems[0])
         return self
+
+
+def cross_problems(bus_names: list, devices: list) -> list[tuple[tuple, str]]:
+    """Problems across keys (unknown bus or profile, duplicate ids or units), on raw data too."""
+    from drivers.profiles import available_profiles
+    profiles = available_profiles()
+    problems = []
+    seen_ids: set = set()
+    seen_units: set = set()
+    for i, dev in enumerate(devices):
+        if not isinstance(dev, dict):
+            continue
+        bus, unit, dev_id, profile = (dev.get(k) for k in ("bus", "unit", "id", "profile"))
+        if isinstance(bus, str) and bus not in bus_names:
+            problems.append((("devices", i, "bus"), f"unknown bus {bus!r}; defined buses: "
+                             f"{', '.join(sorted(bus_names))}"))
+        if isinstance(profile, str) and profile not in profiles:
+            problems.append((("devices", i, "profile"), f"unknown profile {profile!r}; "
+                             f"shipped profiles: {', '.join(profiles)}"))
+        if dev_id is not None and dev_id in seen_ids:
+            problems.append((("devices", i, "id"), f"duplicate device id {dev_id!r}"))
+        if isinstance(unit, int) and (bus, unit) in seen_units:
+            problems.append((("devices", i, "unit"),
+                             f"unit {unit} is already used on bus {bus!r}"))
+        seen_ids.add(dev_id)
+        seen_units.add((bus, unit))
+    return problems
 
 
 class _PathError(ValueError):
@@ -172,9 +200,6 @@ class _PathError(ValueError):
         super().__init__(message)
         self.loc = loc
 
-
-def _at(loc: tuple, message: str) -> _PathError:
-    return _PathError(loc, message)
 
 
 def format_path(loc) -> str:
@@ -263,4 +288,11 @@ def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
             line = _line_of(root, loc)
             suffix = f" ({source} line {line})" if line else ""
             problems.append(f"{format_path(loc)}: {msg}{suffix}")
+        buses = data.get("buses") if isinstance(data.get("buses"), dict) else {}
+        devices = data.get("devices") if isinstance(data.get("devices"), list) else []
+        for loc, msg in cross_problems(list(buses), devices):
+            line = _line_of(root, loc)
+            text = f"{format_path(loc)}: {msg}" + (f" ({source} line {line})" if line else "")
+            if text not in problems:
+                problems.append(text)
         raise ConfigProblems(source, problems) from exc

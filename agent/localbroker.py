@@ -1,4 +1,4 @@
-"""A private mosquitto broker on a free loopback port, started and stopped by tests."""
+"""A private mosquitto broker on a free loopback port (tests and the demo start their own)."""
 
 import shutil
 import socket

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian / Raspberry Pi OS machine (or a CI clone) for Lentera:
+# system packages, a Python venv with Lentera installed, and the MicroPython test harness.
+# Idempotent: re-running only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+need_apt=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing system packages: ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# the Debian package starts a system broker on 1883; Lentera's demo and tests never use it
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating Python virtual environment in .venv"
+  python3 -m venv .venv
+fi
+echo "==> installing Lentera and its test dependencies into .venv"
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[test]"
+
+if [ -f tests/micropython/package.json ]; then
+  echo "==> installing the MicroPython WebAssembly test harness (npm)"
+  npm install --prefix tests/micropython --no-audit --no-fund --silent >/dev/null
+fi
+echo "==> ready"
