@@ -67,7 +67,10 @@ class SerialSensor:
         self.bytes_received = 0
 
     def open(self) -> None:
-        """Open the port without blocking and start watching it on the running loop."""
+        """Open (or reopen) the port without blocking and start watching it on the running loop."""
+        self.close()
+        self._error = None
+        self.parser.reset()  # half a frame from before the reopen must not join the new stream
         cfg = self.config
         try:
             # timeout=0: read() returns what the kernel already holds; the loop tells us when

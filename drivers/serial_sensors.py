@@ -90,6 +90,10 @@ class _BinaryFrameParser:
             self._drop(1)  # the header may have been a coincidence inside garbage: rescan
         return out
 
+    def reset(self) -> None:
+        """Forget buffered bytes (the port was reopened); counters keep running."""
+        self._buf.clear()
+
     def _drop(self, n: int) -> None:
         if n > 0:
             del self._buf[:n]
@@ -187,7 +191,13 @@ class AsciiLineParser:
         self.max_line_len = max_line_len
         self.counters = LineCounters()
         self._buf = bytearray()
+        self._skip_first_line = skip_first_line
         self._discarding = skip_first_line  # dropping bytes up to the next terminator
+
+    def reset(self) -> None:
+        """Forget buffered bytes (the port was reopened); counters keep running."""
+        self._buf.clear()
+        self._discarding = self._skip_first_line
 
     def feed(self, data: bytes, ts: float) -> list[Reading]:
         """Consume a chunk of bytes and return a reading for every complete matching line."""

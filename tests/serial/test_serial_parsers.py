@@ -174,6 +174,17 @@ def test_ascii_skips_first_partial_line_by_default():
     assert p.counters.resync_bytes_dropped == 4
 
 
+def test_reset_forgets_half_frames_and_rearms_first_line_skip():
+    p = Sds011Parser()
+    p.feed(SDS_KNOWN[:5], ts=0)
+    p.reset()
+    assert p.feed(SDS_KNOWN[5:], ts=0) == []
+    a = AsciiLineParser(r"V=(?P<v>\d+)")
+    assert a.feed(b"V=1\nV=2\n", ts=0)[0].values["v"] == 2.0
+    a.reset()
+    assert [r.values["v"] for r in a.feed(b"V=3\nV=4\n", ts=0)] == [4.0]
+
+
 def test_ascii_multibyte_terminator_split_across_reads():
     p = ascii_parser(terminator=b"\r\n")
     out = []

@@ -149,6 +149,25 @@ def test_port_that_disappears_raises_device_error_naming_it():
     run(body())
 
 
+def test_reopen_after_close_reads_on():
+    async def body():
+        emitter = SerialSensorEmitter("sds011", rate_hz=FAST_HZ, seed=10)
+        path = emitter.open()
+        sensor = SerialSensor(config("sds011", path))
+        try:
+            sensor.open()
+            emitter.start()
+            await sensor.next_reading(timeout=3.0)
+            sensor.close()
+            sensor.open()
+            await sensor.next_reading(timeout=3.0)
+        finally:
+            sensor.close()
+            await emitter.stop()
+        assert sensor.counters()["frames_ok"] >= 2
+    run(body())
+
+
 def test_missing_port_raises_device_error_on_open():
     async def body():
         sensor = SerialSensor(config("sds011", "/dev/ttyLENTERA-none"))
