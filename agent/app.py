@@ -11,6 +11,7 @@ from agent.core.supervisor import Supervisor
 from agent.uplink import MqttUplink
 from drivers.device import ModbusDevice
 from drivers.modbus import ModbusBus
+from drivers.tcp_pool import ConnectionPool
 from drivers.profiles import load_profile
 
 log = logging.getLogger("lentera")
@@ -44,19 +45,29 @@ class Agent:
                                              baudrate=bus_cfg.baudrate, parity=bus_cfg.parity,
                                              stopbits=bus_cfg.stopbits,
                                              timeout_s=bus_cfg.timeout_ms / 1000)
+            elif bus_cfg.max_in_flight > 1:
+                self.buses[name] = ConnectionPool(name, bus_cfg.host, bus_cfg.port,
+                                                  bus_cfg.timeout_ms / 1000,
+                                                  bus_cfg.max_in_flight)
             else:
                 self.buses[name] = ModbusBus(name, bus_cfg.type, host=bus_cfg.host,
                                              port=bus_cfg.port,
                                              timeout_s=bus_cfg.timeout_ms / 1000)
         targets: dict[str, list[PollTarget]] = {name: [] for name in self.buses}
         for dev in self.config.devices:
-            device = ModbusDevice(dev.id, self.buses[dev.bus], dev.unit, load_profile(dev.profile))
+            bus_cfg = self.config.buses[dev.bus]
+            device = ModbusDevice(dev.id, self.buses[dev.bus], dev.unit,
+                                  load_profile(dev.profile), max_gap=bus_cfg.max_gap)
             self.devices[dev.id] = device
             targets[dev.bus].append(PollTarget(dev.id, dev.poll, device.read))
         for name, bus_targets in targets.items():
-            if bus_targets:
-                self.schedulers[name] = BusScheduler(name, bus_targets, self.on_reading,
-                                                     time.monotonic, wall_ms, log=log.warning)
+            if not bus_targets:
+                continue
+            bus_cfg = self.config.buses[name]
+            self.schedulers[name] = BusScheduler(
+                name, bus_targets, self.on_reading, time.monotonic, wall_ms,
+                retries=bus_cfg.retries, backoff_max=bus_cfg.backoff_max,
+                max_in_flight=getattr(bus_cfg, "max_in_flight", 1), log=log.warning)
 
     def on_reading(self, reading: dict) -> None:
         """A device poll finished: number it and send it."""

@@ -124,6 +124,10 @@ class TcpBus(Strict):
     host: str
     port: int = Field(default=502, ge=1, le=65535)
     timeout_ms: int = Field(default=500, ge=10, le=60000)
+    max_in_flight: int = Field(default=1, ge=1, le=16)
+    max_gap: int = Field(default=8, ge=0, le=124)
+    retries: int = Field(default=1, ge=0, le=5)
+    backoff_max: Duration = 300.0
 
 
 class RtuBus(Strict):
@@ -135,6 +139,9 @@ class RtuBus(Strict):
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
     timeout_ms: int = Field(default=300, ge=10, le=60000)
+    max_gap: int = Field(default=8, ge=0, le=124)
+    retries: int = Field(default=1, ge=0, le=5)
+    backoff_max: Duration = 300.0
 
 
 Bus = Annotated[Union[TcpBus, RtuBus], Field(discriminator="type")]

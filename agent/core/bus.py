@@ -32,6 +32,7 @@ class PollTarget:
         self.polls = 0
         self.errors = 0
         self.service_s = 0.0          # smoothed bus time one poll costs
+        self.busy = False             # a poll of it is in flight
 
     def lateness(self, now: float) -> float:
         """How late the poll is, in units of its own period."""
@@ -53,8 +54,12 @@ class BusScheduler:
     """Polls a bus's devices at their periods and runs priority jobs in between."""
 
     def __init__(self, name: str, targets, sink, clock, wall_ms, retries: int = 1,
-                 backoff_max: float = 300.0, log=None):
+                 backoff_max: float = 300.0, max_in_flight: int = 1, log=None):
         self.name = name
+        self.max_in_flight = max_in_flight   # 1 on RS-485 (half-duplex); more on Modbus TCP
+        self.in_flight = 0
+        self.slot_free = asyncio.Event()
+        self._children = []
         self.targets = list(targets)
         self.sink = sink              # sink(reading_dict): must not block
         self.clock = clock            # monotonic seconds
@@ -93,27 +98,59 @@ class BusScheduler:
     def _most_late(self, now):
         best = None
         for t in self.targets:
-            if t.next_due <= now and (best is None or t.lateness(now) > best.lateness(now)):
+            if t.next_due <= now and not t.busy and (
+                    best is None or t.lateness(now) > best.lateness(now)):
                 best = t
         return best
 
     async def run_loop(self) -> None:
         """Serve the bus forever."""
         self._t_mark = self.clock()
-        while True:
-            job = self._next_job()
-            if job is not None:
-                await self._run_job(job)
-                continue
-            now = self.clock()
-            target = self._most_late(now)
-            if target is not None:
-                await self._poll(target)
-                continue
-            await self._idle(now)
+        try:
+            while True:
+                if self.in_flight >= self.max_in_flight:
+                    self.slot_free.clear()
+                    await self.slot_free.wait()
+                    continue
+                job = self._next_job()
+                if job is not None:
+                    await self._start(self._run_job(job))
+                    continue
+                now = self.clock()
+                target = self._most_late(now)
+                if target is not None:
+                    target.busy = True
+                    await self._start(self._poll(target))
+                    continue
+                await self._idle(now)
+        finally:
+            for child in self._children:
+                child.cancel()
+
+    async def _start(self, coro):
+        """Run one transaction: inline on a half-duplex bus, as a child task when pipelining."""
+        if self.max_in_flight == 1:
+            self.in_flight += 1
+            try:
+                await coro
+            finally:
+                self.in_flight -= 1
+            return
+        self.in_flight += 1
+        self._children.append(asyncio.create_task(self._child(coro)))
+
+    async def _child(self, coro):
+        try:
+            await coro
+        finally:
+            self.in_flight -= 1
+            self._children.remove(asyncio.current_task())
+            self.slot_free.set()
+            self.wake.set()
 
     async def _idle(self, now):
-        wait = min((t.next_due for t in self.targets), default=now + 1.0) - now
+        pending = [t.next_due for t in self.targets if not t.busy]
+        wait = min(pending, default=now + 1.0) - now
         self.wake.clear()
         if wait > 0:
             try:
@@ -132,6 +169,12 @@ class BusScheduler:
             job.done.set()
 
     async def _poll(self, target):
+        try:
+            await self._poll_once(target)
+        finally:
+            target.busy = False
+
+    async def _poll_once(self, target):
         start = self.clock()
         if target.last_start is not None:
             interval = start - target.last_start
@@ -193,7 +236,7 @@ class BusScheduler:
         self._t_mark = now
         if elapsed > 0:
             self.load += (min(1.0, busy / elapsed) - self.load) * LOAD_SMOOTHING
-        self.demand = sum(t.service_s / t.period for t in self.targets)
+        self.demand = sum(t.service_s / t.period for t in self.targets) / self.max_in_flight
 
     def status(self) -> dict:
         """Bus figures for the status message."""
