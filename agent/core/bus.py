@@ -15,6 +15,15 @@ PRIORITY_ALARM = 1
 LOAD_SMOOTHING = 0.1
 
 
+async def wait_event(event, timeout: float) -> bool:
+    """Wait for event at most timeout seconds; True if it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
 class PollTarget:
     """Scheduling state of one polled device."""
 
@@ -54,8 +63,10 @@ class BusScheduler:
     """Polls a bus's devices at their periods and runs priority jobs in between."""
 
     def __init__(self, name: str, targets, sink, clock, wall_ms, retries: int = 1,
-                 backoff_max: float = 300.0, max_in_flight: int = 1, log=None):
+                 backoff_max: float = 300.0, max_in_flight: int = 1, log=None,
+                 wait=None):
         self.name = name
+        self.wait = wait or wait_event   # injectable so tests can run on virtual time
         self.max_in_flight = max_in_flight   # 1 on RS-485 (half-duplex); more on Modbus TCP
         self.in_flight = 0
         self.slot_free = asyncio.Event()
@@ -153,10 +164,7 @@ class BusScheduler:
         wait = min(pending, default=now + 1.0) - now
         self.wake.clear()
         if wait > 0:
-            try:
-                await asyncio.wait_for(self.wake.wait(), wait)
-            except asyncio.TimeoutError:
-                pass
+            await self.wait(self.wake, wait)
 
     async def _run_job(self, job):
         start = self.clock()
