@@ -86,8 +86,12 @@ def _pick_times(rng, sch, ts, want_night: bool, min_day: float = 1.5) -> float:
 
 
 def generate(n_lights: int = 200, days: float = 5.0, poll_s: float = 60.0, seed: int = 1,
-             faults_per_kind: int = 10, level_shift: bool = True) -> Dataset:
-    """Generate a labelled data set; `faults_per_kind=0` gives a clean one."""
+             faults_per_kind: int = 10, level_shift: bool = True,
+             missing: float = 0.005) -> Dataset:
+    """Generate a labelled data set; `faults_per_kind=0` gives a clean one.
+
+    `missing` is the fraction of (poll, light) pairs whose whole reading is lost (NaN).
+    """
     rng = np.random.default_rng(seed)
     ts = START_TS + np.arange(int(days * DAY / poll_s)) * poll_s
     t_n, n = len(ts), n_lights
@@ -136,6 +140,9 @@ def generate(n_lights: int = 200, days: float = 5.0, poll_s: float = 60.0, seed:
         "burn_hours": np.floor(hours), "faults": (fault_state == 2).astype(float),
         "rated_power": np.repeat(rated[None, :], t_n, axis=0),
     }
+    lost = rng.random((t_n, n)) < missing
+    for v in points.values():
+        v[lost] = np.nan
     return Dataset(ts=ts, poll_s=poll_s, points=points, lux=_lux(sch, rng), sun_up=sch["sun_up"],
                    last_command_ts=sch["last_cmd"], labels=labels, level_shift_ts=level_ts)
 

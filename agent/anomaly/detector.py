@@ -17,10 +17,13 @@ DEFAULTS = {
     "warmup": 86400.0,      # s of data per channel before scores are reported
     "k_level": 6.0,         # z at which the level score is 0.5
     "k_flat": 10.0,         # missed expected changes at which the flat-line score is 0.5
+    "env_decay": 0.7,       # per period: the bin's |innovation| envelope fades over days
+    "env_c": 3.0,           # a repeat of the envelope's deviation scores z = env_c
 }
 
 _STATE_1D = ("level", "gscale", "count", "t0", "prev", "flat")
-_STATE_2D = ("season", "bscale", "bcount", "pchange")
+_GLOBAL = ("last_bin",)
+_STATE_2D = ("season", "bscale", "bcount", "pchange", "envelope", "env_today")
 
 
 class AnomalyDetector:
@@ -39,6 +42,7 @@ class AnomalyDetector:
         self.state["prev"][:] = np.nan
         # (bins, channels): the row of the current bin is contiguous.
         self.state.update({name: np.zeros((nb, self.n)) for name in _STATE_2D})
+        self.state["last_bin"] = np.array([-1.0])   # shared by all channels: ts is shared
 
     def _bin(self, ts: float) -> int:
         p = self.params
@@ -50,9 +54,12 @@ class AnomalyDetector:
         if x.shape != (self.n,):
             raise ValueError(f"values must have shape ({self.n},), got {x.shape}")
         out = np.empty(self.n)
+        b = self._bin(ts)
+        enter = b != int(self.state["last_bin"][0])
         step = _Step(self.state, self.params, 0, self.n)
         with np.errstate(divide="ignore", invalid="ignore"):
-            step(x, float(ts), self._bin(ts), out)
+            step(x, float(ts), b, enter, out)
+        self.state["last_bin"][0] = b
         return out
 
     def update_many(self, block: np.ndarray, ts, step: float | None = None,
@@ -74,6 +81,7 @@ class AnomalyDetector:
             if len(times) != t_count:
                 raise ValueError(f"ts has {len(times)} entries for {t_count} rows")
         bins = [self._bin(t) for t in times]
+        enter = [b != p for b, p in zip(bins, [int(self.state["last_bin"][0])] + bins[:-1])]
         out = np.empty((t_count, self.n))
         # Channels are independent, so running all T steps on one chunk of channels before
         # the next keeps that chunk's state in cache; results equal the row-by-row order.
@@ -82,7 +90,9 @@ class AnomalyDetector:
                 hi = min(lo + chunk, self.n)
                 run = _Step(self.state, self.params, lo, hi)
                 for i in range(t_count):
-                    run(x[i, lo:hi], times[i], bins[i], out[i, lo:hi])
+                    run(x[i, lo:hi], times[i], bins[i], enter[i], out[i, lo:hi])
+        if t_count:
+            self.state["last_bin"][0] = bins[-1]
         return out
 
     def state_dict(self) -> dict:
@@ -111,7 +121,8 @@ class _Step:
     """One time step over channels [lo, hi): views of state plus preallocated scratch."""
 
     def __init__(self, state: dict, p: dict, lo: int, hi: int) -> None:
-        self.s = {k: (v[lo:hi] if v.ndim == 1 else v[:, lo:hi]) for k, v in state.items()}
+        self.s = {k: (v[lo:hi] if v.ndim == 1 else v[:, lo:hi])
+                  for k, v in state.items() if k not in _GLOBAL}
         m = hi - lo
         self.t = [np.empty(m) for _ in range(8)]
         self.valid = np.empty(m, dtype=bool)
@@ -125,13 +136,22 @@ class _Step:
         self.n_bin = 1.0 / p["alpha_bin"]
         self.inv_kl = 1.0 / p["k_level"]
         self.inv_kf = 1.0 / p["k_flat"]
+        self.inv_env_c = 1.0 / p["env_c"]
 
-    def __call__(self, x: np.ndarray, ts: float, b: int, out: np.ndarray) -> None:
+    def __call__(self, x: np.ndarray, ts: float, b: int, enter: bool, out: np.ndarray) -> None:
         s, p = self.s, self.p
+        if enter:
+            # Yesterday's deviations in this bin become normal today; today's count from
+            # tomorrow, so a fresh level shift is not excused by itself.
+            env, today = s["envelope"][b], s["env_today"][b]
+            np.multiply(env, p["env_decay"], out=env)
+            np.maximum(env, today, out=env)
+            today.fill(0.0)
         level, gscale, count, t0 = s["level"], s["gscale"], s["count"], s["t0"]
         prev, flat = s["prev"], s["flat"]
         season, bscale = s["season"][b], s["bscale"][b]
-        bcount, pch = s["bcount"][b], s["pchange"][b]
+        bcount, pch, env = s["bcount"][b], s["pchange"][b], s["envelope"][b]
+        today = s["env_today"][b]
         valid, vf, bm = self.valid, self.vf, self.bmask
         t1, t2, t3, t4, t5, t6, aL, aB = self.t
 
@@ -155,9 +175,16 @@ class _Step:
         np.copyto(t2, t1)
         np.copyto(t2, x, where=valid)              # x, or the prediction when missing
         np.subtract(t2, t1, out=t3)                # innovation e
-        np.maximum(bscale, gscale, out=t4)         # scale: the wider of bin and global
+        # Scale: the widest of bin, global and envelope. The global scale inflates at once
+        # after a level shift, covering bins not yet visited; the envelope remembers the
+        # once-a-day jumps of this bin (lights switching at a sunset that drifts daily),
+        # which the Huber-clipped bin scale deliberately ignores.
+        np.maximum(bscale, gscale, out=t4)
+        np.multiply(env, self.inv_env_c, out=t6)
+        np.maximum(t4, t6, out=t4)
         np.maximum(t4, p["min_scale"], out=t4)
         np.abs(t3, out=t5)
+        np.maximum(today, t5, out=today)
         np.divide(t5, t4, out=t5)                  # z = |e| / scale
         # Until warm, clip nothing: the statistics are still being learnt.
         np.subtract(ts, t0, out=t6)
