@@ -36,13 +36,17 @@ class ModbusDevice:
         return self._decode(registers)
 
     def _split(self, block: ReadBlock) -> bool:
-        """Remember to split a rejected block at its point boundaries; False if atomic."""
-        inside = sorted({p.address for p in self.profile.points
-                         if p.table == block.table
-                         and block.address < p.address < block.address + block.count})
-        if not inside:
+        """Split a rejected block at its widest inner gap and remember it; False if atomic."""
+        inside = sorted((p.address, p.address + p.count) for p in self.profile.points
+                        if p.table == block.table
+                        and block.address <= p.address < block.address + block.count)
+        best, widest = None, -1
+        for (_, prev_end), (lo, _) in zip(inside, inside[1:]):
+            if lo - prev_end > widest:   # holes in a register map hide in the gaps
+                best, widest = lo, lo - prev_end
+        if best is None:
             return False
-        self._splits = self._splits | {(block.table, a) for a in inside}
+        self._splits = self._splits | {(block.table, best)}
         self.blocks = plan_reads(self.profile.points, self.max_gap, splits=self._splits)
         return True
 
