@@ -101,16 +101,21 @@ class AnomalyDetector:
                 **{k: v.copy() for k, v in self.state.items()}}
 
     def load_state_dict(self, sd: dict) -> None:
-        """Restore state saved by `state_dict` (params and channel count must match)."""
+        """Restore state and params saved by `state_dict` (the channel count must match)."""
         if int(sd["n_channels"]) != self.n:
             raise ValueError(f"state has {sd['n_channels']} channels, detector has {self.n}")
         self.params = {**DEFAULTS, **sd["params"]}
         self.params["n_bins"] = int(self.params["n_bins"])
-        for k, v in self.state.items():
-            arr = np.asarray(sd[k], dtype=np.float64)
-            if arr.shape != v.shape:
-                raise ValueError(f"state[{k!r}] has shape {arr.shape}, expected {v.shape}")
-            self.state[k] = arr.copy()
+        nb = self.params["n_bins"]
+        shapes = {**{k: (self.n,) for k in _STATE_1D}, **{k: (nb, self.n) for k in _STATE_2D},
+                  "last_bin": (1,)}
+        state = {}
+        for k, shape in shapes.items():
+            arr = np.array(sd[k], dtype=np.float64)   # a copy: the caller keeps its dict
+            if arr.shape != shape:
+                raise ValueError(f"state[{k!r}] has shape {arr.shape}, expected {shape}")
+            state[k] = arr
+        self.state = state
 
     def state_bytes_per_channel(self) -> float:
         """Bytes of learnt state per channel."""
