@@ -8,6 +8,8 @@ from agent import __version__
 from agent.config import GatewayConfig, RtuBus
 from agent.core.bus import BusScheduler, PollTarget
 from agent.core.supervisor import Supervisor
+from agent.outbox import EVENT, ROUTINE, Outbox
+from agent.publisher import Publisher
 from agent.uplink import MqttUplink
 from drivers.device import ModbusDevice
 from drivers.modbus import ModbusBus
@@ -17,6 +19,7 @@ from drivers.profiles import load_profile
 log = logging.getLogger("lentera")
 
 STATUS_PERIOD_S = 30.0
+DROP_EVENT_EVERY_S = 60.0    # at most one outbox_dropped event a minute (status has the total)
 
 
 def wall_ms() -> int:
@@ -29,14 +32,18 @@ class Agent:
 
     def __init__(self, config: GatewayConfig):
         self.config = config
-        self.seq = 0
-        self.published = 0
         self.buses: dict[str, ModbusBus] = {}
         self.devices: dict[str, ModbusDevice] = {}
         self.schedulers: dict[str, BusScheduler] = {}
         self.uplink: MqttUplink | None = None
+        self.publisher: Publisher | None = None
+        ob = config.outbox
+        self.outbox = Outbox(ob.path, ob.max_mb, ob.max_age, ob.batch_window, ob.batch_max)
+        self.outbox.on_dropped = self._on_dropped
         self.supervisor = Supervisor(log=log.warning)
         self.started = time.time()
+        self._drop_event_at = 0.0
+        self._drops_unreported = 0
 
     def _build_field(self) -> None:
         for name, bus_cfg in self.config.buses.items():
@@ -69,16 +76,32 @@ class Agent:
                 retries=bus_cfg.retries, backoff_max=bus_cfg.backoff_max,
                 max_in_flight=getattr(bus_cfg, "max_in_flight", 1), log=log.warning)
 
+    @property
+    def seq(self) -> int:
+        """The last seq committed to the outbox."""
+        return self.outbox.db.seq if self.outbox.db else 0
+
     def on_reading(self, reading: dict) -> None:
-        """A device poll finished: number it and send it."""
-        self.seq += 1
-        payload = {"ts": reading["ts"], "seq": self.seq, "values": reading["values"],
-                   "quality": reading["quality"]}
+        """A device poll finished: into the outbox (seq is assigned when it is committed)."""
+        body = {"values": reading["values"], "quality": reading["quality"]}
         for key in ("age_s", "error"):
             if key in reading:
-                payload[key] = reading[key]
-        self.uplink.publish_json(self.uplink.topics.telemetry(reading["device"]), payload)
-        self.published += 1
+                body[key] = reading[key]
+        self.outbox.put(self.uplink.topics.telemetry(reading["device"]), reading["device"],
+                        ROUTINE, reading["ts"], body)
+
+    def emit_event(self, device: str, event: str, priority: int = EVENT, **fields) -> None:
+        """An event for `device` (or 'gateway'), delivered through the outbox."""
+        self.outbox.put(self.uplink.topics.events(device), device, priority, wall_ms(),
+                        {"event": event, **fields})
+
+    def _on_dropped(self, rows: int, total: int) -> None:
+        self._drops_unreported += rows
+        if time.monotonic() - self._drop_event_at >= DROP_EVENT_EVERY_S:
+            self._drop_event_at = time.monotonic()
+            self.emit_event("gateway", "outbox_dropped", dropped=self._drops_unreported,
+                            dropped_total=total, max_mb=self.config.outbox.max_mb)
+            self._drops_unreported = 0
 
     def status(self) -> dict:
         """The status snapshot published (retained) on the status topic."""
@@ -88,17 +111,32 @@ class Agent:
                 "buses": {n: s.status() for n, s in self.schedulers.items()},
                 "tasks": {n: t["restarts"] for n, t in self.supervisor.status().items()}}
 
+    async def full_status(self) -> dict:
+        """status() plus the outbox and publisher figures (needs the SQLite thread)."""
+        snapshot = self.status()
+        snapshot["outbox"] = await self.outbox.status()
+        snapshot["uplink"] = {**self.publisher.status(), "connects": self.uplink.connects,
+                              "broker_refused": self.uplink.broker_refused}
+        return snapshot
+
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(STATUS_PERIOD_S)
-            self.uplink.publish_status("online", **self.status())
+            self.uplink.publish_status("online", **await self.full_status())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until stop is set, then shut everything down cleanly."""
+        recovered = await self.outbox.open()
         self._build_field()
         self.uplink = MqttUplink(self.config.uplink.mqtt, self.config.gateway.id)
+        self.publisher = Publisher(self.outbox, self.uplink,
+                                   window=2 * self.config.uplink.mqtt.inflight)
+        if recovered:
+            self.emit_event("gateway", "outbox_recovered", detail=recovered)
         self.uplink.status_extra.update(self.status())
         self.uplink.start()
+        self.supervisor.start("outbox.commit", self.outbox.commit_loop)
+        self.supervisor.start("uplink.publish", self.publisher.run_loop)
         for name, scheduler in self.schedulers.items():
             self.supervisor.start(f"bus.{name}.poll", scheduler.run_loop)
         self.supervisor.start("status.publish", self._status_loop)
@@ -111,4 +149,5 @@ class Agent:
         for bus in self.buses.values():
             bus.close()
         await self.uplink.stop()
+        await self.outbox.close()
         log.info("stopped")

@@ -2,14 +2,24 @@
 
 paho runs its own thread (loop_start); every callback is handed to the asyncio
 loop with call_soon_threadsafe, so the rest of the agent never sees a thread.
+The one exception is the reconnect delay: paho's thread asks for it, so it is
+set there (reconnect_delay_set is thread-safe), jittered so that a city's worth
+of gateways does not reconnect in lock-step after a broker restart.
+
+Unacknowledged QoS 1 messages stay in paho's session and are re-sent (same mid,
+DUP set) after a reconnect; the outbox holds them until their PUBACK arrives.
 """
 
 import asyncio
 import json
 import logging
+import random
+import ssl
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
 
 from agent.config import Mqtt
 from agent.errors import UplinkError
@@ -17,6 +27,41 @@ from agent.errors import UplinkError
 log = logging.getLogger(__name__)
 
 MAX_IN_MEMORY_QUEUE = 20000   # paho's own buffer while offline; durability is the outbox's job
+SESSION_EXPIRY_S = 3600       # MQTT 5: the broker keeps our session (command queue) this long
+
+
+def tls_context(cfg: Mqtt) -> ssl.SSLContext:
+    """Client TLS context: TLS >= 1.2, the configured CA (or the system's), optional client cert."""
+    tls = cfg.tls
+    try:
+        ctx = ssl.create_default_context(cafile=tls.ca_file if tls else None)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if tls and tls.cert_file:
+            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise UplinkError(f"uplink.mqtt.tls: cannot load certificates: {exc}; check "
+                          "ca_file, cert_file and key_file") from exc
+    return ctx
+
+
+class Backoff:
+    """Jittered exponential back-off: attempt n waits min*2^n (capped) times 0.5..1."""
+
+    def __init__(self, low: float, high: float, rand=random.random):
+        self.low = low
+        self.high = high
+        self.rand = rand
+        self.attempt = 0
+
+    def next(self) -> float:
+        """The delay before the next attempt."""
+        base = min(self.high, self.low * 2 ** self.attempt)
+        self.attempt += 1
+        return max(self.low / 2, base * (0.5 + self.rand() / 2))
+
+    def reset(self) -> None:
+        """Connected: start from the shortest delay next time."""
+        self.attempt = 0
 
 
 class Topics:
@@ -44,31 +89,56 @@ class MqttUplink:
         self.cfg = cfg
         self.topics = Topics(cfg.topic_prefix, gateway_id)
         self.on_command = on_command
+        self.on_puback = lambda mid: None      # the publisher's hook
+        self.on_connected = lambda: None
         self.connected = asyncio.Event()
         self.connects = 0
+        self.broker_refused = 0
         self.status_extra = {}
+        self.backoff = Backoff(cfg.reconnect_min, cfg.reconnect_max)
         self._loop = asyncio.get_running_loop()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                   client_id=cfg.client_id or f"lentera-{gateway_id}",
-                                   protocol=mqtt.MQTTv311)
+        client_id = cfg.client_id or f"lentera-{gateway_id}"
+        if cfg.protocol == "5":
+            self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                       protocol=mqtt.MQTTv5)
+        else:   # a persistent session keeps commands queued for us while the link is down
+            self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                       protocol=mqtt.MQTTv311, clean_session=False)
         self._client.max_queued_messages_set(MAX_IN_MEMORY_QUEUE)
-        self._client.reconnect_delay_set(1, 30)
+        self._client.max_inflight_messages_set(cfg.inflight)
+        self._client.reconnect_delay_set(self.backoff.low, self.backoff.low)
         if cfg.username:
             self._client.username_pw_set(cfg.username, cfg.password)
+        if cfg.tls is not None or cfg.url.startswith("mqtts"):
+            self._client.tls_set_context(tls_context(cfg))
         self._client.will_set(self.topics.status, json.dumps({"state": "offline"}),
                               qos=1, retain=True)
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
 
     def start(self) -> None:
-        """Connect in the background; reconnects forever with back-off."""
+        """Connect in the background; reconnects forever with jittered back-off."""
+        kwargs = {}
+        if self.cfg.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            kwargs = {"clean_start": False, "properties": props}
         try:
             self._client.connect_async(self.cfg.host, self.cfg.port,
-                                       keepalive=int(self.cfg.keepalive))
+                                       keepalive=int(self.cfg.keepalive), **kwargs)
         except (OSError, ValueError) as exc:
             raise UplinkError(f"cannot start MQTT connection to {self.cfg.url}: {exc}") from exc
         self._client.loop_start()
+
+    def publish_raw(self, topic: str, payload: str, qos: int = 1) -> int:
+        """Hand a message to paho (queued while offline); returns its mid for on_puback."""
+        info = self._client.publish(topic, payload, qos=qos)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            raise UplinkError("paho's send queue is full")
+        return info.mid
 
     def publish_json(self, topic: str, payload: dict, retain: bool = False,
                      qos: int | None = None) -> None:
@@ -97,10 +167,25 @@ class MqttUplink:
 
     # -- paho thread callbacks: hand over to the loop, nothing else ----------------
     def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if not reason_code.is_failure:
+            self.backoff.reset()
+        else:
+            self._next_delay()
         self._loop.call_soon_threadsafe(self._connected, reason_code)
 
+    def _on_connect_fail(self, client, userdata):
+        self._next_delay()
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self._next_delay()
         self._loop.call_soon_threadsafe(self._disconnected, reason_code)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        self._loop.call_soon_threadsafe(self._published, mid, reason_code)
+
+    def _next_delay(self):
+        delay = self.backoff.next()
+        self._client.reconnect_delay_set(delay, delay)
 
     def _on_message(self, client, userdata, message):
         self._loop.call_soon_threadsafe(self._message, message.topic, message.payload)
@@ -115,6 +200,7 @@ class MqttUplink:
         self.publish_status("online")
         self._client.subscribe(self.topics.cmd, qos=1)
         self.connected.set()
+        self.on_connected()
 
     def _disconnected(self, reason_code):
         if self.connected.is_set():
@@ -124,3 +210,11 @@ class MqttUplink:
     def _message(self, topic, payload):
         if self.on_command is not None:
             self.on_command(topic, payload)
+
+    def _published(self, mid, reason_code):
+        if reason_code.is_failure:
+            # the broker refused this message (e.g. not authorised): re-sending cannot help
+            self.broker_refused += 1
+            log.error("broker refused message %d: %s; check the broker's ACL for %s/#",
+                      mid, reason_code, self.topics.base)
+        self.on_puback(mid)
