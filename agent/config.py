@@ -78,6 +78,20 @@ class Gateway(Strict):
         return value
 
 
+class Tls(Strict):
+    """TLS towards the broker (always TLS 1.2 or newer)."""
+
+    ca_file: str | None = None            # None: the system's trusted CAs
+    cert_file: str | None = None          # client certificate (mutual TLS), with key_file
+    key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _pair(self):
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: give both or neither")
+        return self
+
+
 class Mqtt(Strict):
     """The city broker connection."""
 
@@ -88,6 +102,11 @@ class Mqtt(Strict):
     keepalive: Duration = 60.0
     username: str | None = None
     password: str | None = None
+    protocol: Annotated[Literal["5", "3.1.1"], BeforeValidator(str)] = "5"
+    tls: Tls | None = None                # required for mqtts:// (an empty mapping is fine)
+    reconnect_min: Duration = 2.0         # jittered exponential back-off between attempts
+    reconnect_max: Duration = 120.0
+    inflight: int = Field(default=100, ge=1, le=65535)   # QoS 1 messages awaiting PUBACK
 
     @field_validator("url")
     @classmethod
@@ -157,6 +176,23 @@ class Device(Strict):
     poll: Duration = 10.0
 
 
+class OutboxConfig(Strict):
+    """The durable outbox (SQLite) every reading passes through."""
+
+    path: str = "outbox.db"               # relative: next to the config file
+    max_mb: float = Field(default=64.0, gt=0)
+    max_age: Duration | None = None       # routine readings older than this are dropped
+    batch_window: Duration = 0.1          # gather this long, then commit once
+    batch_max: int = Field(default=500, ge=1, le=100000)
+
+
+class CommandsConfig(Strict):
+    """Signed commands from the city."""
+
+    key_file: str | None = None           # hex HMAC key; None: every command is refused
+    max_ttl: Duration = 86400.0           # refuse commands that expire further ahead
+
+
 class GatewayConfig(Strict):
     """The whole gateway.yaml."""
 
@@ -164,6 +200,18 @@ class GatewayConfig(Strict):
     uplink: Uplink
     buses: dict[str, Bus] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)
+    outbox: OutboxConfig = OutboxConfig()
+    commands: CommandsConfig = CommandsConfig()
+    groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
+
+    @model_validator(mode="after")
+    def _groups_known(self):
+        ids = {d.id for d in self.devices}
+        for name, members in self.groups.items():
+            for i, member in enumerate(members):
+                if member not in ids:
+                    raise _PathError(("groups", name, i), f"unknown device {member!r}")
+        return self
 
     @model_validator(mode="after")
     def _cross_check(self):
@@ -266,7 +314,22 @@ def load_config(path: str | Path) -> GatewayConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
-    return parse_config(text, path.name)
+    return _resolve_files(parse_config(text, path.name), path.parent)
+
+
+def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
+    """Relative file names in the config are relative to the config file's folder."""
+    def resolve(name):
+        return name if name is None or Path(name).is_absolute() else str(base / name)
+    outbox = cfg.outbox.model_copy(update={"path": resolve(cfg.outbox.path)})
+    commands = cfg.commands.model_copy(update={"key_file": resolve(cfg.commands.key_file)})
+    mqtt = cfg.uplink.mqtt
+    if mqtt.tls is not None:
+        tls = mqtt.tls.model_copy(update={k: resolve(getattr(mqtt.tls, k))
+                                          for k in ("ca_file", "cert_file", "key_file")})
+        mqtt = mqtt.model_copy(update={"tls": tls})
+    uplink = cfg.uplink.model_copy(update={"mqtt": mqtt})
+    return cfg.model_copy(update={"outbox": outbox, "commands": commands, "uplink": uplink})
 
 
 def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
