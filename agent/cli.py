@@ -91,26 +91,56 @@ def run(config_file, verbose):
 @click.option("--dead", multiple=True, type=int, metavar="UNIT",
               help="UNIT never answers. Repeatable.")
 @click.option("--seed", default=0, show_default=True, help="Random seed for noise.")
+@click.option("--rtu", "rtu", default=None, type=click.Path(dir_okay=False), metavar="PATH",
+              help="Serve Modbus RTU instead of TCP, on a pty linked at PATH "
+                   "(line timing enforced at --baud).")
+@click.option("--baud", default=9600, show_default=True,
+              type=click.Choice(["1200", "2400", "4800", "9600", "19200", "38400", "57600",
+                                 "115200"]), help="RTU line speed.")
+@click.option("--parity", default="N", show_default=True, type=click.Choice(["N", "E", "O"]),
+              help="RTU parity.")
+@click.option("--meter", type=click.Choice(["sdm120", "sdm630"]), default=None,
+              help="Add a cabinet energy meter measuring the lights.")
+@click.option("--meter-unit", type=click.IntRange(1, 247), default=None,
+              help="Unit id of the meter (default: the one after the last light).")
+@click.option("--lux-unit", type=click.IntRange(1, 247), default=None,
+              help="Add a lux sensor (lux-rs485-generic) at this unit id.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def simulate(lights, tcp, fail_lamp, dead, seed, verbose):
+def simulate(lights, tcp, fail_lamp, dead, seed, rtu, baud, parity, meter, meter_unit,
+             lux_unit, verbose):
     """Simulate a street-light site: N controllers speaking Modbus (streetlight-generic)."""
     from drivers.sim.site import SimulatedSite
     _setup_logging(verbose)
     host, port = _parse_hostport(tcp, 5020)
-    site = SimulatedSite(lights, seed=seed)
+    try:
+        site = SimulatedSite(lights, seed=seed, meter=meter, meter_unit=meter_unit,
+                             lux_unit=lux_unit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     for unit in fail_lamp:
         site.fail_lamp(unit)
     for unit in dead:
         site.set_dead(unit)
-    click.echo(f"simulating {lights} street light(s), unit ids 1..{lights}, "
-               f"Modbus TCP on {host}:{port} (Ctrl-C to stop)", err=True)
+    extras = "".join([f", {meter} meter at unit {site.meter_unit}" if meter else "",
+                      f", lux sensor at unit {lux_unit}" if lux_unit else ""])
+    if rtu:
+        def on_ready(wire):
+            click.echo(f"simulating {lights} street light(s), unit ids 1..{lights}{extras}, "
+                       f"Modbus RTU {baud} {parity} on {wire.client_port} (linked at {rtu}; "
+                       "Ctrl-C to stop)", err=True)
+            click.echo(wire.client_port)
+        serve = lambda: site.serve_rtu(rtu, int(baud), parity, on_ready=on_ready)
+    else:
+        click.echo(f"simulating {lights} street light(s), unit ids 1..{lights}{extras}, "
+                   f"Modbus TCP on {host}:{port} (Ctrl-C to stop)", err=True)
+        serve = lambda: site.serve_tcp(host, port)
 
     async def _main():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        server = asyncio.create_task(site.serve_tcp(host, port))
+        server = asyncio.create_task(serve())
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
         server.cancel()
@@ -121,7 +151,7 @@ def simulate(lights, tcp, fail_lamp, dead, seed, verbose):
     try:
         asyncio.run(_main())
     except OSError as exc:
-        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from exc
+        raise click.ClickException(f"cannot serve on {rtu or f'{host}:{port}'}: {exc}") from exc
 
 
 @main.command()

@@ -6,20 +6,82 @@ DeviceError here; nothing above this module sees pymodbus types.
 
 import asyncio
 import logging
+import time
 
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.pdu import ExceptionResponse
+from pymodbus.framer import FramerRTU
+from pymodbus.pdu import DecodePDU, ExceptionResponse
 
 from agent.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
 ILLEGAL_DATA_ADDRESS = 2
+GATEWAY_CODES = (0x0A, 0x0B)      # a TCP gateway saying the unit behind it is not there
+FIXED_GAP_BAUD = 19200            # above this the Modbus serial spec fixes t3.5 at 1.75 ms
 
 
 class IllegalAddress(DeviceError):
     """The device rejected a register range (Modbus exception 2)."""
+
+
+class NoReply(DeviceError):
+    """Nobody answered (timeout, a garbled reply, or a gateway reporting no response)."""
+
+
+def rtu_gap_s(baudrate: int, parity: str = "N", stopbits: int = 1) -> float:
+    """The RTU inter-frame silence t3.5 for a line setting."""
+    if baudrate > FIXED_GAP_BAUD:
+        return 0.00175
+    return 3.5 * (1 + 8 + (0 if parity == "N" else 1) + stopbits) / baudrate
+
+
+class LineCounters:
+    """Errors seen on one bus's byte stream."""
+
+    def __init__(self):
+        self.crc_errors = 0        # a whole frame arrived but its CRC did not match
+        self.framing_errors = 0    # bytes that were not part of any frame (noise, cut frames)
+        self.timeouts = 0
+
+    def as_dict(self) -> dict:
+        """The counters for a status message."""
+        return {"crc_errors": self.crc_errors, "framing_errors": self.framing_errors,
+                "timeouts": self.timeouts}
+
+
+class _CountingRtuFramer(FramerRTU):
+    """pymodbus's RTU framer, counting what it throws away.
+
+    pymodbus silently drops a frame with a bad CRC and skips noise in front of a
+    frame; this is its decode() with a counter at each of those two places.
+    """
+
+    def __init__(self, decoder: DecodePDU, counters: LineCounters):
+        super().__init__(decoder)
+        self.counters = counters
+
+    def decode(self, data: bytes) -> tuple[int, int, int, bytes]:
+        """Decode one ADU from data; (used, device id, 0, pdu bytes) or (0, ...) for more."""
+        for start in range(len(data)):
+            if len(data) - start < self.MIN_SIZE:
+                return 0, 0, 0, self.EMPTY
+            if not (pdu_class := self.decoder.lookupPduClass(data[start:])):
+                continue
+            if not (size := pdu_class.calculateRtuFrameSize(data[start:])):
+                return 0, data[start], 0, self.EMPTY
+            if len(data) < start + size:
+                return 0, data[start], 0, self.EMPTY
+            crc_at = start + size - 2
+            if not self.check_CRC(data[start:crc_at], int.from_bytes(data[crc_at:crc_at + 2],
+                                                                     "big")):
+                self.counters.crc_errors += 1
+                return len(data), 0, 0, self.EMPTY
+            if start or len(data) > start + size:
+                self.counters.framing_errors += 1
+            return len(data), data[start], 0, data[start + 1:crc_at]
+        return 0, 0, 0, self.EMPTY
 
 
 class ModbusBus:
@@ -27,10 +89,17 @@ class ModbusBus:
 
     def __init__(self, name: str, kind: str, *, host: str = "", port: int | str = 502,
                  baudrate: int = 9600, parity: str = "N", stopbits: int = 1,
-                 timeout_s: float = 0.5):
+                 timeout_s: float = 0.5, inter_frame_s: float | None = None):
         self.name = name
         self.kind = kind
         self.timeout_s = timeout_s
+        self.counters = LineCounters()
+        # RTU: pymodbus sends the next request as soon as a reply is decoded; the
+        # line needs t3.5 of silence between frames first (None: from the baud rate)
+        if inter_frame_s is None:
+            inter_frame_s = rtu_gap_s(baudrate, parity, stopbits) if kind == "modbus-rtu" else 0.0
+        self.inter_frame_s = inter_frame_s
+        self._last_frame = 0.0
         # retries=0: retry and back-off policy belong to the scheduler, not the library
         if kind == "modbus-tcp":
             self._client = AsyncModbusTcpClient(host, port=int(port), timeout=timeout_s,
@@ -43,6 +112,8 @@ class ModbusBus:
                                                    stopbits=stopbits, timeout=timeout_s,
                                                    retries=0, reconnect_delay=0.2,
                                                    reconnect_delay_max=5.0, name=name)
+            # pymodbus offers no hook for this; swapping the framer instance is the seam
+            self._client.ctx.framer = _CountingRtuFramer(DecodePDU(False), self.counters)
             self.endpoint = str(port)
         else:
             raise ValueError(f"unknown bus type {kind!r}")
@@ -86,20 +157,38 @@ class ModbusBus:
             raise DeviceError(device, operation, f"bus {self.name} ({self.endpoint}) "
                               "is not connected; check cabling / address and that the "
                               "device or gateway is powered")
+        if self.inter_frame_s:
+            silent_for = time.monotonic() - self._last_frame
+            if silent_for < self.inter_frame_s:
+                await asyncio.sleep(self.inter_frame_s - silent_for)
         try:
             response = await asyncio.wait_for(request(), self.timeout_s + 0.5)
         except asyncio.TimeoutError as exc:
-            raise DeviceError(device, operation, f"no reply within {self.timeout_s:g} s") from exc
+            self._no_reply()
+            raise NoReply(device, operation, f"no reply within {self.timeout_s:g} s") from exc
         except ModbusException as exc:
+            if "No response" in str(exc):
+                self._no_reply()
+                raise NoReply(device, operation, _short(exc)) from exc
             raise DeviceError(device, operation, _short(exc)) from exc
         except OSError as exc:
             raise DeviceError(device, operation, f"I/O error: {exc}") from exc
+        finally:
+            self._last_frame = time.monotonic()
         if isinstance(response, ExceptionResponse) or response.isError():
             code = getattr(response, "exception_code", None)
             if code == ILLEGAL_DATA_ADDRESS:
                 raise IllegalAddress(device, operation, "illegal data address (exception 2)")
+            if code in GATEWAY_CODES:
+                raise NoReply(device, operation, f"gateway reports no response (exception {code})")
             raise DeviceError(device, operation, f"device returned Modbus exception {code}")
         return response
+
+    def _no_reply(self) -> None:
+        self.counters.timeouts += 1
+        # bytes left half-decoded when the reply window closed: a cut or garbled frame
+        if self.kind == "modbus-rtu" and self._client.ctx.recv_buffer:
+            self.counters.framing_errors += 1
 
 
 def _short(exc: Exception) -> str:

@@ -52,7 +52,7 @@ class Profile(BaseModel):
 
     model: str
     description: str = ""
-    kind: Literal["streetlight", "meter", "sensor", "other"] = "other"
+    kind: Literal["streetlight", "meter", "lux-sensor", "sensor", "other"] = "other"
     byte_order: Literal["big"] = "big"
     points: tuple[Point, ...]
     probe: tuple[str, ...] = ()
@@ -70,6 +70,9 @@ class Profile(BaseModel):
                 if other != p.name:
                     raise ValueError(f"points {other} and {p.name} overlap at "
                                      f"{p.table} register {reg}")
+        unknown = [n for n in self.probe if n not in names]
+        if unknown:
+            raise ValueError(f"probe names unknown point(s): {', '.join(unknown)}")
         return self
 
     def point(self, name: str) -> Point:
