@@ -85,24 +85,29 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=1_000)
     ap.add_argument("--py-channels", type=int, default=200)
     ap.add_argument("--py-steps", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=5, help="update_many runs; best and median shown")
     a = ap.parse_args(argv)
     params = {"warmup": 3600.0}      # warm after an hour, so clipping and scores are exercised
     x, times = make_block(a.steps, a.channels)
 
     det = AnomalyDetector(a.channels, **params)
     det.update_many(x[:50], times[:50])          # warm caches and the code path
-    det = AnomalyDetector(a.channels, **params)
-    t = time.perf_counter()
-    det.update_many(x, times)
-    many_s = time.perf_counter() - t
+    runs = []
+    for _ in range(a.repeat):     # best-of-N: other processes share the core
+        det = AnomalyDetector(a.channels, **params)
+        t = time.perf_counter()
+        det.update_many(x, times)
+        runs.append(time.perf_counter() - t)
+    many_s, median_s = min(runs), float(np.median(runs))
     rate = a.channels * a.steps / many_s
 
     one = AnomalyDetector(a.channels, **params)
     k = min(200, a.steps)
-    t = time.perf_counter()
+    step_us = math.inf
     for i in range(k):
+        t = time.perf_counter()
         one.update(x[i], times[i])
-    step_us = (time.perf_counter() - t) / k * 1e6
+        step_us = min(step_us, (time.perf_counter() - t) * 1e6)
 
     px, pt = x[:a.py_steps, :a.py_channels], times[:a.py_steps]
     t = time.perf_counter()
@@ -112,13 +117,15 @@ def main(argv=None):
     got = AnomalyDetector(a.py_channels, **params).update_many(px, pt)
     diff = float(np.max(np.abs(np.array(ref) - got)))
 
-    print(f"update_many {a.channels} ch x {a.steps} steps: {many_s:.3f} s, "
-          f"{rate / 1e6:.1f} M channel-samples/s")
-    print(f"update (one step, {a.channels} ch): {step_us:.0f} us/step, "
+    print(f"update_many {a.channels} ch x {a.steps} steps: best {many_s:.3f} s = "
+          f"{rate / 1e6:.1f} M channel-samples/s (median of {a.repeat}: "
+          f"{a.channels * a.steps / median_s / 1e6:.1f} M/s)")
+    print(f"update (one step, {a.channels} ch): best {step_us:.0f} us/step, "
           f"{a.channels / step_us:.1f} M channel-samples/s")
     print(f"pure Python, same algorithm ({a.py_channels} ch x {a.py_steps} steps): "
           f"{py_rate / 1e6:.3f} M channel-samples/s; max |score diff| vs numpy {diff:.1e}")
-    print(f"speed-up update_many / pure Python: {rate / py_rate:.0f}x")
+    median_rate = a.channels * a.steps / median_s   # conservative: median, not best
+    print(f"speed-up update_many (median) / pure Python: {median_rate / py_rate:.0f}x")
     print(f"state: {det.state_bytes_per_channel():.0f} bytes/channel")
 
 
