@@ -79,31 +79,45 @@ class StreetlightDetectors:
         `sun_up` (bool, scalar or per light) comes from the caller's astronomical clock;
         `lux` (scalar or per light) and `last_command_ts` (per light, NaN = never) are optional.
         """
-        th, n = self.th, self.n
+        n = self.n
         get = lambda k: np.broadcast_to(np.asarray(poll.get(k, np.nan), float), (n,))  # noqa: E731
-        power, volt, energy = get("power"), get("voltage"), get("energy")
-        rated, dim, switch, state = get("rated_power"), get("dim"), get("switch"), get("lamp_state")
-        lux = np.broadcast_to(np.asarray(np.nan if lux is None else lux, float), (n,))
-        cmd = np.broadcast_to(np.asarray(np.nan if last_command_ts is None else last_command_ts,
-                                         float), (n,))
-        expected = np.where(switch == 1, rated * np.nan_to_num(dim) / 100.0, 0.0)
+        v = {k: get(k) for k in ("power", "voltage", "energy", "rated_power", "dim", "switch",
+                                 "lamp_state")}
+        v["lux"] = np.broadcast_to(np.asarray(np.nan if lux is None else lux, float), (n,))
+        v["cmd"] = np.broadcast_to(
+            np.asarray(np.nan if last_command_ts is None else last_command_ts, float), (n,))
+        v["sun_up"] = np.broadcast_to(np.asarray(sun_up, bool), (n,))
+        cond, evidence = self._conditions(v, float(ts))
+        out = []
+        for kind in KINDS:
+            bad, good, score = cond[kind]
+            latch = self.latch[kind]
+            for state_name, idx in zip(("raised", "cleared"), latch.step(bad, good, ts)):
+                if idx.size:
+                    ev = {k: evidence[k][idx] for k in _EVIDENCE[kind]}
+                    out.append(Transition(kind, state_name, idx, float(ts), score[idx],
+                                          latch.first_seen[idx].copy(), ev))
+        return out
+
+    def _conditions(self, v: dict, ts: float) -> tuple:
+        """Per kind (bad, good, score) arrays for this poll, and the evidence arrays."""
+        th = self.th
+        power, volt, energy, rated = v["power"], v["voltage"], v["energy"], v["rated_power"]
+        state, switch = v["lamp_state"], v["switch"]
+        expected = np.where(switch == 1, rated * np.nan_to_num(v["dim"]) / 100.0, 0.0)
         have_p = np.isfinite(power) & np.isfinite(expected)
         lit = power > th.lit_ratio * rated
-        out, cond = [], {}
-
-        cycles = self._cycles(lit, have_p & np.isfinite(rated), ts, cmd)
+        cond = {}
+        cycles = self._cycles(lit, have_p & np.isfinite(rated), ts, v["cmd"])
         commanded_on = (switch == 1) & (expected > 0) & have_p & ~self.latch["cycling"].active
         bad = commanded_on & ((power < th.fail_ratio * expected) | (state == 2))
         cond["lampFailure"] = (bad, commanded_on & ~bad,
                                _ratio_score(4 * (1 - power / np.where(expected > 0, expected, 1))))
-        day = np.asarray(sun_up, bool) | (lux >= th.day_lux)
-        burning = lit | (state == 1)
-        bad = day & burning
+        bad = (v["sun_up"] | (v["lux"] >= th.day_lux)) & (lit | (state == 1))
         cond["dayBurning"] = (bad, have_p & ~bad, _ratio_score(4 * power / rated))
         cond["cycling"] = (cycles >= th.cycle_count, cycles < 1.0,
                            _ratio_score(cycles / th.cycle_count))
-        limit = th.over_ratio * expected + th.over_margin * rated
-        bad = have_p & (power > limit)
+        bad = have_p & (power > th.over_ratio * expected + th.over_margin * rated)
         cond["activePowerTooHigh"] = (bad, have_p & ~bad,
                                       _ratio_score((power - expected) / (th.over_margin * rated)))
         dev = volt / th.nominal_voltage - 1.0
@@ -117,20 +131,9 @@ class StreetlightDetectors:
         drop = self._energy_drop(energy)
         cond["energyCounterDecrease"] = (drop > th.energy_tolerance, drop <= th.energy_tolerance,
                                          _ratio_score(drop / 100.0))
-
-        evidence = {"power": power, "expected_power": expected, "rated_power": rated, "dim": dim,
-                    "switch": switch, "lamp_state": state, "voltage": volt, "energy": energy,
-                    "lux": lux, "cycles_in_window": cycles, "stuck_polls": run,
-                    "energy_drop": drop, "sun_up": np.broadcast_to(np.asarray(sun_up, bool), (n,))}
-        for kind in KINDS:
-            bad, good, score = cond[kind]
-            latch = self.latch[kind]
-            for state_name, idx in zip(("raised", "cleared"), latch.step(bad, good, ts)):
-                if idx.size:
-                    ev = {k: evidence[k][idx] for k in _EVIDENCE[kind]}
-                    out.append(Transition(kind, state_name, idx, float(ts), score[idx],
-                                          latch.first_seen[idx].copy(), ev))
-        return out
+        evidence = {**v, "expected_power": expected, "cycles_in_window": cycles,
+                    "stuck_polls": run, "energy_drop": drop}
+        return cond, evidence
 
     def _cycles(self, lit, known, ts, cmd) -> np.ndarray:
         """Leaky count of on/off transitions that no command explains."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from agent.anomaly.events import events_from_transitions
 from agent.anomaly.streetlight import StreetlightDetectors
