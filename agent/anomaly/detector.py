@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 
 # Defaults tuned on bench/anomaly_data.py; see docs/anomaly.md for the reasoning.
