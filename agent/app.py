@@ -7,9 +7,12 @@ import time
 from agent import __version__
 from agent.config import GatewayConfig, RtuBus
 from agent.core.bus import BusScheduler, PollTarget
+from agent.arbiter import DirectArbiter
+from agent.commands import CommandHandler
 from agent.core.supervisor import Supervisor
-from agent.outbox import EVENT, ROUTINE, Outbox
+from agent.outbox import ALARM, EVENT, ROUTINE, Outbox
 from agent.publisher import Publisher
+from agent.signing import load_key
 from agent.uplink import MqttUplink
 from drivers.device import ModbusDevice
 from drivers.modbus import ModbusBus
@@ -18,7 +21,6 @@ from drivers.profiles import load_profile
 
 log = logging.getLogger("lentera")
 
-STATUS_PERIOD_S = 30.0
 DROP_EVENT_EVERY_S = 60.0    # at most one outbox_dropped event a minute (status has the total)
 
 
@@ -30,8 +32,11 @@ def wall_ms() -> int:
 class Agent:
     """One gateway's agent: poll devices, publish telemetry and status."""
 
-    def __init__(self, config: GatewayConfig):
+    def __init__(self, config: GatewayConfig, arbiter_factory=DirectArbiter):
         self.config = config
+        self.arbiter_factory = arbiter_factory   # (devices, {device id: scheduler}) -> arbiter
+        self.arbiter = None
+        self.commands: CommandHandler | None = None
         self.buses: dict[str, ModbusBus] = {}
         self.devices: dict[str, ModbusDevice] = {}
         self.schedulers: dict[str, BusScheduler] = {}
@@ -95,6 +100,25 @@ class Agent:
         self.outbox.put(self.uplink.topics.events(device), device, priority, wall_ms(),
                         {"event": event, **fields})
 
+    def send_ack(self, command_id, result: str, reason, details=None) -> None:
+        """Answer a city command on the ack topic, through the outbox (kept longest)."""
+        body = {"id": command_id, "result": result, "reason": reason}
+        if details is not None:
+            body["details"] = details
+        self.outbox.put(self.uplink.topics.ack, "gateway", ALARM, wall_ms(), body)
+
+    async def _snapshot(self) -> dict:
+        snapshot = await self.full_status()
+        self.uplink.publish_status("online", **snapshot)
+        return snapshot
+
+    def _build_commands(self, arbiter) -> CommandHandler:
+        cmd = self.config.commands
+        key = load_key(cmd.key_file) if cmd.key_file else None
+        return CommandHandler(self.config.gateway.id, key, cmd.max_ttl, self.config.groups,
+                              set(self.devices), arbiter, self.outbox, self.send_ack,
+                              self._snapshot, wall_ms)
+
     def _on_dropped(self, rows: int, total: int) -> None:
         self._drops_unreported += rows
         if time.monotonic() - self._drop_event_at >= DROP_EVENT_EVERY_S:
@@ -117,11 +141,12 @@ class Agent:
         snapshot["outbox"] = await self.outbox.status()
         snapshot["uplink"] = {**self.publisher.status(), "connects": self.uplink.connects,
                               "broker_refused": self.uplink.broker_refused}
+        snapshot["commands"] = dict(self.commands.counts)
         return snapshot
 
     async def _status_loop(self) -> None:
         while True:
-            await asyncio.sleep(STATUS_PERIOD_S)
+            await asyncio.sleep(self.config.uplink.status_period)
             self.uplink.publish_status("online", **await self.full_status())
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -133,10 +158,15 @@ class Agent:
                                    window=2 * self.config.uplink.mqtt.inflight)
         if recovered:
             self.emit_event("gateway", "outbox_recovered", detail=recovered)
+        bus_of = {d.id: self.schedulers[d.bus] for d in self.config.devices}
+        self.arbiter = self.arbiter_factory(self.devices, bus_of)
+        self.commands = self._build_commands(self.arbiter)
+        self.uplink.on_command = lambda topic, payload: self.commands.submit(payload)
         self.uplink.status_extra.update(self.status())
         self.uplink.start()
         self.supervisor.start("outbox.commit", self.outbox.commit_loop)
         self.supervisor.start("uplink.publish", self.publisher.run_loop)
+        self.supervisor.start("commands.run", self.commands.run_loop)
         for name, scheduler in self.schedulers.items():
             self.supervisor.start(f"bus.{name}.poll", scheduler.run_loop)
         self.supervisor.start("status.publish", self._status_loop)
@@ -146,6 +176,7 @@ class Agent:
         await stop.wait()
         log.info("stopping")
         await self.supervisor.stop()
+        self.arbiter.close()
         for bus in self.buses.values():
             bus.close()
         await self.uplink.stop()

@@ -134,6 +134,7 @@ class Uplink(Strict):
     """Where telemetry goes."""
 
     mqtt: Mqtt
+    status_period: Duration = 30.0        # retained status (with outbox backlog) this often
 
 
 class TcpBus(Strict):
@@ -314,7 +315,11 @@ def load_config(path: str | Path) -> GatewayConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
-    return _resolve_files(parse_config(text, path.name), path.parent)
+    cfg = _resolve_files(parse_config(text, path.name), path.parent)
+    if cfg.commands.key_file:
+        from agent.signing import load_key
+        load_key(cfg.commands.key_file)       # unreadable or short key: fatal now, not later
+    return cfg
 
 
 def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
