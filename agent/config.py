@@ -194,6 +194,41 @@ class CommandsConfig(Strict):
     max_ttl: Duration = 86400.0           # refuse commands that expire further ahead
 
 
+class SerialSensor(Strict):
+    """An air-quality or other sensor on a plain serial line (docs/serial-sensors.md)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    kind: Literal["sds011", "pms5003", "ascii"]
+    port: str
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    publish_every: Duration = 10.0
+    silence_timeout: Duration = 30.0
+    pattern: str | None = None
+    scales: dict[str, float] = {}
+    terminator: str = "\n"
+    max_line_len: int = Field(default=256, ge=8, le=4096)
+
+    @model_validator(mode="after")
+    def _ascii_needs_pattern(self):
+        if self.kind == "ascii":
+            if not self.pattern:
+                raise ValueError("kind ascii needs a pattern: a regex with named groups")
+            try:
+                groups = set(re.compile(self.pattern).groupindex)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regex: {exc}") from None
+            if not groups:
+                raise ValueError("pattern has no named groups (?P<name>...): nothing to publish")
+            unknown = sorted(set(self.scales) - groups)
+            if unknown:
+                raise ValueError(f"scales name unknown groups: {', '.join(unknown)}")
+        elif self.pattern or self.scales:
+            raise ValueError(f"pattern and scales apply to kind ascii only, not {self.kind}")
+        return self
+
+
 class GatewayConfig(Strict):
     """The whole gateway.yaml."""
 
@@ -201,6 +236,7 @@ class GatewayConfig(Strict):
     uplink: Uplink
     buses: dict[str, Bus] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)
+    serial_sensors: list[SerialSensor] = []
     outbox: OutboxConfig = OutboxConfig()
     commands: CommandsConfig = CommandsConfig()
     groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
