@@ -7,6 +7,11 @@ AMBIENT_C = 30.0          # Tangerang night-time ambient
 THERMAL_TAU_S = 300.0     # driver heats/cools with a ~5 min time constant
 TEMP_RISE_PER_W = 0.35    # °C above ambient per watt of load
 FAULT_LAMP, FAULT_OVERTEMP, FAULT_OVERVOLT, FAULT_UNDERVOLT = 1, 2, 4, 8
+CYCLE_PERIOD_S = 40.0     # an end-of-life lamp: ~20 s lit, ~20 s out
+# injectable faults, named as the anomaly detector's events (TALQ names where they exist)
+FAULT_KINDS = ("lampFailure", "dayBurning", "cycling", "activePowerTooHigh",
+               "lampVoltageTooLow", "lampVoltageTooHigh", "sensorStuck",
+               "energyCounterDecrease")
 
 
 class StreetLightModel:
@@ -25,12 +30,37 @@ class StreetLightModel:
         self.temp_c = AMBIENT_C
         self.lamp_failed = False
         self.extra_load = 1.0     # >1 simulates tampering / over-consumption
+        self.voltage_offset = 0.0
+        self.stuck_on = False     # relay welded: switch-off ignored (day burning)
+        self.cycling = False
+        self.frozen_registers = None   # sensorStuck: the meter chip repeats one reading
         self.t = now
         self.advance(now)
 
     def set_switch(self, value: int) -> None:
         """Apply a write to the switch register."""
-        self.switch = 1 if value else 0
+        self.switch = 1 if value or self.stuck_on else 0
+
+    def inject(self, kind: str, active: bool = True) -> None:
+        """Start (or end) one of FAULT_KINDS."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; choose from {', '.join(FAULT_KINDS)}")
+        if kind == "lampFailure":
+            self.lamp_failed = active
+        elif kind == "dayBurning":
+            self.stuck_on = active
+            if active:
+                self.switch = 1
+        elif kind == "cycling":
+            self.cycling = active
+        elif kind == "activePowerTooHigh":
+            self.extra_load = 1.5 if active else 1.0
+        elif kind in ("lampVoltageTooLow", "lampVoltageTooHigh"):
+            self.voltage_offset = (-45.0 if kind == "lampVoltageTooLow" else 38.0) if active else 0.0
+        elif kind == "sensorStuck":
+            self.frozen_registers = self._registers() if active else None
+        elif kind == "energyCounterDecrease" and active:
+            self.energy_wh = max(0.0, self.energy_wh - 5000.0)   # a meter reset / rollback
 
     def set_dim(self, value: int) -> None:
         """Apply a write to the dim register (percent)."""
@@ -39,6 +69,8 @@ class StreetLightModel:
     @property
     def lit(self) -> bool:
         """Whether the lamp gives light."""
+        if self.cycling and (self.t % CYCLE_PERIOD_S) >= CYCLE_PERIOD_S / 2:
+            return False
         return bool(self.switch) and self.dim > 0 and not self.lamp_failed
 
     def advance(self, now: float) -> None:
@@ -46,7 +78,8 @@ class StreetLightModel:
         dt = max(0.0, now - self.t)
         self.t = now
         # voltage: mean-reverting random walk around 220 V
-        self.voltage += (220.0 - self.voltage) * min(1.0, dt / 60) + self.rng.gauss(0, 0.3)
+        mean = 220.0 + self.voltage_offset
+        self.voltage += (mean - self.voltage) * min(1.0, dt / 60) + self.rng.gauss(0, 0.3)
         self.voltage = max(150.0, min(260.0, self.voltage))
         if self.lit:
             target = self.rated_power * self.dim / 100 * self.extra_load
@@ -81,6 +114,11 @@ class StreetLightModel:
 
     def input_registers(self) -> list[int]:
         """Input registers 0..11 as the streetlight-generic profile lays them out."""
+        if self.frozen_registers is not None:
+            return list(self.frozen_registers)
+        return self._registers()
+
+    def _registers(self) -> list[int]:
         pf = 0.95 if self.lit else (0.3 if self.power else 0.0)
         current = self.power / (self.voltage * pf) if pf else 0.0
         energy = int(self.energy_wh) & 0xFFFFFFFF
