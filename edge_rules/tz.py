@@ -45,13 +45,17 @@ class DstZone:
         self.dst_s = int(dst_s)
         self.start = tuple(start)
         self.end = tuple(end)
+        self._cache = (None, None)
 
     def transitions(self, year: int) -> tuple:
         """(DST start, DST end) of a year as UTC epoch seconds."""
+        if self._cache[0] == year:
+            return self._cache[1]
         m, n, wd, at = self.start
         start = _nth_weekday(year, m, n, wd) * DAY_S + at - self.std_s
         m, n, wd, at = self.end
         end = _nth_weekday(year, m, n, wd) * DAY_S + at - self.dst_s
+        self._cache = (year, (start, end))
         return start, end
 
     def utcoffset(self, epoch_s: int) -> int:
