@@ -16,6 +16,7 @@ TIMEOUT_S = 120
 # (packages copied into the interpreter, test directories run there)
 SUITES = {
     "edge_rules": (["edge_rules"], ["tests/edge_rules"]),
+    "agent_core": (["edge_rules", "agent/core", "agent/errors.py"], ["tests/core"]),
 }
 
 
@@ -71,3 +72,15 @@ def test_harness_fails_on_failing_assertion(tmp_path: Path) -> None:
     proc = run_harness([], [str(tests)], root=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "0 passed, 1 failed" in proc.stdout
+
+
+def test_harness_awaits_async_tests_and_fails_on_their_errors(tmp_path: Path) -> None:
+    tests = tmp_path / "tests_async"
+    tests.mkdir()
+    (tests / "test_async.py").write_text(
+        "import asyncio\n\n\nasync def test_ok():\n    await asyncio.sleep(0.001)\n\n\n"
+        "async def test_wrong():\n    await asyncio.wait_for(asyncio.sleep(0), 1)\n"
+        "    assert 'awaited' == 'not awaited'\n")
+    proc = run_harness([], [str(tests)], root=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 passed, 1 failed" in proc.stdout

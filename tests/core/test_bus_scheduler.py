@@ -77,7 +77,7 @@ async def test_command_jumps_ahead_of_a_full_poll_cycle():
         await task
     except asyncio.CancelledError:
         pass
-    assert command.result() == "done"
+    assert (await command) == "done"
     polls_in_between = log[queued_log:].index(("command", "L-042"))
     # at most the one transaction already on the wire goes first, not the 59 overdue polls
     assert polls_in_between <= 1, log[queued_log:queued_log + 5]

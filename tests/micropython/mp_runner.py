@@ -26,7 +26,12 @@ def _print_exception(exc):
         traceback.print_exception(exc)
 
 
-def _run_module(mod_name, counts, failures):
+def _is_coroutine(obj):
+    # MicroPython's coroutines are generators; CPython's are coroutine objects
+    return type(obj).__name__ in ("generator", "coroutine")
+
+
+async def _run_module(mod_name, counts, failures):
     try:
         module = __import__(mod_name)
     except Exception as exc:
@@ -43,7 +48,9 @@ def _run_module(mod_name, counts, failures):
         if not callable(func):
             continue
         try:
-            func()
+            result = func()
+            if _is_coroutine(result):
+                await result
             counts[0] += 1
         except Exception as exc:
             print("FAIL %s.%s:" % (mod_name, name))
@@ -52,14 +59,17 @@ def _run_module(mod_name, counts, failures):
             failures.append(mod_name + "." + name)
 
 
-def main(test_dirs):
-    """Run the tests found in test_dirs; print 'N passed, N failed' and raise TestsFailed on failure."""
+async def main(test_dirs):
+    """Run the tests found in test_dirs (awaiting `async def` ones); print 'N passed, N failed'.
+
+    Raises TestsFailed at the end when a test failed, so the harness exits non-zero.
+    """
     counts = [0, 0]
     failures = []
     print("MicroPython", sys.version, getattr(sys, "implementation", ""))
     for test_dir in test_dirs:
         for mod_name in _modules(test_dir):
-            _run_module(mod_name, counts, failures)
+            await _run_module(mod_name, counts, failures)
     print("%d passed, %d failed" % (counts[0], counts[1]))
     if failures:
         raise TestsFailed("failed: " + ", ".join(failures))

@@ -69,7 +69,12 @@ function copyPackage(FS, root, rel) {
     mkdirs(FS, fsDir);
     if (fs.existsSync(init)) FS.writeFile(fsDir + "/__init__.py", fs.readFileSync(init));
   }
-  copyPyFiles(FS, path.join(root, ...parts), FS_ROOT + "/" + parts.join("/"));
+  const hostPath = path.join(root, ...parts);
+  if (rel.endsWith(".py") && fs.existsSync(hostPath) && fs.statSync(hostPath).isFile()) {
+    FS.writeFile(FS_ROOT + "/" + parts.join("/"), fs.readFileSync(hostPath));  // a lone module
+    return;
+  }
+  copyPyFiles(FS, hostPath, FS_ROOT + "/" + parts.join("/"));
 }
 
 async function main() {
@@ -99,13 +104,31 @@ async function main() {
     return 2;
   }
   const paths = JSON.stringify(["/harness", FS_ROOT, ...testDirs]);
+  // MicroPython's asyncio runs on the JavaScript event loop: the runner is started as a task
+  // and reports back through these two callbacks (top-level await breaks with wait_for).
+  const outcome = new Promise((resolve) => {
+    globalThis.lenteraTestsDone = (ok, message) => resolve({ ok, message });
+  });
   try {
     await mp.runPythonAsync(
       `import sys\nfor p in ${paths}:\n    sys.path.insert(0, p)\n` +
-        `import mp_runner\nmp_runner.main(${JSON.stringify(testDirs)})\n`,
+        `import asyncio, js, mp_runner\n` +
+        `async def _lentera_main():\n` +
+        `    try:\n` +
+        `        await mp_runner.main(${JSON.stringify(testDirs)})\n` +
+        `        js.lenteraTestsDone(True, "")\n` +
+        `    except BaseException as exc:\n` +
+        `        sys.print_exception(exc)\n` +
+        `        js.lenteraTestsDone(False, repr(exc))\n` +
+        `asyncio.create_task(_lentera_main())\n`,
     );
   } catch (err) {
     process.stderr.write(String(err.message || err) + "\n");
+    return 1;
+  }
+  const result = await outcome;
+  if (!result.ok) {
+    process.stderr.write(result.message + "\n");
     return 1;
   }
   return 0;
