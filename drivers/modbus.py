@@ -7,6 +7,7 @@ DeviceError here; nothing above this module sees pymodbus types.
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -100,6 +101,7 @@ class ModbusBus:
             inter_frame_s = rtu_gap_s(baudrate, parity, stopbits) if kind == "modbus-rtu" else 0.0
         self.inter_frame_s = inter_frame_s
         self._last_frame = 0.0
+        self._gap_timer: ThreadPoolExecutor | None = None
         # retries=0: retry and back-off policy belong to the scheduler, not the library
         if kind == "modbus-tcp":
             self._client = AsyncModbusTcpClient(host, port=int(port), timeout=timeout_s,
@@ -111,7 +113,8 @@ class ModbusBus:
                                                    baudrate=baudrate, parity=parity,
                                                    stopbits=stopbits, timeout=timeout_s,
                                                    retries=0, reconnect_delay=0.2,
-                                                   reconnect_delay_max=5.0, name=name)
+                                                   reconnect_delay_max=5.0, name=name,
+                                                   trace_packet=self._saw_bytes)
             # pymodbus offers no hook for this; swapping the framer instance is the seam
             self._client.ctx.framer = _CountingRtuFramer(DecodePDU(False), self.counters)
             self.endpoint = str(port)
@@ -130,6 +133,9 @@ class ModbusBus:
     def close(self) -> None:
         """Close the connection."""
         self._client.close()
+        if self._gap_timer is not None:
+            self._gap_timer.shutdown(wait=False)
+            self._gap_timer = None
 
     async def read(self, device: str, unit: int, table: str, address: int,
                    count: int) -> list[int]:
@@ -158,9 +164,7 @@ class ModbusBus:
                               "is not connected; check cabling / address and that the "
                               "device or gateway is powered")
         if self.inter_frame_s:
-            silent_for = time.monotonic() - self._last_frame
-            if silent_for < self.inter_frame_s:
-                await asyncio.sleep(self.inter_frame_s - silent_for)
+            await self._line_silence()
         try:
             response = await asyncio.wait_for(request(), self.timeout_s + 0.5)
         except asyncio.TimeoutError as exc:
@@ -173,8 +177,6 @@ class ModbusBus:
             raise DeviceError(device, operation, _short(exc)) from exc
         except OSError as exc:
             raise DeviceError(device, operation, f"I/O error: {exc}") from exc
-        finally:
-            self._last_frame = time.monotonic()
         if isinstance(response, ExceptionResponse) or response.isError():
             code = getattr(response, "exception_code", None)
             if code == ILLEGAL_DATA_ADDRESS:
@@ -183,6 +185,22 @@ class ModbusBus:
                 raise NoReply(device, operation, f"gateway reports no response (exception {code})")
             raise DeviceError(device, operation, f"device returned Modbus exception {code}")
         return response
+
+    async def _line_silence(self) -> None:
+        """Wait until the line has been silent for inter_frame_s since the last byte."""
+        wait = self._last_frame + self.inter_frame_s - time.monotonic()
+        if wait <= 0:
+            return
+        # the loop's epoll timers round up to whole milliseconds, a quarter of t3.5 at
+        # 9600 baud; a worker thread's sleep is exact to ~0.1 ms
+        if self._gap_timer is None:
+            self._gap_timer = ThreadPoolExecutor(1, thread_name_prefix=f"bus.{self.name}.gap")
+        await asyncio.get_running_loop().run_in_executor(self._gap_timer, time.sleep, wait)
+
+    def _saw_bytes(self, sending: bool, data: bytes) -> bytes:
+        # the line's silence starts at the last byte seen, not when pymodbus is done decoding
+        self._last_frame = time.monotonic()
+        return data
 
     def _no_reply(self) -> None:
         self.counters.timeouts += 1

@@ -87,6 +87,8 @@ class Wire:
         self.bytes_to_client = 0
         self.dropped_mismatch = 0      # chunks lost: client port at wrong baud/parity
         self.busy_s = 0.0              # total line time spent transmitting
+        # line time left idle beyond the required gap, by who was slow to talk next
+        self.slack_s = {"client": 0.0, "device": 0.0}
         self._line_free = 0.0          # end of the last transmission on the line
         self._pending: list[tuple[float, int, bytes]] = []   # (deliver_at, fd, data)
         self._lock = threading.Lock()
@@ -201,7 +203,10 @@ class Wire:
         if continuing:
             start = sender.tx_end
         else:
-            start = max(now, self._line_free + self.gap_s + extra_wait)
+            earliest = self._line_free + self.gap_s + extra_wait
+            start = max(now, earliest)
+            if self._line_free and now > earliest:
+                self.slack_s["client" if sender is self.client else "device"] += now - earliest
         duration = len(data) * self.char_s
         sender.tx_end = self._line_free = start + duration
         self.busy_s += duration
