@@ -38,6 +38,22 @@ def parse_duration(value) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 would read `on:`/`off:` keys as booleans."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
+def load_yaml(text: str):
+    """Parse YAML text with YAML 1.2 booleans."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 class Strict(BaseModel):
     """Base: unknown keys are errors, objects are immutable."""
 
@@ -58,6 +74,7 @@ class Gateway(Strict):
     site: str = Field(min_length=1)
     location: Location
     timezone: str = "UTC"
+    clock: Literal["kernel", "assume"] = "kernel"   # when to trust the wall clock for schedules
 
     @field_validator("id")
     @classmethod
@@ -237,6 +254,7 @@ class GatewayConfig(Strict):
     buses: dict[str, Bus] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)
     serial_sensors: list[SerialSensor] = []
+    lighting: dict | None = None          # edge_rules config, checked by LightingController
     outbox: OutboxConfig = OutboxConfig()
     commands: CommandsConfig = CommandsConfig()
     groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
@@ -376,8 +394,8 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
 def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
     """Validate config text; ConfigProblems lists every problem with key path and line."""
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_Loader)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -387,7 +405,7 @@ def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
         raise ConfigProblems(source, ["the file must be a mapping with keys gateway, "
                                       "uplink, buses, devices"])
     try:
-        return GatewayConfig.model_validate(data)
+        config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -407,3 +425,49 @@ def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
             if text not in problems:
                 problems.append(text)
         raise ConfigProblems(source, problems) from exc
+    problems = [f"{format_path(loc)}: {msg}" + (f" ({source} line {line})" if line else "")
+                for loc, msg in lighting_problems(config)
+                for line in [_line_of(root, loc)]]
+    if problems:
+        raise ConfigProblems(source, problems)
+    return config
+
+
+def build_lighting(config: GatewayConfig):
+    """The edge-rules LightingController for this gateway (None without a lighting section)."""
+    if config.lighting is None:
+        return None
+    from agent.clock import ZoneOffset
+    from edge_rules.controller import LightingController
+    return LightingController(config.lighting, ZoneOffset(config.gateway.timezone),
+                              config.gateway.location.lat, config.gateway.location.lon)
+
+
+def lighting_problems(config: GatewayConfig) -> list[tuple[tuple, str]]:
+    """Problems of the lighting section: edge_rules' own check, and lights that don't exist."""
+    from edge_rules.errors import RuleConfigError
+    try:
+        controller = build_lighting(config)
+    except RuleConfigError as exc:
+        return [(("lighting",) + _split_path(exc.path), exc.message)]
+    if controller is None:
+        return []
+    known = {d.id for d in config.devices}
+    problems = []
+    for group, raw in config.lighting["groups"].items():
+        for i, device in enumerate(raw["devices"]):
+            if str(device) not in known:
+                problems.append((("lighting", "groups", group, "devices", i),
+                                 f"unknown device {device!r}: lights must be in devices"))
+    return problems
+
+
+def _split_path(path: str) -> tuple:
+    """'rules.r3.then[0].group' -> ('rules', 'r3', 'then', 0, 'group')."""
+    out: list = []
+    for part in path.replace("]", "").split("."):
+        name, *indexes = part.split("[")
+        if name and name != "config":
+            out.append(name)
+        out.extend(int(i) for i in indexes if i.isdigit())
+    return tuple(out)

@@ -1,0 +1,129 @@
+"""Lighting service: steps the edge-rules controller and makes the lights match its outputs.
+
+It is also the arbitration-backed city-command port: a command becomes a
+"city command" layer in the controller (below a crew's maintenance override,
+above rules and schedules), and the controller's outputs are written.
+"""
+
+import asyncio
+import logging
+
+from agent.arbiter import CityArbiter
+from agent.core.bus import PRIORITY_COMMAND, wait_event
+from agent.errors import DeviceError
+from agent.outbox import ALARM, EVENT
+
+log = logging.getLogger(__name__)
+
+STEP_S = 5.0
+UNTIL_REVOKED_S = 7 * 86400.0   # a command "without end" still expires: a week
+
+
+class LightingService(CityArbiter):
+    """Keeps each street light's switch and dim at what the controller decides."""
+
+    def __init__(self, controller, clock, devices: dict, scheduler_of: dict, emit_event,
+                 step_s: float = STEP_S):
+        self.controller = controller
+        self.clock = clock
+        self.devices = devices                # device id -> ModbusDevice (controllable ones)
+        self.scheduler_of = scheduler_of      # device id -> BusScheduler
+        self.emit_event = emit_event
+        self.step_s = step_s
+        self.points: dict[str, float] = {}
+        self.actual: dict[str, dict] = {}     # device id -> {"switch", "dim"} as last read
+        self.outputs: dict[str, dict] = {}
+        self.write_errors: dict[str, str] = {}
+        self.wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def observe(self, reading: dict) -> None:
+        """Feed a reading (good quality only) into the points the rules see."""
+        if reading["quality"] != "good":
+            for key in [k for k in self.points if k.startswith(reading["device"] + ".")]:
+                del self.points[key]          # rules must not act on stale values
+            return
+        device = reading["device"]
+        values = reading["values"]
+        for point, value in values.items():
+            self.points[f"{device}.{point}"] = value
+        if device in self.devices and "switch" in values and "dim" in values:
+            self.actual[device] = {"switch": int(values["switch"]), "dim": int(values["dim"])}
+
+    async def run_loop(self) -> None:
+        """Step every step_s (or at once when a command arrives), forever."""
+        while True:
+            await self.step()
+            self.wake.clear()
+            await wait_event(self.wake, self.step_s)
+
+    async def step(self) -> dict:
+        """One decision and the writes it needs; {device: None or error} of those written."""
+        async with self._lock:
+            outputs, records, alarms = self.controller.step(
+                int(self.clock.wall()), dict(self.points), self.clock.trusted(),
+                self.clock.monotonic())
+            self.outputs = outputs
+            for record in records:
+                self.emit_event(record["light"], "output_changed", EVENT, **{
+                    k: v for k, v in record.items() if k != "light"})
+            for alarm in alarms:
+                self.emit_event("gateway", "alarm", ALARM, **alarm)
+            todo = [d for d in outputs if d in self.devices and self._differs(d, outputs[d])]
+            results = await asyncio.gather(*(self._write(d, outputs[d]) for d in todo))
+            return dict(zip(todo, results))
+
+    def _differs(self, device: str, out: dict) -> bool:
+        have = self.actual.get(device)
+        if have is None:
+            return True
+        if not out["switch"]:
+            return have["switch"] != 0
+        return have["switch"] != 1 or have["dim"] != out["dim"]
+
+    async def _write(self, device_id: str, out: dict):
+        device = self.devices[device_id]
+        have = self.actual.get(device_id, {})
+
+        async def job():
+            if out["switch"] and have.get("dim") != out["dim"]:
+                await device.write("dim", out["dim"])
+            if have.get("switch") != int(bool(out["switch"])):
+                await device.write("switch", int(bool(out["switch"])))
+        try:
+            await self.scheduler_of[device_id].execute(job, PRIORITY_COMMAND)
+        except DeviceError as exc:
+            if self.write_errors.get(device_id) != str(exc):   # log once per state change
+                log.warning("cannot apply %s to %s: %s", out, device_id, exc)
+            self.write_errors[device_id] = str(exc)
+            return str(exc)
+        self.write_errors.pop(device_id, None)
+        self.actual[device_id] = {"switch": int(bool(out["switch"])),
+                                  "dim": out["dim"] if out["switch"] else have.get("dim", 0)}
+        return None
+
+    async def apply_city_command(self, device_ids, switch, dim, duration_s) -> dict:
+        """A city command through arbitration; per device None (applied) or why not."""
+        expires = int(self.clock.wall() + (duration_s or UNTIL_REVOKED_S))
+        for device_id in device_ids:
+            self.controller.apply_command(expires, device=device_id, switch=switch, dim=dim,
+                                          reason="city command")
+        written = await self.step()
+        results = {}
+        for device_id in device_ids:
+            source = self.outputs.get(device_id, {}).get("source")
+            if source == "maintenance":
+                results[device_id] = "a maintenance override on site holds this light"
+            else:
+                results[device_id] = written.get(device_id)
+        return results
+
+    def close(self) -> None:
+        """Nothing to release: commands live in the controller."""
+
+    def status(self) -> dict:
+        """Per-source light counts and write failures, for the status message."""
+        sources: dict[str, int] = {}
+        for out in self.outputs.values():
+            sources[out["source"]] = sources.get(out["source"], 0) + 1
+        return {"sources": sources, "write_errors": len(self.write_errors)}
