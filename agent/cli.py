@@ -8,7 +8,7 @@ import sys
 import click
 
 from agent import __version__
-from agent.errors import ConfigError
+from agent.errors import ConfigError, DeviceError
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -58,10 +58,15 @@ def check_config(config_file):
 @main.command()
 @click.option("-c", "--config", "config_file", required=True,
               type=click.Path(dir_okay=False), help="Gateway config (YAML).")
+@click.option("--time-warp", metavar="START[,RATE]", default=None,
+              help="Commissioning aid: run the lighting logic on a simulated clock starting at "
+                   "START (ISO time with zone, e.g. 2026-11-28T17:40:00+07:00) and running RATE "
+                   "times faster (default 1). Polling keeps real time. Never use in service.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def run(config_file, verbose):
+def run(config_file, time_warp, verbose):
     """Run the agent until SIGTERM or Ctrl-C."""
     from agent.app import Agent
+    from agent.clock import AgentClock, parse_warp
     from agent.config import load_config
     _setup_logging(verbose)
     try:
@@ -70,13 +75,20 @@ def run(config_file, verbose):
         click.echo(f"cannot start: {exc}\nRun `lentera check-config {config_file}` "
                    "for the full list.", err=True)
         sys.exit(2)
+    clock = None
+    if time_warp:
+        try:
+            start, rate = parse_warp(time_warp)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--time-warp") from None
+        clock = AgentClock(start, rate)
 
     async def _main():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await Agent(cfg).run(stop)
+        await Agent(cfg, clock=clock).run(stop)
 
     asyncio.run(_main())
 
@@ -176,6 +188,92 @@ def profiles():
     for name in available_profiles():
         p = load_profile(name)
         click.echo(f"{name:28} {len(p.points):3} points  {p.description}")
+
+
+def _scan_bus_config(config_file: str, bus: str):
+    """Only the named bus of a gateway.yaml, validated (a scan needs no devices yet)."""
+    import yaml
+    from pydantic import TypeAdapter, ValidationError
+
+    from agent.config import Bus
+    try:
+        with open(config_file, encoding="utf-8") as fh:
+            buses = (yaml.safe_load(fh) or {}).get("buses") or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"cannot read {config_file}: {exc}") from exc
+    if bus not in buses:
+        raise click.ClickException(f"{config_file}: no bus {bus!r} under buses:; defined: "
+                                   f"{', '.join(sorted(buses)) or 'none'}")
+    try:
+        return TypeAdapter(Bus).validate_python(buses[bus])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"] if p not in ("modbus-tcp", "modbus-rtu"))
+        raise click.ClickException(f"{config_file}: buses.{bus}.{where}: {first['msg']} "
+                                   f"(run `lentera check-config {config_file}`)") from None
+
+
+@main.command()
+@click.option("--bus", "bus_name", required=True, help="Bus to scan (a key under buses:).")
+@click.option("-c", "--config", "config_file", required=True,
+              type=click.Path(dir_okay=False, exists=True), help="Gateway config (YAML).")
+@click.option("--units", default="1-247", show_default=True,
+              help="Unit ids to probe, e.g. 1-247 or 1-10,20.")
+@click.option("--baud-sweep", is_flag=True, help="RTU: also try the other common baud rates.")
+@click.option("--parity-sweep", is_flag=True, help="RTU: also try the other parities.")
+@click.option("--timeout-ms", type=click.IntRange(10, 10000), default=None,
+              help="Per-probe timeout (default: from the line speed).")
+@click.option("--write-yaml", type=click.Path(dir_okay=False), default=None,
+              help="Write devices: entries for what was found to FILE.")
+def scan(bus_name, config_file, units, baud_sweep, parity_sweep, timeout_ms, write_yaml):
+    """Probe unit ids on a bus and tell which shipped profile each device matches."""
+    from drivers import scan as scanner
+    from drivers.modbus import ModbusBus
+    cfg = _scan_bus_config(config_file, bus_name)
+    try:
+        unit_ids = scanner.parse_units(units)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--units") from None
+    rtu = cfg.type == "modbus-rtu"
+    if not rtu and (baud_sweep or parity_sweep):
+        raise click.BadParameter(f"bus {bus_name!r} is Modbus TCP: there is no baud rate or "
+                                 "parity to sweep", param_hint="--baud-sweep/--parity-sweep")
+    configured = scanner.LineSetting(cfg.baudrate, cfg.parity) if rtu else \
+        scanner.LineSetting(None, None)
+    settings = scanner.sweep_settings(cfg.baudrate, cfg.parity, baud_sweep, parity_sweep) \
+        if rtu else [configured]
+
+    def open_bus(setting):
+        timeout = timeout_ms / 1000 if timeout_ms else scanner.probe_timeout_s(setting)
+        if rtu:
+            return ModbusBus(bus_name, "modbus-rtu", port=cfg.port, baudrate=setting.baudrate,
+                             parity=setting.parity, stopbits=cfg.stopbits, timeout_s=timeout)
+        return ModbusBus(bus_name, "modbus-tcp", host=cfg.host, port=cfg.port,
+                         timeout_s=timeout)
+
+    def progress(p):
+        click.echo("\r" + p.line().ljust(72), nl=False, err=True)
+
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    click.echo(f"scanning bus {bus_name} ({cfg.port if rtu else f'{cfg.host}:{cfg.port}'}), "
+               f"{len(unit_ids)} unit id(s) x {len(settings)} line setting(s)", err=True)
+    try:
+        hits = asyncio.run(scanner.scan(open_bus, unit_ids, settings, progress))
+    except DeviceError as exc:
+        raise click.ClickException(f"{exc}; is the port right, and is `lentera run` "
+                                   "(which holds the port) stopped?") from exc
+    click.echo("", err=True)
+    for hit in hits:
+        what = hit.profile or "no matching profile"
+        also = f" (also matches {', '.join(hit.matches[1:])})" if len(hit.matches) > 1 else ""
+        click.echo(f"unit {hit.unit:3}  {hit.setting.label():10}  {what}{also}")
+    click.echo(f"{len(hits)} device(s) answered", err=True)
+    if write_yaml:
+        text = scanner.devices_yaml(hits, bus_name, configured)
+        with open(write_yaml, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"wrote {sum(1 for h in hits if h.profile)} device entr(ies) to {write_yaml}",
+                   err=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ DeviceError here; nothing above this module sees pymodbus types.
 
 import asyncio
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -109,8 +110,11 @@ class ModbusBus:
                                                 reconnect_delay_max=5.0, name=name)
             self.endpoint = f"{host}:{port}"
         elif kind == "modbus-rtu":
+            # Linux pseudo-terminals refuse parity (EINVAL); on the simulator's pty wire
+            # the parity only shapes line timing, so the port itself is opened without
+            port_parity = "N" if _is_pty(str(port)) else parity
             self._client = AsyncModbusSerialClient(str(port), framer=FramerType.RTU,
-                                                   baudrate=baudrate, parity=parity,
+                                                   baudrate=baudrate, parity=port_parity,
                                                    stopbits=stopbits, timeout=timeout_s,
                                                    retries=0, reconnect_delay=0.2,
                                                    reconnect_delay_max=5.0, name=name,
@@ -207,6 +211,10 @@ class ModbusBus:
         # bytes left half-decoded when the reply window closed: a cut or garbled frame
         if self.kind == "modbus-rtu" and self._client.ctx.recv_buffer:
             self.counters.framing_errors += 1
+
+
+def _is_pty(port: str) -> bool:
+    return os.path.realpath(port).startswith("/dev/pts/")
 
 
 def _short(exc: Exception) -> str:
