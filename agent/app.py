@@ -5,7 +5,9 @@ import logging
 import time
 
 from agent import __version__
-from agent.config import GatewayConfig, RtuBus
+from agent.clock import AgentClock
+from agent.config import GatewayConfig, RtuBus, build_lighting
+from agent.lighting import LightingService
 from agent.core.bus import BusScheduler, PollTarget
 from agent.arbiter import DirectArbiter
 from agent.commands import CommandHandler
@@ -32,10 +34,14 @@ def wall_ms() -> int:
 class Agent:
     """One gateway's agent: poll devices, publish telemetry and status."""
 
-    def __init__(self, config: GatewayConfig, arbiter_factory=DirectArbiter):
+    def __init__(self, config: GatewayConfig, arbiter_factory=None, clock=None):
         self.config = config
-        self.arbiter_factory = arbiter_factory   # (devices, {device id: scheduler}) -> arbiter
+        self.clock = clock or AgentClock(trust=config.gateway.clock)
+        # (devices, {device id: scheduler}) -> arbiter; default: the lighting rules if
+        # configured, else direct writes
+        self.arbiter_factory = arbiter_factory
         self.arbiter = None
+        self.lighting: LightingService | None = None
         self.commands: CommandHandler | None = None
         self.buses: dict[str, ModbusBus] = {}
         self.devices: dict[str, ModbusDevice] = {}
@@ -94,6 +100,8 @@ class Agent:
                 body[key] = reading[key]
         self.outbox.put(self.uplink.topics.telemetry(reading["device"]), reading["device"],
                         ROUTINE, reading["ts"], body)
+        if self.lighting is not None:
+            self.lighting.observe(reading)
 
     def emit_event(self, device: str, event: str, priority: int = EVENT, **fields) -> None:
         """An event for `device` (or 'gateway'), delivered through the outbox."""
@@ -112,10 +120,29 @@ class Agent:
         self.uplink.publish_status("online", **snapshot)
         return snapshot
 
+    def _build_arbiter(self, bus_of: dict):
+        if self.arbiter_factory is not None:
+            return self.arbiter_factory(self.devices, bus_of)
+        controller = build_lighting(self.config)
+        if controller is None:
+            return DirectArbiter(self.devices, bus_of)
+        lights = {d: dev for d, dev in self.devices.items()
+                  if {"switch", "dim"} <= {p.name for p in dev.profile.points}}
+        self.lighting = LightingService(controller, self.clock, lights, bus_of,
+                                        self.emit_event)
+        return self.lighting
+
+    def command_groups(self) -> dict[str, list[str]]:
+        """Groups a city command may name: `groups`, plus the lighting groups."""
+        groups = dict(self.config.groups)
+        for name, raw in (self.config.lighting or {}).get("groups", {}).items():
+            groups.setdefault(name, [str(d) for d in raw["devices"]])
+        return groups
+
     def _build_commands(self, arbiter) -> CommandHandler:
         cmd = self.config.commands
         key = load_key(cmd.key_file) if cmd.key_file else None
-        return CommandHandler(self.config.gateway.id, key, cmd.max_ttl, self.config.groups,
+        return CommandHandler(self.config.gateway.id, key, cmd.max_ttl, self.command_groups(),
                               set(self.devices), arbiter, self.outbox, self.send_ack,
                               self._snapshot, wall_ms)
 
@@ -133,7 +160,8 @@ class Agent:
                 "version": __version__, "ts": wall_ms(),
                 "uptime_s": round(time.time() - self.started),
                 "buses": {n: s.status() for n, s in self.schedulers.items()},
-                "tasks": {n: t["restarts"] for n, t in self.supervisor.status().items()}}
+                "tasks": {n: t["restarts"] for n, t in self.supervisor.status().items()},
+                **({"lighting": self.lighting.status()} if self.lighting else {})}
 
     async def full_status(self) -> dict:
         """status() plus the outbox and publisher figures (needs the SQLite thread)."""
@@ -159,7 +187,7 @@ class Agent:
         if recovered:
             self.emit_event("gateway", "outbox_recovered", detail=recovered)
         bus_of = {d.id: self.schedulers[d.bus] for d in self.config.devices}
-        self.arbiter = self.arbiter_factory(self.devices, bus_of)
+        self.arbiter = self._build_arbiter(bus_of)
         self.commands = self._build_commands(self.arbiter)
         self.uplink.on_command = lambda topic, payload: self.commands.submit(payload)
         self.uplink.status_extra.update(self.status())
@@ -167,6 +195,8 @@ class Agent:
         self.supervisor.start("outbox.commit", self.outbox.commit_loop)
         self.supervisor.start("uplink.publish", self.publisher.run_loop)
         self.supervisor.start("commands.run", self.commands.run_loop)
+        if self.lighting is not None:
+            self.supervisor.start("lighting.step", self.lighting.run_loop)
         for name, scheduler in self.schedulers.items():
             self.supervisor.start(f"bus.{name}.poll", scheduler.run_loop)
         self.supervisor.start("status.publish", self._status_loop)

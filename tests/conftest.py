@@ -73,11 +73,11 @@ def write_config(path: Path, broker_url: str, site_port: int, lights: int,
 class AgentProcess:
     """`lentera run` as a subprocess."""
 
-    def __init__(self, config: Path, log: Path):
+    def __init__(self, config: Path, log: Path, extra_args: list[str] = ()):
         self.log = log
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c",
-                                      str(config)], cwd=REPO, env=env,
+                                      str(config), *extra_args], cwd=REPO, env=env,
                                      stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
     def output(self) -> str:
@@ -102,8 +102,8 @@ def agent_factory(tmp_path):
     """Start agent subprocesses; killed after the test if still running."""
     agents = []
 
-    def make(config: Path):
-        a = AgentProcess(config, tmp_path / f"agent{len(agents)}.log")
+    def make(config: Path, extra_args: list[str] = ()):
+        a = AgentProcess(config, tmp_path / f"agent{len(agents)}.log", extra_args)
         agents.append(a)
         return a
     yield make
