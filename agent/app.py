@@ -8,6 +8,7 @@ from agent import __version__
 from agent.clock import AgentClock
 from agent.config import GatewayConfig, RtuBus, build_lighting
 from agent.lighting import LightingService
+from agent.watch import FaultWatch, analog_channels
 from agent.core.bus import BusScheduler, PollTarget
 from agent.arbiter import DirectArbiter
 from agent.commands import CommandHandler
@@ -42,6 +43,7 @@ class Agent:
         self.arbiter_factory = arbiter_factory
         self.arbiter = None
         self.lighting: LightingService | None = None
+        self.watch: FaultWatch | None = None
         self.commands: CommandHandler | None = None
         self.buses: dict[str, ModbusBus] = {}
         self.devices: dict[str, ModbusDevice] = {}
@@ -102,6 +104,8 @@ class Agent:
                         ROUTINE, reading["ts"], body)
         if self.lighting is not None:
             self.lighting.observe(reading)
+        if self.watch is not None:
+            self.watch.observe(reading)
 
     def emit_event(self, device: str, event: str, priority: int = EVENT, **fields) -> None:
         """An event for `device` (or 'gateway'), delivered through the outbox."""
@@ -131,6 +135,18 @@ class Agent:
         self.lighting = LightingService(controller, self.clock, lights, bus_of,
                                         self.emit_event)
         return self.lighting
+
+    def _build_watch(self) -> FaultWatch | None:
+        an = self.config.anomaly
+        if not an.enabled:
+            return None
+        lights = [d for d, dev in self.devices.items() if dev.profile.kind == "streetlight"]
+        loc = self.config.gateway.location
+        watch = FaultWatch(lights, analog_channels(self.devices), loc.lat, loc.lon,
+                           self.emit_event, an.period, an.threshold, an.state_file)
+        if watch.load():
+            log.info("anomaly detection resumed from %s", an.state_file)
+        return watch
 
     def command_groups(self) -> dict[str, list[str]]:
         """Groups a city command may name: `groups`, plus the lighting groups."""
@@ -188,6 +204,9 @@ class Agent:
             self.emit_event("gateway", "outbox_recovered", detail=recovered)
         bus_of = {d.id: self.schedulers[d.bus] for d in self.config.devices}
         self.arbiter = self._build_arbiter(bus_of)
+        self.watch = self._build_watch()
+        if self.lighting is not None and self.watch is not None:
+            self.lighting.on_commanded = self.watch.note_command
         self.commands = self._build_commands(self.arbiter)
         self.uplink.on_command = lambda topic, payload: self.commands.submit(payload)
         self.uplink.status_extra.update(self.status())
@@ -197,6 +216,8 @@ class Agent:
         self.supervisor.start("commands.run", self.commands.run_loop)
         if self.lighting is not None:
             self.supervisor.start("lighting.step", self.lighting.run_loop)
+        if self.watch is not None:
+            self.supervisor.start("anomaly.watch", self.watch.run_loop)
         for name, scheduler in self.schedulers.items():
             self.supervisor.start(f"bus.{name}.poll", scheduler.run_loop)
         self.supervisor.start("status.publish", self._status_loop)
@@ -206,6 +227,8 @@ class Agent:
         await stop.wait()
         log.info("stopping")
         await self.supervisor.stop()
+        if self.watch is not None:
+            self.watch.save()
         self.arbiter.close()
         for bus in self.buses.values():
             bus.close()

@@ -204,6 +204,15 @@ class OutboxConfig(Strict):
     batch_max: int = Field(default=500, ge=1, le=100000)
 
 
+class AnomalyConfig(Strict):
+    """Vectorized fault and anomaly detection over every poll (docs/anomaly.md)."""
+
+    enabled: bool = True
+    period: Duration = 60.0               # one detector step per period (thresholds assume ~60 s)
+    threshold: float = Field(default=0.9, gt=0, lt=1)   # generic score that raises an event
+    state_file: str = "anomaly.npz"       # learnt state; relative: next to the config file
+
+
 class CommandsConfig(Strict):
     """Signed commands from the city."""
 
@@ -255,6 +264,7 @@ class GatewayConfig(Strict):
     devices: list[Device] = Field(min_length=1)
     serial_sensors: list[SerialSensor] = []
     lighting: dict | None = None          # edge_rules config, checked by LightingController
+    anomaly: AnomalyConfig = AnomalyConfig()
     outbox: OutboxConfig = OutboxConfig()
     commands: CommandsConfig = CommandsConfig()
     groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
@@ -388,7 +398,9 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
                                           for k in ("ca_file", "cert_file", "key_file")})
         mqtt = mqtt.model_copy(update={"tls": tls})
     uplink = cfg.uplink.model_copy(update={"mqtt": mqtt})
-    return cfg.model_copy(update={"outbox": outbox, "commands": commands, "uplink": uplink})
+    anomaly = cfg.anomaly.model_copy(update={"state_file": resolve(cfg.anomaly.state_file)})
+    return cfg.model_copy(update={"outbox": outbox, "commands": commands, "uplink": uplink,
+                                  "anomaly": anomaly})
 
 
 def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:

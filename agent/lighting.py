@@ -35,6 +35,7 @@ class LightingService(CityArbiter):
         self.outputs: dict[str, dict] = {}
         self.write_errors: dict[str, str] = {}
         self.wake = asyncio.Event()
+        self.on_commanded = None              # (device id, epoch s): a write was made
         self._lock = asyncio.Lock()
 
     def observe(self, reading: dict) -> None:
@@ -98,6 +99,8 @@ class LightingService(CityArbiter):
             self.write_errors[device_id] = str(exc)
             return str(exc)
         self.write_errors.pop(device_id, None)
+        if self.on_commanded is not None:
+            self.on_commanded(device_id, self.clock.wall())
         self.actual[device_id] = {"switch": int(bool(out["switch"])),
                                   "dim": out["dim"] if out["switch"] else have.get("dim", 0)}
         return None
