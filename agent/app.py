@@ -8,6 +8,8 @@ from agent import __version__
 from agent.clock import AgentClock
 from agent.config import GatewayConfig, RtuBus, build_lighting
 from agent.lighting import LightingService
+from agent.sensors import SerialSensorService
+from drivers.serial_line import SerialSensorConfig
 from agent.watch import FaultWatch, analog_channels
 from agent.core.bus import BusScheduler, PollTarget
 from agent.arbiter import DirectArbiter
@@ -136,6 +138,17 @@ class Agent:
                                         self.emit_event)
         return self.lighting
 
+    def _build_serial_sensors(self) -> dict[str, SerialSensorService]:
+        services = {}
+        for s in self.config.serial_sensors:
+            cfg = SerialSensorConfig(name=s.id, kind=s.kind, port=s.port, baudrate=s.baudrate,
+                                     parity=s.parity, stopbits=s.stopbits,
+                                     silence_timeout_s=s.silence_timeout, pattern=s.pattern,
+                                     scales=dict(s.scales), terminator=s.terminator,
+                                     max_line_len=s.max_line_len)
+            services[s.id] = SerialSensorService(cfg, s.publish_every, self.on_reading, wall_ms)
+        return services
+
     def _build_watch(self) -> FaultWatch | None:
         an = self.config.anomaly
         if not an.enabled:
@@ -218,6 +231,8 @@ class Agent:
             self.supervisor.start("lighting.step", self.lighting.run_loop)
         if self.watch is not None:
             self.supervisor.start("anomaly.watch", self.watch.run_loop)
+        for name, service in self._build_serial_sensors().items():
+            self.supervisor.start(f"serial.{name}.read", service.run_loop)
         for name, scheduler in self.schedulers.items():
             self.supervisor.start(f"bus.{name}.poll", scheduler.run_loop)
         self.supervisor.start("status.publish", self._status_loop)
