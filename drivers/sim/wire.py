@@ -95,6 +95,7 @@ class Wire:
         self._pending: list[tuple[float, int, bytes]] = []   # (deliver_at, fd, data)
         self._lock = threading.Lock()
         self._corrupt_next_reply = False
+        self._prefix_next_reply = b""
         self._wake_r, self._wake_w = os.pipe()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="sim.wire", daemon=True)
@@ -138,6 +139,10 @@ class Wire:
         with self._lock:
             self._schedule(self.device, self.client.master, bytes(data), time.monotonic())
         os.write(self._wake_w, b"x")
+
+    def prefix_next_reply(self, noise: bytes) -> None:
+        """Put noise on the line just ahead of the next chunk a device sends."""
+        self._prefix_next_reply = bytes(noise)
 
     def corrupt_next_reply(self) -> None:
         """Flip a bit in the next chunk a device sends (its CRC will not match)."""
@@ -190,6 +195,8 @@ class Wire:
         if self._corrupt_next_reply:
             self._corrupt_next_reply = False
             data = data[:-1] + bytes([data[-1] ^ 0x01])
+        if self._prefix_next_reply:
+            data, self._prefix_next_reply = self._prefix_next_reply + data, b""
         with self._lock:
             if self._schedule(self.device, self.client.master, data, now,
                               extra_wait=self.turnaround_s):
