@@ -94,6 +94,7 @@ class MqttUplink:
         self.connected = asyncio.Event()
         self.connects = 0
         self.broker_refused = 0
+        self.failed_attempts = 0
         self.status_extra = {}
         self.backoff = Backoff(cfg.reconnect_min, cfg.reconnect_max)
         self._loop = asyncio.get_running_loop()
@@ -175,6 +176,7 @@ class MqttUplink:
 
     def _on_connect_fail(self, client, userdata):
         self._next_delay()
+        self._loop.call_soon_threadsafe(self._connect_failed)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._next_delay()
@@ -196,11 +198,19 @@ class MqttUplink:
             log.error("broker %s refused the connection: %s", self.cfg.url, reason_code)
             return
         self.connects += 1
+        self.failed_attempts = 0
         log.info("connected to %s", self.cfg.url)
         self.publish_status("online")
         self._client.subscribe(self.topics.cmd, qos=1)
         self.connected.set()
         self.on_connected()
+
+    def _connect_failed(self):
+        self.failed_attempts += 1
+        if self.failed_attempts == 1:      # once per outage, not every attempt
+            log.warning("cannot connect to %s (retrying with back-off up to %g s); check the "
+                        "address, the 4G link, TLS files and credentials", self.cfg.url,
+                        self.cfg.reconnect_max)
 
     def _disconnected(self, reason_code):
         if self.connected.is_set():

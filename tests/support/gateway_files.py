@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def write_gateway(path: Path, broker_url: str, site_port: int, lights: int, poll: str = "1s",
-                  mqtt: str = "", extra: str = "", gateway_id: str = "test-gw") -> Path:
+                  mqtt: str = "", extra: str = "", gateway_id: str = "test-gw",
+                  status_period: str = "30s") -> Path:
     """A gateway.yaml for `lights` simulated controllers; `mqtt` adds keys to uplink.mqtt."""
     devices = "\n".join(
         f"  - {{id: L-{u:03d}, bus: lan, unit: {u}, profile: streetlight-generic, poll: {poll}}}"
@@ -17,6 +18,7 @@ def write_gateway(path: Path, broker_url: str, site_port: int, lights: int, poll
         uplink:
           mqtt: {{url: "{broker_url}", topic_prefix: city/lighting, reconnect_min: 0.5s,
                   reconnect_max: 2s{", " + mqtt if mqtt else ""}}}
+          status_period: {status_period}
         buses:
           lan: {{type: modbus-tcp, host: 127.0.0.1, port: {site_port}, timeout_ms: 300}}
         devices:

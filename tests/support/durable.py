@@ -1,0 +1,41 @@
+"""A broker that keeps sessions across restarts, and a subscriber with a persistent session.
+
+Together they let a test stop the broker and still see every message published
+after it comes back, whoever reconnects first (the agent or the test).
+"""
+
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.support.broker import Broker
+from tests.support.subscriber import Subscriber
+
+
+def persistent_broker(port: int | None = None) -> Broker:
+    """A mosquitto that saves sessions and queued messages when stopped (no queue limit)."""
+    broker = Broker(port)
+    broker.conf.write_text(broker.conf.read_text() + (
+        f"persistence true\npersistence_location {broker.dir}/\n"
+        "max_queued_messages 0\nmax_inflight_messages 100\n"))
+    return broker
+
+
+class DurableSubscriber(Subscriber):
+    """Subscriber with clean_session=False: the broker queues for it while it is away."""
+
+    def __init__(self, port: int, topic: str = "#", client_id: str = "lentera-test-durable"):
+        self.messages = []
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=False)
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not self._subscribed.wait(10):
+            raise TimeoutError("test subscriber could not subscribe")
