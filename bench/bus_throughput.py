@@ -13,7 +13,13 @@ The theoretical rate models, per request: request bytes + response bytes at
 wire is told to add (0 by default). Nothing else: any Python, pty or scheduler
 overhead in the agent or the simulator shows up as a ratio below 1.
 
+  tcp   500 street-light controllers over 5 Modbus TCP simulator endpoints, polled every
+        second by the real agent (`lentera run`, outbox and anomaly detection on) into a
+        private mosquitto: delivered share, latency, agent CPU, points per CPU-second,
+        peak RSS (bench/tcp_fleet.py).
+
 Run: .venv/bin/python bench/bus_throughput.py rtu [--lights 60] [--baud 9600] [--seconds 20]
+     .venv/bin/python bench/bus_throughput.py tcp [--seconds 30]
 """
 
 import argparse
@@ -30,6 +36,7 @@ from agent.core.bus import BusScheduler, PollTarget  # noqa: E402
 from drivers.device import ModbusDevice  # noqa: E402
 from drivers.modbus import ModbusBus, rtu_gap_s  # noqa: E402
 from drivers.profiles import load_profile  # noqa: E402
+from tcp_fleet import add_tcp_parser  # noqa: E402  (bench/ is the script's own folder)
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILE = "streetlight-generic"
@@ -135,7 +142,7 @@ def run_rtu(args) -> int:
     return 0 if ratio >= 0.95 and not result["failed_polls"] else 1
 
 
-# --- (TCP subcommand: added alongside `rtu` by the scheduler/TCP work) ----------------
+# --- TCP: see bench/tcp_fleet.py ------------------------------------------------------
 
 
 def main(argv=None) -> int:
@@ -149,7 +156,7 @@ def main(argv=None) -> int:
     rtu.add_argument("--seconds", type=float, default=20.0, help="measurement window")
     rtu.add_argument("--warmup", type=float, default=3.0)
     rtu.set_defaults(run=run_rtu)
-    # --- TCP: register a `tcp` subparser here with set_defaults(run=run_tcp) ---
+    add_tcp_parser(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

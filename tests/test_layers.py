@@ -20,7 +20,7 @@ ADAPTERS = {
     "paho": ("agent/uplink.py", "agent/demo.py", "agent/publisher.py", "agent/mqtt",
              "tests/", "bench/"),
     "sqlite3": ("agent/outbox", "agent/store", "tests/", "bench/"),
-    "numpy": ("agent/anomaly/", "tests/", "bench/"),
+    "numpy": ("agent/anomaly/", "agent/watch.py", "tests/", "bench/"),
 }
 
 

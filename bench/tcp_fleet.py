@@ -1,0 +1,156 @@
+"""TCP fleet benchmark: 500 street-light controllers over 5 Modbus TCP endpoints, polled every second.
+
+The real agent (`lentera run`, its own process, outbox and anomaly detection on) polls
+5 simulator processes (100 units each) and publishes to a private mosquitto; this
+script subscribes and measures, over a window after warm-up:
+  - share of readings delivered: distinct `seq` received / seq range committed (loss shows as < 100 %)
+  - achieved polls per device per second (1.0 = every device every second)
+  - read-to-broker latency p50/p99: subscriber receive time - reading `ts`
+  - agent CPU seconds per second (/proc), points delivered per agent CPU-second, peak RSS (VmHWM)
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from agent.localbroker import Broker, free_port, wait_port  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK     # utime + stime
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _config(work: Path, broker_port: int, ports: list[int], units: int, in_flight: int) -> Path:
+    lines = ["gateway: {id: bench-gw, site: bench, location: {lat: -6.178, lon: 106.632}, "
+             "timezone: Asia/Jakarta}",
+             "uplink:", f'  mqtt: {{url: "mqtt://127.0.0.1:{broker_port}", qos: 1}}',
+             "outbox: {path: outbox.db}", "buses:"]
+    for i, port in enumerate(ports):
+        lines.append(f"  ep{i}: {{type: modbus-tcp, host: 127.0.0.1, port: {port}, "
+                     f"timeout_ms: 1000, max_in_flight: {in_flight}}}")
+    lines.append("devices:")
+    for i in range(len(ports)):
+        for u in range(1, units + 1):
+            lines.append(f"  - {{id: L{i}-{u:03d}, bus: ep{i}, unit: {u}, "
+                         "profile: streetlight-generic, poll: 1s}")
+    path = work / "gateway.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Collector:
+    """Subscribes to all telemetry and keeps (receive ms, ts, seq, points) per message."""
+
+    def __init__(self, port: int):
+        self.rows: list[tuple[float, int, int, int]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
+            "city/lighting/bench-gw/telemetry/#", qos=1)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, msg):
+        now = time.time() * 1000
+        body = json.loads(msg.payload)
+        with self.lock:
+            self.rows.append((now, body["ts"], body["seq"], len(body["values"])))
+
+    def since(self, t0_ms: float, t1_ms: float) -> list:
+        with self.lock:
+            return [r for r in self.rows if t0_ms <= r[1] < t1_ms]
+
+
+def run_tcp(args) -> int:
+    """Run the fleet benchmark and print its figures."""
+    work = Path(tempfile.mkdtemp(prefix="lentera-bench-tcp-"))
+    broker = Broker().start()
+    procs = []
+    try:
+        ports = [free_port() for _ in range(args.endpoints)]
+        for i, port in enumerate(ports):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "agent.cli", "simulate", "--lights", str(args.units),
+                 "--tcp", f"127.0.0.1:{port}", "--seed", str(i)], cwd=REPO,
+                stderr=open(work / f"sim{i}.log", "wb")))
+        for port in ports:
+            wait_port(port)
+        collector = Collector(broker.port)
+        config = _config(work, broker.port, ports, args.units, args.in_flight)
+        agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c", str(config)],
+                                 cwd=REPO, stderr=open(work / "agent.log", "wb"))
+        procs.append(agent)
+        print(f"{args.endpoints} endpoints x {args.units} controllers, poll 1 s, "
+              f"max_in_flight {args.in_flight}; warm-up {args.warmup:g} s, "
+              f"window {args.seconds:g} s", flush=True)
+        time.sleep(args.warmup)
+        cpu0, t0 = _cpu_seconds(agent.pid), time.time()
+        time.sleep(args.seconds)
+        cpu1, t1 = _cpu_seconds(agent.pid), time.time()
+        time.sleep(2.0)              # let the window's last readings arrive
+        rss = _peak_rss_mb(agent.pid)
+        rows = collector.since(t0 * 1000, t1 * 1000)
+        return _report(rows, args, cpu1 - cpu0, t1 - t0, rss)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        broker.stop()
+
+
+def _report(rows, args, cpu_s, wall_s, rss_mb) -> int:
+    devices = args.endpoints * args.units
+    if not rows:
+        print("no telemetry arrived: see the agent log in the work folder")
+        return 1
+    seqs = sorted({r[2] for r in rows})
+    share = len(seqs) / (seqs[-1] - seqs[0] + 1)
+    latencies = sorted(r[0] - r[1] for r in rows)
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    points = sum(r[3] for r in rows)
+    cpu_per_s = cpu_s / wall_s
+    print(f"readings in window        {len(rows)} ({len(rows) / wall_s:.0f}/s)")
+    print(f"polls per device per s    {len(rows) / wall_s / devices:.3f}  (target 1.000)")
+    print(f"delivered share (seq)     {share * 100:.2f} %  (target 100 %)")
+    print(f"latency read->broker      p50 {p50:.1f} ms, p99 {p99:.1f} ms  (target p99 < 50 ms)")
+    print(f"agent CPU                 {cpu_per_s:.3f} CPU-s/s")
+    print(f"points per agent CPU-s    {points / cpu_s:,.0f}  (target >= 30,000)")
+    print(f"agent peak RSS            {rss_mb:.1f} MB  (target <= 60 MB)")
+    return 0
+
+
+def add_tcp_parser(sub) -> None:
+    """Register the `tcp` subcommand on bus_throughput.py's parser."""
+    tcp = sub.add_parser("tcp", help="500 Modbus TCP controllers polled every second")
+    tcp.add_argument("--endpoints", type=int, default=5)
+    tcp.add_argument("--units", type=int, default=100)
+    tcp.add_argument("--in-flight", type=int, default=4)
+    tcp.add_argument("--seconds", type=float, default=30.0, help="measurement window")
+    tcp.add_argument("--warmup", type=float, default=8.0)
+    tcp.set_defaults(run=run_tcp)
