@@ -16,6 +16,7 @@ from tests.support.subscriber import Subscriber
 def persistent_broker(port: int | None = None) -> Broker:
     """A mosquitto that saves sessions and queued messages when stopped (no queue limit)."""
     broker = Broker(port)
+    broker.dir.chmod(0o777)     # mosquitto started as root saves as user mosquitto
     broker.conf.write_text(broker.conf.read_text() + (
         f"persistence true\npersistence_location {broker.dir}/\n"
         "max_queued_messages 0\nmax_inflight_messages 100\n"))
