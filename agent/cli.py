@@ -117,9 +117,19 @@ def run(config_file, time_warp, verbose):
               help="Unit id of the meter (default: the one after the last light).")
 @click.option("--lux-unit", type=click.IntRange(1, 247), default=None,
               help="Add a lux sensor (lux-rs485-generic) at this unit id.")
+@click.option("--inject", "injections", multiple=True, metavar="KIND:UNIT[@SECONDS]",
+              help="Inject a fault (lampFailure, dayBurning, cycling, activePowerTooHigh, "
+                   "lampVoltageTooLow, lampVoltageTooHigh, sensorStuck, energyCounterDecrease) "
+                   "on UNIT, at start or SECONDS later. Repeatable.")
+@click.option("--labels", type=click.Path(dir_okay=False), default=None,
+              help="Append ground-truth labels of injected faults to FILE (JSON lines).")
+@click.option("--sds011", metavar="PATH", default=None,
+              help="Also simulate an SDS011 dust sensor on a pty linked at PATH.")
+@click.option("--pms5003", metavar="PATH", default=None,
+              help="Also simulate a PMS5003 dust sensor on a pty linked at PATH.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def simulate(lights, tcp, fail_lamp, dead, seed, rtu, baud, parity, meter, meter_unit,
-             lux_unit, verbose):
+             lux_unit, injections, labels, sds011, pms5003, verbose):
     """Simulate a street-light site: N controllers speaking Modbus (streetlight-generic)."""
     from drivers.sim.site import SimulatedSite
     _setup_logging(verbose)
@@ -147,18 +157,25 @@ def simulate(lights, tcp, fail_lamp, dead, seed, rtu, baud, parity, meter, meter
                    f"Modbus TCP on {host}:{port} (Ctrl-C to stop)", err=True)
         serve = lambda: site.serve_tcp(host, port)
 
+    from agent.simulation import parse_injection, run_simulation
+    try:
+        faults = [parse_injection(text) for text in injections]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--inject") from None
+    for kind, unit, _ in faults:
+        if unit not in site.lights:
+            raise click.BadParameter(f"{kind}:{unit}: unit {unit} is not a simulated light "
+                                     f"(1..{lights})", param_hint="--inject")
+    sensors = [(kind, path) for kind, path in (("sds011", sds011), ("pms5003", pms5003))
+               if path]
+
     async def _main():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        server = asyncio.create_task(serve())
-        waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        server.cancel()
-        waiter.cancel()
-        if server in done and server.exception():
-            raise click.ClickException(f"simulator failed: {server.exception()}")
+        await run_simulation(site, serve, sensors, faults, labels, stop,
+                             lambda msg: click.echo(msg, err=True))
 
     try:
         asyncio.run(_main())

@@ -49,6 +49,7 @@ class SimulatedSite:
             raise ValueError(f"unit {clash[0]} is used twice; give the meter and the lux "
                              "sensor unit ids outside the lights' range")
         self.dead: set[int] = set()
+        self.labels: list[dict] = []            # ground truth of injected faults
         self.requests: Counter = Counter()      # (unit, function code) -> count
         self.wire: Wire | None = None           # set while serving RTU
         self._server = None
@@ -71,7 +72,20 @@ class SimulatedSite:
 
     def fail_lamp(self, unit: int, failed: bool = True) -> None:
         """Inject a lamp failure: the unit draws no power while switched on."""
-        self.lights[unit].lamp_failed = failed
+        self.inject(unit, "lampFailure", failed)
+
+    def inject(self, unit: int, kind: str, active: bool = True) -> None:
+        """Start or end a fault (drivers.sim.streetlight.FAULT_KINDS); labelled in self.labels."""
+        if unit not in self.lights:
+            raise ValueError(f"unit {unit} is not a simulated light (1..{len(self.lights)})")
+        self.lights[unit].inject(kind, active)
+        now = self.clock()
+        if active:
+            self.labels.append({"unit": unit, "kind": kind, "start": now, "end": None})
+            return
+        for label in self.labels:
+            if label["unit"] == unit and label["kind"] == kind and label["end"] is None:
+                label["end"] = now
 
     def sim_devices(self, absent_reply: ExcCodes | None = None) -> list[SimDevice]:
         """pymodbus device descriptions with our physics bound as the access action.
