@@ -130,7 +130,6 @@ def test_full_outbox_drops_oldest_routine_counts_and_reports_and_keeps_running(
     assert event["dropped"] > 0 and event["dropped_total"] >= event["dropped"]
     readings = sub.wait_for(_readings, 10, "telemetry kept in the outbox")
     assert min(p["seq"] for _, p in readings) > 1    # the oldest routine readings went first
-    assert event["seq"] < min(p["seq"] for _, p in readings)   # the older event was kept
     last = max(p["seq"] for _, p in readings)
     sub.wait_for(lambda m: max(p["seq"] for _, p in _readings(m)) > last + 20, 10,
                  "telemetry keeps flowing after the drops")
