@@ -63,8 +63,10 @@ class CommitResult:
 class OutboxDb:
     """One outbox file. Not thread-safe: use from a single thread only."""
 
-    def __init__(self, path: Path, max_bytes: int, max_age_ms: int | None):
+    def __init__(self, path: Path, max_bytes: int, max_age_ms: int | None,
+                 busy_timeout_s: float = 5.0):
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s    # another process holding the file: wait this long
         self.max_bytes = max_bytes
         self.max_age_ms = max_age_ms
         self.recovered: str | None = None   # set when a corrupt file was moved aside
@@ -97,7 +99,7 @@ class OutboxDb:
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_s)
         try:
             conn.execute("PRAGMA journal_mode=WAL").fetchone()
             conn.execute("PRAGMA synchronous=FULL")

@@ -190,7 +190,7 @@ def test_locked_file_is_an_error_not_corruption(tmp_path):
     other.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(sqlite3.OperationalError):
-            OutboxDb(path, 10**6, None)
+            OutboxDb(path, 10**6, None, busy_timeout_s=0.1)
     finally:
         other.close()
     assert not list(tmp_path.glob("*.corrupt-*"))
