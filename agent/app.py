@@ -1,19 +1,23 @@
 """The agent: wires buses, schedulers, uplink and status under one supervisor."""
 
 import asyncio
+import json
 import logging
+import os
 import time
+from pathlib import Path
 
 from agent import __version__
 from agent.clock import AgentClock
-from agent.config import GatewayConfig, RtuBus, build_lighting
+from agent.config import (GatewayConfig, RtuBus, build_lighting, format_path,
+                          lighting_problems)
 from agent.lighting import LightingService
 from agent.sensors import SerialSensorService
 from drivers.serial_line import SerialSensorConfig
 from agent.watch import FaultWatch, analog_channels
 from agent.core.bus import BusScheduler, PollTarget
 from agent.arbiter import DirectArbiter
-from agent.commands import CommandHandler
+from agent.commands import CommandHandler, Refused
 from agent.core.supervisor import Supervisor
 from agent.outbox import ALARM, EVENT, ROUTINE, Outbox
 from agent.publisher import Publisher
@@ -129,7 +133,7 @@ class Agent:
     def _build_arbiter(self, bus_of: dict):
         if self.arbiter_factory is not None:
             return self.arbiter_factory(self.devices, bus_of)
-        controller = build_lighting(self.config)
+        controller = self._pushed_controller() or build_lighting(self.config)
         if controller is None:
             return DirectArbiter(self.devices, bus_of)
         lights = {d: dev for d, dev in self.devices.items()
@@ -160,6 +164,37 @@ class Agent:
         if watch.load():
             log.info("anomaly detection resumed from %s", an.state_file)
         return watch
+
+    def _pushed_controller(self):
+        """The schedule the city pushed last (it outlives restarts), if any and still valid."""
+        path = Path(self.config.commands.schedule_file)
+        if self.config.lighting is None or not path.exists():
+            return None
+        try:
+            lighting = json.loads(path.read_text(encoding="utf-8"))
+            problems = lighting_problems(self.config, lighting, "pushed")
+            if problems:
+                raise ValueError(f"{format_path(problems[0][0])}: {problems[0][1]}")
+            log.info("lighting: using the schedule pushed by the city (%s)", path)
+            return build_lighting(self.config, lighting)
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring pushed schedule %s (%s); using gateway.yaml's lighting",
+                        path, exc)
+            return None
+
+    async def push_schedule(self, lighting: dict) -> None:
+        """A schedule from the city: validate, keep it on disk, then run it."""
+        problems = lighting_problems(self.config, lighting, "schedule")
+        if problems:
+            raise Refused(f"{format_path(problems[0][0])}: {problems[0][1]}")
+        path = Path(self.config.commands.schedule_file)
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(lighting), encoding="utf-8")
+            os.replace(tmp, path)        # atomic: a power cut leaves the old or the new file
+        except OSError as exc:
+            raise Refused(f"cannot store the schedule ({exc.strerror}): not applied") from None
+        await self.lighting.replace_controller(build_lighting(self.config, lighting))
 
     def command_groups(self) -> dict[str, list[str]]:
         """Groups a city command may name: `groups`, plus the lighting groups."""
@@ -221,6 +256,8 @@ class Agent:
         if self.lighting is not None and self.watch is not None:
             self.lighting.on_commanded = self.watch.note_command
         self.commands = self._build_commands(self.arbiter)
+        if self.lighting is not None:
+            self.commands.push_schedule = self.push_schedule
         self.uplink.on_command = lambda topic, payload: self.commands.submit(payload)
         self.uplink.status_extra.update(self.status())
         self.uplink.start()

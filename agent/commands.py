@@ -70,7 +70,7 @@ class Snapshot(_Base):
 
 
 class Schedule(_Base):
-    """Push a lighting schedule (needs the rules engine)."""
+    """Push a new lighting section (same shape as gateway.yaml's `lighting:`)."""
 
     kind: Literal["schedule"]
     schedule: dict
@@ -110,6 +110,8 @@ class CommandHandler:
         self.snapshot = snapshot        # async () -> status dict
         self.clock_ms = clock_ms
         self.counts = {"done": 0, "refused": 0, "failed": 0}
+        # async (lighting dict) -> None; raises Refused. None: schedules cannot be pushed
+        self.push_schedule = None
         self._queue: deque = deque()
         self._wake = asyncio.Event()
 
@@ -183,10 +185,14 @@ class CommandHandler:
 
     async def _execute(self, command):
         targets = self._targets(command.target) if hasattr(command, "target") else []
-        if isinstance(command, Schedule):
-            raise Refused("not supported yet: this build has no rules engine to run schedules")
+        if isinstance(command, Schedule) and self.push_schedule is None:
+            raise Refused("this gateway has no lighting section: add one to gateway.yaml "
+                          "before pushing schedules")
         if not await self.outbox.remember_command(command.id, command.expires_at):
             raise Refused("replayed: this command id was already received")
+        if isinstance(command, Schedule):
+            await self.push_schedule(command.schedule)
+            return "done", None, {"groups": sorted(command.schedule.get("groups", {}))}
         if isinstance(command, Snapshot):
             return "done", None, await self.snapshot()
         switch = command.on if isinstance(command, Switch) else None

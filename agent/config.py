@@ -217,6 +217,7 @@ class CommandsConfig(Strict):
     """Signed commands from the city."""
 
     key_file: str | None = None           # hex HMAC key; None: every command is refused
+    schedule_file: str = "pushed-lighting.json"   # a pushed schedule, kept across restarts
     max_ttl: Duration = 86400.0           # refuse commands that expire further ahead
 
 
@@ -391,7 +392,9 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
     def resolve(name):
         return name if name is None or Path(name).is_absolute() else str(base / name)
     outbox = cfg.outbox.model_copy(update={"path": resolve(cfg.outbox.path)})
-    commands = cfg.commands.model_copy(update={"key_file": resolve(cfg.commands.key_file)})
+    commands = cfg.commands.model_copy(update={
+        "key_file": resolve(cfg.commands.key_file),
+        "schedule_file": resolve(cfg.commands.schedule_file)})
     mqtt = cfg.uplink.mqtt
     if mqtt.tls is not None:
         tls = mqtt.tls.model_copy(update={k: resolve(getattr(mqtt.tls, k))
@@ -445,31 +448,37 @@ def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
     return config
 
 
-def build_lighting(config: GatewayConfig):
-    """The edge-rules LightingController for this gateway (None without a lighting section)."""
-    if config.lighting is None:
+def build_lighting(config: GatewayConfig, lighting: dict | None = None):
+    """The edge-rules LightingController for `lighting` (default: the config's section).
+
+    None without a lighting section; RuleConfigError for a bad one.
+    """
+    lighting = config.lighting if lighting is None else lighting
+    if lighting is None:
         return None
     from agent.clock import ZoneOffset
     from edge_rules.controller import LightingController
-    return LightingController(config.lighting, ZoneOffset(config.gateway.timezone),
+    return LightingController(lighting, ZoneOffset(config.gateway.timezone),
                               config.gateway.location.lat, config.gateway.location.lon)
 
 
-def lighting_problems(config: GatewayConfig) -> list[tuple[tuple, str]]:
-    """Problems of the lighting section: edge_rules' own check, and lights that don't exist."""
+def lighting_problems(config: GatewayConfig, lighting: dict | None = None,
+                      prefix: str = "lighting") -> list[tuple[tuple, str]]:
+    """Problems of a lighting section: edge_rules' own check, and lights that don't exist."""
     from edge_rules.errors import RuleConfigError
+    lighting = config.lighting if lighting is None else lighting
     try:
-        controller = build_lighting(config)
+        controller = build_lighting(config, lighting)
     except RuleConfigError as exc:
-        return [(("lighting",) + _split_path(exc.path), exc.message)]
+        return [((prefix,) + _split_path(exc.path), exc.message)]
     if controller is None:
         return []
     known = {d.id for d in config.devices}
     problems = []
-    for group, raw in config.lighting["groups"].items():
+    for group, raw in lighting["groups"].items():
         for i, device in enumerate(raw["devices"]):
             if str(device) not in known:
-                problems.append((("lighting", "groups", group, "devices", i),
+                problems.append(((prefix, "groups", group, "devices", i),
                                  f"unknown device {device!r}: lights must be in devices"))
     return problems
 

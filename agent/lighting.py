@@ -105,6 +105,15 @@ class LightingService(CityArbiter):
                                   "dim": out["dim"] if out["switch"] else have.get("dim", 0)}
         return None
 
+    async def replace_controller(self, controller) -> None:
+        """Swap in a new lighting plan (a pushed schedule) and apply it at once.
+
+        Active city commands belong to the old plan and end with it.
+        """
+        async with self._lock:
+            self.controller = controller
+        await self.step()
+
     async def apply_city_command(self, device_ids, switch, dim, duration_s) -> dict:
         """A city command through arbitration; per device None (applied) or why not."""
         expires = int(self.clock.wall() + (duration_s or UNTIL_REVOKED_S))

@@ -58,7 +58,7 @@ def test_signed_commands_are_executed_and_everything_else_refused_with_nothing_w
         "c-gw": (seal(key, {**_command("switch", "c-gw", target={"device": "L-002"}, on=False),
                             "gateway": "other-gw"}), "addressed to"),
         "c-sched": (seal(key, _command("schedule", "c-sched", schedule={"rules": []})),
-                    "not supported yet"),
+                    "no lighting section"),
     }
     for cid, (raw, why) in refusals.items():
         ack = send(raw, cid)
