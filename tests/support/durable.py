@@ -4,11 +4,6 @@ Together they let a test stop the broker and still see every message published
 after it comes back, whoever reconnects first (the agent or the test).
 """
 
-import threading
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from tests.support.broker import Broker
 from tests.support.subscriber import Subscriber
 
@@ -27,16 +22,4 @@ class DurableSubscriber(Subscriber):
     """Subscriber with clean_session=False: the broker queues for it while it is away."""
 
     def __init__(self, port: int, topic: str = "#", client_id: str = "lentera-test-durable"):
-        self.messages = []
-        self._cond = threading.Condition()
-        self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  clean_session=False)
-        self.client.reconnect_delay_set(0.1, 0.5)
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        if not self._subscribed.wait(10):
-            raise TimeoutError("test subscriber could not subscribe")
+        super().__init__(port, topic, client_id=client_id, clean_session=False)

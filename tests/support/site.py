@@ -1,4 +1,4 @@
-"""The simulated site in a background thread, controllable from tests."""
+"""Simulated sites in background threads, controllable from tests."""
 
 import asyncio
 import threading
@@ -7,29 +7,25 @@ from drivers.sim.site import SimulatedSite
 from tests.support.broker import free_port, wait_port
 
 
-class SiteThread:
-    """Runs SimulatedSite.serve_tcp in its own event loop thread."""
+class LoopThread:
+    """Runs one coroutine (a site's server) in its own event-loop thread."""
 
-    def __init__(self, lights: int, port: int | None = None, **kwargs):
-        self.site = SimulatedSite(lights, **kwargs)
-        self.port = port or free_port()
+    def __init__(self):
         self.loop = asyncio.new_event_loop()
         self._task = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
+    def serve(self):
+        """The coroutine to run; subclasses say what they serve."""
+        raise NotImplementedError
+
     def _run(self):
         asyncio.set_event_loop(self.loop)
-        self._task = self.loop.create_task(self.site.serve_tcp("127.0.0.1", self.port))
+        self._task = self.loop.create_task(self.serve())
         try:
             self.loop.run_until_complete(self._task)
         except asyncio.CancelledError:
             pass
-
-    def start(self) -> "SiteThread":
-        """Start serving and wait until the port accepts connections."""
-        self.thread.start()
-        wait_port(self.port)
-        return self
 
     def call(self, fn, *args):
         """Run fn(*args) on the simulator's loop thread (thread-safe control)."""
@@ -49,3 +45,21 @@ class SiteThread:
         if self._task is not None:
             self.loop.call_soon_threadsafe(self._task.cancel)
         self.thread.join(5)
+
+
+class SiteThread(LoopThread):
+    """SimulatedSite.serve_tcp on a free loopback port."""
+
+    def __init__(self, lights: int, port: int | None = None, **kwargs):
+        super().__init__()
+        self.site = SimulatedSite(lights, **kwargs)
+        self.port = port or free_port()
+
+    def serve(self):
+        return self.site.serve_tcp("127.0.0.1", self.port)
+
+    def start(self) -> "SiteThread":
+        """Start serving and wait until the port accepts connections."""
+        self.thread.start()
+        wait_port(self.port)
+        return self

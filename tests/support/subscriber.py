@@ -11,11 +11,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 class Subscriber:
     """Subscribes to a topic filter and records (topic, payload, retain) tuples."""
 
-    def __init__(self, port: int, topic: str = "#"):
+    def __init__(self, port: int, topic: str = "#", client_id: str = "",
+                 clean_session: bool = True):
         self.messages: list[tuple[str, dict | str, bool]] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        if clean_session:
+            self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        else:
+            self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                      clean_session=False)
+            self.client.reconnect_delay_set(0.1, 0.5)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
