@@ -25,7 +25,7 @@ from agent.signing import load_key
 from agent.uplink import MqttUplink
 from drivers.device import ModbusDevice
 from drivers.modbus import ModbusBus
-from drivers.tcp_pool import ConnectionPool
+from drivers.modbus_tcp import ModbusTcpBus
 from drivers.profiles import load_profile
 
 log = logging.getLogger("lentera")
@@ -71,14 +71,11 @@ class Agent:
                                              baudrate=bus_cfg.baudrate, parity=bus_cfg.parity,
                                              stopbits=bus_cfg.stopbits,
                                              timeout_s=bus_cfg.timeout_ms / 1000)
-            elif bus_cfg.max_in_flight > 1:
-                self.buses[name] = ConnectionPool(name, bus_cfg.host, bus_cfg.port,
-                                                  bus_cfg.timeout_ms / 1000,
-                                                  bus_cfg.max_in_flight)
             else:
-                self.buses[name] = ModbusBus(name, bus_cfg.type, host=bus_cfg.host,
-                                             port=bus_cfg.port,
-                                             timeout_s=bus_cfg.timeout_ms / 1000)
+                # one request per connection (drivers/modbus_tcp.py says why)
+                self.buses[name] = ModbusTcpBus(name, bus_cfg.host, bus_cfg.port,
+                                                timeout_s=bus_cfg.timeout_ms / 1000,
+                                                max_in_flight=bus_cfg.max_in_flight)
         targets: dict[str, list[PollTarget]] = {name: [] for name in self.buses}
         for dev in self.config.devices:
             bus_cfg = self.config.buses[dev.bus]

@@ -1,4 +1,13 @@
-"""A polled Modbus device: its profile's points read with coalesced requests, and writes."""
+"""A polled Modbus device: its profile's points read with coalesced requests, and writes.
+
+Decoding is compiled once per read block: one struct format spans the block (gaps
+as pad bytes), so a block decodes with one unpack and a scale per point; the
+results match drivers/codec.py's decode() exactly (ints stay ints at scale 1,
+scaled values rounded to 6 decimals, word order honoured).
+"""
+
+import math
+import struct
 
 from agent.errors import DeviceError
 from drivers.codec import decode, encode
@@ -18,22 +27,42 @@ class ModbusDevice:
         self.profile = profile
         self.max_gap = max_gap
         self._splits: frozenset = frozenset()
-        self.blocks = plan_reads(profile.points, max_gap)
+        self._names = [p.name for p in profile.points]
+        self._plan(plan_reads(profile.points, max_gap))
+
+    def _plan(self, blocks) -> None:
+        self.blocks = blocks
+        self._layouts = [_BlockLayout(b, self.profile.points) for b in blocks]
+        order = [name for layout in self._layouts for name, _, _, _ in layout.fields]
+        self._reorder = order != self._names
 
     async def read(self) -> dict:
         """Read every point; DeviceError when the device fails to answer."""
-        registers: dict[tuple[str, int], int] = {}
-        for block in list(self.blocks):
-            try:
-                words = await self.bus.read(self.device_id, self.unit, block.table,
-                                            block.address, block.count)
-            except IllegalAddress:
-                if not self._split(block):
-                    raise
-                return await self.read()
-            for offset, word in enumerate(words):
-                registers[(block.table, block.address + offset)] = word
-        return self._decode(registers)
+        try:
+            chunks = await self._read_blocks()
+        except IllegalAddress as exc:
+            block = next((b for b in self.blocks
+                          if exc.operation == f"read {b.table} {b.address}+{b.count}"), None)
+            if block is None or not self._split(block):
+                raise
+            return await self.read()
+        values: dict = {}
+        for layout, data in zip(self._layouts, chunks):
+            layout.decode(data, values)
+        if self._reorder:
+            values = {name: values[name] for name in self._names}
+        return values
+
+    async def _read_blocks(self) -> list:
+        read_blocks = getattr(self.bus, "read_blocks", None)
+        if read_blocks is not None:     # drivers/modbus_tcp.py: all blocks in one send
+            return await read_blocks(self.device_id, self.unit, self.blocks)
+        chunks = []
+        for block in self.blocks:
+            words = await self.bus.read(self.device_id, self.unit, block.table,
+                                        block.address, block.count)
+            chunks.append(struct.pack(f">{len(words)}H", *words))
+        return chunks
 
     def _split(self, block: ReadBlock) -> bool:
         """Split a rejected block at its widest inner gap and remember it; False if atomic."""
@@ -47,15 +76,8 @@ class ModbusDevice:
         if best is None:
             return False
         self._splits = self._splits | {(block.table, best)}
-        self.blocks = plan_reads(self.profile.points, self.max_gap, splits=self._splits)
+        self._plan(plan_reads(self.profile.points, self.max_gap, splits=self._splits))
         return True
-
-    def _decode(self, registers: dict) -> dict:
-        values = {}
-        for p in self.profile.points:
-            words = [registers[(p.table, a)] for a in range(p.address, p.address + p.count)]
-            values[p.name] = decode(words, p.type, p.word_order, p.scale)
-        return values
 
     async def write(self, point_name: str, value: float) -> float:
         """Write a point and verify by read-back; returns the read-back value."""
@@ -77,3 +99,49 @@ class ModbusDevice:
             raise DeviceError(self.device_id, operation,
                               f"read-back mismatch: device holds {got}")
         return got
+
+
+RAW, SCALED, FLOAT, LITTLE = range(4)
+FORMAT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f"}
+
+
+class _BlockLayout:
+    """One read block's decoding, compiled: a struct over the block and a rule per point."""
+
+    def __init__(self, block: ReadBlock, points):
+        inside = sorted((p for p in points if p.table == block.table
+                         and block.address <= p.address < block.address + block.count),
+                        key=lambda p: p.address)
+        fmt, at, index = ">", block.address, 0
+        self.fields = []                # (name, index in the unpacked tuple, scale, rule)
+        for p in inside:
+            fmt += "x" * 2 * (p.address - at)
+            if p.word_order == "little" and p.count > 1:
+                fmt += "4s"              # words swapped: decoded by the codec
+                rule = LITTLE
+            else:
+                fmt += FORMAT[p.type]
+                rule = (FLOAT if p.type == "float32" else
+                        RAW if p.scale == 1 else SCALED)
+            self.fields.append((p.name, index, p.scale, rule if rule != LITTLE else p))
+            index += 1
+            at = p.address + p.count
+        fmt += "x" * 2 * (block.address + block.count - at)
+        self.struct = struct.Struct(fmt)
+
+    def decode(self, data: bytes, values: dict) -> None:
+        """Decode a block's register bytes into values (name -> scaled value)."""
+        if len(data) != self.struct.size:
+            raise ValueError(f"block of {self.struct.size} bytes, got {len(data)}")
+        raw = self.struct.unpack(data)
+        for name, i, scale, rule in self.fields:
+            v = raw[i]
+            if rule == RAW:
+                values[name] = v
+            elif rule == SCALED:
+                values[name] = round(v * scale, 6)
+            elif rule == FLOAT:
+                values[name] = round(v * scale, 6) if math.isfinite(v) else v
+            else:                       # a 32-bit point, low word first
+                values[name] = decode([int.from_bytes(v[:2], "big"), int.from_bytes(v[2:], "big")],
+                                      rule.type, rule.word_order, rule.scale)
