@@ -18,6 +18,7 @@ from agent.watch import FaultWatch, analog_channels
 from agent.core.bus import BusScheduler, PollTarget
 from agent.arbiter import DirectArbiter
 from agent.commands import CommandHandler, Refused
+from agent.control import ControlServer
 from agent.core.supervisor import Supervisor
 from agent.outbox import ALARM, EVENT, ROUTINE, Outbox
 from agent.publisher import Publisher
@@ -111,9 +112,16 @@ class Agent:
             self.watch.observe(reading)
 
     def emit_event(self, device: str, event: str, priority: int = EVENT, **fields) -> None:
-        """An event for `device` (or 'gateway'), delivered through the outbox."""
-        self.outbox.put(self.uplink.topics.events(device), device, priority, wall_ms(),
-                        {"event": event, **fields})
+        """An event for `device` (or 'gateway'), delivered through the outbox.
+
+        `ts` and `first_seen_ts`, when given, are epoch seconds (the pure core's unit); the
+        message carries epoch milliseconds like every other message.
+        """
+        ts = fields.pop("ts", None)
+        if fields.get("first_seen_ts") is not None:
+            fields["first_seen_ts"] = int(fields["first_seen_ts"] * 1000)
+        self.outbox.put(self.uplink.topics.events(device), device, priority,
+                        wall_ms() if ts is None else int(ts * 1000), {"event": event, **fields})
 
     def send_ack(self, command_id, result: str, reason, details=None) -> None:
         """Answer a city command on the ack topic, through the outbox (kept longest)."""
@@ -265,6 +273,10 @@ class Agent:
             self.supervisor.start("lighting.step", self.lighting.run_loop)
         if self.watch is not None:
             self.supervisor.start("anomaly.watch", self.watch.run_loop)
+        if self.lighting is not None:
+            control = ControlServer(self.config.control.socket, self.lighting,
+                                    self.emit_event, self.clock.wall)
+            self.supervisor.start("control.serve", control.serve_loop)
         for name, service in self._build_serial_sensors().items():
             self.supervisor.start(f"serial.{name}.read", service.run_loop)
         for name, scheduler in self.schedulers.items():

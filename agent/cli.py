@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 
 import click
 
@@ -196,6 +197,72 @@ def demo(lights, poll, fail_lamp):
         run_demo(lights, poll, fail_lamp or None)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _control(config_file: str, payload: dict) -> dict:
+    """Send one request to the running agent's control socket; exit 1 with the reason if refused."""
+    from agent.config import load_config
+    from agent.control import request
+    try:
+        path = load_config(config_file).control.socket
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}") from None
+    try:
+        answer = asyncio.run(request(path, payload))
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise click.ClickException(f"cannot reach the agent at {path} ({exc}); is "
+                                   "`lentera run` (the lentera service) running?") from None
+    if not answer.get("ok"):
+        raise click.ClickException(f"refused: {answer.get('error')}")
+    return answer
+
+
+@main.command()
+@click.option("-c", "--config", "config_file", required=True,
+              type=click.Path(dir_okay=False), help="Gateway config (YAML).")
+@click.option("--device", default=None, help="One light.")
+@click.option("--group", default=None, help="A lighting group.")
+@click.option("--switch", type=click.Choice(["on", "off"]), default=None)
+@click.option("--dim", type=click.IntRange(0, 100), default=None, help="Level in percent.")
+@click.option("--for", "duration", default="2h", show_default=True,
+              help="How long the override holds (it always ends), e.g. 30min, 2h.")
+@click.option("--reason", default="maintenance on site", show_default=True)
+@click.option("--clear", is_flag=True, help="End the override on DEVICE/GROUP now.")
+def override(config_file, device, group, switch, dim, duration, reason, clear):
+    """Maintenance override on site: beats city commands, rules and schedules until it ends."""
+    from agent.config import parse_duration
+    target = {"device": device, "group": group}
+    if clear:
+        _control(config_file, {"op": "clear", **target})
+        click.echo(f"override cleared on {device or group}")
+        return
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--for") from None
+    answer = _control(config_file, {"op": "override", **target, "for_s": seconds,
+                                    "switch": None if switch is None else switch == "on",
+                                    "dim": dim, "reason": reason})
+    failed = {d: e for d, e in answer["written"].items() if e}
+    click.echo(f"override on {device or group} until "
+               f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(answer['expires_s']))}")
+    for dev, err in failed.items():
+        click.echo(f"  {dev}: NOT applied: {err}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("-c", "--config", "config_file", required=True,
+              type=click.Path(dir_okay=False), help="Gateway config (YAML).")
+def lights(config_file):
+    """Show every light's output and which source decided it."""
+    answer = _control(config_file, {"op": "lights"})
+    for dev, out in sorted(answer["lights"].items()):
+        state = f"on {out['dim']:3d}%" if out["switch"] else "off     "
+        err = answer["write_errors"].get(dev)
+        click.echo(f"{dev:12} {state}  {out['source']:11}" + (f"  WRITE FAILED: {err}"
+                                                               if err else ""))
 
 
 @main.command()

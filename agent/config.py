@@ -213,6 +213,12 @@ class AnomalyConfig(Strict):
     state_file: str = "anomaly.npz"       # learnt state; relative: next to the config file
 
 
+class ControlConfig(Strict):
+    """The local control socket for maintenance crews (`lentera override`)."""
+
+    socket: str = "lentera.sock"          # relative: next to the config file
+
+
 class CommandsConfig(Strict):
     """Signed commands from the city."""
 
@@ -266,6 +272,7 @@ class GatewayConfig(Strict):
     serial_sensors: list[SerialSensor] = []
     lighting: dict | None = None          # edge_rules config, checked by LightingController
     anomaly: AnomalyConfig = AnomalyConfig()
+    control: ControlConfig = ControlConfig()
     outbox: OutboxConfig = OutboxConfig()
     commands: CommandsConfig = CommandsConfig()
     groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
@@ -402,8 +409,9 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
         mqtt = mqtt.model_copy(update={"tls": tls})
     uplink = cfg.uplink.model_copy(update={"mqtt": mqtt})
     anomaly = cfg.anomaly.model_copy(update={"state_file": resolve(cfg.anomaly.state_file)})
+    control = cfg.control.model_copy(update={"socket": resolve(cfg.control.socket)})
     return cfg.model_copy(update={"outbox": outbox, "commands": commands, "uplink": uplink,
-                                  "anomaly": anomaly})
+                                  "anomaly": anomaly, "control": control})
 
 
 def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:

@@ -19,6 +19,7 @@ def test_injected_lamp_failure_is_published_once_as_an_event(
     assert topic == f"{PREFIX}/events/L-002"
     assert event["state"] == "raised" and 0 < event["score"] <= 1
     assert event["evidence"]["power"] < 1.0 and event["first_seen_ts"] <= event["ts"]
+    assert event["ts"] > 1e12 and event["first_seen_ts"] > 1e12      # epoch ms like all messages
     site.call(site.site.fail_lamp, 2, False)
     sub.wait_for(lambda m: [p for t, p, _ in m if p.get("event") == "lampFailure"
                             and p["state"] == "cleared"], 30, "lampFailure cleared")

@@ -43,7 +43,7 @@ def test_schedule_switches_lights_on_at_computed_sunset(
     on = sub.wait_for(lambda m: [p for t, p, _ in m if p.get("event") == "output_changed"
                                  and p["new"]["switch"] is True], 15, "lights on at sunset")
     assert on[0]["source"] == "schedule"
-    assert sunset <= on[0]["ts"] <= sunset + 5 * 30, (on[0]["ts"] - sunset)
+    assert sunset * 1000 <= on[0]["ts"] <= (sunset + 5 * 30) * 1000, on[0]["ts"] / 1000 - sunset
     deadline = time.monotonic() + 10
     while not all(light.switch for light in lights) and time.monotonic() < deadline:
         time.sleep(0.05)
