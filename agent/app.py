@@ -228,7 +228,8 @@ class Agent:
         return {"gateway": self.config.gateway.id, "site": self.config.gateway.site,
                 "version": __version__, "ts": wall_ms(),
                 "uptime_s": round(time.time() - self.started),
-                "buses": {n: s.status() for n, s in self.schedulers.items()},
+                "buses": {n: {**s.status(), "line": self.buses[n].counters.as_dict()}
+                          for n, s in self.schedulers.items()},
                 "tasks": {n: t["restarts"] for n, t in self.supervisor.status().items()},
                 **({"lighting": self.lighting.status()} if self.lighting else {})}
 
