@@ -4,6 +4,10 @@ Producers call `put()` (never blocks). The commit loop gathers what arrives with
 one batch window (or until a batch is full) and commits it in one transaction in
 the outbox's single dedicated SQLite thread; only then does the publisher see it.
 Deletes of broker-acknowledged rows ride along in the same transactions.
+The rows a commit inserted are handed to the publisher (`on_fresh`) so that,
+when it has no backlog, it publishes them without reading them back from SQLite.
+The batch window is a cap on the wait, not a fixed delay: a commit takes whatever
+arrived, up to `batch_max`.
 
 Why one thread: sqlite3 calls block (an fsync on an SD card takes 5-50 ms), so
 they must stay off the event loop; one thread also means one connection and no
@@ -34,7 +38,7 @@ class Outbox:
     """Async front of the outbox file: batching, the SQLite thread, counters for status."""
 
     def __init__(self, path, max_mb: float, max_age_s: float | None = None,
-                 batch_window_s: float = 0.1, batch_max: int = 500, clock_ms=wall_ms):
+                 batch_window_s: float = 0.02, batch_max: int = 500, clock_ms=wall_ms):
         self.path = path
         self.max_bytes = int(max_mb * 1024 * 1024)
         self.max_age_ms = int(max_age_s * 1000) if max_age_s else None
@@ -43,6 +47,7 @@ class Outbox:
         self.clock_ms = clock_ms
         self.db: OutboxDb | None = None
         self.on_committed = lambda: None      # the publisher's wake-up
+        self.on_fresh = lambda rows: None     # rows just committed: [(id, topic, payload)]
         self.on_dropped = lambda rows, total: None
         self.error: str | None = None
         self.lost_in_memory = 0
@@ -120,6 +125,7 @@ class Outbox:
                         result.dropped, self.db.dropped)
             self.on_dropped(result.dropped, self.db.dropped)
         if result.added:
+            self.on_fresh(result.rows)
             self.on_committed()
         return True
 

@@ -58,6 +58,7 @@ class CommitResult:
         self.deleted = deleted
         self.dropped = dropped
         self.error = error
+        self.rows: list[tuple[int, str, str]] = []   # what was inserted: (id, topic, payload)
 
 
 class OutboxDb:
@@ -140,6 +141,8 @@ class OutboxDb:
             deleted = self._delete_ids(acked)
             self.conn.executemany("INSERT INTO messages(seq, ts, device, priority, topic, payload)"
                                   " VALUES (?, ?, ?, ?, ?, ?)", rows)
+            # one writer inside one transaction: the new ids are consecutive up to the last
+            last_id = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             added_bytes = sum(len(r[4]) + len(r[5]) + ROW_OVERHEAD for r in rows)
             dropped = self._enforce_caps(self.bytes - deleted[1] + added_bytes,
                                          self.count - deleted[0] + len(rows), now_ms)
@@ -158,6 +161,9 @@ class OutboxDb:
         self.bytes += added_bytes - deleted[1] - dropped[1]
         self.dropped += dropped[0]
         result.added, result.deleted, result.dropped = len(rows), deleted[0], dropped[0]
+        if rows and not dropped[0]:      # a cap drop may have removed some of them
+            first = last_id - len(rows) + 1
+            result.rows = [(first + i, r[4], r[5]) for i, r in enumerate(rows)]
         return result
 
     def _rollback(self) -> None:

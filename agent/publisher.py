@@ -5,6 +5,12 @@ unacknowledged at a time. A row is deleted only when paho reports the PUBACK for
 its mid. After a reconnect paho re-sends what was in flight (same mids); after a
 restart everything still in the file is sent again from the start. Hence
 at-least-once: the backend drops duplicates by (gateway, seq).
+
+Rows reach the publisher two ways: read back from SQLite (`fetch_after`, after a
+restart, an outage or whenever it is behind) or, in the steady state, handed over
+by the outbox right after their commit (`on_fresh`) - used only while they follow
+on directly from the last row sent, so order and the commit-before-publish rule
+hold either way; the fresh list is dropped (and the rows fetched instead) on any gap.
 """
 
 import asyncio
@@ -15,6 +21,7 @@ from agent.errors import UplinkError
 log = logging.getLogger(__name__)
 
 FETCH_MAX = 500        # rows read from SQLite per round trip
+FRESH_MAX = 2000       # just-committed rows held for sending; beyond that, fetch them later
 
 
 class Publisher:
@@ -29,9 +36,24 @@ class Publisher:
         self.sent = 0
         self.acked = 0
         self.wake = asyncio.Event()
+        self.fresh: list[tuple[int, str, str]] = []   # committed, not yet sent, consecutive ids
+        self.behind = True                   # SQLite may hold unsent rows that fresh lacks
+        self._gaps = 0                       # fresh lists dropped so far
         outbox.on_committed = self.wake.set
+        outbox.on_fresh = self.on_fresh
         uplink.on_connected = self.wake.set
         uplink.on_puback = self.on_puback
+
+    def on_fresh(self, rows: list) -> None:
+        """Rows just committed: keep them for sending if they continue the fresh list."""
+        fresh = self.fresh
+        if (not rows or (fresh and rows[0][0] != fresh[-1][0] + 1)
+                or len(fresh) + len(rows) > FRESH_MAX):
+            fresh.clear()                    # a gap or a long outage: SQLite has them all
+            self.behind = True
+            self._gaps += 1
+        if rows and len(rows) <= FRESH_MAX:
+            fresh.extend(rows)
 
     def on_puback(self, mid: int) -> None:
         """The broker has the message with this mid: free its row."""
@@ -53,7 +75,12 @@ class Publisher:
     async def _fill(self) -> None:
         while self.uplink.connected.is_set() and len(self.unacked) < self.window:
             room = min(FETCH_MAX, self.window - len(self.unacked))
-            rows = await self.outbox.fetch_after(self.cursor, room)
+            rows = self._take_fresh(room)
+            if rows is None:
+                gaps = self._gaps
+                rows = await self.outbox.fetch_after(self.cursor, room)
+                if len(rows) < room and gaps == self._gaps:
+                    self.behind = False      # caught up; later commits arrive as fresh rows
             if not rows:
                 return
             for row_id, topic, payload in rows:
@@ -65,6 +92,23 @@ class Publisher:
                 self.unacked[mid] = row_id
                 self.cursor = row_id
                 self.sent += 1
+
+    def _take_fresh(self, room: int) -> list | None:
+        """Up to room fresh rows if they follow the cursor directly; None: fetch instead."""
+        fresh = self.fresh
+        skip = 0
+        while skip < len(fresh) and fresh[skip][0] <= self.cursor:
+            skip += 1                        # already sent (fetched while they were fresh)
+        if skip:
+            del fresh[:skip]
+        if not fresh:
+            return None if self.behind else []
+        if fresh[0][0] != self.cursor + 1:
+            self.behind = True
+            return None
+        rows = fresh[:room]
+        del fresh[:room]
+        return rows
 
     def status(self) -> dict:
         """Counters for the status message."""

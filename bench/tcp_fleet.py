@@ -40,11 +40,13 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _config(work: Path, broker_port: int, ports: list[int], units: int, in_flight: int) -> Path:
+def _config(work: Path, broker_port: int, ports: list[int], units: int, in_flight: int,
+            batch_window: str | None = None) -> Path:
     lines = ["gateway: {id: bench-gw, site: bench, location: {lat: -6.178, lon: 106.632}, "
              "timezone: Asia/Jakarta}",
              "uplink:", f'  mqtt: {{url: "mqtt://127.0.0.1:{broker_port}", qos: 1}}',
-             "outbox: {path: outbox.db}", "buses:"]
+             "outbox: {path: outbox.db" + (f", batch_window: {batch_window}}}"
+                                          if batch_window else "}"), "buses:"]
     for i, port in enumerate(ports):
         lines.append(f"  ep{i}: {{type: modbus-tcp, host: 127.0.0.1, port: {port}, "
                      f"timeout_ms: 1000, max_in_flight: {in_flight}}}")
@@ -97,12 +99,14 @@ def run_tcp(args) -> int:
         for port in ports:
             wait_port(port)
         collector = Collector(broker.port)
-        config = _config(work, broker.port, ports, args.units, args.in_flight)
+        config = _config(work, broker.port, ports, args.units, args.in_flight,
+                         args.batch_window)
         agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c", str(config)],
                                  cwd=REPO, stderr=open(work / "agent.log", "wb"))
         procs.append(agent)
         print(f"{args.endpoints} endpoints x {args.units} controllers, poll 1 s, "
-              f"max_in_flight {args.in_flight}; warm-up {args.warmup:g} s, "
+              f"max_in_flight {args.in_flight}, outbox batch_window "
+              f"{args.batch_window or 'default'}; warm-up {args.warmup:g} s, "
               f"window {args.seconds:g} s", flush=True)
         time.sleep(args.warmup)
         cpu0, t0 = _cpu_seconds(agent.pid), time.time()
@@ -153,4 +157,6 @@ def add_tcp_parser(sub) -> None:
     tcp.add_argument("--in-flight", type=int, default=4)
     tcp.add_argument("--seconds", type=float, default=30.0, help="measurement window")
     tcp.add_argument("--warmup", type=float, default=8.0)
+    tcp.add_argument("--batch-window", default=None,
+                     help="outbox.batch_window for the agent, e.g. 20ms (default: the agent's)")
     tcp.set_defaults(run=run_tcp)
