@@ -165,7 +165,8 @@ class Agent:
         lights = [d for d, dev in self.devices.items() if dev.profile.kind == "streetlight"]
         loc = self.config.gateway.location
         watch = FaultWatch(lights, analog_channels(self.devices), loc.lat, loc.lon,
-                           self.emit_event, an.period, an.threshold, an.state_file)
+                           self.emit_event, an.period, an.threshold, an.state_file,
+                           wall=self.clock.wall)
         if watch.load():
             log.info("anomaly detection resumed from %s", an.state_file)
         return watch

@@ -6,6 +6,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -23,6 +24,16 @@ buses:
   lan: {{type: modbus-tcp, host: 127.0.0.1, port: {sim_port}, timeout_ms: 500}}
 devices:
 {devices}
+anomaly: {{period: 5s}}
+lighting:
+  groups:
+    demo-road: {{devices: [{lights}], schedule: evening, dimming: night}}
+  schedules:
+    evening: {{on: sunset, off: sunrise}}
+  dimming:
+    night:
+      - {{from: sunset, level: 100}}
+      - {{from: "22:00", level: 60}}
 """
 
 
@@ -38,7 +49,19 @@ def _format(topic: str, payload: dict) -> str:
                 f"switch={v.get('switch')} dim={v.get('dim'):>3}% "
                 f"power={v.get('power', 0):6.1f} W  {v.get('voltage', 0):5.1f} V  "
                 f"{v.get('driver_temp', 0):4.1f} °C  energy={v.get('energy')} Wh")
+    if kind == "events":
+        device = topic.rsplit("/", 1)[1]
+        detail = {k: v for k, v in payload.items() if k not in ("ts", "seq", "event")}
+        return f"{stamp} {device:6} EVENT {payload.get('event')}: {json.dumps(detail)[:140]}"
     return f"{stamp} {topic}: {json.dumps(payload)[:160]}"
+
+
+def _shortly_before_sunset() -> str:
+    """ISO time 20 s before today's sunset at the demo site (the lighting clock's start)."""
+    from edge_rules.sunclock import sun_day
+    today = datetime.now(timezone.utc)
+    sunset = sun_day(-6.178, 106.632, today.year, today.month, today.day).get("sunset")
+    return datetime.fromtimestamp(sunset - 20, timezone(timedelta(hours=7))).isoformat()
 
 
 def run_demo(lights: int, poll: str, fail_lamp: int | None) -> None:
@@ -48,23 +71,33 @@ def run_demo(lights: int, poll: str, fail_lamp: int | None) -> None:
     sim_port = free_port()
     sim_cmd = [sys.executable, "-m", "agent.cli", "simulate", "--lights", str(lights),
                "--tcp", f"127.0.0.1:{sim_port}"]
-    if fail_lamp:
+    if fail_lamp and fail_lamp <= lights:
         sim_cmd += ["--fail-lamp", str(fail_lamp)]
     devices = "\n".join(f"  - {{id: L-{u:03d}, bus: lan, unit: {u}, "
                         f"profile: streetlight-generic, poll: {poll}}}"
                         for u in range(1, lights + 1))
     config = work / "gateway.yaml"
-    config.write_text(DEMO_CONFIG.format(broker_port=broker.port, sim_port=sim_port,
-                                         devices=devices))
+    config.write_text(DEMO_CONFIG.format(
+        broker_port=broker.port, sim_port=sim_port, devices=devices,
+        lights=", ".join(f"L-{u:03d}" for u in range(1, lights + 1))))
+    start = _shortly_before_sunset()
     procs = []
     try:
         procs.append(subprocess.Popen(sim_cmd, stderr=open(work / "simulator.log", "wb")))
-        wait_port(sim_port)
+        try:
+            wait_port(sim_port, timeout=30)
+        except TimeoutError:
+            raise RuntimeError("the simulator did not start; its log says:\n"
+                               + (work / "simulator.log").read_text()[-2000:]) from None
         procs.append(subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c",
-                                       str(config)], stderr=open(work / "agent.log", "wb")))
+                                       str(config), "--time-warp", start],
+                                      stderr=open(work / "agent.log", "wb")))
         print(f"Lentera demo: {lights} simulated street lights (Modbus TCP 127.0.0.1:{sim_port})"
               f" -> agent -> private broker mqtt://127.0.0.1:{broker.port}\n"
-              f"config {config}; logs in {work}\nCtrl-C to stop.\n", flush=True)
+              f"config {config}; logs in {work}\n"
+              f"The lighting clock starts 20 s before today's sunset in Tangerang ({start}):\n"
+              "watch the schedule switch the lights off, then on at sunset, and unit 7's\n"
+              "injected lamp failure become a lampFailure event.\nCtrl-C to stop.\n", flush=True)
         _watch(broker.port)
     except KeyboardInterrupt:
         pass
