@@ -69,8 +69,8 @@ class BusScheduler:
         self.wait = wait or wait_event   # injectable so tests can run on virtual time
         self.max_in_flight = max_in_flight   # 1 on RS-485 (half-duplex); more on Modbus TCP
         self.in_flight = 0
-        self.slot_free = asyncio.Event()
-        self._children = []
+        self._picking = asyncio.Lock()   # the worker holding it picks the next work
+        self._watch_until = None         # when the picking worker will look again
         self.targets = list(targets)
         self.sink = sink              # sink(reading_dict): must not block
         self.clock = clock            # monotonic seconds
@@ -82,7 +82,7 @@ class BusScheduler:
         self.wake = asyncio.Event()
         self.busy_s = 0.0
         self.load = 0.0               # smoothed busy fraction of the bus
-        self.demand = 0.0             # sum(service time / period): > 1 means over-subscribed
+        self.demand = 0.0             # as of the last status()
         self._t_mark = None
         now = clock()
         for i, target in enumerate(self.targets):
@@ -106,65 +106,62 @@ class BusScheduler:
         self.jobs.remove(best)
         return best
 
-    def _most_late(self, now):
-        best = None
+    def _scan(self, now):
+        """One pass: the most-late due target (not busy) and the earliest due time of the rest."""
+        best, best_late, earliest = None, 0.0, now + 1.0
         for t in self.targets:
-            if t.next_due <= now and not t.busy and (
-                    best is None or t.lateness(now) > best.lateness(now)):
-                best = t
-        return best
+            if t.busy:
+                continue
+            due = t.next_due
+            if due <= now:
+                late = (now - due) / t.period
+                if best is None or late > best_late:
+                    best, best_late = t, late
+            elif due < earliest:
+                earliest = due
+        return best, earliest
 
     async def run_loop(self) -> None:
-        """Serve the bus forever."""
+        """Serve the bus forever: max_in_flight workers, children of this coroutine."""
         self._t_mark = self.clock()
-        try:
-            while True:
-                if self.in_flight >= self.max_in_flight:
-                    self.slot_free.clear()
-                    await self.slot_free.wait()
-                    continue
-                job = self._next_job()
-                if job is not None:
-                    await self._start(self._run_job(job))
-                    continue
-                now = self.clock()
-                target = self._most_late(now)
-                if target is not None:
-                    target.busy = True
-                    await self._start(self._poll(target))
-                    continue
-                await self._idle(now)
-        finally:
-            for child in self._children:
-                child.cancel()
-
-    async def _start(self, coro):
-        """Run one transaction: inline on a half-duplex bus, as a child task when pipelining."""
         if self.max_in_flight == 1:
+            await self._worker()
+            return
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.max_in_flight)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+
+    async def _worker(self):
+        """Take the next piece of work (one worker at a time watches the clock) and do it."""
+        while True:
+            async with self._picking:
+                job, target = await self._next_work()
             self.in_flight += 1
             try:
-                await coro
+                if job is not None:
+                    await self._run_job(job)
+                else:
+                    await self._poll(target)
             finally:
                 self.in_flight -= 1
-            return
-        self.in_flight += 1
-        self._children.append(asyncio.create_task(self._child(coro)))
 
-    async def _child(self, coro):
-        try:
-            await coro
-        finally:
-            self.in_flight -= 1
-            self._children.remove(asyncio.current_task())
-            self.slot_free.set()
-            self.wake.set()
-
-    async def _idle(self, now):
-        pending = [t.next_due for t in self.targets if not t.busy]
-        wait = min(pending, default=now + 1.0) - now
-        self.wake.clear()
-        if wait > 0:
-            await self.wait(self.wake, wait)
+    async def _next_work(self):
+        while True:
+            job = self._next_job()
+            if job is not None:
+                return job, None
+            now = self.clock()
+            target, earliest = self._scan(now)
+            if target is not None:
+                target.busy = True
+                return None, target
+            self.wake.clear()
+            self._watch_until = earliest
+            await self.wait(self.wake, earliest - now)
+            self._watch_until = None
 
     async def _run_job(self, job):
         start = self.clock()
@@ -181,6 +178,9 @@ class BusScheduler:
             await self._poll_once(target)
         finally:
             target.busy = False
+            watch = self._watch_until
+            if watch is not None and target.next_due < watch:
+                self.wake.set()          # due before the picking worker would look again
 
     async def _poll_once(self, target):
         start = self.clock()
@@ -244,10 +244,11 @@ class BusScheduler:
         self._t_mark = now
         if elapsed > 0:
             self.load += (min(1.0, busy / elapsed) - self.load) * LOAD_SMOOTHING
-        self.demand = sum(t.service_s / t.period for t in self.targets) / self.max_in_flight
 
     def status(self) -> dict:
         """Bus figures for the status message."""
+        # demand: sum(service time / period); > 1 means over-subscribed
+        self.demand = sum(t.service_s / t.period for t in self.targets) / self.max_in_flight
         return {"load": round(self.load, 3), "demand": round(self.demand, 3),
                 "oversubscribed": self.demand > 1.0,
                 "devices_failing": sum(1 for t in self.targets if t.failures),
