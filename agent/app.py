@@ -12,8 +12,6 @@ from agent.clock import AgentClock
 from agent.config import (GatewayConfig, RtuBus, build_lighting, format_path,
                           lighting_problems)
 from agent.lighting import LightingService
-from agent.sensors import SerialSensorService
-from drivers.serial_line import SerialSensorConfig
 from agent.watch import FaultWatch, analog_channels
 from agent.core.bus import BusScheduler, PollTarget
 from agent.arbiter import DirectArbiter
@@ -25,7 +23,6 @@ from agent.publisher import Publisher
 from agent.signing import load_key
 from agent.uplink import MqttUplink
 from drivers.device import ModbusDevice
-from drivers.modbus import ModbusBus
 from drivers.modbus_tcp import ModbusTcpBus
 from drivers.profiles import load_profile
 
@@ -52,7 +49,7 @@ class Agent:
         self.lighting: LightingService | None = None
         self.watch: FaultWatch | None = None
         self.commands: CommandHandler | None = None
-        self.buses: dict[str, ModbusBus] = {}
+        self.buses: dict[str, object] = {}   # bus name -> ModbusBus (RTU) or ModbusTcpBus
         self.devices: dict[str, ModbusDevice] = {}
         self.schedulers: dict[str, BusScheduler] = {}
         self.uplink: MqttUplink | None = None
@@ -68,6 +65,7 @@ class Agent:
     def _build_field(self) -> None:
         for name, bus_cfg in self.config.buses.items():
             if isinstance(bus_cfg, RtuBus):
+                from drivers.modbus import ModbusBus   # pymodbus only where RTU is used
                 self.buses[name] = ModbusBus(name, bus_cfg.type, port=bus_cfg.port,
                                              baudrate=bus_cfg.baudrate, parity=bus_cfg.parity,
                                              stopbits=bus_cfg.stopbits,
@@ -147,7 +145,12 @@ class Agent:
                                         self.emit_event)
         return self.lighting
 
-    def _build_serial_sensors(self) -> dict[str, SerialSensorService]:
+    def _build_serial_sensors(self) -> dict:
+        if not self.config.serial_sensors:
+            return {}
+        # imported only when used: pyserial and the parsers cost ~3 MB of a Pi's memory
+        from agent.sensors import SerialSensorService
+        from drivers.serial_line import SerialSensorConfig
         services = {}
         for s in self.config.serial_sensors:
             cfg = SerialSensorConfig(name=s.id, kind=s.kind, port=s.port, baudrate=s.baudrate,

@@ -38,7 +38,7 @@ def parse_duration(value) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml when present
     """YAML 1.2 booleans: only true/false. YAML 1.1 would read `on:`/`off:` keys as booleans."""
 
 
@@ -200,7 +200,7 @@ class OutboxConfig(Strict):
     path: str = "outbox.db"               # relative: next to the config file
     max_mb: float = Field(default=64.0, gt=0)
     max_age: Duration | None = None       # routine readings older than this are dropped
-    batch_window: Duration = 0.1          # gather this long, then commit once
+    batch_window: Duration = 0.02         # gather this long, then commit once (latency cap)
     batch_max: int = Field(default=500, ge=1, le=100000)
 
 
@@ -416,8 +416,19 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
 
 def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
     """Validate config text; ConfigProblems lists every problem with key path and line."""
+    data = _read_yaml(text, source)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        config = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigProblems(source, _with_lines(text, source, _problems(exc, data))) from exc
+    problems = lighting_problems(config)
+    if problems:
+        raise ConfigProblems(source, _with_lines(text, source, problems))
+    return config
+
+
+def _read_yaml(text: str, source: str) -> dict:
+    try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -427,33 +438,34 @@ def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
     if not isinstance(data, dict):
         raise ConfigProblems(source, ["the file must be a mapping with keys gateway, "
                                       "uplink, buses, devices"])
-    try:
-        config = GatewayConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            ctx_error = (err.get("ctx") or {}).get("error")
-            if isinstance(ctx_error, _PathError):
-                loc, msg = ctx_error.loc, str(ctx_error)
-            else:
-                loc, msg = _clean_loc(err["loc"]), _message(err)
-            line = _line_of(root, loc)
-            suffix = f" ({source} line {line})" if line else ""
-            problems.append(f"{format_path(loc)}: {msg}{suffix}")
-        buses = data.get("buses") if isinstance(data.get("buses"), dict) else {}
-        devices = data.get("devices") if isinstance(data.get("devices"), list) else []
-        for loc, msg in cross_problems(list(buses), devices):
-            line = _line_of(root, loc)
-            text = f"{format_path(loc)}: {msg}" + (f" ({source} line {line})" if line else "")
-            if text not in problems:
-                problems.append(text)
-        raise ConfigProblems(source, problems) from exc
-    problems = [f"{format_path(loc)}: {msg}" + (f" ({source} line {line})" if line else "")
-                for loc, msg in lighting_problems(config)
-                for line in [_line_of(root, loc)]]
-    if problems:
-        raise ConfigProblems(source, problems)
-    return config
+    return data
+
+
+def _problems(exc: ValidationError, data: dict) -> list[tuple[tuple, str]]:
+    """pydantic's errors as (key path, message), plus the cross-key checks on the raw data."""
+    problems = []
+    for err in exc.errors():
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _PathError):
+            problems.append((ctx_error.loc, str(ctx_error)))
+        else:
+            problems.append((_clean_loc(err["loc"]), _message(err)))
+    buses = data.get("buses") if isinstance(data.get("buses"), dict) else {}
+    devices = data.get("devices") if isinstance(data.get("devices"), list) else []
+    problems += [p for p in cross_problems(list(buses), devices) if p not in problems]
+    return problems
+
+
+def _with_lines(text: str, source: str, problems) -> list[str]:
+    """'path: message (file line N)'. The YAML node tree is built only now: it is large."""
+    root = yaml.compose(text, Loader=_Loader)
+    out = []
+    for loc, msg in problems:
+        line = _line_of(root, loc)
+        entry = f"{format_path(loc)}: {msg}" + (f" ({source} line {line})" if line else "")
+        if entry not in out:
+            out.append(entry)
+    return out
 
 
 def build_lighting(config: GatewayConfig, lighting: dict | None = None):

@@ -8,18 +8,27 @@ scaled values rounded to 6 decimals, word order honoured).
 
 import math
 import struct
+from functools import lru_cache
 
 from agent.errors import DeviceError
 from drivers.codec import decode, encode
 from drivers.coalesce import ReadBlock, plan_reads
-from drivers.modbus import IllegalAddress, ModbusBus
+from drivers.modbus_common import IllegalAddress
 from drivers.profiles import Profile
+
+
+@lru_cache(maxsize=256)
+def _compile(profile: Profile, blocks: tuple) -> tuple:
+    """Block layouts for a profile's read plan, shared by every device with that plan."""
+    layouts = tuple(_BlockLayout(b, profile.points) for b in blocks)
+    order = [name for layout in layouts for name, _, _, _ in layout.fields]
+    return layouts, order != [p.name for p in profile.points]
 
 
 class ModbusDevice:
     """Reads all points of one device and writes its writable points (verified)."""
 
-    def __init__(self, device_id: str, bus: ModbusBus, unit: int, profile: Profile,
+    def __init__(self, device_id: str, bus, unit: int, profile: Profile,
                  max_gap: int = 8):
         self.device_id = device_id
         self.bus = bus
@@ -32,9 +41,7 @@ class ModbusDevice:
 
     def _plan(self, blocks) -> None:
         self.blocks = blocks
-        self._layouts = [_BlockLayout(b, self.profile.points) for b in blocks]
-        order = [name for layout in self._layouts for name, _, _, _ in layout.fields]
-        self._reorder = order != self._names
+        self._layouts, self._reorder = _compile(self.profile, tuple(blocks))
 
     async def read(self) -> dict:
         """Read every point; DeviceError when the device fails to answer."""

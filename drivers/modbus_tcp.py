@@ -28,7 +28,7 @@ import struct
 import time
 
 from agent.errors import DeviceError
-from drivers.modbus import (GATEWAY_CODES, ILLEGAL_DATA_ADDRESS, IllegalAddress, LineCounters,
+from drivers.modbus_common import (GATEWAY_CODES, ILLEGAL_DATA_ADDRESS, IllegalAddress, LineCounters,
                             NoReply)
 
 log = logging.getLogger(__name__)
