@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
+from agent.config_text import (ConfigProblems, PathError, clean_loc, format_path,  # noqa: F401
+                               load_yaml, pydantic_message, read_yaml, split_path, with_lines)
 from agent.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?\s*$")
@@ -36,22 +37,6 @@ def parse_duration(value) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):   # libyaml when present
-    """YAML 1.2 booleans: only true/false. YAML 1.1 would read `on:`/`off:` keys as booleans."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
-
-
-def load_yaml(text: str):
-    """Parse YAML text with YAML 1.2 booleans."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
 
 
 class Strict(BaseModel):
@@ -283,14 +268,14 @@ class GatewayConfig(Strict):
         for name, members in self.groups.items():
             for i, member in enumerate(members):
                 if member not in ids:
-                    raise _PathError(("groups", name, i), f"unknown device {member!r}")
+                    raise PathError(("groups", name, i), f"unknown device {member!r}")
         return self
 
     @model_validator(mode="after")
     def _cross_check(self):
         problems = cross_problems(list(self.buses), [d.model_dump() for d in self.devices])
         if problems:
-            raise _PathError(*problems[0])
+            raise PathError(*problems[0])
         return self
 
 
@@ -319,65 +304,6 @@ def cross_problems(bus_names: list, devices: list) -> list[tuple[tuple, str]]:
         seen_ids.add(dev_id)
         seen_units.add((bus, unit))
     return problems
-
-
-class _PathError(ValueError):
-    """A cross-field problem that knows which key it belongs to."""
-
-    def __init__(self, loc: tuple, message: str):
-        super().__init__(message)
-        self.loc = loc
-
-
-
-def format_path(loc) -> str:
-    """('devices', 3, 'unit') -> 'devices[3].unit'."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _clean_loc(loc: tuple) -> tuple:
-    # pydantic adds the union member's tag ('modbus-tcp') to the path; the user never wrote it
-    return tuple(p for p in loc if p not in ("modbus-tcp", "modbus-rtu"))
-
-
-def _line_of(node, loc) -> int | None:
-    """Line (1-based) of the YAML node at loc, or of its nearest existing parent."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    child = key if value is None else value
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                child = node.value[part]
-        if child is None:
-            break
-        node = child
-        line = node.start_mark.line + 1
-    return line
-
-
-def _message(err: dict) -> str:
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        return "unknown key (check spelling; see docs/config.md for the allowed keys)"
-    if err["type"] == "missing":
-        return "required key is missing"
-    return msg
-
-
-class ConfigProblems(ConfigError):
-    """Every problem found in a config file, each with path and line."""
-
-    def __init__(self, source: str, problems: list[str]):
-        self.problems = problems
-        super().__init__(source, f"{len(problems)} problem(s):\n  " + "\n  ".join(problems))
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -416,29 +342,15 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
 
 def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
     """Validate config text; ConfigProblems lists every problem with key path and line."""
-    data = _read_yaml(text, source)
+    data = read_yaml(text, source)
     try:
         config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigProblems(source, _with_lines(text, source, _problems(exc, data))) from exc
+        raise ConfigProblems(source, with_lines(text, source, _problems(exc, data))) from exc
     problems = lighting_problems(config)
     if problems:
-        raise ConfigProblems(source, _with_lines(text, source, problems))
+        raise ConfigProblems(source, with_lines(text, source, problems))
     return config
-
-
-def _read_yaml(text: str, source: str) -> dict:
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise ConfigProblems(source, [f"not valid YAML{where}: "
-                                      f"{getattr(exc, 'problem', exc)}"]) from exc
-    if not isinstance(data, dict):
-        raise ConfigProblems(source, ["the file must be a mapping with keys gateway, "
-                                      "uplink, buses, devices"])
-    return data
 
 
 def _problems(exc: ValidationError, data: dict) -> list[tuple[tuple, str]]:
@@ -446,26 +358,14 @@ def _problems(exc: ValidationError, data: dict) -> list[tuple[tuple, str]]:
     problems = []
     for err in exc.errors():
         ctx_error = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, _PathError):
+        if isinstance(ctx_error, PathError):
             problems.append((ctx_error.loc, str(ctx_error)))
         else:
-            problems.append((_clean_loc(err["loc"]), _message(err)))
+            problems.append((clean_loc(err["loc"]), pydantic_message(err)))
     buses = data.get("buses") if isinstance(data.get("buses"), dict) else {}
     devices = data.get("devices") if isinstance(data.get("devices"), list) else []
     problems += [p for p in cross_problems(list(buses), devices) if p not in problems]
     return problems
-
-
-def _with_lines(text: str, source: str, problems) -> list[str]:
-    """'path: message (file line N)'. The YAML node tree is built only now: it is large."""
-    root = yaml.compose(text, Loader=_Loader)
-    out = []
-    for loc, msg in problems:
-        line = _line_of(root, loc)
-        entry = f"{format_path(loc)}: {msg}" + (f" ({source} line {line})" if line else "")
-        if entry not in out:
-            out.append(entry)
-    return out
 
 
 def build_lighting(config: GatewayConfig, lighting: dict | None = None):
@@ -490,7 +390,7 @@ def lighting_problems(config: GatewayConfig, lighting: dict | None = None,
     try:
         controller = build_lighting(config, lighting)
     except RuleConfigError as exc:
-        return [((prefix,) + _split_path(exc.path), exc.message)]
+        return [((prefix,) + split_path(exc.path), exc.message)]
     if controller is None:
         return []
     known = {d.id for d in config.devices}
@@ -501,14 +401,3 @@ def lighting_problems(config: GatewayConfig, lighting: dict | None = None,
                 problems.append(((prefix, "groups", group, "devices", i),
                                  f"unknown device {device!r}: lights must be in devices"))
     return problems
-
-
-def _split_path(path: str) -> tuple:
-    """'rules.r3.then[0].group' -> ('rules', 'r3', 'then', 0, 'group')."""
-    out: list = []
-    for part in path.replace("]", "").split("."):
-        name, *indexes = part.split("[")
-        if name and name != "config":
-            out.append(name)
-        out.extend(int(i) for i in indexes if i.isdigit())
-    return tuple(out)
