@@ -11,6 +11,7 @@ DUP set) after a reconnect; the outbox holds them until their PUBACK arrives.
 """
 
 import asyncio
+from collections import deque
 import json
 import logging
 import random
@@ -90,6 +91,8 @@ class MqttUplink:
         self.topics = Topics(cfg.topic_prefix, gateway_id)
         self.on_command = on_command
         self.on_puback = lambda mid: None      # the publisher's hook
+        self._acks: deque = deque()            # PUBACKs from paho's thread, drained on the loop
+        self._acks_scheduled = False
         self.on_connected = lambda: None
         self.connected = asyncio.Event()
         self.connects = 0
@@ -183,7 +186,12 @@ class MqttUplink:
         self._loop.call_soon_threadsafe(self._disconnected, reason_code)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
-        self._loop.call_soon_threadsafe(self._published, mid, reason_code)
+        # PUBACKs come in bursts: queue them and wake the loop once per burst, not per ack
+        # (deque append/popleft are atomic; the flag is only a hint, a spare wake-up is harmless)
+        self._acks.append((mid, reason_code))
+        if not self._acks_scheduled:
+            self._acks_scheduled = True
+            self._loop.call_soon_threadsafe(self._drain_acks)
 
     def _next_delay(self):
         delay = self.backoff.next()
@@ -220,6 +228,11 @@ class MqttUplink:
     def _message(self, topic, payload):
         if self.on_command is not None:
             self.on_command(topic, payload)
+
+    def _drain_acks(self):
+        self._acks_scheduled = False
+        while self._acks:
+            self._published(*self._acks.popleft())
 
     def _published(self, mid, reason_code):
         if reason_code.is_failure:
