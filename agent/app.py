@@ -74,7 +74,8 @@ class Agent:
                 # one request per connection (drivers/modbus_tcp.py says why)
                 self.buses[name] = ModbusTcpBus(name, bus_cfg.host, bus_cfg.port,
                                                 timeout_s=bus_cfg.timeout_ms / 1000,
-                                                max_in_flight=bus_cfg.max_in_flight)
+                                                max_in_flight=bus_cfg.max_in_flight,
+                                                connections=bus_cfg.connections)
         targets: dict[str, list[PollTarget]] = {name: [] for name in self.buses}
         for dev in self.config.devices:
             bus_cfg = self.config.buses[dev.bus]
@@ -252,8 +253,20 @@ class Agent:
             self.uplink.publish_status("online", **await self.full_status())
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until stop is set, then shut everything down cleanly."""
+        """Run until stop is set, then shut everything down cleanly (within ~5 s)."""
         recovered = await self.outbox.open()
+        try:
+            self._wire(recovered)
+            self._start_tasks()
+            log.info("agent %s running: %d device(s) on %d bus(es), publishing to %s",
+                     self.config.gateway.id, len(self.devices), len(self.schedulers),
+                     self.config.uplink.mqtt.url)
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            await self._shutdown()
+
+    def _wire(self, recovered) -> None:
         self._build_field()
         self.uplink = MqttUplink(self.config.uplink.mqtt, self.config.gateway.id)
         self.publisher = Publisher(self.outbox, self.uplink,
@@ -270,34 +283,43 @@ class Agent:
             self.commands.push_schedule = self.push_schedule
         self.uplink.on_command = lambda topic, payload: self.commands.submit(payload)
         self.uplink.status_extra.update(self.status())
+
+    def _start_tasks(self) -> None:
         self.uplink.start()
-        self.supervisor.start("outbox.commit", self.outbox.commit_loop)
-        self.supervisor.start("uplink.publish", self.publisher.run_loop)
-        self.supervisor.start("commands.run", self.commands.run_loop)
+        start = self.supervisor.start
+        start("outbox.commit", self.outbox.commit_loop)
+        start("uplink.publish", self.publisher.run_loop)
+        start("commands.run", self.commands.run_loop)
         if self.lighting is not None:
-            self.supervisor.start("lighting.step", self.lighting.run_loop)
-        if self.watch is not None:
-            self.supervisor.start("anomaly.watch", self.watch.run_loop)
-        if self.lighting is not None:
+            start("lighting.step", self.lighting.run_loop)
             control = ControlServer(self.config.control.socket, self.lighting,
                                     self.emit_event, self.clock.wall)
-            self.supervisor.start("control.serve", control.serve_loop)
-        for name, service in self._build_serial_sensors().items():
-            self.supervisor.start(f"serial.{name}.read", service.run_loop)
-        for name, scheduler in self.schedulers.items():
-            self.supervisor.start(f"bus.{name}.poll", scheduler.run_loop)
-        self.supervisor.start("status.publish", self._status_loop)
-        log.info("agent %s running: %d device(s) on %d bus(es), publishing to %s",
-                 self.config.gateway.id, len(self.devices), len(self.schedulers),
-                 self.config.uplink.mqtt.url)
-        await stop.wait()
-        log.info("stopping")
-        await self.supervisor.stop()
+            start("control.serve", control.serve_loop)
         if self.watch is not None:
-            self.watch.save()
-        self.arbiter.close()
+            start("anomaly.watch", self.watch.run_loop)
+        for name, service in self._build_serial_sensors().items():
+            start(f"serial.{name}.read", service.run_loop)
+        for name, scheduler in self.schedulers.items():
+            start(f"bus.{name}.poll", scheduler.run_loop)
+        start("status.publish", self._status_loop)
+
+    async def _shutdown(self) -> None:
+        """Every step runs even if an earlier one fails: the outbox must be flushed last."""
+        await self.supervisor.stop(timeout=2.0)
+        if self.watch is not None:
+            try:
+                self.watch.save()
+            except OSError as exc:
+                log.error("could not save the anomaly state (%s): it will be relearnt", exc)
+        if self.arbiter is not None:
+            self.arbiter.close()
         for bus in self.buses.values():
             bus.close()
-        await self.uplink.stop()
-        await self.outbox.close()
+        if self.uplink is not None:
+            await self.uplink.stop(timeout=1.0)
+        try:
+            await asyncio.wait_for(self.outbox.close(), 2.0)
+        except asyncio.TimeoutError:
+            log.error("outbox: closing took over 2 s (slow storage?); SQLite keeps what was "
+                      "committed")
         log.info("stopped")

@@ -9,7 +9,7 @@ import time
 import click
 
 from agent import __version__
-from agent.errors import ConfigError, DeviceError
+from agent.errors import ConfigError, DeviceError, LenteraError
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -101,7 +101,11 @@ def run(config_file, time_warp, verbose):
             loop.add_signal_handler(sig, stop.set)
         await Agent(cfg, clock=clock).run(stop)
 
-    _run_loop(_main())
+    try:
+        _run_loop(_main())
+    except LenteraError as exc:     # e.g. unreadable TLS files: say so, no traceback
+        click.echo(f"lentera run: {exc}", err=True)
+        sys.exit(2)
 
 
 @main.command()

@@ -58,14 +58,23 @@ class AgentClock:
         return kernel_clock_synchronised()
 
 
+def _libc():
+    try:
+        # find_library runs `ldconfig -p`: once at import, never on the event loop's hot path
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
 def kernel_clock_synchronised() -> bool:
     """True when the kernel reports NTP synchronisation (adjtimex state is not TIME_ERROR)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        buf = ctypes.create_string_buffer(512)    # struct timex; we only need the return value
-        return libc.adjtimex(buf) not in (TIME_ERROR, -1)
-    except (OSError, AttributeError):
+    if _LIBC is None or not hasattr(_LIBC, "adjtimex"):
         return False
+    buf = ctypes.create_string_buffer(512)    # struct timex; we only need the return value
+    return _LIBC.adjtimex(buf) not in (TIME_ERROR, -1)
 
 
 def parse_warp(text: str) -> tuple[float, float]:

@@ -99,9 +99,9 @@ class Mqtt(Strict):
 
     url: str
     topic_prefix: str = Field(default="city/lighting", pattern=r"^[^#+]+[^/#+]$")
-    qos: Literal[0, 1] = 1
+    qos: Literal[1] = 1                   # always 1: the outbox deletes only what was PUBACKed
     client_id: str | None = None
-    keepalive: Duration = 60.0
+    keepalive: Annotated[Duration, Field(ge=5, le=3600)] = 60.0   # seconds, whole
     username: str | None = None
     password: str | None = None
     protocol: Annotated[Literal["5", "3.1.1"], BeforeValidator(str)] = "5"
@@ -147,6 +147,9 @@ class TcpBus(Strict):
     port: int = Field(default=502, ge=1, le=65535)
     timeout_ms: int = Field(default=500, ge=10, le=60000)
     max_in_flight: int = Field(default=1, ge=1, le=16)
+    # sockets for those requests; default one per request. 1 = pipeline on one socket
+    # (only for gateways known to answer several outstanding requests)
+    connections: int | None = Field(default=None, ge=1, le=16)
     max_gap: int = Field(default=8, ge=0, le=124)
     retries: int = Field(default=1, ge=0, le=5)
     backoff_max: Duration = 300.0

@@ -41,6 +41,7 @@ def format_path(loc) -> str:
 
 
 def clean_loc(loc: tuple) -> tuple:
+    """A pydantic error location as the user wrote it (without union tags)."""
     # pydantic adds the union member's tag ('modbus-tcp') to the path; the user never wrote it
     return tuple(p for p in loc if p not in ("modbus-tcp", "modbus-rtu"))
 
@@ -66,6 +67,7 @@ def line_of(node, loc) -> int | None:
 
 
 def pydantic_message(err: dict) -> str:
+    """pydantic's message for one error, phrased for an operator."""
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         return "unknown key (check spelling; see docs/config.md for the allowed keys)"
@@ -83,6 +85,7 @@ class ConfigProblems(ConfigError):
 
 
 def read_yaml(text: str, source: str) -> dict:
+    """Parse config text into a mapping; ConfigProblems (with the line) if it is not one."""
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:

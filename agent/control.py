@@ -61,6 +61,8 @@ class ControlServer:
 
     async def handle(self, request: dict) -> dict:
         """Execute one request: {"op": "override" | "clear" | "lights", ...}."""
+        if not isinstance(request, dict):
+            raise ControlError('a request is one JSON object, e.g. {"op": "lights"}')
         if self.lighting is None:
             raise ControlError("this gateway has no lighting section: overrides need one")
         op = request.get("op")
@@ -82,6 +84,8 @@ class ControlServer:
         switch, dim, seconds = request.get("switch"), request.get("dim"), request.get("for_s")
         if switch is None and dim is None:
             raise ControlError("give switch, dim or both")
+        if switch is not None and not isinstance(switch, bool):
+            raise ControlError("switch must be true or false")
         if dim is not None and not (isinstance(dim, int) and 0 <= dim <= 100):
             raise ControlError("dim must be a whole percentage 0..100")
         if not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_OVERRIDE_S:

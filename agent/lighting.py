@@ -52,7 +52,7 @@ class LightingService(CityArbiter):
             self.actual[device] = {"switch": int(values["switch"]), "dim": int(values["dim"])}
 
     async def run_loop(self) -> None:
-        """Step every step_s (or at once when a command arrives), forever."""
+        """Step every step_s (commands, overrides and pushed plans step at once themselves)."""
         while True:
             await self.step()
             self.wake.clear()
@@ -111,18 +111,30 @@ class LightingService(CityArbiter):
         Active city commands belong to the old plan and end with it.
         """
         async with self._lock:
-            self.controller = controller
+            old, self.controller = self.controller, controller
+            # a crew's override is about safety on site (a lamp being replaced): it
+            # survives a new plan from the city; city commands end with the old plan
+            for light, (switch, dim, reason, expires) in old.arbiter.held["maintenance"].items():
+                if light in controller.devices:
+                    controller.apply_override(expires, device=light, switch=switch, dim=dim,
+                                              reason=reason)
         await self.step()
 
     async def apply_city_command(self, device_ids, switch, dim, duration_s) -> dict:
         """A city command through arbitration; per device None (applied) or why not."""
         expires = int(self.clock.wall() + (duration_s or UNTIL_REVOKED_S))
+        results = {}
         for device_id in device_ids:
+            if device_id not in self.controller.devices:
+                results[device_id] = ("not in any lighting group: its switch and dim are not "
+                                      "under local control")
+                continue
             self.controller.apply_command(expires, device=device_id, switch=switch, dim=dim,
                                           reason="city command")
         written = await self.step()
-        results = {}
         for device_id in device_ids:
+            if device_id in results:
+                continue
             source = self.outputs.get(device_id, {}).get("source")
             if source == "maintenance":
                 results[device_id] = "a maintenance override on site holds this light"

@@ -167,7 +167,11 @@ class MqttUplink:
             except (RuntimeError, ValueError):
                 log.warning("could not publish offline status before disconnecting")
         self._client.disconnect()
-        await asyncio.get_running_loop().run_in_executor(None, self._client.loop_stop)
+        try:      # paho's thread ends within its select timeout; never wait on it forever
+            await asyncio.wait_for(self._loop.run_in_executor(None, self._client.loop_stop),
+                                   timeout)
+        except asyncio.TimeoutError:
+            log.warning("MQTT network thread did not stop within %.1f s", timeout)
 
     # -- paho thread callbacks: hand over to the loop, nothing else ----------------
     def _on_connect(self, client, userdata, flags, reason_code, properties):

@@ -82,7 +82,9 @@ class FaultWatch:
 
     def sun_up(self, ts: float) -> bool:
         """Whether the sun is up at ts at the gateway (astronomical, no network)."""
-        day = datetime.fromtimestamp(ts, timezone.utc)
+        # the civil date of local solar time (lon * 4 min), not of UTC: in Jakarta UTC's
+        # date is still "yesterday" until 07:00, after sunrise
+        day = datetime.fromtimestamp(ts + self.lon * 240.0, timezone.utc)
         key = (day.year, day.month, day.day)
         if self._sun_cache[0] != key:
             self._sun_cache = (key, sun_day(self.lat, self.lon, *key))

@@ -88,7 +88,11 @@ class ModbusDevice:
 
     async def write(self, point_name: str, value: float) -> float:
         """Write a point and verify by read-back; returns the read-back value."""
-        point = self.profile.point(point_name)
+        try:
+            point = self.profile.point(point_name)
+        except KeyError:
+            raise DeviceError(self.device_id, f"write {point_name}={value}",
+                              f"profile {self.profile.model} has no point {point_name!r}") from None
         operation = f"write {point_name}={value}"
         if point.access != "rw":
             raise DeviceError(self.device_id, operation, "point is read-only in profile "
@@ -148,7 +152,9 @@ class _BlockLayout:
             elif rule == SCALED:
                 values[name] = round(v * scale, 6)
             elif rule == FLOAT:
-                values[name] = round(v * scale, 6) if math.isfinite(v) else v
+                # NaN/inf (a meter's "no value") is not JSON: published as null
+                values[name] = round(v * scale, 6) if math.isfinite(v) else None
             else:                       # a 32-bit point, low word first
-                values[name] = decode([int.from_bytes(v[:2], "big"), int.from_bytes(v[2:], "big")],
-                                      rule.type, rule.word_order, rule.scale)
+                value = decode([int.from_bytes(v[:2], "big"), int.from_bytes(v[2:], "big")],
+                               rule.type, rule.word_order, rule.scale)
+                values[name] = value if math.isfinite(value) else None

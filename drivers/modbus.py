@@ -67,6 +67,7 @@ class ModbusBus:
         self.kind = kind
         self.timeout_s = timeout_s
         self.counters = LineCounters()
+        self._unreachable = False
         # RTU: pymodbus sends the next request as soon as a reply is decoded; the
         # line needs t3.5 of silence between frames first (None: from the baud rate)
         if inter_frame_s is None:
@@ -101,8 +102,13 @@ class ModbusBus:
         try:
             ok = await asyncio.wait_for(self._client.connect(), self.timeout_s * 4 + 1)
         except (asyncio.TimeoutError, OSError, ModbusException) as exc:
-            log.warning("bus %s: cannot connect to %s: %s", self.name, self.endpoint, exc)
+            if not self._unreachable:      # once per outage: a missing port must not flood logs
+                log.warning("bus %s: cannot open %s: %s", self.name, self.endpoint, exc)
+            self._unreachable = True
             return False
+        if ok and self._unreachable:
+            log.info("bus %s: %s open again", self.name, self.endpoint)
+            self._unreachable = False
         return bool(ok)
 
     def close(self) -> None:

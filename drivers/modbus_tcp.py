@@ -116,6 +116,7 @@ class ModbusTcpBus:
         self._pending: dict[int, _Request] = {}
         self._tid = 0
         self._slot_waiters: list = []     # futures of callers waiting for a free slot
+        self._unreachable = False         # logged once per outage, not per attempt
         self._read_formats: dict[int, struct.Struct] = {}
 
     @property
@@ -139,12 +140,17 @@ class ModbusTcpBus:
         except (asyncio.TimeoutError, OSError) as exc:
             link.retry_at = time.monotonic() + link.retry_s
             link.retry_s = min(link.retry_s * 2, RECONNECT_MAX_S)
-            if link is self._links[0]:   # one line per attempt, not one per connection
-                log.warning("bus %s: cannot connect to %s: %s", self.name, self.endpoint,
-                            exc or type(exc).__name__)
+            if link is self._links[0] and not self._unreachable:   # once per outage
+                self._unreachable = True
+                log.warning("bus %s: cannot connect to %s: %s (retrying with back-off)",
+                            self.name, self.endpoint, exc or type(exc).__name__)
             return False
         finally:
             link.connecting = False
+            self._wake_one()       # whoever waited on this attempt re-checks, up or not
+        if self._unreachable:
+            log.info("bus %s: %s reachable again", self.name, self.endpoint)
+            self._unreachable = False
         link.up = True
         link.retry_s = RECONNECT_MIN_S
         return True
@@ -175,7 +181,11 @@ class ModbusTcpBus:
                                   "device or gateway is powered")
             waiter = asyncio.get_running_loop().create_future()
             self._slot_waiters.append(waiter)
-            await waiter
+            try:
+                await asyncio.wait_for(waiter, self.timeout_s * 4 + 1)
+            except asyncio.TimeoutError:
+                raise DeviceError(device, operation, f"no free connection to {self.endpoint} "
+                                  f"within {self.timeout_s * 4 + 1:g} s") from None
 
     # -- requests -----------------------------------------------------------------
     async def read(self, device: str, unit: int, table: str, address: int,

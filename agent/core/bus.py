@@ -169,6 +169,11 @@ class BusScheduler:
             job.result = await job.run()
         except DeviceError as exc:
             job.error = exc
+        except BaseException as exc:
+            # a bug or a cancellation: the caller must not read it as success; the
+            # worker itself goes down and the supervisor restarts it
+            job.error = DeviceError("bus " + self.name, "job", "aborted: " + repr(exc))
+            raise
         finally:
             self._account(start)
             job.done.set()
@@ -225,7 +230,8 @@ class BusScheduler:
         if target.failures == 1:      # log once per state change, not every poll
             self.log("bus " + self.name + ": " + str(error))
         target.last_error = str(error)
-        backoff = min(target.period * (2 ** (target.failures - 1)), self.backoff_max)
+        # capped exponent: a device dead for days must not overflow the float
+        backoff = min(target.period * (2 ** min(target.failures - 1, 20)), self.backoff_max)
         target.next_due = start + max(target.period, backoff)
         reading = {"device": target.device_id, "ts": ts, "error": str(error)}
         if target.last_values is not None:

@@ -162,3 +162,33 @@ async def test_half_duplex_bus_never_overlaps_transactions():
         target.read = read
     await run_until(clock, bus, clock.now + 3)
     assert seen and max(seen) == 1
+
+
+async def test_a_job_that_fails_with_a_bug_is_reported_as_failed_not_done():
+    clock = VirtualClock()
+    bus, devices, sink = make_bus(clock, 2, period=1.0)
+
+    async def buggy():
+        raise KeyError("switch")
+    task = asyncio.create_task(bus.run_loop())
+    try:
+        await bus.execute(buggy)
+        outcome = "done"
+    except Exception as exc:   # the caller sees a DeviceError naming the bug
+        outcome = repr(exc)
+    try:
+        await task               # the worker went down with the bug: the supervisor's job
+    except KeyError:
+        pass
+    assert "aborted" in outcome and "KeyError" in outcome, outcome
+
+
+async def test_a_device_dead_for_days_does_not_overflow_its_back_off():
+    clock = VirtualClock()
+    bus, devices, sink = make_bus(clock, 2, period=1.0)
+    devices[0].dead = True
+    bus.targets[0].failures = 5000          # ~ weeks of failed polls
+    bus.targets[0].next_due = clock.now
+    await run_until(clock, bus, clock.now + 200)
+    assert len(devices[1].reads) >= 190     # the healthy one is still polled
+    assert sink.of("L-001")[-1]["quality"] == "comm_error"

@@ -74,3 +74,10 @@ def test_generic_state_round_trips_through_the_state_file(tmp_path):
     other = FaultWatch(["X"], channels[:1], -6.178, 106.632, lambda *a, **k: None,
                        state_file=str(path))
     assert not other.load()        # different devices: start fresh, don't misapply state
+
+
+def test_sun_is_up_at_half_past_six_in_jakarta():
+    watch = FaultWatch([], [], -6.178, 106.632, lambda *a, **k: None)
+    morning = 1795823400          # 2026-11-28 06:50 WIB, still 2026-11-27 in UTC
+    evening = morning + 12 * 3600 + 1800    # 19:20 WIB
+    assert watch.sun_up(morning) and not watch.sun_up(evening)
