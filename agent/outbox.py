@@ -52,6 +52,7 @@ class Outbox:
         self.error: str | None = None
         self.lost_in_memory = 0
         self._pending: list[Item] = []
+        self._unfinished = None           # (commit future, items, acked) cut off by shutdown
         self._acked: list[int] = []
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
@@ -111,12 +112,24 @@ class Outbox:
         acked, self._acked = self._acked, []
         if not items and not acked:
             return True
-        result = await self.call(self.db.commit, items, acked, self.clock_ms())
+        commit = asyncio.ensure_future(self.call(self.db.commit, items, acked, self.clock_ms()))
+        try:
+            # shielded: a shutdown that cancels the commit loop must not cancel a commit
+            # still queued for the SQLite thread, or its batch would be lost
+            result = await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            self._unfinished = (commit, items, acked)
+            raise
+        self._settle(result, items, acked)
+        return not result.error
+
+    def _settle(self, result, items: list, acked: list) -> None:
+        """Book a commit's outcome: items back in the queue on error, hooks on success."""
         if result.error:
             self._pending[:0] = items
             self._acked[:0] = acked
             self._disk_trouble(result.error)
-            return False
+            return
         if self.error:
             log.warning("outbox writable again")
             self.error = None
@@ -127,7 +140,6 @@ class Outbox:
         if result.added:
             self.on_fresh(result.rows)
             self.on_committed()
-        return True
 
     def _disk_trouble(self, error: str) -> None:
         if self.error is None:
@@ -156,7 +168,11 @@ class Outbox:
                 "error": self.error}
 
     async def close(self) -> None:
-        """Commit what is pending and close the file."""
+        """Commit what is pending (after any commit a shutdown interrupted) and close the file."""
+        if self._unfinished is not None:
+            commit, items, acked = self._unfinished
+            self._unfinished = None
+            self._settle(await commit, items, acked)
         if self.db is not None:
             if not await self.flush():
                 log.error("outbox: %d message(s) could not be saved at shutdown",

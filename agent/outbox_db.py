@@ -152,7 +152,7 @@ class OutboxDb:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('dropped', ?)",
                                   (self.dropped + dropped[0],))
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:   # disk full, I/O error, corruption found late
             self._rollback()
             result.error = str(exc)
             return result

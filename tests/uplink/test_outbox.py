@@ -194,3 +194,31 @@ def test_locked_file_is_an_error_not_corruption(tmp_path):
     finally:
         other.close()
     assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+def test_a_commit_cut_off_by_shutdown_is_still_saved_on_close(tmp_path):
+    async def go():
+        box = Outbox(tmp_path / "o.db", max_mb=10)
+        await box.open()
+        gate = asyncio.Event()
+        # keep the SQLite thread busy so the batch's commit is still queued when cancelled
+        blocker = asyncio.ensure_future(box.call(lambda: __import__("time").sleep(0.3)))
+        for i in range(4):
+            box.put("t/L-1", "L-1", ROUTINE, 1000 + i, {"values": {"i": i}})
+        flush = asyncio.create_task(box.flush())
+        await asyncio.sleep(0.05)
+        flush.cancel()                      # what the supervisor does at SIGTERM
+        try:
+            await flush
+        except asyncio.CancelledError:
+            gate.set()
+        await blocker
+        await box.close()
+        reopened = Outbox(tmp_path / "o.db", max_mb=10)
+        await reopened.open()
+        rows = await reopened.fetch_after(0, 100)
+        await reopened.close()
+        return gate.is_set(), rows
+    cancelled, rows = run(go())
+    assert cancelled
+    assert [json.loads(p)["values"]["i"] for _, _, p in rows] == [0, 1, 2, 3]
