@@ -9,8 +9,9 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 from agent.errors import DeviceError
 from drivers.device import ModbusDevice
 from drivers.modbus import ModbusBus
-from drivers.profiles import Profile, load_profile
+from drivers.profiles import load_profile
 from drivers.sim.site import SimulatedSite
+from tests.drivers.holey import HOLEY_PROFILE, holey_device
 from tests.support.broker import free_port
 
 
@@ -43,14 +44,6 @@ def test_streetlight_poll_takes_two_requests_counted_at_the_simulator():
     assert values["rated_power"] in (60, 90, 120, 150)
 
 
-HOLEY_PROFILE = Profile.model_validate({
-    "model": "holey", "points": [
-        {"name": "a", "table": "input", "address": 0, "type": "uint16"},
-        {"name": "b", "table": "input", "address": 3, "type": "uint16"},
-        {"name": "c", "table": "input", "address": 10, "type": "uint32"},
-    ]})
-
-
 def test_rejected_range_is_split_and_the_split_remembered():
     calls = []
 
@@ -59,13 +52,7 @@ def test_rejected_range_is_split_and_the_split_remembered():
 
     async def main():
         port = free_port()
-        # registers 0..3 and 10..11 exist; 4..9 are a hole the device rejects
-        dev = SimDevice(1, simdata=(
-            [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
-            [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
-            [SimData(0, values=[0], datatype=DataType.REGISTERS)],
-            [SimData(0, values=[7, 0, 0, 9], datatype=DataType.REGISTERS),
-             SimData(10, values=[1, 2], datatype=DataType.REGISTERS)]), action=action)
+        dev = holey_device(action)
         server = await _serve([dev], port)
         bus = ModbusBus("lan", "modbus-tcp", host="127.0.0.1", port=port, timeout_s=0.5)
         await bus.connect()

@@ -5,14 +5,14 @@ import struct
 
 import pytest
 from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
 
 from agent.errors import DeviceError
 from drivers.device import ModbusDevice
 from drivers.modbus import IllegalAddress, NoReply
 from drivers.modbus_tcp import ModbusTcpBus
-from drivers.profiles import Profile, load_profile
+from drivers.profiles import load_profile
 from drivers.sim.site import SimulatedSite
+from tests.drivers.holey import HOLEY_PROFILE, holey_device
 from tests.support.broker import free_port
 
 WAIT_S = 10.0         # generous cap on waits for events; never a timing assertion
@@ -98,14 +98,6 @@ def test_exception_responses_become_device_errors():
     assert isinstance(errors["bad address"], IllegalAddress)
 
 
-HOLEY_PROFILE = Profile.model_validate({
-    "model": "holey", "points": [
-        {"name": "a", "table": "input", "address": 0, "type": "uint16"},
-        {"name": "b", "table": "input", "address": 3, "type": "uint16"},
-        {"name": "c", "table": "input", "address": 10, "type": "uint32"},
-    ]})
-
-
 def test_rejected_range_is_split_through_the_device_and_remembered():
     calls = []
 
@@ -114,12 +106,7 @@ def test_rejected_range_is_split_through_the_device_and_remembered():
 
     async def main():
         port = free_port()
-        dev = SimDevice(1, simdata=(
-            [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
-            [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
-            [SimData(0, values=[0], datatype=DataType.REGISTERS)],
-            [SimData(0, values=[7, 0, 0, 9], datatype=DataType.REGISTERS),
-             SimData(10, values=[1, 2], datatype=DataType.REGISTERS)]), action=action)
+        dev = holey_device(action)
         server = ModbusTcpServer([dev], address=("127.0.0.1", port),
                                  ignore_missing_devices=True)
         await server.serve_forever(background=True)
