@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -50,24 +49,6 @@ def site_factory():
     yield make
     for s in sites:
         s.stop()
-
-
-def write_config(path: Path, broker_url: str, site_port: int, lights: int,
-                 poll: str = "1s", gateway_id: str = "test-gw", extra: str = "") -> Path:
-    """A gateway.yaml for `lights` controllers on one simulated TCP endpoint."""
-    devices = "\n".join(
-        f"  - {{id: L-{u:03d}, bus: lan, unit: {u}, profile: streetlight-generic, poll: {poll}}}"
-        for u in range(1, lights + 1))
-    path.write_text(textwrap.dedent(f"""\
-        gateway: {{id: {gateway_id}, site: test, location: {{lat: -6.178, lon: 106.632}},
-                  timezone: Asia/Jakarta}}
-        uplink:
-          mqtt: {{url: "{broker_url}", topic_prefix: city/lighting, qos: 1}}
-        buses:
-          lan: {{type: modbus-tcp, host: 127.0.0.1, port: {site_port}, timeout_ms: 300}}
-        devices:
-        """) + devices + "\n" + extra)
-    return path
 
 
 class AgentProcess:

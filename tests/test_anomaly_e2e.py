@@ -1,6 +1,6 @@
 """End to end: a lamp failure injected in the simulator becomes one lampFailure event."""
 
-from tests.conftest import write_config
+from tests.support.gateway_files import write_gateway
 
 PREFIX = "city/lighting/test-gw"
 
@@ -10,7 +10,7 @@ def test_injected_lamp_failure_is_published_once_as_an_event(
     site = site_factory(4)
     site.call(site.site.fail_lamp, 2)
     sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
-    config = write_config(tmp_path / "gw.yaml", broker.url, site.port, 4, poll="500ms",
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 4, poll="500ms",
                           extra="anomaly: {period: 1s}\n")
     agent = agent_factory(config)
     raised = sub.wait_for(lambda m: [(t, p) for t, p, _ in m

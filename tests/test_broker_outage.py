@@ -1,6 +1,6 @@
 """The agent survives its broker going away and reconnects when it returns."""
 
-from tests.conftest import write_config
+from tests.support.gateway_files import write_gateway
 
 PREFIX = "city/lighting/test-gw"
 
@@ -8,7 +8,7 @@ PREFIX = "city/lighting/test-gw"
 def test_broker_killed_and_restarted_agent_reconnects(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory):
     site = site_factory(2)
-    agent = agent_factory(write_config(tmp_path / "gw.yaml", broker.url, site.port, 2))
+    agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2))
     sub = subscriber_factory(broker.port, f"{PREFIX}/#")
     sub.wait_for(lambda m: any("/telemetry/" in t for t, _, _ in m), 15, "first telemetry")
 

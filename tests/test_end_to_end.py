@@ -2,7 +2,7 @@
 
 import time
 
-from tests.conftest import write_config
+from tests.support.gateway_files import write_gateway
 
 PREFIX = "city/lighting/test-gw"
 
@@ -16,7 +16,7 @@ def test_every_device_is_seen_and_a_change_arrives_within_two_polls(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory):
     site = site_factory(5)
     sub = subscriber_factory(broker.port, f"{PREFIX}/#")
-    agent = agent_factory(write_config(tmp_path / "gw.yaml", broker.url, site.port, 5))
+    agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 5))
 
     devices = {f"L-{u:03d}" for u in range(1, 6)}
     sub.wait_for(lambda m: {t.rsplit("/", 1)[1] for t, _ in _telemetry(m)} >= devices,
@@ -51,7 +51,7 @@ def test_sigterm_publishes_offline_and_exits_within_5s(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory):
     site = site_factory(2)
     sub = subscriber_factory(broker.port, f"{PREFIX}/status")
-    agent = agent_factory(write_config(tmp_path / "gw.yaml", broker.url, site.port, 2))
+    agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2))
     sub.wait_for(lambda m: any(p.get("state") == "online" for _, p, _ in m), 15, "online")
     start = time.monotonic()
     assert agent.terminate(timeout=5) == 0
@@ -64,7 +64,7 @@ def test_dead_device_reports_comm_error_and_others_keep_flowing(
     site = site_factory(3)
     site.call(site.site.set_dead, 2)
     sub = subscriber_factory(broker.port, f"{PREFIX}/telemetry/#")
-    agent_factory(write_config(tmp_path / "gw.yaml", broker.url, site.port, 3))
+    agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 3))
     bad = sub.wait_for(lambda m: [p for _, p in _telemetry(m, "L-002")], 15, "L-002 reading")
     assert bad[0]["quality"] == "comm_error" and "no reply" in bad[0]["error"]
     sub.wait_for(lambda m: len([1 for _, p in _telemetry(m, "L-001")

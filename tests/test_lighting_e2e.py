@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timezone
 
 from edge_rules.sunclock import sun_day
-from tests.conftest import write_config
+from tests.support.gateway_files import write_gateway
 
 PREFIX = "city/lighting/test-gw"
 LIGHTING = """\
@@ -28,7 +28,7 @@ def test_schedule_switches_lights_on_at_computed_sunset(
     site = site_factory(3)
     lights = [site.site.light(u) for u in (1, 2, 3)]
     sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
-    config = write_config(tmp_path / "gw.yaml", broker.url, site.port, 3, extra=LIGHTING)
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 3, extra=LIGHTING)
     warped = agent_factory(config, extra_args=["--time-warp", f"{start},30"])
     # before sunset (daytime) the schedule says off: the lights are switched off
     off = sub.wait_for(lambda m: [p for t, p, _ in m if p.get("event") == "output_changed"

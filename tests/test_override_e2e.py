@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import write_config
+from tests.support.gateway_files import write_gateway
 
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = "city/lighting/test-gw"
@@ -31,7 +31,7 @@ def wait_until(predicate, what, timeout=15):
 def test_override_beats_everything_works_without_broker_and_is_published(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory):
     site = site_factory(2)
-    config = write_config(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=LIGHTING)
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=LIGHTING)
     sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
     agent_factory(config)
     wait_until(lambda: (tmp_path / "lentera.sock").exists(), "control socket")
@@ -68,7 +68,7 @@ def test_override_beats_everything_works_without_broker_and_is_published(
 
 
 def test_override_without_a_running_agent_says_what_to_do(tmp_path, broker):
-    config = write_config(tmp_path / "gw.yaml", broker.url, 1, 2, extra=LIGHTING)
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, 1, 2, extra=LIGHTING)
     res = lentera("override", "-c", str(config), "--group", "road", "--dim", "50")
     assert res.returncode == 1
     assert "cannot reach the agent" in res.stderr and "lentera run" in res.stderr

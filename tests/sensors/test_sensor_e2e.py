@@ -4,7 +4,7 @@ import asyncio
 import threading
 
 from drivers.sim.serial_emitters import Noise, SerialSensorEmitter
-from tests.conftest import write_config
+from tests.support.gateway_files import write_gateway
 
 PREFIX = "city/lighting/test-gw"
 
@@ -41,7 +41,7 @@ def test_sds011_readings_reach_the_broker_averaged(
         sub = subscriber_factory(broker.port, f"{PREFIX}/telemetry/AQ-01")
         extra = (f"serial_sensors:\n  - {{id: AQ-01, kind: sds011, port: {sensor.path}, "
                  f"publish_every: 1s}}\n")
-        agent_factory(write_config(tmp_path / "gw.yaml", broker.url, site.port, 1, extra=extra))
+        agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1, extra=extra))
         sensor.start()
         got = sub.wait_for(lambda m: [p for _, p, _ in m if p["quality"] == "good"], 20,
                            "an averaged AQ-01 reading")

@@ -14,7 +14,8 @@ def write_gateway(path: Path, broker_url: str, site_port: int, lights: int, poll
         f"  - {{id: L-{u:03d}, bus: lan, unit: {u}, profile: streetlight-generic, poll: {poll}}}"
         for u in range(1, lights + 1))
     path.write_text(textwrap.dedent(f"""\
-        gateway: {{id: {gateway_id}, site: test, location: {{lat: -6.178, lon: 106.632}}}}
+        gateway: {{id: {gateway_id}, site: test, location: {{lat: -6.178, lon: 106.632}},
+                  timezone: Asia/Jakarta}}
         uplink:
           mqtt: {{url: "{broker_url}", topic_prefix: city/lighting, reconnect_min: 0.5s,
                   reconnect_max: 2s{", " + mqtt if mqtt else ""}}}
