@@ -30,7 +30,7 @@ class LightingService(CityArbiter):
         self.scheduler_of = scheduler_of      # device id -> BusScheduler
         self.emit_event = emit_event
         self.step_s = step_s
-        self.points: dict[str, float] = {}
+        self.latest: dict[str, dict] = {}    # device id -> its last good values
         self.actual: dict[str, dict] = {}     # device id -> {"switch", "dim"} as last read
         self.outputs: dict[str, dict] = {}
         self.write_errors: dict[str, str] = {}
@@ -39,15 +39,13 @@ class LightingService(CityArbiter):
         self._lock = asyncio.Lock()
 
     def observe(self, reading: dict) -> None:
-        """Feed a reading (good quality only) into the points the rules see."""
-        if reading["quality"] != "good":
-            for key in [k for k in self.points if k.startswith(reading["device"] + ".")]:
-                del self.points[key]          # rules must not act on stale values
-            return
+        """Feed a reading into what the rules see (hot path: store only; step() flattens)."""
         device = reading["device"]
+        if reading["quality"] != "good":
+            self.latest.pop(device, None)     # rules must not act on stale values
+            return
         values = reading["values"]
-        for point, value in values.items():
-            self.points[f"{device}.{point}"] = value
+        self.latest[device] = values
         if device in self.devices and "switch" in values and "dim" in values:
             self.actual[device] = {"switch": int(values["switch"]), "dim": int(values["dim"])}
 
@@ -62,7 +60,7 @@ class LightingService(CityArbiter):
         """One decision and the writes it needs; {device: None or error} of those written."""
         async with self._lock:
             outputs, records, alarms = self.controller.step(
-                int(self.clock.wall()), dict(self.points), self.clock.trusted(),
+                int(self.clock.wall()), self._points(), self.clock.trusted(),
                 self.clock.monotonic())
             self.outputs = outputs
             for record in records:
@@ -73,6 +71,11 @@ class LightingService(CityArbiter):
             todo = [d for d in outputs if d in self.devices and self._differs(d, outputs[d])]
             results = await asyncio.gather(*(self._write(d, outputs[d]) for d in todo))
             return dict(zip(todo, results))
+
+    def _points(self) -> dict:
+        """{"DEVICE.point": value} of every device's last good reading."""
+        return {f"{device}.{point}": value for device, values in self.latest.items()
+                for point, value in values.items()}
 
     def _differs(self, device: str, out: dict) -> bool:
         have = self.actual.get(device)

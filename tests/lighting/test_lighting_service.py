@@ -82,3 +82,16 @@ def test_control_socket_rejects_a_request_that_is_not_an_object():
     except ValueError as exc:
         raised = str(exc)
     assert raised == "switch must be true or false"
+
+
+def test_rules_see_good_readings_and_forget_a_device_whose_reading_went_stale():
+    plan = {**ROAD, "rules": {"hot": {"when": "L-001.driver_temp > 85",
+                                      "then": [{"dim": 50, "device": "L-001"}]}}}
+    svc, devices = service(plan)
+    svc.observe({"device": "L-001", "quality": "good",
+                 "values": {"switch": 1, "dim": 100, "driver_temp": 90.0}})
+    asyncio.run(svc.step())
+    assert svc.outputs["L-001"]["dim"] == 50 and svc.outputs["L-001"]["source"] == "rule"
+    svc.observe({"device": "L-001", "quality": "stale", "values": {"driver_temp": 90.0}})
+    asyncio.run(svc.step())
+    assert svc.outputs["L-001"]["source"] != "rule"      # no acting on a stale temperature
