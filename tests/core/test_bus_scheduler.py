@@ -11,6 +11,11 @@ async def run_until(clock, scheduler, until):
     task = asyncio.create_task(scheduler.run_loop())
     while clock.now < until:
         await asyncio.sleep(0)
+    await stop(task)
+
+
+async def stop(task):
+    """Cancel a running scheduler and wait until it has wound down."""
     task.cancel()
     try:
         await task
@@ -72,11 +77,7 @@ async def test_command_jumps_ahead_of_a_full_poll_cycle():
     queued_at, queued_log = clock.now, len(log)
     while not command.done():
         await asyncio.sleep(0)
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    await stop(task)
     assert (await command) == "done"
     polls_in_between = log[queued_log:].index(("command", "L-042"))
     # at most the one transaction already on the wire goes first, not the 59 overdue polls
