@@ -9,7 +9,7 @@ import asyncio
 import logging
 
 from agent.arbiter import CityArbiter
-from agent.core.bus import PRIORITY_COMMAND, wait_event
+from agent.core.bus import PRIORITY_COMMAND
 from agent.errors import DeviceError
 from agent.outbox import ALARM, EVENT
 
@@ -34,7 +34,6 @@ class LightingService(CityArbiter):
         self.actual: dict[str, dict] = {}     # device id -> {"switch", "dim"} as last read
         self.outputs: dict[str, dict] = {}
         self.write_errors: dict[str, str] = {}
-        self.wake = asyncio.Event()
         self.on_commanded = None              # (device id, epoch s): a write was made
         self._lock = asyncio.Lock()
 
@@ -53,8 +52,7 @@ class LightingService(CityArbiter):
         """Step every step_s (commands, overrides and pushed plans step at once themselves)."""
         while True:
             await self.step()
-            self.wake.clear()
-            await wait_event(self.wake, self.step_s)
+            await asyncio.sleep(self.step_s)   # a period, not a poll: nothing else wakes it
 
     async def step(self) -> dict:
         """One decision and the writes it needs; {device: None or error} of those written."""
