@@ -3,37 +3,32 @@
 import asyncio
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
-from agent import __version__
-from agent.clock import AgentClock
-from agent.config import (GatewayConfig, RtuBus, build_lighting, format_path,
-                          lighting_problems)
-from agent.lighting import LightingService
-from agent.watch import FaultWatch, analog_channels
-from agent.core.bus import BusScheduler, PollTarget
-from agent.arbiter import DirectArbiter
-from agent.commands import CommandHandler, Refused
-from agent.control import ControlServer
+from agent import status
+from agent.status import wall_ms
+from agent.platform.clock import AgentClock
+from agent.config.lighting import build_lighting, lighting_problems
+from agent.config.keys import load_key
+from agent.config.models import GatewayConfig
+from agent.field import build_field
+from agent.config.text import format_path
+from agent.services.lighting import LightingService
+from agent.services.watch import FaultWatch, analog_channels
+from agent.services.arbiter import DirectArbiter
+from agent.uplink.commands import CommandHandler, Refused
+from agent.local.control import ControlServer
 from agent.core.supervisor import Supervisor
-from agent.outbox import ALARM, EVENT, ROUTINE, Outbox
-from agent.publisher import Publisher
-from agent.signing import load_key
-from agent.uplink import MqttUplink
-from drivers.device import ModbusDevice
-from drivers.modbus_tcp import ModbusTcpBus
-from drivers.profiles import load_profile
+from agent.store.outbox import ALARM, EVENT, ROUTINE, Outbox
+from agent.store.statefile import write_atomic
+from agent.uplink.publisher import Publisher
+from agent.uplink.mqtt import MqttUplink
+from drivers.modbus.device import ModbusDevice
 
 log = logging.getLogger("lentera")
 
 DROP_EVENT_EVERY_S = 60.0    # at most one outbox_dropped event a minute (status has the total)
-
-
-def wall_ms() -> int:
-    """Epoch milliseconds."""
-    return int(time.time() * 1000)
 
 
 class Agent:
@@ -51,7 +46,7 @@ class Agent:
         self.commands: CommandHandler | None = None
         self.buses: dict[str, object] = {}   # bus name -> ModbusBus (RTU) or ModbusTcpBus
         self.devices: dict[str, ModbusDevice] = {}
-        self.schedulers: dict[str, BusScheduler] = {}
+        self.schedulers: dict = {}           # bus name -> BusScheduler
         self.uplink: MqttUplink | None = None
         self.publisher: Publisher | None = None
         ob = config.outbox
@@ -63,34 +58,8 @@ class Agent:
         self._drops_unreported = 0
 
     def _build_field(self) -> None:
-        for name, bus_cfg in self.config.buses.items():
-            if isinstance(bus_cfg, RtuBus):
-                from drivers.modbus import ModbusBus   # pymodbus only where RTU is used
-                self.buses[name] = ModbusBus(name, bus_cfg.type, port=bus_cfg.port,
-                                             baudrate=bus_cfg.baudrate, parity=bus_cfg.parity,
-                                             stopbits=bus_cfg.stopbits,
-                                             timeout_s=bus_cfg.timeout_ms / 1000)
-            else:
-                # one request per connection (drivers/modbus_tcp.py says why)
-                self.buses[name] = ModbusTcpBus(name, bus_cfg.host, bus_cfg.port,
-                                                timeout_s=bus_cfg.timeout_ms / 1000,
-                                                max_in_flight=bus_cfg.max_in_flight,
-                                                connections=bus_cfg.connections)
-        targets: dict[str, list[PollTarget]] = {name: [] for name in self.buses}
-        for dev in self.config.devices:
-            bus_cfg = self.config.buses[dev.bus]
-            device = ModbusDevice(dev.id, self.buses[dev.bus], dev.unit,
-                                  load_profile(dev.profile), max_gap=bus_cfg.max_gap)
-            self.devices[dev.id] = device
-            targets[dev.bus].append(PollTarget(dev.id, dev.poll, device.read))
-        for name, bus_targets in targets.items():
-            if not bus_targets:
-                continue
-            bus_cfg = self.config.buses[name]
-            self.schedulers[name] = BusScheduler(
-                name, bus_targets, self.on_reading, time.monotonic, wall_ms,
-                retries=bus_cfg.retries, backoff_max=bus_cfg.backoff_max,
-                max_in_flight=getattr(bus_cfg, "max_in_flight", 1), log=log.warning)
+        self.buses, self.devices, self.schedulers = build_field(self.config, self.on_reading,
+                                                                wall_ms, log.warning)
 
     @property
     def seq(self) -> int:
@@ -150,8 +119,8 @@ class Agent:
         if not self.config.serial_sensors:
             return {}
         # imported only when used: pyserial and the parsers cost ~3 MB of a Pi's memory
-        from agent.sensors import SerialSensorService
-        from drivers.serial_line import SerialSensorConfig
+        from agent.services.sensors import SerialSensorService
+        from drivers.serial.line import SerialSensorConfig
         services = {}
         for s in self.config.serial_sensors:
             cfg = SerialSensorConfig(name=s.id, kind=s.kind, port=s.port, baudrate=s.baudrate,
@@ -182,9 +151,7 @@ class Agent:
             return None
         try:
             lighting = json.loads(path.read_text(encoding="utf-8"))
-            problems = lighting_problems(self.config, lighting, "pushed")
-            if problems:
-                raise ValueError(f"{format_path(problems[0][0])}: {problems[0][1]}")
+            self._check_schedule(lighting, "pushed", ValueError)
             log.info("lighting: using the schedule pushed by the city (%s)", path)
             return build_lighting(self.config, lighting)
         except (OSError, ValueError) as exc:
@@ -192,16 +159,16 @@ class Agent:
                         path, exc)
             return None
 
+    def _check_schedule(self, lighting: dict, where: str, error: type) -> None:
+        problems = lighting_problems(self.config, lighting, where)
+        if problems:
+            raise error(f"{format_path(problems[0][0])}: {problems[0][1]}")
+
     async def push_schedule(self, lighting: dict) -> None:
         """A schedule from the city: validate, keep it on disk, then run it."""
-        problems = lighting_problems(self.config, lighting, "schedule")
-        if problems:
-            raise Refused(f"{format_path(problems[0][0])}: {problems[0][1]}")
-        path = Path(self.config.commands.schedule_file)
-        tmp = path.with_suffix(".tmp")
+        self._check_schedule(lighting, "schedule", Refused)
         try:
-            tmp.write_text(json.dumps(lighting), encoding="utf-8")
-            os.replace(tmp, path)        # atomic: a power cut leaves the old or the new file
+            write_atomic(self.config.commands.schedule_file, json.dumps(lighting).encode())
         except OSError as exc:
             raise Refused(f"cannot store the schedule ({exc.strerror}): not applied") from None
         await self.lighting.replace_controller(build_lighting(self.config, lighting))
@@ -230,22 +197,11 @@ class Agent:
 
     def status(self) -> dict:
         """The status snapshot published (retained) on the status topic."""
-        return {"gateway": self.config.gateway.id, "site": self.config.gateway.site,
-                "version": __version__, "ts": wall_ms(),
-                "uptime_s": round(time.time() - self.started),
-                "buses": {n: {**s.status(), "line": self.buses[n].counters.as_dict()}
-                          for n, s in self.schedulers.items()},
-                "tasks": {n: t["restarts"] for n, t in self.supervisor.status().items()},
-                **({"lighting": self.lighting.status()} if self.lighting else {})}
+        return status.snapshot(self)
 
     async def full_status(self) -> dict:
         """status() plus the outbox and publisher figures (needs the SQLite thread)."""
-        snapshot = self.status()
-        snapshot["outbox"] = await self.outbox.status()
-        snapshot["uplink"] = {**self.publisher.status(), "connects": self.uplink.connects,
-                              "broker_refused": self.uplink.broker_refused}
-        snapshot["commands"] = dict(self.commands.counts)
-        return snapshot
+        return await status.full_snapshot(self)
 
     async def _status_loop(self) -> None:
         while True:

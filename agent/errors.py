@@ -1,27 +1,11 @@
-"""Lentera's error tree: what went wrong, and for the operator what to do."""
+"""Lentera's error tree: what went wrong, and for the operator what to do.
 
+The root and the field errors come from `drivers/errors.py` (the lowest layer that
+raises); the agent adds its own branches here. `edge_rules/errors.py` is the pure core's.
+"""
 
-class LenteraError(Exception):
-    """Base of every error Lentera raises on purpose."""
-
-
-class ConfigError(LenteraError):
-    """A configuration problem found at start-up; fatal."""
-
-    def __init__(self, path: str, message: str):
-        self.path = path
-        self.message = message
-        super().__init__(f"{path}: {message}" if path else message)
-
-
-class DeviceError(LenteraError):
-    """A field device did not answer, or answered wrongly; transient."""
-
-    def __init__(self, device: str, operation: str, detail: str):
-        self.device = device
-        self.operation = operation
-        self.detail = detail
-        super().__init__(f"device {device}: {operation} failed: {detail}")
+from drivers.errors import (ConfigError, DeviceError, IllegalAddress, LenteraError,  # noqa: F401
+                            NoReply, ProfileError)
 
 
 class UplinkError(LenteraError):

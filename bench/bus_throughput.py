@@ -33,9 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agent.core.bus import BusScheduler, PollTarget  # noqa: E402
-from drivers.device import ModbusDevice  # noqa: E402
-from drivers.modbus import ModbusBus, rtu_gap_s  # noqa: E402
-from drivers.profiles import load_profile  # noqa: E402
+from drivers.modbus.device import ModbusDevice  # noqa: E402
+from drivers.modbus.bus import ModbusBus  # noqa: E402
+from drivers.modbus.line import rtu_gap_s  # noqa: E402
+from drivers.modbus.profile import load_profile  # noqa: E402
 from tcp_fleet import add_tcp_parser  # noqa: E402  (bench/ is the script's own folder)
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.config import Mqtt                      # noqa: E402
-from agent.localbroker import Broker               # noqa: E402
-from agent.outbox import ROUTINE, Outbox           # noqa: E402
-from agent.publisher import Publisher              # noqa: E402
-from agent.uplink import MqttUplink                # noqa: E402
+from agent.config.models import Mqtt
+from agent.demo.broker import Broker               # noqa: E402
+from agent.store.outbox import ROUTINE, Outbox           # noqa: E402
+from agent.uplink.publisher import Publisher              # noqa: E402
+from agent.uplink.mqtt import MqttUplink                # noqa: E402
 
 VALUES = {"switch": 1, "dim": 100, "lamp_state": 1, "voltage": 221.4, "current": 0.431,
           "power": 90.6, "power_factor": 0.95, "energy": 31234, "driver_temp": 61.7,

@@ -12,7 +12,7 @@ from tests.support.broker import Broker
 from tests.support.site import SiteThread
 from tests.support.subscriber import Subscriber
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[1]
 HARNESS = REPO / "tests" / "micropython"
 RUN = HARNESS / "run.mjs"
 NPM_PACKAGE = HARNESS / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
@@ -16,7 +16,8 @@ TIMEOUT_S = 120
 # (packages copied into the interpreter, test directories run there)
 SUITES = {
     "edge_rules": (["edge_rules"], ["tests/edge_rules"]),
-    "agent_core": (["edge_rules", "agent/core", "agent/errors.py"], ["tests/core"]),
+    "agent_core": (["edge_rules", "agent/core", "agent/errors.py", "drivers/errors.py"],
+                   ["tests/agent/core"]),
 }
 
 

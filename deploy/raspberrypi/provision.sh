@@ -34,7 +34,7 @@ cp "$CONFIG" "$CONFIG.bak.$(date +%Y%m%d%H%M%S)"
 import sys
 import yaml
 path, gid, site, lat, lon, broker = sys.argv[1:]
-from agent.config import load_yaml
+from agent.config.text import load_yaml
 data = load_yaml(open(path, encoding="utf-8").read())
 data["gateway"].update(id=gid, site=site, location={"lat": float(lat), "lon": float(lon)})
 if broker:

@@ -8,8 +8,8 @@ and the agent can never disagree about a map.
 import math
 import random
 
-from drivers.codec import encode
-from drivers.profiles import Profile, load_profile
+from drivers.modbus.codec import encode
+from drivers.modbus.profile import Profile, load_profile
 
 METER_PROFILES = {"sdm120": "eastron-sdm120", "sdm630": "eastron-sdm630"}
 LUX_PROFILE = "lux-rs485-generic"

@@ -1,5 +1,5 @@
 """Test access to the private broker helper."""
 
-from agent.localbroker import Broker, free_port, wait_port
+from agent.demo.broker import Broker, free_port, wait_port
 
 __all__ = ["Broker", "free_port", "wait_port"]

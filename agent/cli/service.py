@@ -1,0 +1,68 @@
+"""`lentera check-config` and `lentera run`: validate a gateway config, run the agent."""
+
+import asyncio
+import signal
+import sys
+
+import click
+
+from agent.cli.common import run_loop, setup_logging
+from agent.errors import ConfigError, LenteraError
+
+
+@click.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def check_config(config_file):
+    """Validate a gateway config file; print every problem with its key path and line."""
+    from agent.config.loading import load_config
+    try:
+        cfg = load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"{config_file}: INVALID", err=True)
+        for problem in getattr(exc, "problems", [str(exc)]):
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    click.echo(f"{config_file}: OK — gateway {cfg.gateway.id}, {len(cfg.buses)} bus(es), "
+               f"{len(cfg.devices)} device(s)")
+
+
+@click.command("run")
+@click.option("-c", "--config", "config_file", required=True,
+              type=click.Path(dir_okay=False), help="Gateway config (YAML).")
+@click.option("--time-warp", metavar="START[,RATE]", default=None,
+              help="Commissioning aid: run the lighting logic on a simulated clock starting at "
+                   "START (ISO time with zone, e.g. 2026-11-28T17:40:00+07:00) and running RATE "
+                   "times faster (default 1). Polling keeps real time. Never use in service.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def run(config_file, time_warp, verbose):
+    """Run the agent until SIGTERM or Ctrl-C."""
+    from agent.app import Agent
+    from agent.platform.clock import AgentClock, parse_warp
+    from agent.config.loading import load_config
+    setup_logging(verbose)
+    try:
+        cfg = load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"cannot start: {exc}\nRun `lentera check-config {config_file}` "
+                   "for the full list.", err=True)
+        sys.exit(2)
+    clock = None
+    if time_warp:
+        try:
+            start, rate = parse_warp(time_warp)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--time-warp") from None
+        clock = AgentClock(start, rate)
+
+    async def _main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Agent(cfg, clock=clock).run(stop)
+
+    try:
+        run_loop(_main())
+    except LenteraError as exc:     # e.g. unreadable TLS files: say so, no traceback
+        click.echo(f"lentera run: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,50 @@
+"""The field side of the agent: buses, devices and their poll schedulers, built from the config."""
+
+import time
+
+from agent.config.models import GatewayConfig, RtuBus
+from agent.core.bus import BusScheduler, PollTarget
+from drivers.modbus.device import ModbusDevice
+from drivers.modbus.profile import load_profile
+from drivers.modbus.tcp import ModbusTcpBus
+
+
+def build_buses(config: GatewayConfig) -> dict:
+    """Bus name -> ModbusBus (RTU, over pymodbus) or ModbusTcpBus (our MBAP client)."""
+    buses = {}
+    for name, bus_cfg in config.buses.items():
+        if isinstance(bus_cfg, RtuBus):
+            from drivers.modbus.bus import ModbusBus   # pymodbus only where RTU is used
+            buses[name] = ModbusBus(name, bus_cfg.type, port=bus_cfg.port,
+                                    baudrate=bus_cfg.baudrate, parity=bus_cfg.parity,
+                                    stopbits=bus_cfg.stopbits, timeout_s=bus_cfg.timeout_ms / 1000)
+        else:
+            # one request per connection (drivers/modbus/tcp.py says why)
+            buses[name] = ModbusTcpBus(name, bus_cfg.host, bus_cfg.port,
+                                       timeout_s=bus_cfg.timeout_ms / 1000,
+                                       max_in_flight=bus_cfg.max_in_flight,
+                                       connections=bus_cfg.connections)
+    return buses
+
+
+def build_field(config: GatewayConfig, on_reading, wall_ms, log) -> tuple[dict, dict, dict]:
+    """(buses, devices, schedulers): every configured device on its bus, polled by its scheduler."""
+    buses = build_buses(config)
+    devices: dict[str, ModbusDevice] = {}
+    targets: dict[str, list[PollTarget]] = {name: [] for name in buses}
+    for dev in config.devices:
+        bus_cfg = config.buses[dev.bus]
+        device = ModbusDevice(dev.id, buses[dev.bus], dev.unit, load_profile(dev.profile),
+                              max_gap=bus_cfg.max_gap)
+        devices[dev.id] = device
+        targets[dev.bus].append(PollTarget(dev.id, dev.poll, device.read))
+    schedulers = {}
+    for name, bus_targets in targets.items():
+        if not bus_targets:
+            continue
+        bus_cfg = config.buses[name]
+        schedulers[name] = BusScheduler(
+            name, bus_targets, on_reading, time.monotonic, wall_ms,
+            retries=bus_cfg.retries, backoff_max=bus_cfg.backoff_max,
+            max_in_flight=getattr(bus_cfg, "max_in_flight", 1), log=log)
+    return buses, devices, schedulers

@@ -1,0 +1,154 @@
+"""Lighting service: steps the edge-rules controller and makes the lights match its outputs.
+
+It is also the arbitration-backed city-command port: a command becomes a
+"city command" layer in the controller (below a crew's maintenance override,
+above rules and schedules), and the controller's outputs are written.
+"""
+
+import asyncio
+import logging
+
+from agent.services.arbiter import CityArbiter
+from agent.core.bus import PRIORITY_COMMAND
+from agent.errors import DeviceError
+from agent.store.outbox import ALARM, EVENT
+
+log = logging.getLogger(__name__)
+
+STEP_S = 5.0
+UNTIL_REVOKED_S = 7 * 86400.0   # a command "without end" still expires: a week
+
+
+class LightingService(CityArbiter):
+    """Keeps each street light's switch and dim at what the controller decides."""
+
+    def __init__(self, controller, clock, devices: dict, scheduler_of: dict, emit_event,
+                 step_s: float = STEP_S):
+        self.controller = controller
+        self.clock = clock
+        self.devices = devices                # device id -> ModbusDevice (controllable ones)
+        self.scheduler_of = scheduler_of      # device id -> BusScheduler
+        self.emit_event = emit_event
+        self.step_s = step_s
+        self.latest: dict[str, dict] = {}    # device id -> its last good values
+        self.actual: dict[str, dict] = {}     # device id -> {"switch", "dim"} as last read
+        self.outputs: dict[str, dict] = {}
+        self.write_errors: dict[str, str] = {}
+        self.on_commanded = None              # (device id, epoch s): a write was made
+        self._lock = asyncio.Lock()
+
+    def observe(self, reading: dict) -> None:
+        """Feed a reading into what the rules see (hot path: store only; step() flattens)."""
+        device = reading["device"]
+        if reading["quality"] != "good":
+            self.latest.pop(device, None)     # rules must not act on stale values
+            return
+        values = reading["values"]
+        self.latest[device] = values
+        if device in self.devices and "switch" in values and "dim" in values:
+            self.actual[device] = {"switch": int(values["switch"]), "dim": int(values["dim"])}
+
+    async def run_loop(self) -> None:
+        """Step every step_s (commands, overrides and pushed plans step at once themselves)."""
+        while True:
+            await self.step()
+            await asyncio.sleep(self.step_s)   # a period, not a poll: nothing else wakes it
+
+    async def step(self) -> dict:
+        """One decision and the writes it needs; {device: None or error} of those written."""
+        async with self._lock:
+            outputs, records, alarms = self.controller.step(
+                int(self.clock.wall()), self._points(), self.clock.trusted(),
+                self.clock.monotonic())
+            self.outputs = outputs
+            for record in records:
+                self.emit_event(record["light"], "output_changed", EVENT, **{
+                    k: v for k, v in record.items() if k != "light"})
+            for alarm in alarms:
+                self.emit_event("gateway", "alarm", ALARM, **alarm)
+            todo = [d for d in outputs if d in self.devices and self._differs(d, outputs[d])]
+            results = await asyncio.gather(*(self._write(d, outputs[d]) for d in todo))
+            return dict(zip(todo, results))
+
+    def _points(self) -> dict:
+        """{"DEVICE.point": value} of every device's last good reading."""
+        return {f"{device}.{point}": value for device, values in self.latest.items()
+                for point, value in values.items()}
+
+    def _differs(self, device: str, out: dict) -> bool:
+        have = self.actual.get(device)
+        if have is None:
+            return True
+        if not out["switch"]:
+            return have["switch"] != 0
+        return have["switch"] != 1 or have["dim"] != out["dim"]
+
+    async def _write(self, device_id: str, out: dict):
+        device = self.devices[device_id]
+        have = self.actual.get(device_id, {})
+
+        async def job():
+            if out["switch"] and have.get("dim") != out["dim"]:
+                await device.write("dim", out["dim"])
+            if have.get("switch") != int(bool(out["switch"])):
+                await device.write("switch", int(bool(out["switch"])))
+        try:
+            await self.scheduler_of[device_id].execute(job, PRIORITY_COMMAND)
+        except DeviceError as exc:
+            if self.write_errors.get(device_id) != str(exc):   # log once per state change
+                log.warning("cannot apply %s to %s: %s", out, device_id, exc)
+            self.write_errors[device_id] = str(exc)
+            return str(exc)
+        self.write_errors.pop(device_id, None)
+        if self.on_commanded is not None:
+            self.on_commanded(device_id, self.clock.wall())
+        self.actual[device_id] = {"switch": int(bool(out["switch"])),
+                                  "dim": out["dim"] if out["switch"] else have.get("dim", 0)}
+        return None
+
+    async def replace_controller(self, controller) -> None:
+        """Swap in a new lighting plan (a pushed schedule) and apply it at once.
+
+        Active city commands belong to the old plan and end with it.
+        """
+        async with self._lock:
+            old, self.controller = self.controller, controller
+            # a crew's override is about safety on site (a lamp being replaced): it
+            # survives a new plan from the city; city commands end with the old plan
+            for light, (switch, dim, reason, expires) in old.arbiter.held["maintenance"].items():
+                if light in controller.devices:
+                    controller.apply_override(expires, device=light, switch=switch, dim=dim,
+                                              reason=reason)
+        await self.step()
+
+    async def apply_city_command(self, device_ids, switch, dim, duration_s) -> dict:
+        """A city command through arbitration; per device None (applied) or why not."""
+        expires = int(self.clock.wall() + (duration_s or UNTIL_REVOKED_S))
+        results = {}
+        for device_id in device_ids:
+            if device_id not in self.controller.devices:
+                results[device_id] = ("not in any lighting group: its switch and dim are not "
+                                      "under local control")
+                continue
+            self.controller.apply_command(expires, device=device_id, switch=switch, dim=dim,
+                                          reason="city command")
+        written = await self.step()
+        for device_id in device_ids:
+            if device_id in results:
+                continue
+            source = self.outputs.get(device_id, {}).get("source")
+            if source == "maintenance":
+                results[device_id] = "a maintenance override on site holds this light"
+            else:
+                results[device_id] = written.get(device_id)
+        return results
+
+    def close(self) -> None:
+        """Nothing to release: commands live in the controller."""
+
+    def status(self) -> dict:
+        """Per-source light counts and write failures, for the status message."""
+        sources: dict[str, int] = {}
+        for out in self.outputs.values():
+            sources[out["source"]] = sources.get(out["source"], 0) + 1
+        return {"sources": sources, "write_errors": len(self.write_errors)}

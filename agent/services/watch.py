@@ -1,0 +1,190 @@
+"""Fault watch: feeds every poll into the vectorized detectors and publishes their events.
+
+Street-light fault detectors (lamp failure, day burning, cycling, ...) run over
+all lights at once; the generic streaming detector runs over every analog
+channel of every device. Both keep their state in arrays, saved across restarts.
+"""
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from agent.anomaly import AnomalyDetector
+from agent.anomaly.events import anomaly_transitions, events_from_transitions
+from agent.anomaly.hysteresis import Hysteresis
+from agent.anomaly.streetlight import StreetlightDetectors
+from agent.store.outbox import ALARM
+from edge_rules.sunclock import sun_day
+
+log = logging.getLogger(__name__)
+
+LIGHT_POINTS = ("switch", "dim", "lamp_state", "voltage", "power", "energy", "rated_power")
+# counters and discrete states are not analog signals: the generic detector skips them
+NOT_ANALOG = {"switch", "dim", "lamp_state", "faults", "energy", "burn_hours", "rated_power"}
+
+
+def analog_channels(devices: dict) -> list[tuple[str, str]]:
+    """(device id, point) of every analog point: what the generic detector watches."""
+    return [(d, p.name) for d, dev in devices.items() for p in dev.profile.points
+            if p.name not in NOT_ANALOG and "energy" not in p.name]
+
+
+class FaultWatch:
+    """Latest values in arrays; every period one vectorized detector step and its events."""
+
+    def __init__(self, light_ids: list[str], channels: list[tuple[str, str]], lat: float,
+                 lon: float, emit_event, period_s: float = 60.0, threshold: float = 0.9,
+                 state_file: str | None = None, wall=time.time):
+        self.light_ids = list(light_ids)
+        self.light_index = {d: i for i, d in enumerate(self.light_ids)}
+        self.channels = list(channels)
+        self.channel_index = {c: i for i, c in enumerate(self.channels)}
+        self.lat, self.lon = lat, lon
+        self.emit_event = emit_event
+        self.period_s = period_s
+        self.threshold = threshold
+        self.state_file = Path(state_file) if state_file else None
+        self.wall = wall
+        n = len(self.light_ids)
+        self.poll = {p: np.full(n, np.nan) for p in LIGHT_POINTS}
+        self.last_command = np.full(n, np.nan)
+        self.samples = np.full(len(self.channels), np.nan)
+        self.lights = StreetlightDetectors(n)
+        self.generic = AnomalyDetector(len(self.channels))
+        self.generic_latch = Hysteresis(len(self.channels), 3, 3)
+        self.events_sent = 0
+        self._sun_cache = (None, None)
+
+    def observe(self, reading: dict) -> None:
+        """Take one device reading (good ones only: stale values are not new samples)."""
+        if reading["quality"] != "good":
+            return
+        device, values = reading["device"], reading["values"]
+        i = self.light_index.get(device)
+        if i is not None:
+            for point in LIGHT_POINTS:
+                if point in values:
+                    self.poll[point][i] = values[point]
+        for point, value in values.items():
+            j = self.channel_index.get((device, point))
+            if j is not None:
+                self.samples[j] = value
+
+    def note_command(self, device: str, ts: float) -> None:
+        """A switch/dim was commanded: transitions soon after are not 'cycling'."""
+        i = self.light_index.get(device)
+        if i is not None:
+            self.last_command[i] = ts
+
+    def sun_up(self, ts: float) -> bool:
+        """Whether the sun is up at ts at the gateway (astronomical, no network)."""
+        # the civil date of local solar time (lon * 4 min), not of UTC: in Jakarta UTC's
+        # date is still "yesterday" until 07:00, after sunrise
+        day = datetime.fromtimestamp(ts + self.lon * 240.0, timezone.utc)
+        key = (day.year, day.month, day.day)
+        if self._sun_cache[0] != key:
+            self._sun_cache = (key, sun_day(self.lat, self.lon, *key))
+        sun = self._sun_cache[1]
+        rise, set_ = sun.get("sunrise"), sun.get("sunset")
+        if rise is None or set_ is None:
+            return sun.reason("sunrise") == "polar day"
+        return rise <= ts < set_ if rise < set_ else not set_ <= ts < rise
+
+    def evaluate(self, ts: float) -> list[dict]:
+        """One detector step over everything observed since the last; returns the events sent."""
+        events = []
+        if self.light_ids:
+            transitions = self.lights.update(self.poll, ts, self.sun_up(ts),
+                                             last_command_ts=self.last_command)
+            events += events_from_transitions(transitions, self.light_ids)
+        if self.channels:
+            scores = self.generic.update(self.samples, ts)
+            for tr in anomaly_transitions(self.generic_latch, scores, ts, self.threshold):
+                events += self._generic_events(tr)
+        for point in self.poll.values():
+            point[:] = np.nan
+        self.samples[:] = np.nan
+        for event in events:
+            device = event.pop("device_id")
+            self.emit_event(device, event.pop("kind"), ALARM, **event)
+        self.events_sent += len(events)
+        return events
+
+    def _generic_events(self, tr) -> list[dict]:
+        out = []
+        for pos, j in enumerate(tr.index):
+            device, point = self.channels[int(j)]
+            out.append({"kind": "anomaly", "device_id": device, "state": tr.state,
+                        "ts": tr.ts, "score": round(float(tr.score[pos]), 4),
+                        "evidence": {"point": point}, "first_seen_ts": float(tr.first_seen_ts[pos])})
+        return out
+
+    async def run_loop(self) -> None:
+        """Evaluate every period_s; save learnt state every hour."""
+        saved_at = time.monotonic()
+        while True:
+            await asyncio.sleep(self.period_s)
+            self.evaluate(self.wall())
+            if self.state_file and time.monotonic() - saved_at > 3600:
+                self.save()
+                saved_at = time.monotonic()
+
+    def save(self) -> None:
+        """Write the learnt state (atomically) so a restart does not relearn for a day."""
+        if not self.state_file:
+            return
+        state = _flatten({"generic": {k: v for k, v in self.generic.state_dict().items()
+                                      if isinstance(v, np.ndarray)},
+                          "lights": self.lights.state_dict()})
+        state["channels"] = np.array(["%s.%s" % c for c in self.channels])
+        state["light_ids"] = np.array(self.light_ids)
+        tmp = self.state_file.with_suffix(".tmp.npz")
+        np.savez(tmp, **state)
+        tmp.replace(self.state_file)
+
+    def load(self) -> bool:
+        """Restore learnt state if the file matches these channels; False otherwise."""
+        if not self.state_file or not self.state_file.exists():
+            return False
+        try:
+            with np.load(self.state_file) as data:
+                if (list(data["channels"]) != ["%s.%s" % c for c in self.channels]
+                        or list(data["light_ids"]) != self.light_ids):
+                    log.info("anomaly state %s is for other devices: starting fresh",
+                             self.state_file)
+                    return False
+                saved = _unflatten({k: data[k] for k in data.files
+                                    if k not in ("channels", "light_ids")})
+            generic = self.generic.state_dict()
+            generic.update(saved["generic"])
+            self.generic.load_state_dict(generic)
+            self.lights.load_state_dict(saved["lights"])
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("cannot read anomaly state %s (%s): starting fresh", self.state_file, exc)
+            return False
+        return True
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            out[f"{prefix}{key}"] = np.asarray(value)
+    return out
+
+
+def _unflatten(flat: dict) -> dict:
+    tree: dict = {}
+    for key, value in flat.items():
+        node = tree
+        *parents, leaf = key.split("/")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree

@@ -1,0 +1,35 @@
+"""One status snapshot of the running agent.
+
+The retained status topic, `lentera lights` and (later) metrics and the console all read
+this, so they never disagree about what the gateway is doing.
+"""
+
+import time
+
+from agent import __version__
+
+
+def wall_ms() -> int:
+    """Epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+def snapshot(agent) -> dict:
+    """What the agent can say without waiting: identity, buses, tasks, lighting."""
+    return {"gateway": agent.config.gateway.id, "site": agent.config.gateway.site,
+            "version": __version__, "ts": wall_ms(),
+            "uptime_s": round(time.time() - agent.started),
+            "buses": {n: {**s.status(), "line": agent.buses[n].counters.as_dict()}
+                      for n, s in agent.schedulers.items()},
+            "tasks": {n: t["restarts"] for n, t in agent.supervisor.status().items()},
+            **({"lighting": agent.lighting.status()} if agent.lighting else {})}
+
+
+async def full_snapshot(agent) -> dict:
+    """snapshot() plus the outbox and publisher figures (needs the SQLite thread)."""
+    out = snapshot(agent)
+    out["outbox"] = await agent.outbox.status()
+    out["uplink"] = {**agent.publisher.status(), "connects": agent.uplink.connects,
+                     "broker_refused": agent.uplink.broker_refused}
+    out["commands"] = dict(agent.commands.counts)
+    return out

@@ -1,0 +1,181 @@
+"""The durable outbox: every reading, event and ack is committed here before it is published.
+
+Producers call `put()` (never blocks). The commit loop gathers what arrives within
+one batch window (or until a batch is full) and commits it in one transaction in
+the outbox's single dedicated SQLite thread; only then does the publisher see it.
+Deletes of broker-acknowledged rows ride along in the same transactions.
+The rows a commit inserted are handed to the publisher (`on_fresh`) so that,
+when it has no backlog, it publishes them without reading them back from SQLite.
+The batch window is a cap on the wait, not a fixed delay: a commit takes whatever
+arrived, up to `batch_max`.
+
+Why one thread: sqlite3 calls block (an fsync on an SD card takes 5-50 ms), so
+they must stay off the event loop; one thread also means one connection and no
+locking between our own writers.
+"""
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from agent.store.outbox_db import ALARM, EVENT, ROUTINE, Item, OutboxDb
+
+__all__ = ["Outbox", "ROUTINE", "EVENT", "ALARM"]
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 20000       # items held in memory while the disk refuses writes
+RETRY_S = 1.0             # pause after a failed commit before trying again
+
+
+def wall_ms() -> int:
+    """Epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+class Outbox:
+    """Async front of the outbox file: batching, the SQLite thread, counters for status."""
+
+    def __init__(self, path, max_mb: float, max_age_s: float | None = None,
+                 batch_window_s: float = 0.02, batch_max: int = 500, clock_ms=wall_ms):
+        self.path = path
+        self.max_bytes = int(max_mb * 1024 * 1024)
+        self.max_age_ms = int(max_age_s * 1000) if max_age_s else None
+        self.batch_window_s = batch_window_s
+        self.batch_max = batch_max
+        self.clock_ms = clock_ms
+        self.db: OutboxDb | None = None
+        self.on_committed = lambda: None      # the publisher's wake-up
+        self.on_fresh = lambda rows: None     # rows just committed: [(id, topic, payload)]
+        self.on_dropped = lambda rows, total: None
+        self.error: str | None = None
+        self.lost_in_memory = 0
+        self._pending: list[Item] = []
+        self._unfinished = None           # (commit future, items, acked) cut off by shutdown
+        self._acked: list[int] = []
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-sqlite")
+
+    async def call(self, fn, *args):
+        """Run fn(*args) in the SQLite thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def open(self) -> str | None:
+        """Open (or create, or recover) the file; returns the recovery note, if any."""
+        self.db = await self.call(OutboxDb, self.path, self.max_bytes, self.max_age_ms)
+        log.info("outbox %s: %d message(s) waiting from before, next seq %d", self.path,
+                 self.db.count, self.db.seq + 1)
+        return self.db.recovered
+
+    def put(self, topic: str, device: str, priority: int, ts: int, body: dict) -> None:
+        """Queue a message for the next batch commit (seq and ts are added to body)."""
+        self._pending.append(Item(topic, device, priority, ts, body))
+        if len(self._pending) > MAX_PENDING:
+            self._shed_pending()
+        self._wake.set()
+        if len(self._pending) >= self.batch_max:
+            self._full.set()
+
+    def ack(self, row_id: int) -> None:
+        """The broker has the row: delete it in the next batch."""
+        self._acked.append(row_id)
+        self._wake.set()
+
+    def _shed_pending(self) -> None:
+        for i, item in enumerate(self._pending):
+            if item.priority == ROUTINE:
+                del self._pending[i]
+                self.lost_in_memory += 1
+                return
+        del self._pending[0]
+        self.lost_in_memory += 1
+
+    async def commit_loop(self) -> None:
+        """Commit batches forever: wait for work, gather for one window, one transaction."""
+        while True:
+            await self._wake.wait()
+            if len(self._pending) < self.batch_max:
+                try:
+                    await asyncio.wait_for(self._full.wait(), self.batch_window_s)
+                except asyncio.TimeoutError:
+                    pass
+            if not await self.flush():
+                await asyncio.sleep(RETRY_S)   # disk full / I/O error: back off, keep items
+
+    async def flush(self) -> bool:
+        """Commit everything pending now; False (items kept) when the disk refused."""
+        self._wake.clear()
+        self._full.clear()
+        items, self._pending = self._pending, []
+        acked, self._acked = self._acked, []
+        if not items and not acked:
+            return True
+        commit = asyncio.ensure_future(self.call(self.db.commit, items, acked, self.clock_ms()))
+        try:
+            # shielded: a shutdown that cancels the commit loop must not cancel a commit
+            # still queued for the SQLite thread, or its batch would be lost
+            result = await asyncio.shield(commit)
+        except asyncio.CancelledError:
+            self._unfinished = (commit, items, acked)
+            raise
+        self._settle(result, items, acked)
+        return not result.error
+
+    def _settle(self, result, items: list, acked: list) -> None:
+        """Book a commit's outcome: items back in the queue on error, hooks on success."""
+        if result.error:
+            self._pending[:0] = items
+            self._acked[:0] = acked
+            self._disk_trouble(result.error)
+            return
+        if self.error:
+            log.warning("outbox writable again")
+            self.error = None
+        if result.dropped:
+            log.warning("outbox over its cap: dropped %d oldest message(s) (%d in total)",
+                        result.dropped, self.db.dropped)
+            self.on_dropped(result.dropped, self.db.dropped)
+        if result.added:
+            self.on_fresh(result.rows)
+            self.on_committed()
+
+    def _disk_trouble(self, error: str) -> None:
+        if self.error is None:
+            log.error("outbox %s cannot commit: %s; keeping %d message(s) in memory and "
+                      "retrying every %g s. Free space on the card or lower outbox.max_mb",
+                      self.path, error, len(self._pending), RETRY_S)
+        self.error = error
+        if "full" in error:
+            asyncio.get_running_loop().run_in_executor(self._thread, self.db.free_space)
+
+    async def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
+        """Committed rows after row_id, oldest first."""
+        return await self.call(self.db.fetch_after, row_id, limit)
+
+    async def remember_command(self, command_id: str, expires_at: int) -> bool:
+        """Durably record a command id; False if seen before (a replay)."""
+        return await self.call(self.db.remember_command, command_id, expires_at, self.clock_ms())
+
+    async def status(self) -> dict:
+        """Backlog size and age, drops, errors."""
+        oldest = await self.call(self.db.oldest_ts)
+        return {"backlog": self.db.count + len(self._pending),
+                "backlog_bytes": self.db.bytes,
+                "oldest_age_s": round((self.clock_ms() - oldest) / 1000) if oldest else 0,
+                "dropped": self.db.dropped + self.lost_in_memory,
+                "error": self.error}
+
+    async def close(self) -> None:
+        """Commit what is pending (after any commit a shutdown interrupted) and close the file."""
+        if self._unfinished is not None:
+            commit, items, acked = self._unfinished
+            self._unfinished = None
+            self._settle(await commit, items, acked)
+        if self.db is not None:
+            if not await self.flush():
+                log.error("outbox: %d message(s) could not be saved at shutdown",
+                          len(self._pending))
+            await self.call(self.db.close)
+        self._thread.shutdown(wait=True)

@@ -1,0 +1,247 @@
+"""MQTT uplink adapter: paho-mqtt 2.x, its network thread kept inside this module.
+
+paho runs its own thread (loop_start); every callback is handed to the asyncio
+loop with call_soon_threadsafe, so the rest of the agent never sees a thread.
+The one exception is the reconnect delay: paho's thread asks for it, so it is
+set there (reconnect_delay_set is thread-safe), jittered so that a city's worth
+of gateways does not reconnect in lock-step after a broker restart.
+
+Unacknowledged QoS 1 messages stay in paho's session and are re-sent (same mid,
+DUP set) after a reconnect; the outbox holds them until their PUBACK arrives.
+"""
+
+import asyncio
+from collections import deque
+import json
+import logging
+import random
+import ssl
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+from agent.config.models import Mqtt
+from agent.errors import UplinkError
+
+log = logging.getLogger(__name__)
+
+MAX_IN_MEMORY_QUEUE = 20000   # paho's own buffer while offline; durability is the outbox's job
+SESSION_EXPIRY_S = 3600       # MQTT 5: the broker keeps our session (command queue) this long
+
+
+def tls_context(cfg: Mqtt) -> ssl.SSLContext:
+    """Client TLS context: TLS >= 1.2, the configured CA (or the system's), optional client cert."""
+    tls = cfg.tls
+    try:
+        ctx = ssl.create_default_context(cafile=tls.ca_file if tls else None)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if tls and tls.cert_file:
+            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise UplinkError(f"uplink.mqtt.tls: cannot load certificates: {exc}; check "
+                          "ca_file, cert_file and key_file") from exc
+    return ctx
+
+
+class Backoff:
+    """Jittered exponential back-off: attempt n waits min*2^n (capped) times 0.5..1."""
+
+    def __init__(self, low: float, high: float, rand=random.random):
+        self.low = low
+        self.high = high
+        self.rand = rand
+        self.attempt = 0
+
+    def next(self) -> float:
+        """The delay before the next attempt."""
+        base = min(self.high, self.low * 2 ** self.attempt)
+        self.attempt += 1
+        return max(self.low / 2, base * (0.5 + self.rand() / 2))
+
+    def reset(self) -> None:
+        """Connected: start from the shortest delay next time."""
+        self.attempt = 0
+
+
+class Topics:
+    """The topic layout: {prefix}/{gateway_id}/..."""
+
+    def __init__(self, prefix: str, gateway_id: str):
+        self.base = f"{prefix}/{gateway_id}"
+        self.status = f"{self.base}/status"
+        self.cmd = f"{self.base}/cmd"
+        self.ack = f"{self.base}/ack"
+
+    def telemetry(self, device_id: str) -> str:
+        """Telemetry topic of one device."""
+        return f"{self.base}/telemetry/{device_id}"
+
+    def events(self, device_id: str) -> str:
+        """Event topic of one device (or 'gateway')."""
+        return f"{self.base}/events/{device_id}"
+
+
+class MqttUplink:
+    """Connection to the city broker: status with last will, publishing, command intake."""
+
+    def __init__(self, cfg: Mqtt, gateway_id: str, on_command=None):
+        self.cfg = cfg
+        self.topics = Topics(cfg.topic_prefix, gateway_id)
+        self.on_command = on_command
+        self.on_puback = lambda mid: None      # the publisher's hook
+        self._acks: deque = deque()            # PUBACKs from paho's thread, drained on the loop
+        self._acks_scheduled = False
+        self.on_connected = lambda: None
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self.broker_refused = 0
+        self.failed_attempts = 0
+        self.status_extra = {}
+        self.backoff = Backoff(cfg.reconnect_min, cfg.reconnect_max)
+        self._loop = asyncio.get_running_loop()
+        client_id = cfg.client_id or f"lentera-{gateway_id}"
+        if cfg.protocol == "5":
+            self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                       protocol=mqtt.MQTTv5)
+        else:   # a persistent session keeps commands queued for us while the link is down
+            self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                       protocol=mqtt.MQTTv311, clean_session=False)
+        self._client.max_queued_messages_set(MAX_IN_MEMORY_QUEUE)
+        self._client.max_inflight_messages_set(cfg.inflight)
+        self._client.reconnect_delay_set(self.backoff.low, self.backoff.low)
+        if cfg.username:
+            self._client.username_pw_set(cfg.username, cfg.password)
+        if cfg.tls is not None or cfg.url.startswith("mqtts"):
+            self._client.tls_set_context(tls_context(cfg))
+        self._client.will_set(self.topics.status, json.dumps({"state": "offline"}),
+                              qos=1, retain=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+
+    def start(self) -> None:
+        """Connect in the background; reconnects forever with jittered back-off."""
+        kwargs = {}
+        if self.cfg.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            kwargs = {"clean_start": False, "properties": props}
+        try:
+            self._client.connect_async(self.cfg.host, self.cfg.port,
+                                       keepalive=int(self.cfg.keepalive), **kwargs)
+        except (OSError, ValueError) as exc:
+            raise UplinkError(f"cannot start MQTT connection to {self.cfg.url}: {exc}") from exc
+        self._client.loop_start()
+
+    def publish_raw(self, topic: str, payload: str, qos: int = 1) -> int:
+        """Hand a message to paho (queued while offline); returns its mid for on_puback."""
+        info = self._client.publish(topic, payload, qos=qos)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            raise UplinkError("paho's send queue is full")
+        return info.mid
+
+    def publish_json(self, topic: str, payload: dict, retain: bool = False,
+                     qos: int | None = None) -> None:
+        """Queue a JSON message (paho buffers it while the broker is away)."""
+        data = json.dumps(payload, separators=(",", ":"))
+        self._client.publish(topic, data, qos=self.cfg.qos if qos is None else qos,
+                             retain=retain)
+
+    def publish_status(self, state: str = "online", **extra) -> None:
+        """Publish the retained status message."""
+        self.status_extra.update(extra)
+        self.publish_json(self.topics.status, {"state": state, **self.status_extra},
+                          retain=True, qos=1)
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        """Say we are going offline (retained), then disconnect cleanly."""
+        if self._client.is_connected():
+            info = self._client.publish(self.topics.status, json.dumps({"state": "offline"}),
+                                        qos=1, retain=True)
+            try:
+                await self._loop.run_in_executor(None, info.wait_for_publish, timeout)
+            except (RuntimeError, ValueError):
+                log.warning("could not publish offline status before disconnecting")
+        self._client.disconnect()
+        try:      # paho's thread ends within its select timeout; never wait on it forever
+            await asyncio.wait_for(self._loop.run_in_executor(None, self._client.loop_stop),
+                                   timeout)
+        except asyncio.TimeoutError:
+            log.warning("MQTT network thread did not stop within %.1f s", timeout)
+
+    # -- paho thread callbacks: hand over to the loop, nothing else ----------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if not reason_code.is_failure:
+            self.backoff.reset()
+        else:
+            self._next_delay()
+        self._loop.call_soon_threadsafe(self._connected, reason_code)
+
+    def _on_connect_fail(self, client, userdata):
+        self._next_delay()
+        self._loop.call_soon_threadsafe(self._connect_failed)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self._next_delay()
+        self._loop.call_soon_threadsafe(self._disconnected, reason_code)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        # PUBACKs come in bursts: queue them and wake the loop once per burst, not per ack
+        # (deque append/popleft are atomic; the flag is only a hint, a spare wake-up is harmless)
+        self._acks.append((mid, reason_code))
+        if not self._acks_scheduled:
+            self._acks_scheduled = True
+            self._loop.call_soon_threadsafe(self._drain_acks)
+
+    def _next_delay(self):
+        delay = self.backoff.next()
+        self._client.reconnect_delay_set(delay, delay)
+
+    def _on_message(self, client, userdata, message):
+        self._loop.call_soon_threadsafe(self._message, message.topic, message.payload)
+
+    # -- loop side ------------------------------------------------------------------
+    def _connected(self, reason_code):
+        if reason_code.is_failure:
+            log.error("broker %s refused the connection: %s", self.cfg.url, reason_code)
+            return
+        self.connects += 1
+        self.failed_attempts = 0
+        log.info("connected to %s", self.cfg.url)
+        self.publish_status("online")
+        self._client.subscribe(self.topics.cmd, qos=1)
+        self.connected.set()
+        self.on_connected()
+
+    def _connect_failed(self):
+        self.failed_attempts += 1
+        if self.failed_attempts == 1:      # once per outage, not every attempt
+            log.warning("cannot connect to %s (retrying with back-off up to %g s); check the "
+                        "address, the 4G link, TLS files and credentials", self.cfg.url,
+                        self.cfg.reconnect_max)
+
+    def _disconnected(self, reason_code):
+        if self.connected.is_set():
+            log.warning("lost broker %s (%s); reconnecting", self.cfg.url, reason_code)
+        self.connected.clear()
+
+    def _message(self, topic, payload):
+        if self.on_command is not None:
+            self.on_command(topic, payload)
+
+    def _drain_acks(self):
+        self._acks_scheduled = False
+        while self._acks:
+            self._published(*self._acks.popleft())
+
+    def _published(self, mid, reason_code):
+        if reason_code.is_failure:
+            # the broker refused this message (e.g. not authorised): re-sending cannot help
+            self.broker_refused += 1
+            log.error("broker refused message %d: %s; check the broker's ACL for %s/#",
+                      mid, reason_code, self.topics.base)
+        self.on_puback(mid)

@@ -1,0 +1,66 @@
+"""Config validation: golden bad configs name the offending key; good configs load."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.config.loading import load_config, parse_config
+from agent.config.units import parse_duration
+from agent.config.text import ConfigProblems
+
+REPO = Path(__file__).resolve().parents[3]
+CASES = sorted(p for p in (REPO / "tests" / "config_cases").iterdir() if p.is_dir())
+
+
+def test_there_are_at_least_ten_golden_cases():
+    assert len(CASES) >= 10
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_golden_bad_config_is_rejected_naming_the_key(case):
+    with pytest.raises(ConfigProblems) as info:
+        load_config(case / "gateway.yaml")
+    report = "\n".join(info.value.problems)
+    for expected in (case / "expected.err").read_text().splitlines():
+        if expected.strip():
+            assert expected.strip() in report, f"{expected!r} not in:\n{report}"
+
+
+def test_check_config_cli_exit_codes():
+    good = REPO / "deploy" / "raspberrypi" / "gateway.example.yaml"
+    ok = subprocess.run([sys.executable, "-m", "agent.cli", "check-config", str(good)],
+                        capture_output=True, text=True, cwd=REPO)
+    assert ok.returncode == 0, ok.stderr
+    assert "OK" in ok.stdout
+    bad = REPO / "tests" / "config_cases" / "several_problems" / "gateway.yaml"
+    res = subprocess.run([sys.executable, "-m", "agent.cli", "check-config", str(bad)],
+                         capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 2
+    assert "devices[1].unit" in res.stderr and "extra: unknown key" in res.stderr
+
+
+def test_example_config_loads_into_immutable_objects():
+    cfg = load_config(REPO / "deploy" / "raspberrypi" / "gateway.example.yaml")
+    assert cfg.gateway.id == "tgr-gw-0001"
+    assert cfg.devices[0].poll == 10.0
+    assert cfg.uplink.mqtt.port == 1883
+    with pytest.raises(Exception):
+        cfg.devices[0].unit = 5
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(Exception, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text,seconds", [("10s", 10), ("2min", 120), ("500ms", 0.5),
+                                          ("1h", 3600), (15, 15)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_non_mapping_file():
+    with pytest.raises(ConfigProblems, match="must be a mapping"):
+        parse_config("- just\n- a list\n")

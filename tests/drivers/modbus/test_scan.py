@@ -1,0 +1,104 @@
+"""`lentera scan` finds the simulator's units and matches shipped profiles, over TCP and RTU."""
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+
+from drivers.modbus import scan as scanner
+from drivers.modbus.bus import ModbusBus
+from tests.conftest import REPO
+from tests.drivers.modbus.rtu.site import RtuSiteThread
+
+
+@pytest.fixture
+def rtu_site(tmp_path):
+    """One simulated RTU site: 2 lights (unit 2 dead) and an SDM630 at unit 4."""
+    site = RtuSiteThread(tmp_path / "rs485", 2, meter="sdm630", meter_unit=4).start()
+    yield site
+    site.stop()
+
+
+def test_parse_units_and_sweep_order():
+    assert scanner.parse_units("1-3,7, 5") == [1, 2, 3, 5, 7]
+    for bad in ("0-3", "5-2", "x", "248"):
+        try:
+            scanner.parse_units(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} accepted")
+    settings = scanner.sweep_settings(19200, "E", baud_sweep=True, parity_sweep=True)
+    assert settings[0] == (19200, "E") and len(settings) == 24 == len(set(settings))
+
+
+def test_tcp_scan_finds_units_and_profiles(site_factory):
+    site = site_factory(3, meter="sdm120", meter_unit=5, lux_unit=7)
+    progress = []
+
+    def open_bus(setting):
+        return ModbusBus("lan", "modbus-tcp", host="127.0.0.1", port=site.port, timeout_s=0.3)
+    hits = asyncio.run(scanner.scan(open_bus, list(range(1, 9)), [scanner.LineSetting(None, None)],
+                                    progress.append))
+    found = {h.unit: h.profile for h in hits}
+    assert found == {1: "streetlight-generic", 2: "streetlight-generic",
+                     3: "streetlight-generic", 5: "eastron-sdm120", 7: "lux-rs485-generic"}
+    assert [p.probed for p in progress] == list(range(1, 9))
+    assert progress[-1].found == 5 and progress[-1].eta_s == 0
+    text = scanner.devices_yaml(hits, "lan", scanner.LineSetting(None, None))
+    devices = yaml.safe_load(text)["devices"]
+    assert {d["id"]: d["profile"] for d in devices} == {
+        "L-001": "streetlight-generic", "L-002": "streetlight-generic",
+        "L-003": "streetlight-generic", "M-005": "eastron-sdm120",
+        "LUX-007": "lux-rs485-generic"}
+
+
+def test_rtu_scan_tells_sdm630_from_sdm120_and_ignores_silent_units(rtu_site):
+    site = rtu_site
+    site.call(site.site.set_dead, 2)
+
+    def open_bus(setting):
+        return ModbusBus("rs485", "modbus-rtu", port=site.path, baudrate=setting.baudrate,
+                         parity=setting.parity, timeout_s=scanner.probe_timeout_s(setting))
+    hits = asyncio.run(scanner.scan(open_bus, [1, 2, 3, 4], [scanner.LineSetting(9600, "N")]))
+    by_unit = {h.unit: h for h in hits}
+    assert set(by_unit) == {1, 4}
+    assert by_unit[4].profile == "eastron-sdm630"
+    assert by_unit[4].matches == ("eastron-sdm630", "eastron-sdm120")
+    assert 180 < by_unit[4].values["voltage_l3"] < 260
+
+
+def test_scan_cli_sweeps_baud_over_rtu_and_writes_yaml(tmp_path):
+    link = tmp_path / "rs485"
+    sim = subprocess.Popen([sys.executable, "-m", "agent.cli", "simulate", "--lights", "2",
+                            "--rtu", str(link), "--baud", "19200", "--lux-unit", "3"],
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True)
+    try:
+        pty_name = sim.stdout.readline().strip()
+        assert pty_name.startswith("/dev/"), "simulator did not print its pty name"
+        config = tmp_path / "gateway.yaml"
+        config.write_text(textwrap.dedent(f"""\
+            gateway: {{id: gw, site: test, location: {{lat: -6.2, lon: 106.6}}}}
+            uplink: {{mqtt: {{url: "mqtt://127.0.0.1:1883"}}}}
+            buses:
+              rs485: {{type: modbus-rtu, port: {link}, baudrate: 9600}}
+            devices: []
+            """))
+        out = tmp_path / "found.yaml"
+        result = subprocess.run([sys.executable, "-m", "agent.cli", "scan", "--bus", "rs485",
+                                 "-c", str(config), "--units", "1-4", "--baud-sweep",
+                                 "--write-yaml", str(out)],
+                                cwd=REPO, capture_output=True, text=True, timeout=60)
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    assert result.returncode == 0, result.stderr
+    assert "32/32 probed, 3 found" in result.stderr          # the progress line
+    assert "unit   3  19200 8N1   lux-rs485-generic" in result.stdout
+    devices = yaml.safe_load(out.read_text())["devices"]
+    assert [(d["unit"], d["profile"]) for d in devices] == [
+        (1, "streetlight-generic"), (2, "streetlight-generic"), (3, "lux-rs485-generic")]
+    assert "answered at 19200 8N1, not the bus's 9600 8N1" in out.read_text()

@@ -1,0 +1,74 @@
+"""A maintenance crew overrides lights on site through `lentera override`, uplink up or not."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.gateway_files import write_gateway
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "city/lighting/test-gw"
+LIGHTING = """\
+lighting:
+  groups:
+    road: {devices: [L-001, L-002]}
+"""
+
+
+def lentera(*args):
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=30)
+
+
+def wait_until(predicate, what, timeout=15):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_override_beats_everything_works_without_broker_and_is_published(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+    site = site_factory(2)
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=LIGHTING)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
+    agent_factory(config)
+    wait_until(lambda: (tmp_path / "lentera.sock").exists(), "control socket")
+    sub.close()
+    broker.stop()                                     # the uplink is down: crews still work
+
+    res = lentera("override", "-c", str(config), "--device", "L-002", "--switch", "off",
+                  "--for", "30min", "--reason", "pole 17 replacement")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "override on L-002 until" in res.stdout
+    wait_until(lambda: site.call(lambda: site.site.light(2).switch) == 0, "L-002 off")
+    assert site.call(lambda: site.site.light(1).switch) == 1
+
+    shown = lentera("lights", "-c", str(config))
+    assert shown.returncode == 0
+    line = [ln for ln in shown.stdout.splitlines() if ln.startswith("L-002")][0]
+    assert "off" in line and "maintenance" in line
+
+    bad = lentera("override", "-c", str(config), "--device", "L-099", "--switch", "off")
+    assert bad.returncode == 1 and "L-099" in bad.stderr
+
+    res = lentera("override", "-c", str(config), "--device", "L-002", "--clear")
+    assert res.returncode == 0, res.stderr
+    wait_until(lambda: site.call(lambda: site.site.light(2).switch) == 1, "L-002 back on")
+
+    broker.start()                                    # the events queued offline arrive
+    sub2 = subscriber_factory(broker.port, f"{PREFIX}/events/#")
+    events = sub2.wait_for(lambda m: [p for t, p, _ in m if p.get("event") ==
+                                      "maintenance_override"] if len(
+        [1 for t, p, _ in m if p.get("event") == "maintenance_override"]) >= 2 else None,
+        40, "both maintenance_override events after the uplink returns")
+    assert [e["state"] for e in events] == ["set", "cleared"]
+    assert events[0]["reason"] == "pole 17 replacement"
+
+
+def test_override_without_a_running_agent_says_what_to_do(tmp_path, broker):
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, 1, 2, extra=LIGHTING)
+    res = lentera("override", "-c", str(config), "--group", "road", "--dim", "50")
+    assert res.returncode == 1
+    assert "cannot reach the agent" in res.stderr and "lentera run" in res.stderr
