@@ -10,3 +10,23 @@ from drivers.errors import (ConfigError, DeviceError, IllegalAddress, LenteraErr
 
 class UplinkError(LenteraError):
     """The city broker could not be reached or refused us; transient."""
+
+
+class PathError(LenteraError, ValueError):
+    """A config problem that knows which key it belongs to (a ValueError, so pydantic keeps it)."""
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = loc
+
+
+class BadEnvelope(LenteraError, ValueError):
+    """A message on the command topic is not a well-formed signed envelope, or its signature fails."""
+
+
+class Refused(LenteraError):
+    """A city command that is not executed, with the reason (answered in its ack)."""
+
+
+class ControlError(LenteraError, ValueError):
+    """A crew request on the control socket that the crew has to correct; the message says how."""

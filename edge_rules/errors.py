@@ -1,7 +1,19 @@
-"""Errors raised by edge_rules: configuration problems found when rules are loaded."""
+"""Errors raised by edge_rules, the pure core's own branch of the error tree.
+
+The core imports nothing of the agent (MicroPython, no I/O), so its root is its own; the agent
+turns these into ConfigError or a refused command at the boundary.
+"""
 
 
-class RuleConfigError(ValueError):
+class EdgeRulesError(ValueError):
+    """Base of every error the pure lighting core raises on purpose."""
+
+
+class ExprError(EdgeRulesError):
+    """An expression that cannot be parsed; the message says where and why."""
+
+
+class RuleConfigError(EdgeRulesError):
     """A rule, schedule or calendar in the config is invalid; names the config path and the reason."""
 
     def __init__(self, path, message):

@@ -9,14 +9,12 @@ POINT is DEVICE.point (e.g. L-001.driver_temp: names may hold '-', so subtractio
 AGG is min, max, avg or count over the devices of a group that report the point.
 """
 
+from edge_rules.errors import ExprError  # noqa: F401 (raised here, part of this module's API)
+
 AGGREGATES = ("min", "max", "avg", "count")
 KEYWORDS = ("and", "or", "not", "true", "false")
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789-."
-
-
-class ExprError(ValueError):
-    """An expression that cannot be parsed; the message says where and why."""
 
 
 def tokenize(text: str) -> list:

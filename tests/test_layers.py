@@ -24,7 +24,7 @@ FOLDERS = {
 # what a MicroPython-compatible package may import (top-level names or dotted prefixes)
 ALLOWED = {
     "edge_rules": {"edge_rules", "math", "re", "time", "micropython"},
-    "agent/core": {"agent.core", "agent.errors", "drivers.errors", "edge_rules", "asyncio", "random",
+    "agent/core": {"agent.core", "drivers.errors", "edge_rules", "asyncio", "random",
                    "time", "micropython"},
 }
 

@@ -16,7 +16,7 @@ TIMEOUT_S = 120
 # (packages copied into the interpreter, test directories run there)
 SUITES = {
     "edge_rules": (["edge_rules"], ["tests/edge_rules"]),
-    "agent_core": (["edge_rules", "agent/core", "agent/errors.py", "drivers/errors.py"],
+    "agent_core": (["edge_rules", "agent/core", "drivers/errors.py"],
                    ["tests/agent/core"]),
 }
 

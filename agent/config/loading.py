@@ -7,9 +7,9 @@ from pydantic import TypeAdapter, ValidationError
 from agent.config.keys import load_key
 from agent.config.lighting import lighting_problems
 from agent.config.models import Bus, GatewayConfig, cross_problems
-from agent.config.text import (ConfigProblems, PathError, clean_loc, pydantic_message, read_yaml,
+from agent.config.text import (ConfigProblems, clean_loc, pydantic_message, read_yaml,
                                with_lines)
-from agent.errors import ConfigError
+from agent.errors import ConfigError, PathError
 
 
 def load_config(path: str | Path) -> GatewayConfig:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field,
                       field_validator, model_validator)
 
-from agent.config.text import PathError
+from agent.errors import PathError
 from agent.config.units import Duration
 
 class Strict(BaseModel):

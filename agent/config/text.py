@@ -23,13 +23,6 @@ def load_yaml(text: str):
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
 
 
-class PathError(ValueError):
-    """A cross-field problem that knows which key it belongs to."""
-
-    def __init__(self, loc: tuple, message: str):
-        super().__init__(message)
-        self.loc = loc
-
 
 
 def format_path(loc) -> str:

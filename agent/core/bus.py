@@ -8,7 +8,7 @@ relative to its own period, goes first) and the load is reported.
 
 import asyncio
 
-from agent.errors import DeviceError
+from drivers.errors import DeviceError
 
 PRIORITY_COMMAND = 0
 PRIORITY_ALARM = 1

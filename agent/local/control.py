@@ -10,16 +10,13 @@ import json
 import logging
 import os
 
+from agent.errors import ControlError
 from agent.store.outbox import EVENT
 
 log = logging.getLogger(__name__)
 
 MAX_OVERRIDE_S = 7 * 86400
 REQUEST_TIMEOUT_S = 10.0
-
-
-class ControlError(ValueError):
-    """A request the crew has to correct; the message says how."""
 
 
 class ControlServer:

@@ -15,7 +15,8 @@ from typing import Annotated, Literal, Union
 import asyncio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agent.uplink.signing import BadEnvelope, envelope_parts, verify
+from agent.errors import BadEnvelope, Refused
+from agent.uplink.signing import envelope_parts, verify
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,6 @@ class CommandEnvelope(_Model):
 
 class _CommandDoc(_Model):
     command: Command
-
-
-class Refused(Exception):
-    """A command that is not executed, with the reason."""
 
 
 class CommandHandler:

@@ -9,9 +9,7 @@ import hashlib
 import hmac
 import json
 
-class BadEnvelope(ValueError):
-    """The message is not a well-formed signed envelope, or the signature does not match."""
-
+from agent.errors import BadEnvelope
 
 def sign(key: bytes, payload: str) -> str:
     """Hex HMAC-SHA256 of the payload's UTF-8 bytes."""

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from agent.errors import DeviceError
+from drivers.errors import DeviceError
 
 
 class VirtualClock:
