@@ -47,10 +47,30 @@ def override(config_file, device, group, switch, dim, duration, reason, clear):
 @click.option("-c", "--config", "config_file", required=True,
               type=click.Path(dir_okay=False), help="Gateway config (YAML).")
 def lights(config_file):
-    """Show every light's output and which source decided it."""
+    """Show every light's output, which source decided it, and the live overrides."""
     answer = control_request(config_file, {"op": "lights"})
+    why = failsafe_reason(answer.get("clock"))
     for dev, out in sorted(answer["lights"].items()):
         state = f"on {out['dim']:3d}%" if out["switch"] else "off     "
+        source = out["source"] + (f" ({why})" if why and out["source"] == "failsafe" else "")
         err = answer["write_errors"].get(dev)
-        click.echo(f"{dev:12} {state}  {out['source']:11}" + (f"  WRITE FAILED: {err}"
-                                                               if err else ""))
+        click.echo(f"{dev:12} {state}  {source:11}" + (f"  WRITE FAILED: {err}" if err else ""))
+    for entry in answer.get("overrides", []):
+        target = f"device {entry['device']}" if "device" in entry else f"group {entry['group']}"
+        what = ", ".join(f"{k} {v if k == 'dim' else ('on' if v else 'off')}"
+                         for k, v in (("switch", entry["switch"]), ("dim", entry["dim"]))
+                         if v is not None)
+        click.echo(f"override on {target}: {what} until {_hhmm(entry['expires_s'])} "
+                   f"by {entry.get('user') or 'unknown'} ({entry['reason']})")
+
+
+def failsafe_reason(clock) -> str:
+    """'clock not synchronised since 12:03' while the clock is not trusted, else ''."""
+    if not clock or clock.get("trusted") is not False:
+        return ""
+    since = f" since {_hhmm(clock['since'])}" if clock.get("since") else ""
+    return f"{clock.get('reason') or 'clock not trusted'}{since}"
+
+
+def _hhmm(epoch_s) -> str:
+    return time.strftime("%H:%M", time.localtime(epoch_s))
