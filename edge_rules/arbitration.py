@@ -50,11 +50,15 @@ class Entry:
 
 
 def _hidden(entry, newer: list) -> bool:
-    """True when newer entries hide every field of `entry` on every light until it expires: it can never show."""
+    """True when newer entries on the same target hide every field of `entry` on every light until it expires.
+
+    Only the same target: a clear removes them together, so `entry` can never show again. A newer
+    entry on another target (a group over a device) may be cleared first, and then it shows.
+    """
+    same = [n for n in newer if n.target == entry.target and n.expires_s >= entry.expires_s]
     for light in entry.lights:
         for field in ("switch", "dim"):
-            if entry.sets(field) and not [n for n in newer if light in n.lights and n.sets(field)
-                                          and n.expires_s >= entry.expires_s]:
+            if entry.sets(field) and not [n for n in same if light in n.lights and n.sets(field)]:
                 return False
     return True
 
