@@ -138,8 +138,11 @@ class Arbiter:
                 found.append((source, layers[source]))
         return found
 
-    def _decide(self, light: str, layers: dict) -> tuple:
-        """(output, source, reason) for one light from {source: (switch, dim, reason)} plus entries."""
+    def decide(self, light: str, layers: dict) -> tuple:
+        """(output, source, reason) for one light from {source: (switch, dim, reason)} plus entries.
+
+        Pure: changes nothing (step() also expires entries and keeps the outputs for records).
+        """
         switch = dim = None
         top = None
         for source, decision in self._decisions(light, layers):
@@ -163,7 +166,7 @@ class Arbiter:
         outputs = {}
         records = []
         for light in self.lights:
-            out, source, reason = self._decide(light, layers_by_light.get(light, {}))
+            out, source, reason = self.decide(light, layers_by_light.get(light, {}))
             if light in expired:
                 reason = "%s expired; %s" % (" and ".join(expired[light]), reason)
             old = self.outputs.get(light)

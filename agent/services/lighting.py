@@ -18,6 +18,7 @@ from agent.store.outbox import ALARM, EVENT
 log = logging.getLogger(__name__)
 
 STEP_S = 5.0
+MIN_REAL_STEP_S = 0.05   # under --time-warp a step every STEP_S warped seconds, at most 20/s real
 UNTIL_REVOKED_S = 7 * 86400.0   # a command "without end" still expires: a week
 
 
@@ -54,10 +55,16 @@ class LightingService(OverrideApi, CityArbiter):
             self.actual[device] = {"switch": int(values["switch"]), "dim": int(values["dim"])}
 
     async def run_loop(self) -> None:
-        """Step every step_s (commands, overrides and pushed plans step at once themselves)."""
+        """Step every step_s (commands, overrides and pushed plans step at once themselves).
+
+        Under --time-warp the period is step_s of warped time (at most 20 steps a real
+        second), so a warped night switches at the times a real one would.
+        """
+        rate = getattr(self.clock, "rate", 1.0) if getattr(self.clock, "warped", False) else 1.0
+        period = max(MIN_REAL_STEP_S, self.step_s / rate) if rate > 1 else self.step_s
         while True:
             await self.step()
-            await asyncio.sleep(self.step_s)   # a period, not a poll: nothing else wakes it
+            await asyncio.sleep(period)        # a period, not a poll: nothing else wakes it
 
     async def step(self) -> dict:
         """One decision and the writes it needs; {device: None or error} of those written."""
