@@ -49,7 +49,8 @@ def override(config_file, device, group, switch, dim, duration, reason, clear):
 def lights(config_file):
     """Show every light's output, which source decided it, and the live overrides."""
     answer = control_request(config_file, {"op": "lights"})
-    why = failsafe_reason(answer.get("clock"))
+    zone = _zone(answer.get("timezone"))
+    why = failsafe_reason(answer.get("clock"), zone)
     for dev, out in sorted(answer["lights"].items()):
         state = f"on {out['dim']:3d}%" if out["switch"] else "off     "
         source = out["source"] + (f" ({why})" if why and out["source"] == "failsafe" else "")
@@ -60,17 +61,26 @@ def lights(config_file):
         what = ", ".join(f"{k} {v if k == 'dim' else ('on' if v else 'off')}"
                          for k, v in (("switch", entry["switch"]), ("dim", entry["dim"]))
                          if v is not None)
-        click.echo(f"override on {target}: {what} until {_hhmm(entry['expires_s'])} "
+        click.echo(f"override on {target}: {what} until {_hhmm(entry['expires_s'], zone)} "
                    f"by {entry.get('user') or 'unknown'} ({entry['reason']})")
 
 
-def failsafe_reason(clock) -> str:
-    """'clock not synchronised since 12:03' while the clock is not trusted, else ''."""
+def failsafe_reason(clock, zone=None) -> str:
+    """'clock not synchronised since 12:03' (gateway time) while the clock is not trusted, else ''."""
     if not clock or clock.get("trusted") is not False:
         return ""
-    since = f" since {_hhmm(clock['since'])}" if clock.get("since") else ""
+    since = f" since {_hhmm(clock['since'], zone)}" if clock.get("since") else ""
     return f"{clock.get('reason') or 'clock not trusted'}{since}"
 
 
-def _hhmm(epoch_s) -> str:
-    return time.strftime("%H:%M", time.localtime(epoch_s))
+def _zone(name):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _hhmm(epoch_s, zone=None) -> str:
+    from datetime import datetime
+    return datetime.fromtimestamp(epoch_s, zone).strftime("%H:%M")

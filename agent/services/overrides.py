@@ -86,7 +86,8 @@ class OverrideApi:
         """Every light's output and source, write failures, live overrides and the clock's trust."""
         return {"lights": self.outputs, "write_errors": self.write_errors,
                 "overrides": [e.as_dict() for e in self.controller.arbiter.entries("maintenance")],
-                "clock": self.trust.as_dict()}
+                "clock": self.trust.as_dict(),
+                "timezone": getattr(self.controller.sky.tz, "name", None)}
 
     def _override_event(self, target: dict, state: str, user, **fields) -> None:
         device = target.get("device") or "gateway"
