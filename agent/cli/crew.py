@@ -63,6 +63,12 @@ def lights(config_file):
                          if v is not None)
         click.echo(f"override on {target}: {what} until {_hhmm(entry['expires_s'], zone)} "
                    f"by {entry.get('user') or 'unknown'} ({entry['reason']})")
+    clock = answer.get("clock") or {}
+    if clock.get("trusted") is not None:
+        since = f" since {_hhmm(clock['since'], zone)}" if clock.get("since") else ""
+        click.echo(f"clock: {'trusted' if clock['trusted'] else 'NOT trusted'} "
+                   f"({clock.get('source')}){since}"
+                   + ("" if clock["trusted"] else f": {clock.get('reason')}, lights follow failsafe"))
 
 
 def failsafe_reason(clock, zone=None) -> str:

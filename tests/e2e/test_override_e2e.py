@@ -49,6 +49,13 @@ def test_override_beats_everything_works_without_broker_and_is_published(
     assert shown.returncode == 0
     line = [ln for ln in shown.stdout.splitlines() if ln.startswith("L-002")][0]
     assert "off" in line and "maintenance" in line
+    from agent.platform.clock import kernel_clock_synchronised
+    line = [ln for ln in shown.stdout.splitlines() if ln.startswith("L-001")][0]
+    if kernel_clock_synchronised():     # this machine's NTP state decides what is right
+        assert "failsafe" in line and "clock" not in line, shown.stdout
+    else:
+        assert "failsafe (clock not synchronised since " in line, shown.stdout
+        assert "clock: NOT trusted (none) since " in shown.stdout
 
     bad = lentera("override", "-c", str(config), "--device", "L-099", "--switch", "off")
     assert bad.returncode == 1 and "L-099" in bad.stderr
@@ -80,10 +87,17 @@ def test_crew_group_off_then_device_dim_keeps_the_light_off_and_clearing_nothing
     import os
     me = pwd.getpwuid(os.getuid()).pw_name
     site = site_factory(2)
-    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=LIGHTING)
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=LIGHTING,
+                           status_period="1s")
     sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
+    status = subscriber_factory(broker.port, f"{PREFIX}/status")
     agent = agent_factory(config)
     wait_until(lambda: (tmp_path / "lentera.sock").exists(), "control socket")
+    clock = status.wait_for(lambda m: [p["clock"] for t, p, _ in m if p.get("clock")
+                                       and p["clock"]["trusted"] is not None], 15,
+                            "a status with the clock's trust")[-1]
+    assert set(clock) == {"trusted", "source", "since", "reason"}
+    assert isinstance(clock["trusted"], bool) and clock["since"] > 1_700_000_000
     switch_of = lambda unit: site.call(lambda: site.site.light(unit).switch)   # noqa: E731
 
     res = lentera("override", "-c", str(config), "--group", "road", "--switch", "off",
