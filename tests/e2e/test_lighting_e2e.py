@@ -155,3 +155,41 @@ def test_lentera_plan_for_the_example_config_matches_the_warped_night_event_for_
     assert all(0 <= lag <= 120 for lag in lags), lags
     print(f"plan vs agent: {len(lags)} events, lag of the agent's step max {max(lags):.0f} "
           f"warped s (rate {RATE})")
+
+
+def test_two_overlapping_timed_city_commands_end_at_the_plans_level(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+    from agent.uplink.signing import seal
+    from tests.support.gateway_files import write_key
+    key = write_key(tmp_path / "cmd.key")
+    site = site_factory(1)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/#")
+    lighting = ("commands: {key_file: cmd.key}\n"
+                "lighting:\n  groups:\n    road: {devices: [L-001], schedule: night, dimming: d}\n"
+                "  schedules:\n    night: {on: sunset, off: sunrise}\n"
+                "  dimming:\n    d: [{from: sunset, level: 80}]\n")
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1, extra=lighting)
+    # 20:00 in Tangerang, 4x: the commands' 20 s and 10 s are 5 s and 2.5 s of real time
+    agent_factory(config, extra_args=["--time-warp", "2026-12-24T20:00:00+07:00,4"])
+    sub.wait_for(lambda m: [p for p in _changes(m) if p["new"]["dim"] == 80], 15, "the plan's 80 %")
+
+    def send(cid, level, duration_s):
+        sub.client.publish(f"{PREFIX}/cmd", seal(key, {
+            "id": cid, "gateway": "test-gw", "kind": "dim", "target": {"device": "L-001"},
+            "level": level, "duration_s": duration_s,
+            "expires_at": int(time.time() * 1000) + 60_000}), qos=1)
+        return sub.wait_for(lambda m: [p for t, p, _ in m if t.endswith("/ack")
+                                       and p.get("id") == cid], 10, f"ack of {cid}")[-1]
+    assert send("A", 50, 20)["result"] == "done"
+    assert send("B", 30, 10)["result"] == "done"       # later, shorter: ends inside A
+    back = sub.wait_for(lambda m: [p for p in _changes(m) if p["source"] == "schedule"
+                                   and p["reason"].startswith("command expired")], 20,
+                        "the plan back after both commands")
+    dims = [(p["new"]["dim"], p["source"]) for p in _changes(sub.messages)
+            if p["ts"] <= back[0]["ts"]]
+    assert dims == [(80, "schedule"), (50, "command"), (30, "command"), (50, "command"),
+                    (80, "schedule")], dims
+    deadline = time.monotonic() + 5                    # the write follows its event closely
+    while site.call(lambda: site.site.light(1).dim) != 80 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert site.call(lambda: site.site.light(1).dim) == 80
