@@ -129,4 +129,4 @@ def test_dusk_to_dawn_is_on_all_night_and_switches_on_at_sunset_in_every_zone():
         checked += n
         problems.extend(bad)
     assert checked > 15000, checked
-    assert not problems, f"{len(problems)} of {checked} nights wrong, e.g.:\n" + "\n".join(problems[:20])
+    assert not problems, f"{len(problems)} failed checks over {checked} nights, e.g.:\n" + "\n".join(problems[:20])
