@@ -111,8 +111,9 @@ class Agent:
             return DirectArbiter(self.devices, bus_of)
         lights = {d: dev for d, dev in self.devices.items()
                   if {"switch", "dim"} <= {p.name for p in dev.profile.points}}
-        self.lighting = LightingService(controller, self.clock, lights, bus_of,
-                                        self.emit_event)
+        self.lighting = LightingService(controller, self.clock, lights, bus_of, self.emit_event,
+                                        trust_file=str(Path(self.config.outbox.path).with_name(
+                                            "clock-trust.json")))
         return self.lighting
 
     def _build_serial_sensors(self) -> dict:
@@ -246,6 +247,8 @@ class Agent:
         start("outbox.commit", self.outbox.commit_loop)
         start("uplink.publish", self.publisher.run_loop)
         start("commands.run", self.commands.run_loop)
+        if isinstance(self.arbiter, DirectArbiter):
+            start("commands.expire", self.arbiter.run_loop)
         if self.lighting is not None:
             start("lighting.step", self.lighting.run_loop)
             control = ControlServer(self.config.control.socket, self.lighting,

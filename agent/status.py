@@ -22,6 +22,7 @@ def snapshot(agent) -> dict:
             "buses": {n: {**s.status(), "line": agent.buses[n].counters.as_dict()}
                       for n, s in agent.schedulers.items()},
             "tasks": {n: t["restarts"] for n, t in agent.supervisor.status().items()},
+            "clock": agent.lighting.trust.as_dict() if agent.lighting else None,
             **({"lighting": agent.lighting.status()} if agent.lighting else {})}
 
 

@@ -68,32 +68,47 @@ class LightingController:
         self.devices = list(seen)
         self.arbiter = Arbiter(self.devices)
         self.faults = {}
+        self.clock_state = (None, "not stepped yet")   # (trusted, why) of the last step
 
-    def _targets(self, device, group) -> list:
+    def _targets(self, device, group) -> tuple:
+        """((kind, name), [lights]) of exactly one of device or group."""
         if (device is None) == (group is None):
             raise ValueError("give exactly one of device or group")
         if group is not None:
             if group not in self.groups:
-                raise ValueError("unknown group %r" % (group,))
-            return self.groups[group]
+                raise ValueError("unknown group %r: groups are %s" % (group, ", ".join(sorted(self.groups))))
+            return ("group", group), self.groups[group]
         if device not in self.devices:
-            raise ValueError("unknown device %r" % (device,))
-        return [device]
+            raise ValueError("unknown device %r: lights are listed under lighting groups" % (device,))
+        return ("device", device), [device]
 
-    def apply_override(self, expires_s: int, device=None, group=None, switch=None, dim=None, reason="") -> None:
+    def apply_override(self, expires_s: int, device=None, group=None, switch=None, dim=None, reason="",
+                       user=None):
         """Local maintenance override of a device or group until expires_s (UTC epoch); beats everything."""
-        for light in self._targets(device, group):
-            self.arbiter.hold("maintenance", light, switch, dim, expires_s, reason or "maintenance override")
+        target, lights = self._targets(device, group)
+        return self.arbiter.hold("maintenance", target, lights, switch, dim, expires_s,
+                                 reason or "maintenance override", user)
 
-    def apply_command(self, expires_s: int, device=None, group=None, switch=None, dim=None, reason="") -> None:
-        """City command for a device or group until expires_s (UTC epoch); beats rules and schedules."""
-        for light in self._targets(device, group):
-            self.arbiter.hold("command", light, switch, dim, expires_s, reason or "city command")
+    def apply_command(self, expires_s: int, device=None, group=None, switch=None, dim=None, reason="",
+                      lights=None):
+        """City command for a device, a group or a list of lights until expires_s; beats rules and schedules."""
+        if lights is not None:
+            target = ("lights", ",".join(lights))
+        else:
+            target, lights = self._targets(device, group)
+        return self.arbiter.hold("command", target, lights, switch, dim, expires_s, reason or "city command")
 
-    def clear(self, source: str, device=None, group=None) -> None:
-        """End a 'maintenance' override or 'command' early for a device or group."""
-        for light in self._targets(device, group):
-            self.arbiter.release(source, light)
+    def clear(self, source: str, device=None, group=None) -> list:
+        """End a 'maintenance' override or 'command' early on exactly that device or group; the entries ended."""
+        target = self._targets(device, group)[0]
+        return self.arbiter.release(source, target)
+
+    def adopt(self, entry) -> None:
+        """Take over an entry from another controller (a new plan), on the lights this one still has."""
+        lights = [light for light in entry.lights if light in self.devices]
+        if lights:
+            self.arbiter.hold(entry.source, entry.target, lights, entry.switch, entry.dim,
+                              entry.expires_s, entry.reason, entry.user)
 
     def _plan_layers(self, now_s: int, points: dict, trusted: bool, why: str) -> tuple:
         """({device: {'schedule'|'failsafe': decision}}, [alarm]) from timetables and the failsafe."""
@@ -116,6 +131,7 @@ class LightingController:
     def step(self, now_s: int, points: dict, clock_trusted: bool, monotonic_s: float) -> tuple:
         """(outputs {device: {switch, dim, source}}, change records, alarm events) at now_s."""
         trusted, why = self.clock.observe(now_s, monotonic_s, clock_trusted)
+        self.clock_state = (trusted, why)
         layers, alarms = self._plan_layers(now_s, points, trusted, why)
         try:
             decisions, rule_alarms = self.rules.step(now_s, monotonic_s, points)

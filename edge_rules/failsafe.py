@@ -67,9 +67,9 @@ class ClockGuard:
         if newly_synced:
             self.jump_at = None  # a fresh sync is the one jump we expect
         if not synced:
-            return False, "no time sync since boot"
+            return False, "clock not synchronised"
         if self.jump_at is not None:
             if monotonic_s - self.jump_at < self.settle_s:
-                return False, "wall clock jumped against monotonic time"
+                return False, "clock jumped against monotonic time"
             self.jump_at = None
         return True, "clock trusted"

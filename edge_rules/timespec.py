@@ -65,13 +65,24 @@ class Sky:
         """UTC instant of local midnight starting a local day."""
         return local_to_utc(self.tz, day * DAY_S)
 
+    def solar_date(self, day: int) -> tuple:
+        """(y, m, d): the UTC date whose solar day (in sun_day's sense) has its noon nearest local noon of `day`.
+
+        sun_day() works from a UTC date and the longitude; near the date line the local date is a
+        day off that UTC date (Pacific/Apia, UTC+13 at 171.8 W), so handing it the local date
+        gave the next local day's sun.
+        """
+        local_noon = local_to_utc(self.tz, day * DAY_S + DAY_S // 2)
+        solar_noon_of_day0 = DAY_S // 2 - self.lon * 240.0   # seconds after 00:00 UTC
+        return civil_from_days(int((local_noon - solar_noon_of_day0 + DAY_S // 2) // DAY_S))
+
     def sun(self, day: int):
-        """SunDay of a local day, cached."""
+        """SunDay of a local day (its noon nearest local noon), cached."""
         found = self._sun.get(day)
         if found is None:
             if len(self._sun) > 8:
                 self._sun = {}
-            y, m, d = civil_from_days(day)
+            y, m, d = self.solar_date(day)
             found = sun_day(self.lat, self.lon, y, m, d)
             self._sun[day] = found
         return found

@@ -47,10 +47,46 @@ def override(config_file, device, group, switch, dim, duration, reason, clear):
 @click.option("-c", "--config", "config_file", required=True,
               type=click.Path(dir_okay=False), help="Gateway config (YAML).")
 def lights(config_file):
-    """Show every light's output and which source decided it."""
+    """Show every light's output, which source decided it, and the live overrides."""
     answer = control_request(config_file, {"op": "lights"})
+    zone = _zone(answer.get("timezone"))
+    why = failsafe_reason(answer.get("clock"), zone)
     for dev, out in sorted(answer["lights"].items()):
         state = f"on {out['dim']:3d}%" if out["switch"] else "off     "
+        source = out["source"] + (f" ({why})" if why and out["source"] == "failsafe" else "")
         err = answer["write_errors"].get(dev)
-        click.echo(f"{dev:12} {state}  {out['source']:11}" + (f"  WRITE FAILED: {err}"
-                                                               if err else ""))
+        click.echo(f"{dev:12} {state}  {source:11}" + (f"  WRITE FAILED: {err}" if err else ""))
+    for entry in answer.get("overrides", []):
+        target = f"device {entry['device']}" if "device" in entry else f"group {entry['group']}"
+        what = ", ".join(f"{k} {v if k == 'dim' else ('on' if v else 'off')}"
+                         for k, v in (("switch", entry["switch"]), ("dim", entry["dim"]))
+                         if v is not None)
+        click.echo(f"override on {target}: {what} until {_hhmm(entry['expires_s'], zone)} "
+                   f"by {entry.get('user') or 'unknown'} ({entry['reason']})")
+    clock = answer.get("clock") or {}
+    if clock.get("trusted") is not None:
+        since = f" since {_hhmm(clock['since'], zone)}" if clock.get("since") else ""
+        click.echo(f"clock: {'trusted' if clock['trusted'] else 'NOT trusted'} "
+                   f"({clock.get('source')}){since}"
+                   + ("" if clock["trusted"] else f": {clock.get('reason')}, lights follow failsafe"))
+
+
+def failsafe_reason(clock, zone=None) -> str:
+    """'clock not synchronised since 12:03' (gateway time) while the clock is not trusted, else ''."""
+    if not clock or clock.get("trusted") is not False:
+        return ""
+    since = f" since {_hhmm(clock['since'], zone)}" if clock.get("since") else ""
+    return f"{clock.get('reason') or 'clock not trusted'}{since}"
+
+
+def _zone(name):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _hhmm(epoch_s, zone=None) -> str:
+    from datetime import datetime
+    return datetime.fromtimestamp(epoch_s, zone).strftime("%H:%M")

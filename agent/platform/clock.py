@@ -3,15 +3,27 @@
 `TimeWarp` lets installers (and end-to-end tests) run the lighting logic on a
 chosen start time at a chosen rate — e.g. "5 minutes before sunset, 60x" — while
 Modbus polling keeps real time.
+
+Trust carried across a restart (docs/rules.md, "Clock trust across a restart"): while the
+kernel reports NTP sync the agent keeps a mark (wall time, CLOCK_BOOTTIME, boot id); after
+a restart on the same boot, with the kernel not (yet) synchronised, the wall clock is still
+trusted when it advanced like CLOCK_BOOTTIME since the mark, within DRIFT_PPM of the time
+elapsed plus MARK_SLACK_S, and for at most CARRY_MAX_S.
 """
 
 import ctypes
 import ctypes.util
 import time
+from pathlib import Path
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 TIME_ERROR = 5   # adjtimex(2): the kernel says the clock is not synchronised
+DRIFT_PPM = 100.0        # a free-running crystal is within 100 ppm (a Pi's is ~20-50 ppm)
+MARK_SLACK_S = 2.0       # reading the two clocks and a mark up to 10 min old
+CARRY_MAX_S = 24 * 3600  # after a day without sync, the carried trust ends (error <= 10.6 s)
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+RTC_HCTOSYS = Path("/sys/class/rtc/rtc0/hctosys")   # "1": the kernel set the clock from the RTC
 
 
 class ZoneOffset:
@@ -35,6 +47,7 @@ class AgentClock:
         self._start = start
         self.rate = rate
         self.trust = trust
+        self.carried: dict | None = None     # a continuity mark from before a restart
 
     @property
     def warped(self) -> bool:
@@ -53,9 +66,60 @@ class AgentClock:
 
     def trusted(self) -> bool:
         """Whether the wall clock may drive schedules (see docs/rules.md, failsafe)."""
-        if self.trust == "assume" or self.warped:
-            return True
-        return kernel_clock_synchronised()
+        return self.trust_source() in ("assume", "time-warp", "ntp", "continuous")
+
+    def trust_source(self) -> str:
+        """Why the wall clock is (not) trusted: assume, time-warp, ntp, continuous or none."""
+        if self.warped:
+            return "time-warp"
+        if self.trust == "assume":
+            return "assume"
+        if kernel_clock_synchronised():
+            return "ntp"
+        if self.carried is not None:
+            if still_continuous(self.carried, current_mark()):
+                return "continuous"
+            self.carried = None               # once broken, it stays broken until a sync
+        return "none"
+
+    def mark(self) -> dict:
+        """A continuity mark of now (saved while synced, compared after a restart)."""
+        return current_mark()
+
+    def carry(self, mark: dict | None) -> None:
+        """Resume from a mark saved before a restart (see the module docstring)."""
+        self.carried = mark if isinstance(mark, dict) else None
+
+
+def current_mark() -> dict:
+    """{wall, boottime, boot_id} now: what the next start compares itself with."""
+    return {"wall": time.time(), "boottime": time.clock_gettime(time.CLOCK_BOOTTIME),
+            "boot_id": _read(BOOT_ID), "rtc": _read(RTC_HCTOSYS) == "1"}
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def still_continuous(mark: dict, now: dict) -> bool:
+    """Whether the wall clock ran on, never stepped, since `mark`.
+
+    Same boot: it advanced like CLOCK_BOOTTIME within the drift bound. Across a reboot only
+    when the kernel set the clock from a battery-backed RTC at boot and it did not go back; a
+    Pi without RTC restarts from fake-hwclock's last save, which is never trusted.
+    """
+    try:
+        if not mark["boot_id"] or mark["boot_id"] != now["boot_id"]:
+            elapsed = now["wall"] - float(mark["wall"])
+            return bool(now.get("rtc")) and 0 <= elapsed <= CARRY_MAX_S
+        elapsed = now["boottime"] - float(mark["boottime"])
+        stepped = (now["wall"] - float(mark["wall"])) - elapsed
+    except (KeyError, TypeError, ValueError):
+        return False
+    return 0 <= elapsed <= CARRY_MAX_S and abs(stepped) <= MARK_SLACK_S + elapsed * DRIFT_PPM / 1e6
 
 
 def _libc():

@@ -9,6 +9,8 @@ import asyncio
 import logging
 
 from agent.services.arbiter import CityArbiter
+from agent.services.clock_trust import ClockTrust, load_mark, save_mark
+from agent.services.overrides import OverrideApi
 from agent.core.bus import PRIORITY_COMMAND
 from agent.errors import DeviceError
 from agent.store.outbox import ALARM, EVENT
@@ -16,14 +18,15 @@ from agent.store.outbox import ALARM, EVENT
 log = logging.getLogger(__name__)
 
 STEP_S = 5.0
+MIN_REAL_STEP_S = 0.05   # under --time-warp a step every STEP_S warped seconds, at most 20/s real
 UNTIL_REVOKED_S = 7 * 86400.0   # a command "without end" still expires: a week
 
 
-class LightingService(CityArbiter):
+class LightingService(OverrideApi, CityArbiter):
     """Keeps each street light's switch and dim at what the controller decides."""
 
     def __init__(self, controller, clock, devices: dict, scheduler_of: dict, emit_event,
-                 step_s: float = STEP_S):
+                 step_s: float = STEP_S, trust_file: str | None = None):
         self.controller = controller
         self.clock = clock
         self.devices = devices                # device id -> ModbusDevice (controllable ones)
@@ -36,6 +39,9 @@ class LightingService(CityArbiter):
         self.write_errors: dict[str, str] = {}
         self.on_commanded = None              # (device id, epoch s): a write was made
         self._lock = asyncio.Lock()
+        self.trust = ClockTrust(trust_file)
+        if trust_file and hasattr(clock, "carry"):
+            clock.carry(load_mark(trust_file))   # trust kept across a restart, if still continuous
 
     def observe(self, reading: dict) -> None:
         """Feed a reading into what the rules see (hot path: store only; step() flattens)."""
@@ -49,10 +55,16 @@ class LightingService(CityArbiter):
             self.actual[device] = {"switch": int(values["switch"]), "dim": int(values["dim"])}
 
     async def run_loop(self) -> None:
-        """Step every step_s (commands, overrides and pushed plans step at once themselves)."""
+        """Step every step_s (commands, overrides and pushed plans step at once themselves).
+
+        Under --time-warp the period is step_s of warped time (at most 20 steps a real
+        second), so a warped night switches at the times a real one would.
+        """
+        rate = getattr(self.clock, "rate", 1.0) if getattr(self.clock, "warped", False) else 1.0
+        period = max(MIN_REAL_STEP_S, self.step_s / rate) if rate > 1 else self.step_s
         while True:
             await self.step()
-            await asyncio.sleep(self.step_s)   # a period, not a poll: nothing else wakes it
+            await asyncio.sleep(period)        # a period, not a poll: nothing else wakes it
 
     async def step(self) -> dict:
         """One decision and the writes it needs; {device: None or error} of those written."""
@@ -61,6 +73,7 @@ class LightingService(CityArbiter):
                 int(self.clock.wall()), self._points(), self.clock.trusted(),
                 self.clock.monotonic())
             self.outputs = outputs
+            self._observe_trust()
             for record in records:
                 self.emit_event(record["light"], "output_changed", EVENT, **{
                     k: v for k, v in record.items() if k != "light"})
@@ -69,6 +82,19 @@ class LightingService(CityArbiter):
             todo = [d for d in outputs if d in self.devices and self._differs(d, outputs[d])]
             results = await asyncio.gather(*(self._write(d, outputs[d]) for d in todo))
             return dict(zip(todo, results))
+
+    def _observe_trust(self) -> None:
+        """Log and publish every change of clock trust; keep the continuity mark while synced."""
+        trusted, why = self.controller.clock_state
+        source = self.clock.trust_source() if hasattr(self.clock, "trust_source") else "injected"
+        change = self.trust.observe(trusted, source, why, self.clock.wall())
+        if change is not None:
+            (log.info if trusted else log.warning)(
+                "clock %s (%s): %s", "trusted" if trusted else "NOT trusted, lights follow failsafe",
+                source, change["reason"])
+            self.emit_event("gateway", "clock_trust", ALARM if not trusted else EVENT, **change)
+        if trusted and source == "ntp":
+            save_mark(self.trust, self.clock)
 
     def _points(self) -> dict:
         """{"DEVICE.point": value} of every device's last good reading."""
@@ -115,27 +141,28 @@ class LightingService(CityArbiter):
             old, self.controller = self.controller, controller
             # a crew's override is about safety on site (a lamp being replaced): it
             # survives a new plan from the city; city commands end with the old plan
-            for light, (switch, dim, reason, expires) in old.arbiter.held["maintenance"].items():
-                if light in controller.devices:
-                    controller.apply_override(expires, device=light, switch=switch, dim=dim,
-                                              reason=reason)
+            for entry in reversed(old.arbiter.entries("maintenance")):   # oldest first
+                controller.adopt(entry)
         await self.step()
 
     async def apply_city_command(self, device_ids, switch, dim, duration_s) -> dict:
-        """A city command through arbitration; per device None (applied) or why not."""
+        """A city command through arbitration; per device None (applied) or why not.
+
+        One entry with an expiry: a later command lies above it until it ends, then this one
+        (or whatever is live underneath) shows again.
+        """
         expires = int(self.clock.wall() + (duration_s or UNTIL_REVOKED_S))
         results = {}
         for device_id in device_ids:
             if device_id not in self.controller.devices:
                 results[device_id] = ("not in any lighting group: its switch and dim are not "
                                       "under local control")
-                continue
-            self.controller.apply_command(expires, device=device_id, switch=switch, dim=dim,
+        mine = [d for d in device_ids if d not in results]
+        if mine:
+            self.controller.apply_command(expires, lights=mine, switch=switch, dim=dim,
                                           reason="city command")
         written = await self.step()
-        for device_id in device_ids:
-            if device_id in results:
-                continue
+        for device_id in mine:
             source = self.outputs.get(device_id, {}).get("source")
             if source == "maintenance":
                 results[device_id] = "a maintenance override on site holds this light"
@@ -151,4 +178,6 @@ class LightingService(CityArbiter):
         sources: dict[str, int] = {}
         for out in self.outputs.values():
             sources[out["source"]] = sources.get(out["source"], 0) + 1
-        return {"sources": sources, "write_errors": len(self.write_errors)}
+        return {"sources": sources, "write_errors": len(self.write_errors),
+                "overrides": len(self.controller.arbiter.entries("maintenance")),
+                "commands": len(self.controller.arbiter.entries("command"))}

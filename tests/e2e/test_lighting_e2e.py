@@ -51,3 +51,145 @@ def test_schedule_switches_lights_on_at_computed_sunset(
     sub.wait_for(lambda m: {t.rsplit("/", 1)[1] for t, p, _ in m
                             if p.get("event") == "output_changed" and p["new"]["switch"]}
                  >= {"L-001", "L-002", "L-003"}, 10, "an output_changed event per light")
+
+
+# --- near the date line, and the plan against the agent: whole warped nights ---------------
+
+import json                                                   # noqa: E402
+import subprocess                                             # noqa: E402
+import sys                                                    # noqa: E402
+from pathlib import Path                                      # noqa: E402
+
+import pytest                                                 # noqa: E402
+import yaml                                                   # noqa: E402
+
+from edge_rules.civil import days_from_civil                  # noqa: E402
+from tests.agent.platform.test_sun_every_zone import _night   # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "deploy" / "raspberrypi" / "gateway.example.yaml"
+RATE = 600          # a step every 5 warped s, at most 20 a real second: ~30 warped s apart
+DUSK_TO_DAWN = """\
+lighting:
+  groups:
+    road: {devices: [L-001, L-002], schedule: night}
+  schedules:
+    night: {on: sunset, off: sunrise}
+"""
+
+
+def _place(config: Path, lat: float, lon: float, zone: str) -> Path:
+    text = config.read_text().replace("lat: -6.178, lon: 106.632", f"lat: {lat}, lon: {lon}")
+    config.write_text(text.replace("Asia/Jakarta", zone))
+    return config
+
+
+def _changes(messages, light="L-001"):
+    return [p for t, p, _ in messages if t.endswith(f"/events/{light}")
+            and p.get("event") == "output_changed"]
+
+
+@pytest.mark.parametrize("zone,lat,lon", [("Pacific/Apia", -13.833, -171.767),
+                                          ("Pacific/Kiritimati", 1.870, -157.400)])
+def test_dusk_to_dawn_near_the_date_line_stays_on_across_local_midnight(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory, zone, lat, lon):
+    from agent.platform.clock import ZoneOffset
+    sunset, sunrise = _night(ZoneOffset(zone), days_from_civil(2026, 12, 24), lat, lon)
+    start = datetime.fromtimestamp(sunset - 120, timezone.utc).isoformat()
+    site = site_factory(2)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
+    config = _place(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2,
+                                  extra=DUSK_TO_DAWN), lat, lon, zone)
+    agent = agent_factory(config, extra_args=["--time-warp", f"{start},{RATE}"])
+    night_real_s = (sunrise - sunset) / RATE
+    off_again = sub.wait_for(lambda m: [p for p in _changes(m) if p["new"]["switch"] is False
+                                        and p["ts"] > sunset * 1000], night_real_s + 60,
+                             "the switch-off at sunrise")
+    changes = [p for p in _changes(sub.messages) if p["ts"] <= off_again[0]["ts"]]
+    assert changes[0]["new"]["switch"] is False, agent.output()    # by day before sunset
+    on = [p for p in changes if p["new"]["switch"] is True]
+    lag_on = on[0]["ts"] / 1000 - sunset
+    assert 0 <= lag_on <= 60, f"switch-on {lag_on:.0f} s after the sunset"
+    # nothing switched it off between sunset and sunrise, across local midnight
+    assert [p["new"]["switch"] for p in changes[changes.index(on[0]):]] == [True, False], changes
+    lag_off = off_again[0]["ts"] / 1000 - sunrise
+    assert 0 <= lag_off <= 60, f"switch-off {lag_off:.0f} s after the sunrise"
+    assert site.call(lambda: site.site.light(1).switch) == 0
+    print(f"{zone}: on {lag_on:.0f} s after sunset, off {lag_off:.0f} s after sunrise")
+
+
+def test_lentera_plan_for_the_example_config_matches_the_warped_night_event_for_event(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+    plan = subprocess.run([sys.executable, "-m", "agent.cli", "plan", "-c", str(EXAMPLE), "--date",
+                           "2026-12-24", "--json"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    steps = [json.loads(line) for line in plan.stdout.splitlines()]
+    example = yaml.safe_load(EXAMPLE.read_text())
+    assert example["gateway"]["location"] == {"lat": -6.178, "lon": 106.632}
+    assert example["gateway"]["timezone"] == "Asia/Jakarta"       # as write_gateway's
+    start = datetime.fromisoformat("2026-12-24T18:10:00+07:00").timestamp()
+    stop = datetime.fromisoformat("2026-12-25T05:40:00+07:00").timestamp()
+    site = site_factory(2)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
+    text = EXAMPLE.read_text()                                     # the section verbatim
+    lighting = text[text.index("\nlighting:") + 1:]
+    assert yaml.safe_load(lighting) == {"lighting": example["lighting"]}
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=lighting)
+    agent = agent_factory(config, extra_args=["--time-warp",
+                                              f"2026-12-24T18:10:00+07:00,{RATE}"])
+    last = [s for s in steps if s["ts"] <= stop][-1]
+    sub.wait_for(lambda m: [p for p in _changes(m, last["light"])
+                            if p["ts"] >= last["ts"] * 1000], (stop - start) / RATE + 60,
+                 "the agent's last step of the night")
+    lags = []
+    for light in ("L-001", "L-002"):
+        seen = [(p["new"]["switch"], p["new"]["dim"], p["source"], p["reason"], p["ts"] / 1000)
+                for p in _changes(sub.messages, light) if p["ts"] <= stop * 1000]
+        mine = [s for s in steps if s["light"] == light]
+        at_start = [s for s in mine if s["ts"] <= start][-1]
+        planned = [at_start] + [s for s in mine if start < s["ts"] <= stop]
+        assert [x[:4] for x in seen] == [(s["switch"], s["dim"], s["source"], s["reason"])
+                                         for s in planned], (seen, planned, agent.output()[-3000:])
+        lags += [x[4] - max(s["ts"], start) for x, s in zip(seen, planned)]
+    assert all(0 <= lag <= 120 for lag in lags), lags
+    print(f"plan vs agent: {len(lags)} events, lag of the agent's step max {max(lags):.0f} "
+          f"warped s (rate {RATE})")
+
+
+def test_two_overlapping_timed_city_commands_end_at_the_plans_level(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+    from agent.uplink.signing import seal
+    from tests.support.gateway_files import write_key
+    key = write_key(tmp_path / "cmd.key")
+    site = site_factory(1)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/#")
+    lighting = ("commands: {key_file: cmd.key}\n"
+                "lighting:\n  groups:\n    road: {devices: [L-001], schedule: night, dimming: d}\n"
+                "  schedules:\n    night: {on: sunset, off: sunrise}\n"
+                "  dimming:\n    d: [{from: sunset, level: 80}]\n")
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1, extra=lighting)
+    # 20:00 in Tangerang, 4x: the commands' 20 s and 10 s are 5 s and 2.5 s of real time
+    agent_factory(config, extra_args=["--time-warp", "2026-12-24T20:00:00+07:00,4"])
+    sub.wait_for(lambda m: [p for p in _changes(m) if p["new"]["dim"] == 80], 15, "the plan's 80 %")
+
+    def send(cid, level, duration_s):
+        sub.client.publish(f"{PREFIX}/cmd", seal(key, {
+            "id": cid, "gateway": "test-gw", "kind": "dim", "target": {"device": "L-001"},
+            "level": level, "duration_s": duration_s,
+            "expires_at": int(time.time() * 1000) + 60_000}), qos=1)
+        return sub.wait_for(lambda m: [p for t, p, _ in m if t.endswith("/ack")
+                                       and p.get("id") == cid], 10, f"ack of {cid}")[-1]
+    assert send("A", 50, 20)["result"] == "done"
+    assert send("B", 30, 10)["result"] == "done"       # later, shorter: ends inside A
+    back = sub.wait_for(lambda m: [p for p in _changes(m) if p["source"] == "schedule"
+                                   and p["reason"].startswith("command expired")], 20,
+                        "the plan back after both commands")
+    dims = [(p["new"]["dim"], p["source"]) for p in _changes(sub.messages)
+            if p["ts"] <= back[0]["ts"]]
+    assert dims == [(80, "schedule"), (50, "command"), (30, "command"), (50, "command"),
+                    (80, "schedule")], dims
+    deadline = time.monotonic() + 5                    # the write follows its event closely
+    while site.call(lambda: site.site.light(1).dim) != 80 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert site.call(lambda: site.site.light(1).dim) == 80

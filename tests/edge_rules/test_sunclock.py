@@ -95,3 +95,45 @@ def test_rejects_impossible_coordinates():
     except ValueError:
         return
     raise AssertionError("accepted latitude 91")
+
+
+# --- the right day's sun near the date line (Pacific/Apia: UTC+13 at 171.8 W) ---
+
+def _apia_plan(off):
+    from edge_rules.controller import LightingController
+    from edge_rules.tz import FixedOffset
+    config = {"groups": {"A": {"devices": ["L-1"], "schedule": "night"}},
+              "schedules": {"night": {"on": "sunset", "off": off}}}
+    return LightingController(config, FixedOffset(13 * 3600, "WST"), -13.833, -171.767)
+
+
+def _apia_local(y, m, d, hh, mm=0):
+    from edge_rules.civil import days_from_civil
+    return days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 - 13 * 3600
+
+
+def test_sky_gives_the_local_evenings_sunset_near_the_date_line():
+    ctl = _apia_plan("sunrise")
+    from edge_rules.civil import days_from_civil
+    sunset = ctl.sky.sun(days_from_civil(2026, 12, 24)).get("sunset")
+    local = sunset + 13 * 3600
+    assert local // 86400 == days_from_civil(2026, 12, 24)       # that local evening, not the next
+    assert 18 * 3600 + 30 * 60 < local % 86400 < 19 * 3600 + 30 * 60   # ~19:00 in Apia
+
+
+def test_dusk_to_dawn_stays_on_across_local_midnight_near_the_date_line():
+    ctl = _apia_plan("sunrise")
+    for hh, mm in ((20, 0), (23, 59), (0, 1), (3, 0), (5, 30)):
+        day = 24 if hh >= 12 else 25
+        t = _apia_local(2026, 12, day, hh, mm)
+        out = ctl.step(t, {}, True, t)[0]       # monotonic runs with the wall: no jump
+        assert out["L-1"]["switch"] is True and out["L-1"]["source"] == "schedule", (hh, mm)
+    t = _apia_local(2026, 12, 25, 12)
+    assert ctl.step(t, {}, True, t)[0]["L-1"]["switch"] is False
+
+
+def test_a_fixed_off_after_midnight_still_lights_the_evening_near_the_date_line():
+    ctl = _apia_plan("02:00")
+    for (d, hh, mm), on in (((24, 21, 0), True), ((25, 1, 59), True), ((25, 2, 1), False)):
+        t = _apia_local(2026, 12, d, hh, mm)
+        assert ctl.step(t, {}, True, t)[0]["L-1"]["switch"] is on, (d, hh, mm)
