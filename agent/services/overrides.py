@@ -6,6 +6,7 @@ both get the same checks, the same events and the same log lines, with the user 
 
 import logging
 
+from agent.errors import LenteraError
 from agent.store.outbox import EVENT
 
 log = logging.getLogger("agent.services.lighting")
@@ -13,7 +14,7 @@ log = logging.getLogger("agent.services.lighting")
 MAX_OVERRIDE_S = 7 * 86400
 
 
-class OverrideError(ValueError):
+class OverrideError(LenteraError, ValueError):
     """A crew request to correct, or one that found nothing to do; the message says what to do."""
 
 
