@@ -1,0 +1,230 @@
+"""The per-step numpy kernel of AnomalyDetector: residual, range, context novelty, calibration.
+
+Every operation is an in-place ufunc on preallocated arrays over a chunk of channels and is
+IEEE-exact (+ - x / min max abs sqrt floor fmod), so any split of the work into blocks gives
+bit-identical results. Learnt state is float32 (values are taken relative to each channel's
+first sample, `ref`, in float64 first), which halves the memory traffic; times stay float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+F = np.float32
+TINY = 1e-30    # keeps a constant channel's divisions finite; relative floors do the real work
+BIG = 1e38      # added to a clip limit while warming up: nothing is clipped
+SHIFT = 2.0 ** 22  # the float32 sample counter and context times move back by this ...
+LIMIT = 2.0 ** 23  # ... when the counter reaches this: integers stay exact in float32
+GLOBAL = ("bin_period", "context_seen", "ref", "t0")
+
+
+class Step:
+    """One time step over channels [lo, hi): views of the state plus scratch arrays."""
+
+    def __init__(self, state: dict, p: dict, lo: int, hi: int) -> None:
+        self.s = {k: (v[lo:hi] if v.ndim == 1 else v[:, lo:hi])
+                  for k, v in state.items() if k not in GLOBAL}
+        self.t0 = state["t0"][lo:hi]
+        self.seen = state["context_seen"][lo:hi].reshape(-1)   # (m * n_contexts,) view
+        m = hi - lo
+        self.t = [np.empty(m, F) for _ in range(9)]
+        self.g = {k: np.empty(m, F) for k in ("a_level", "a_bin", "a_calib", "warm",
+                                                "not_warm", "gate")}
+        self.idx = np.empty(m, dtype=np.intp)
+        self.out64 = np.empty(m)
+        self.mag = np.full(m, TINY, F)     # max(mag_floor x |first sample|, TINY): per block
+        n_ctx = int(p["levels"]) ** int(p["context"])
+        self.offsets = np.arange(m, dtype=F) * n_ctx
+        self.p = p
+        self.n_level, self.n_bin = 1.0 / p["alpha_level"], 1.0 / p["alpha_bin"]
+        self.n_ctx_keep = n_ctx // int(p["levels"])    # contexts of the k-1 newest levels
+        self.levels = float(p["levels"])
+        self.top = float(p["levels"]) - 1.0
+        self.inv_env_c = 1.0 / p["env_c"]
+        self.w_context = p["w_context"] / p["age_horizon"]
+
+    def shift_counter(self) -> None:
+        """Move the sample counter and context times of channels near LIMIT back by SHIFT."""
+        late = np.flatnonzero(self.s["ns"] >= LIMIT)
+        if late.size:
+            self.s["ns"][late] -= SHIFT
+            rows = self.seen.reshape(len(self.s["ns"]), -1)
+            rows[late] = np.maximum(rows[late] - SHIFT, -SHIFT)
+
+    def commit_envelope(self, b: int) -> None:
+        """First visit of bin b in a new period: yesterday's deviations become normal."""
+        env, today = self.s["envelope"][b], self.s["env_today"][b]
+        np.multiply(env, self.p["env_decay"], out=env)
+        np.maximum(env, today, out=env)
+        today.fill(0.0)
+
+    def __call__(self, b: int, ts: float, row: dict, out: np.ndarray) -> None:
+        """Advance every channel by one sample (`row`: this step's slices of the block)."""
+        g = self.weights(b, ts, row)
+        span, den = self.t[0], self.t[1]
+        np.subtract(self.s["hi"], self.s["lo"], out=span)     # NaN until the first sample
+        np.add(span, self.mag, out=den)                       # mag >= TINY
+        z = self.residual(b, row, g, den)
+        exc, q = self.range_levels(row, g, span, den)
+        age = self.context_age(row, q)
+        self.calibrate(g, z, exc, age, out)
+
+    def weights(self, b: int, ts: float, row: dict) -> dict:
+        """EW weights max(alpha, 1/count) (an exact mean while young, then exponential; 0 when
+        missing, which leaves the state unchanged), warm-up gates and the score gate."""
+        s, p, g, vf = self.s, self.p, self.g, row["vf"]
+        for count, cap, a in ((s["count"], self.n_level, g["a_level"]),
+                              (s["bcount"][b], self.n_bin, g["a_bin"])):
+            np.add(count, vf, out=count)
+            np.minimum(count, cap, out=count)
+            np.maximum(count, 1.0, out=a)
+            np.divide(vf, a, out=a)
+        np.add(s["ns"], vf, out=s["ns"])
+        warm = g["warm"]
+        np.less_equal(self.t0, ts - p["warmup"], out=warm)
+        np.multiply(warm, vf, out=warm)
+        np.multiply(warm, -BIG, out=g["not_warm"])
+        np.add(g["not_warm"], BIG, out=g["not_warm"])
+        # the calibration learns from warm samples only: raw scores of a young model are noise
+        cal = s["cal_count"]
+        np.add(cal, warm, out=cal)
+        np.minimum(cal, float(p["n_calib"]), out=cal)
+        np.maximum(cal, 1.0, out=g["a_calib"])
+        np.divide(warm, g["a_calib"], out=g["a_calib"])
+        np.greater(cal, float(p["calib_warmup"]), out=g["gate"])
+        np.multiply(g["gate"], warm, out=g["gate"])
+        return g
+
+    def residual(self, b: int, row: dict, g: dict, den: np.ndarray) -> np.ndarray:
+        """Robust seasonal level model; returns z = |innovation| / scale (scratch t[2])."""
+        s, p = self.s, self.p
+        level, gscale = s["level"], s["gscale"]
+        season, bscale, env, today = (s["season"][b], s["bscale"][b], s["envelope"][b],
+                                      s["env_today"][b])
+        vf, a_l, a_b = row["vf"], g["a_level"], g["a_bin"]
+        z, e, sc, lim, neg, t = self.t[2], self.t[3], self.t[4], self.t[5], self.t[6], self.t[7]
+        np.add(level, season, out=t)                  # prediction
+        np.subtract(row["x0"], t, out=e)
+        np.multiply(e, vf, out=e)                     # innovation, 0 when missing
+        # Scale: the widest of bin, global and envelope, floored relative to the channel's
+        # own running range and magnitude, so a near-constant channel cannot divide by ~0
+        # and saturate.
+        np.maximum(bscale, gscale, out=sc)
+        np.multiply(env, self.inv_env_c, out=t)
+        np.maximum(sc, t, out=sc)
+        np.multiply(den, p["rel_floor"], out=t)
+        np.add(t, self.mag, out=t)
+        np.fmax(sc, t, out=sc)                        # fmax: a NaN range floors nothing
+        np.maximum(sc, TINY, out=sc)
+        np.abs(e, out=t)
+        np.maximum(today, t, out=today)
+        np.divide(t, sc, out=z)
+        np.minimum(z, 1e30, out=z)                    # finite even before any scale is learnt
+        # Huber clip at huber_c scales; unclipped while warming up (lim + 1e300).
+        np.multiply(sc, p["huber_c"], out=lim)
+        np.add(lim, g["not_warm"], out=lim)
+        np.negative(lim, out=neg)
+        np.maximum(e, neg, out=t)
+        np.minimum(t, lim, out=t)
+        np.multiply(t, a_l, out=t)
+        np.add(level, t, out=level)
+        np.subtract(e, t, out=e)                      # residual after the level update
+        # Seasonal offset learns what the new level does not explain (Holt-Winters order).
+        np.maximum(e, neg, out=t)
+        np.minimum(t, lim, out=t)
+        np.multiply(t, a_b, out=t)
+        np.add(season, t, out=season)
+        np.subtract(e, t, out=e)
+        np.abs(e, out=e)
+        np.minimum(e, lim, out=e)                     # Huber-clipped |residual|
+        np.subtract(e, bscale, out=t)
+        np.multiply(t, a_b, out=t)
+        np.add(bscale, t, out=bscale)
+        np.subtract(e, gscale, out=t)
+        np.multiply(t, a_l, out=e)
+        np.add(gscale, e, out=gscale)
+        # ... and rises faster than it falls, so a level shift is accepted in tens of samples
+        np.maximum(t, 0.0, out=t)                     # 0 when missing: e = 0 <= gscale
+        np.multiply(t, p["alpha_up"], out=t)
+        np.add(gscale, t, out=gscale)
+        return z
+
+    def range_levels(self, row: dict, g: dict, span: np.ndarray, den: np.ndarray) -> tuple:
+        """Excess over the running range (in spans) and the sample's level in it, then update."""
+        s = self.s
+        lo, hi, x = s["lo"], s["hi"], row["xn"]
+        exc, q, t = self.t[3], self.t[4], self.t[5]
+        np.subtract(x, hi, out=exc)
+        np.subtract(lo, x, out=t)
+        np.fmax(exc, t, out=exc)
+        np.divide(exc, den, out=exc)
+        np.fmax(exc, 0.0, out=exc)                    # NaN (missing, first sample) -> 0
+        # level = floor(L (x - lo) / span) in [0, L-1]; t holds lo - x
+        np.divide(-self.levels, den, out=q)
+        np.multiply(q, t, out=q)
+        np.floor(q, out=q)
+        np.fmax(q, 0.0, out=q)                        # NaN -> 0
+        np.minimum(q, self.top, out=q)
+        # the range decays toward its centre by range_decay of its span per valid sample
+        np.multiply(span, row["decay"], out=t)
+        np.subtract(hi, t, out=hi)
+        np.fmax(hi, x, out=hi)
+        np.add(lo, t, out=lo)
+        np.fmin(lo, x, out=lo)
+        return exc, q
+
+    def context_age(self, row: dict, q: np.ndarray) -> np.ndarray:
+        """Samples since the context (last k levels) was last seen, capped at age_horizon."""
+        s = self.s
+        ctx, ns = s["ctx"], s["ns"]
+        new, age = self.t[6], self.t[7]
+        # new = (ctx mod L^(k-1)) * L + q; floor of a quotient of small integers is exact
+        np.divide(ctx, self.n_ctx_keep, out=new)
+        np.floor(new, out=new)
+        np.multiply(new, -self.n_ctx_keep, out=new)
+        np.add(new, ctx, out=new)
+        np.multiply(new, self.levels, out=new)
+        np.add(new, q, out=new)
+        np.subtract(new, ctx, out=new)
+        np.multiply(new, row["vf"], out=new)          # missing: the context stays
+        np.add(ctx, new, out=ctx)
+        np.add(ctx, self.offsets, out=self.idx, casting="unsafe")
+        np.take(self.seen, self.idx, out=age)
+        np.subtract(ns, age, out=age)
+        np.minimum(age, self.p["age_horizon"], out=age)
+        np.put(self.seen, self.idx, ns)               # a missing sample rewrites the same value
+        return age
+
+    def calibrate(self, g: dict, z: np.ndarray, exc: np.ndarray, age: np.ndarray,
+                  out: np.ndarray) -> None:
+        """Fuse the raw evidence and score its rarity against this channel's own history."""
+        s, p = self.s, self.p
+        mu, var = s["cal_mean"], s["cal_var"]
+        raw, d, sd, c = self.t[8], self.t[2], self.t[5], self.t[6]
+        np.sqrt(z, out=raw)
+        np.sqrt(exc, out=exc)                         # compressed like z: no saturation
+        np.multiply(exc, p["w_range"], out=exc)
+        np.add(raw, exc, out=raw)
+        np.multiply(age, self.w_context, out=age)
+        np.add(raw, age, out=raw)
+        np.minimum(raw, 1e15, out=raw)                # d * d below stays finite
+        np.subtract(raw, mu, out=d)
+        np.sqrt(var, out=sd)
+        np.add(sd, p["calib_floor"], out=sd)
+        np.divide(d, sd, out=c)                       # how many sds above its usual level
+        # running mean and variance of the raw score, an excess clipped at calib_clip sds
+        np.multiply(sd, p["calib_clip"], out=sd)
+        np.minimum(d, sd, out=d)
+        np.multiply(d, g["a_calib"], out=raw)
+        np.add(mu, raw, out=mu)
+        np.multiply(d, d, out=d)
+        np.subtract(d, var, out=d)
+        np.multiply(d, g["a_calib"], out=d)
+        np.add(var, d, out=var)
+        # score u^2 / (u^2 + k^2) in float64: monotone, < 1 for every u below the cap
+        np.maximum(c, 0.0, out=c)
+        np.minimum(c, 1e6, out=c)
+        np.multiply(c, c, out=out)
+        np.add(out, p["k_score"] ** 2, out=self.out64)
+        np.divide(out, self.out64, out=out)
+        np.multiply(out, g["gate"], out=out)
