@@ -42,7 +42,8 @@ _INT_PARAMS = ("n_bins", "levels", "context", "n_calib", "calib_warmup")
 _STATE_1D = ("level", "gscale", "count", "lo", "hi", "ctx", "ns", "cal_count",
              "cal_mean", "cal_var")
 _STATE_2D = ("season", "bscale", "bcount", "envelope", "env_today")
-_INIT = {"t0": np.inf, "lo": np.nan, "hi": np.nan, "ref": np.nan, "bin_period": np.nan}
+# lo = hi = 0: values are relative to the first sample, so the range starts right there
+_INIT = {"t0": np.inf, "ref": np.nan, "bin_period": np.nan}
 _FLOAT64 = ("t0", "ref", "bin_period")   # times and the per-channel origin of the values
 
 
@@ -70,7 +71,7 @@ class AnomalyDetector:
         nb, p = self.params["n_bins"], self.params
         return {**{k: (self.n,) for k in _STATE_1D + ("t0", "ref")},
                 **{k: (nb, self.n) for k in _STATE_2D},
-                "context_seen": (self.n, p["levels"] ** p["context"]), "bin_period": (nb,)}
+                "context_seen": (p["levels"] ** p["context"], self.n), "bin_period": (nb,)}
 
     def _fresh_state(self) -> dict:
         return {k: np.full(shape, _INIT.get(k, 0.0), dtype=np.float64 if k in _FLOAT64 else F)
@@ -143,6 +144,7 @@ class AnomalyDetector:
         block = prepare_block(self.state, self.params, lo, hi, x, times, buffers)
         np.multiply(np.abs(self.state["ref"][lo:hi]), self.params["mag_floor"], out=step.mag)
         np.fmax(step.mag, TINY, out=step.mag)     # fmax: a NaN ref (no sample yet) -> TINY
+        step.begin_block(buffers["valid"].any(axis=0))
         near_limit = float(step.s["ns"].max(initial=0.0)) + len(bins) >= LIMIT
         for i, b in enumerate(bins.tolist()):
             if near_limit:

@@ -25,16 +25,19 @@ class Step:
         self.s = {k: (v[lo:hi] if v.ndim == 1 else v[:, lo:hi])
                   for k, v in state.items() if k not in GLOBAL}
         self.t0 = state["t0"][lo:hi]
-        self.seen = state["context_seen"][lo:hi].reshape(-1)   # (m * n_contexts,) view
+        # (contexts, channels): channels in a row, so a step's look-ups run along a few rows
+        self.seen = state["context_seen"].reshape(-1)
+        self.seen_2d = state["context_seen"][:, lo:hi]
+        self.n_all = state["context_seen"].shape[1]
         m = hi - lo
         self.t = [np.empty(m, F) for _ in range(9)]
         self.g = {k: np.empty(m, F) for k in ("a_level", "a_bin", "a_calib", "warm",
                                                 "not_warm", "gate")}
         self.idx = np.empty(m, dtype=np.intp)
-        self.out64 = np.empty(m)
         self.mag = np.full(m, TINY, F)     # max(mag_floor x |first sample|, TINY): per block
         n_ctx = int(p["levels"]) ** int(p["context"])
-        self.offsets = np.arange(m, dtype=F) * n_ctx
+        self.offsets = np.arange(lo, hi, dtype=np.float64)
+        self.idx64 = np.empty(m)
         self.p = p
         self.n_level, self.n_bin = 1.0 / p["alpha_level"], 1.0 / p["alpha_bin"]
         self.n_ctx_keep = n_ctx // int(p["levels"])    # contexts of the k-1 newest levels
@@ -48,13 +51,14 @@ class Step:
         late = np.flatnonzero(self.s["ns"] >= LIMIT)
         if late.size:
             self.s["ns"][late] -= SHIFT
-            rows = self.seen.reshape(len(self.s["ns"]), -1)
-            rows[late] = np.maximum(rows[late] - SHIFT, -SHIFT)
+            cols = self.seen_2d[:, late]
+            self.seen_2d[:, late] = np.maximum(cols - SHIFT, -SHIFT)
 
     def commit_envelope(self, b: int) -> None:
         """First visit of bin b in a new period: yesterday's deviations become normal."""
         env, today = self.s["envelope"][b], self.s["env_today"][b]
         np.multiply(env, self.p["env_decay"], out=env)
+        np.multiply(today, self.inv_env_c, out=today)  # kept divided by env_c: a scale
         np.maximum(env, today, out=env)
         today.fill(0.0)
 
@@ -62,37 +66,60 @@ class Step:
         """Advance every channel by one sample (`row`: this step's slices of the block)."""
         g = self.weights(b, ts, row)
         span, den = self.t[0], self.t[1]
-        np.subtract(self.s["hi"], self.s["lo"], out=span)     # NaN until the first sample
+        np.subtract(self.s["hi"], self.s["lo"], out=span)     # [0, 0] before the 1st sample
         np.add(span, self.mag, out=den)                       # mag >= TINY
         z = self.residual(b, row, g, den)
         exc, q = self.range_levels(row, g, span, den)
         age = self.context_age(row, q)
         self.calibrate(g, z, exc, age, out)
 
+    def begin_block(self, any_valid: np.ndarray) -> None:
+        """Note which counters can move in this block: once a channel's counter is full (or
+        it has no sample in the block) its weight is the constant alpha x valid, so the
+        counting ops are skipped -- with bit-identical results."""
+        s, p = self.s, self.p
+        self.live = any_valid
+        self.full_level = not np.any(any_valid & (s["count"] < self.n_level))
+        self.full_cal = not np.any(any_valid & (s["cal_count"] < p["n_calib"]))
+        self.full_bin = {}
+        finite = self.t0[np.isfinite(self.t0)]
+        self.t0_latest = float(finite.max()) if finite.size else -np.inf
+
+    def _ew(self, count: np.ndarray, cap: float, full: bool, vf: np.ndarray,
+            a: np.ndarray) -> None:
+        if full:
+            np.multiply(vf, F(1.0) / F(cap), out=a)
+            return
+        np.add(count, vf, out=count)
+        np.minimum(count, cap, out=count)
+        np.maximum(count, 1.0, out=a)
+        np.divide(vf, a, out=a)
+
     def weights(self, b: int, ts: float, row: dict) -> dict:
         """EW weights max(alpha, 1/count) (an exact mean while young, then exponential; 0 when
         missing, which leaves the state unchanged), warm-up gates and the score gate."""
         s, p, g, vf = self.s, self.p, self.g, row["vf"]
-        for count, cap, a in ((s["count"], self.n_level, g["a_level"]),
-                              (s["bcount"][b], self.n_bin, g["a_bin"])):
-            np.add(count, vf, out=count)
-            np.minimum(count, cap, out=count)
-            np.maximum(count, 1.0, out=a)
-            np.divide(vf, a, out=a)
+        self._ew(s["count"], self.n_level, self.full_level, vf, g["a_level"])
+        if b not in self.full_bin:
+            self.full_bin[b] = not np.any(self.live & (s["bcount"][b] < self.n_bin))
+        self._ew(s["bcount"][b], self.n_bin, self.full_bin[b], vf, g["a_bin"])
         np.add(s["ns"], vf, out=s["ns"])
-        warm = g["warm"]
-        np.less_equal(self.t0, ts - p["warmup"], out=warm)
-        np.multiply(warm, vf, out=warm)
-        np.multiply(warm, -BIG, out=g["not_warm"])
-        np.add(g["not_warm"], BIG, out=g["not_warm"])
+        self.all_warm = self.t0_latest <= ts - p["warmup"]
+        warm = vf if self.all_warm else g["warm"]
+        if not self.all_warm:
+            np.less_equal(self.t0, ts - p["warmup"], out=warm)
+            np.multiply(warm, vf, out=warm)
+            np.multiply(warm, -BIG, out=g["not_warm"])
+            np.add(g["not_warm"], BIG, out=g["not_warm"])
+        g["w"] = warm
         # the calibration learns from warm samples only: raw scores of a young model are noise
-        cal = s["cal_count"]
-        np.add(cal, warm, out=cal)
-        np.minimum(cal, float(p["n_calib"]), out=cal)
-        np.maximum(cal, 1.0, out=g["a_calib"])
-        np.divide(warm, g["a_calib"], out=g["a_calib"])
-        np.greater(cal, float(p["calib_warmup"]), out=g["gate"])
-        np.multiply(g["gate"], warm, out=g["gate"])
+        self._ew(s["cal_count"], float(p["n_calib"]), self.full_cal, warm, g["a_calib"])
+        if self.full_cal:
+            g["s_gate"] = warm
+        else:
+            np.greater(s["cal_count"], float(p["calib_warmup"]), out=g["gate"])
+            np.multiply(g["gate"], warm, out=g["gate"])
+            g["s_gate"] = g["gate"]
         return g
 
     def residual(self, b: int, row: dict, g: dict, den: np.ndarray) -> np.ndarray:
@@ -110,19 +137,17 @@ class Step:
         # own running range and magnitude, so a near-constant channel cannot divide by ~0
         # and saturate.
         np.maximum(bscale, gscale, out=sc)
-        np.multiply(env, self.inv_env_c, out=t)
-        np.maximum(sc, t, out=sc)
+        np.maximum(sc, env, out=sc)
         np.multiply(den, p["rel_floor"], out=t)
         np.add(t, self.mag, out=t)
-        np.fmax(sc, t, out=sc)                        # fmax: a NaN range floors nothing
-        np.maximum(sc, TINY, out=sc)
+        np.maximum(sc, t, out=sc)                     # > 0: mag >= TINY
         np.abs(e, out=t)
         np.maximum(today, t, out=today)
-        np.divide(t, sc, out=z)
-        np.minimum(z, 1e30, out=z)                    # finite even before any scale is learnt
+        np.divide(t, sc, out=z)                       # may be inf: capped in calibrate
         # Huber clip at huber_c scales; unclipped while warming up (lim + 1e300).
         np.multiply(sc, p["huber_c"], out=lim)
-        np.add(lim, g["not_warm"], out=lim)
+        if not self.all_warm:
+            np.add(lim, g["not_warm"], out=lim)
         np.negative(lim, out=neg)
         np.maximum(e, neg, out=t)
         np.minimum(t, lim, out=t)
@@ -158,7 +183,7 @@ class Step:
         np.subtract(lo, x, out=t)
         np.fmax(exc, t, out=exc)
         np.divide(exc, den, out=exc)
-        np.fmax(exc, 0.0, out=exc)                    # NaN (missing, first sample) -> 0
+        np.fmax(exc, 0.0, out=exc)                    # NaN (missing) -> 0
         # level = floor(L (x - lo) / span) in [0, L-1]; t holds lo - x
         np.divide(-self.levels, den, out=q)
         np.multiply(q, t, out=q)
@@ -188,7 +213,8 @@ class Step:
         np.subtract(new, ctx, out=new)
         np.multiply(new, row["vf"], out=new)          # missing: the context stays
         np.add(ctx, new, out=ctx)
-        np.add(ctx, self.offsets, out=self.idx, casting="unsafe")
+        np.multiply(ctx, float(self.n_all), out=self.idx64)   # float64: exact to 2^53
+        np.add(self.idx64, self.offsets, out=self.idx, casting="unsafe")
         np.take(self.seen, self.idx, out=age)
         np.subtract(ns, age, out=age)
         np.minimum(age, self.p["age_horizon"], out=age)
@@ -203,7 +229,8 @@ class Step:
         raw, d, sd, c = self.t[8], self.t[2], self.t[5], self.t[6]
         np.sqrt(z, out=raw)
         np.sqrt(exc, out=exc)                         # compressed like z: no saturation
-        np.multiply(exc, p["w_range"], out=exc)
+        if p["w_range"] != 1.0:
+            np.multiply(exc, p["w_range"], out=exc)
         np.add(raw, exc, out=raw)
         np.multiply(age, self.w_context, out=age)
         np.add(raw, age, out=raw)
@@ -221,10 +248,14 @@ class Step:
         np.subtract(d, var, out=d)
         np.multiply(d, g["a_calib"], out=d)
         np.add(var, d, out=var)
-        # score u^2 / (u^2 + k^2) in float64: monotone, < 1 for every u below the cap
+        # score u^2 / (u^2 + k^2) = 1 - q, q = k^2 / (u^2 + k^2) small and exact in float32,
+        # 1 - q in float64: monotone, < 1 for every u below the cap (no saturation)
         np.maximum(c, 0.0, out=c)
         np.minimum(c, 1e6, out=c)
-        np.multiply(c, c, out=out)
-        np.add(out, p["k_score"] ** 2, out=self.out64)
-        np.divide(out, self.out64, out=out)
-        np.multiply(out, g["gate"], out=out)
+        np.multiply(c, c, out=c)
+        k2 = p["k_score"] ** 2
+        np.add(c, k2, out=c)
+        np.divide(k2, c, out=c)
+        np.copyto(out, c)                             # to float64, then 1 - q there
+        np.subtract(1.0, out, out=out)
+        np.multiply(out, g["s_gate"], out=out)        # 0 = not reported
