@@ -86,7 +86,7 @@ def main(argv=None):
         for chunk in a.chunks:
             for name, cls in classes.items():
                 best, med, det = rate(cls, x, times, chunk, a.repeat, a.warm_rows)
-                print(f"| {name} | {n} | {chunk} | {best / 1e6:.2f} | {med / 1e6:.2f} | "
+                print(f"| {name} | {n} | {chunk} | {best / 1e6:.3g} | {med / 1e6:.3g} | "
                       f"{det.state_bytes_per_channel():.0f} |", flush=True)
 
 
