@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.anomaly.kernel import LIMIT, TINY, F, Step
+from agent.anomaly.kernel import LIMIT, F, Step
 
 # Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py; docs/anomaly.md says why.
 DEFAULTS = {
@@ -138,13 +138,14 @@ class AnomalyDetector:
     def _run(self, x, times, bins, commits, lo: int, hi: int, out) -> None:
         """Prepare a block of rows for channels [lo, hi), then step through it."""
         key = (lo, hi)
-        if key not in self._steps:        # views of the state and scratch, kept between calls
+        fresh = key not in self._steps
+        if fresh:                         # views of the state and scratch, kept between calls
             self._steps[key] = (Step(self.state, self.params, lo, hi), {})
         step, buffers = self._steps[key]
         block = prepare_block(self.state, self.params, lo, hi, x, times, buffers)
-        np.multiply(np.abs(self.state["ref"][lo:hi]), self.params["mag_floor"], out=step.mag)
-        np.fmax(step.mag, TINY, out=step.mag)     # fmax: a NaN ref (no sample yet) -> TINY
-        step.begin_block(buffers["valid"].any(axis=0))
+        if fresh or buffers["new_origins"]:
+            step.new_origins(self.state["ref"][lo:hi], self.params["mag_floor"])
+        step.begin_block(buffers["valid"])
         near_limit = float(step.s["ns"].max(initial=0.0)) + len(bins) >= LIMIT
         for i, b in enumerate(bins.tolist()):
             if near_limit:
@@ -200,7 +201,8 @@ def prepare_block(state: dict, p: dict, lo: int, hi: int, x: np.ndarray, times: 
     np.isfinite(x, out=valid)
     ref, t0 = state["ref"][lo:hi], state["t0"][lo:hi]
     new = np.isnan(ref)
-    if new.any():
+    buffers["new_origins"] = bool(new.any()) and bool(valid[:, new].any())
+    if buffers["new_origins"]:
         new &= valid.any(axis=0)
         first = np.argmax(valid[:, new], axis=0)
         cols = np.flatnonzero(new)

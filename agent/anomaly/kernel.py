@@ -34,7 +34,10 @@ class Step:
         self.g = {k: np.empty(m, F) for k in ("a_level", "a_bin", "a_calib", "warm",
                                                 "not_warm", "gate")}
         self.idx = np.empty(m, dtype=np.intp)
-        self.mag = np.full(m, TINY, F)     # max(mag_floor x |first sample|, TINY): per block
+        self.mag = np.full(m, TINY, F)     # max(mag_floor x |first sample|, TINY)
+        self.t0_latest = -np.inf
+        self.all_full = False
+        self.full_level = self.full_cal = True
         n_ctx = int(p["levels"]) ** int(p["context"])
         self.offsets = np.arange(lo, hi, dtype=np.float64)
         self.idx64 = np.empty(m)
@@ -73,17 +76,28 @@ class Step:
         age = self.context_age(row, q)
         self.calibrate(g, z, exc, age, out)
 
-    def begin_block(self, any_valid: np.ndarray) -> None:
-        """Note which counters can move in this block: once a channel's counter is full (or
-        it has no sample in the block) its weight is the constant alpha x valid, so the
-        counting ops are skipped -- with bit-identical results."""
-        s, p = self.s, self.p
-        self.live = any_valid
-        self.full_level = not np.any(any_valid & (s["count"] < self.n_level))
-        self.full_cal = not np.any(any_valid & (s["cal_count"] < p["n_calib"]))
-        self.full_bin = {}
+    def new_origins(self, ref: np.ndarray, mag_floor: float) -> None:
+        """Channels got their first sample: refresh the magnitude floor and latest start."""
+        np.multiply(np.abs(ref), mag_floor, out=self.mag)
+        np.fmax(self.mag, TINY, out=self.mag)         # fmax: a NaN ref (no sample yet) -> TINY
         finite = self.t0[np.isfinite(self.t0)]
         self.t0_latest = float(finite.max()) if finite.size else -np.inf
+
+    def begin_block(self, valid: np.ndarray) -> None:
+        """Note which counters can move in this block: once a channel's counter is full (or
+        it has no sample in the block) its weight is the constant alpha x valid, so the
+        counting ops are skipped -- with bit-identical results. Counters never decrease, so
+        once every counter of the chunk is full that holds for good."""
+        s, p = self.s, self.p
+        self.full_bin = {}
+        if self.all_full:
+            return
+        self.live = valid.any(axis=0)
+        self.full_level = not np.any(self.live & (s["count"] < self.n_level))
+        self.full_cal = not np.any(self.live & (s["cal_count"] < p["n_calib"]))
+        self.all_full = bool(s["count"].min(initial=np.inf) >= self.n_level
+                             and s["cal_count"].min(initial=np.inf) >= p["n_calib"]
+                             and s["bcount"].min(initial=np.inf) >= self.n_bin)
 
     def _ew(self, count: np.ndarray, cap: float, full: bool, vf: np.ndarray,
             a: np.ndarray) -> None:
@@ -101,7 +115,8 @@ class Step:
         s, p, g, vf = self.s, self.p, self.g, row["vf"]
         self._ew(s["count"], self.n_level, self.full_level, vf, g["a_level"])
         if b not in self.full_bin:
-            self.full_bin[b] = not np.any(self.live & (s["bcount"][b] < self.n_bin))
+            self.full_bin[b] = self.all_full or not np.any(self.live
+                                                           & (s["bcount"][b] < self.n_bin))
         self._ew(s["bcount"][b], self.n_bin, self.full_bin[b], vf, g["a_bin"])
         np.add(s["ns"], vf, out=s["ns"])
         self.all_warm = self.t0_latest <= ts - p["warmup"]
