@@ -194,3 +194,20 @@ def test_pattern_break_with_normal_values_is_found_by_context_novelty():
     s_x = AnomalyDetector(1, period=6000.0).update_many(x, 0.0, step=60.0)[:, 0]
     s_y = AnomalyDetector(1, period=6000.0).update_many(y, 0.0, step=60.0)[:, 0]
     assert np.max(s_y[6000:6200]) > 0.9 > np.max(s_x[3000:])
+
+
+def test_float32_sample_counter_moves_back_without_changing_scores():
+    from agent.anomaly.kernel import LIMIT
+    rng = np.random.default_rng(6)
+    x = rng.normal(0, 1, (900, 3))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    young, old = AnomalyDetector(3, **FAST), AnomalyDetector(3, **FAST)
+    young.update_many(x[:300], 0.0, step=30.0)
+    sd = young.state_dict()
+    sd["ns"] = sd["ns"] + (LIMIT - 100)                 # as if it had run for months
+    sd["context_seen"] = sd["context_seen"] + (LIMIT - 100)
+    old.load_state_dict(sd)
+    a = young.update_many(x[300:], 9000.0, step=30.0)
+    b = old.update_many(x[300:], 9000.0, step=30.0)
+    assert np.array_equal(a, b)
+    assert np.all(old.state["ns"] < LIMIT)              # it did move back
