@@ -8,6 +8,8 @@ on every channel. See docs/anomaly.md.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from agent.anomaly.kernel import LIMIT, F, Step
@@ -37,6 +39,7 @@ DEFAULTS = {
     "calib_clip": 8.0,      # raw excess clipped at this many sds before it moves the history
     "k_score": 1.6,         # calibrated sds at which the score is 0.5 (NAB-optimal on the yardstick)
 }
+log = logging.getLogger(__name__)
 _INT_PARAMS = ("n_bins", "levels", "context", "n_calib", "calib_warmup")
 
 _STATE_1D = ("level", "gscale", "count", "lo", "hi", "ctx", "ns", "cal_count",
@@ -169,8 +172,14 @@ class AnomalyDetector:
         shapes = self._shapes()
         self.params = keep
         if saved != set(shapes):
-            raise ValueError(f"state is from another detector version (keys {sorted(saved)}, "
-                             f"expected {sorted(shapes)}): start fresh")
+            # a state file of the previous detector: relearn this one, and let the caller go
+            # on restoring the rest (the street-light latches), instead of failing the load
+            log.warning("anomaly detector state is from another version (unknown %s, missing "
+                        "%s): relearning the generic detector from scratch",
+                        sorted(saved - set(shapes)), sorted(set(shapes) - saved))
+            self.params = params
+            self.state, self._steps = self._fresh_state(), {}
+            return
         state = {}
         for k, shape in shapes.items():
             arr = np.array(sd[k], dtype=np.float64 if k in _FLOAT64 else F)   # a copy
