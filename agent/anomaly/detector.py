@@ -209,15 +209,16 @@ def prepare_block(state: dict, p: dict, lo: int, hi: int, x: np.ndarray, times: 
     valid, vf, x0, xn = buffers["valid"], buffers["vf"], buffers["x0"], buffers["xn"]
     np.isfinite(x, out=valid)
     ref, t0 = state["ref"][lo:hi], state["t0"][lo:hi]
-    new = np.isnan(ref)
-    buffers["new_origins"] = bool(new.any()) and bool(valid[:, new].any())
-    if buffers["new_origins"]:
-        new &= valid.any(axis=0)
-        first = np.argmax(valid[:, new], axis=0)
-        cols = np.flatnonzero(new)
+    cols = np.flatnonzero(np.isnan(ref))
+    if cols.size:       # an origin: the first sample within float32 range (|x| < 1e37)
+        ok = valid[:, cols] & (np.abs(x[:, cols]) < 1e37)
+        has = ok.any(axis=0)
+        cols, first = cols[has], np.argmax(ok[:, has], axis=0)
         ref[cols], t0[cols] = x[first, cols], times[first]
-    np.copyto(vf, valid)
+    buffers["new_origins"] = bool(cols.size)
     np.subtract(x, ref, out=xn)                           # in float64, then rounded
+    np.logical_and(valid, np.isfinite(xn), out=valid)     # beyond float32 range: missing
+    np.copyto(vf, valid)
     x0.fill(0.0)
     np.copyto(x0, xn, where=valid)
     np.divide(x0, vf, out=xn)                             # NaN where missing (+-inf too)

@@ -21,6 +21,8 @@ def blocks(draw):
     x = rng.normal(draw(st.floats(-1e6, 1e6)), draw(st.floats(1e-3, 50)), (t, n))
     x[rng.random((t, n)) < draw(st.floats(0, 0.5))] = np.nan
     x[rng.random((t, n)) < 0.02] = np.inf
+    x[rng.random((t, n)) < 0.01] = -1e300                 # finite, but not as float32
+    x[0, rng.random(n) < 0.3] = 1e300                      # ... even as a first sample
     x[rng.random((t, n)) < 0.2] = 7.0                      # flat stretches
     x[rng.random((t, n)) < 0.05] *= 100                    # outliers
     start = draw(st.floats(0, 1e9))
@@ -43,7 +45,9 @@ def test_update_many_equals_repeated_update(case):
     assert np.array_equal(many, one)
     assert all(np.array_equal(a.state[k], b.state[k], equal_nan=True) for k in a.state)
     assert np.all((one >= 0) & (one < 1))
-    assert np.all(one[~np.isfinite(x)] == 0)
+    assert np.all(one[~np.isfinite(x) | (np.abs(x) > 1e299)] == 0)
+    seen = np.isfinite(x) & (np.abs(x) < 1e299)
+    assert np.array_equal(np.isfinite(a.state["ref"]), seen.any(axis=0))
 
 
 def test_scalar_ts_with_step_equals_array_ts():
