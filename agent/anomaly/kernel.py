@@ -1,7 +1,7 @@
 """The per-step numpy kernel of AnomalyDetector: residual, range, context novelty, calibration.
 
 Every operation is an in-place ufunc on preallocated arrays over a chunk of channels and is
-IEEE-exact (+ - x / min max abs sqrt floor fmod), so any split of the work into blocks gives
+IEEE-exact (+ - x / min max abs sqrt floor), so any split of the work into blocks gives
 bit-identical results. Learnt state is float32 (values are taken relative to each channel's
 first sample, `ref`, in float64 first), which halves the memory traffic; times stay float64.
 """
