@@ -1,4 +1,9 @@
-"""Throughput of AnomalyDetector on one core, against a per-channel pure-Python version of it."""
+"""Throughput of AnomalyDetector on one core, by channel count and rows per call.
+
+"chunk" = rows (time steps) handed to one call: 1 is `update_many` of one poll (the live
+agent's case, like `update`), 64 a backlog or replay. With --legacy REV the detector of that
+git revision runs in the same process on the same data, so the ratio holds under load.
+"""
 
 import os
 
@@ -7,7 +12,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -15,56 +19,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agent.anomaly import AnomalyDetector  # noqa: E402
-
-
-def pure_python_scores(block, times, p, n_bins):
-    """The same algorithm, one channel and one sample at a time, in plain Python floats."""
-    t_count, n = len(block), len(block[0])
-    n_level, n_bin = 1.0 / p["alpha_level"], 1.0 / p["alpha_bin"]
-    width = p["period"] / n_bins
-    out = [[0.0] * n for _ in range(t_count)]
-    for c in range(n):
-        level = gscale = count = flat = 0.0
-        t0 = prev = math.nan
-        season, bscale, bcount = [0.0] * n_bins, [0.0] * n_bins, [0.0] * n_bins
-        pch, env, today = [0.0] * n_bins, [0.0] * n_bins, [0.0] * n_bins
-        last_bin = -1
-        for i in range(t_count):
-            ts, x = times[i], block[i][c]
-            b = int((ts % p["period"]) // width)
-            if b != last_bin:
-                env[b] = max(env[b] * p["env_decay"], today[b])
-                today[b] = 0.0
-                last_bin = b
-            if not math.isfinite(x):
-                continue
-            count = min(count + 1.0, n_level)
-            a_l = 1.0 / count
-            bcount[b] = min(bcount[b] + 1.0, n_bin)
-            a_b = 1.0 / bcount[b]
-            if math.isnan(t0):
-                t0 = ts
-            e = x - (level + season[b])
-            sc = max(bscale[b], gscale, env[b] / p["env_c"], p["min_scale"])
-            today[b] = max(today[b], abs(e))
-            z = abs(e) / sc
-            warm = ts - t0 >= p["warmup"]
-            lim = p["huber_c"] * sc if warm else math.inf
-            level += a_l * max(-lim, min(e, lim))
-            r = x - level - season[b]
-            step = a_b * max(-lim, min(r, lim))
-            season[b] += step
-            m = min(abs(r - step), lim)
-            bscale[b] += a_b * (m - bscale[b])
-            gscale += a_l * (m - gscale)
-            changed = x != prev
-            flat = 0.0 if changed else flat + pch[b]
-            pch[b] += a_b * (float(changed) - pch[b])
-            prev = x
-            u = max(z / p["k_level"], flat / p["k_flat"])
-            out[i][c] = u * u / (u * u + 1.0) if warm else 0.0
-    return out
+from bench.anomaly_eval import load_detector_class  # noqa: E402
 
 
 def make_block(t_count, n, seed=0):
@@ -78,55 +33,61 @@ def make_block(t_count, n, seed=0):
     return x, times
 
 
-def main(argv=None):
-    """Print channel-samples/s, per-step update cost, pure-Python ratio, state bytes/channel."""
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--channels", type=int, default=10_000)
-    ap.add_argument("--steps", type=int, default=1_000)
-    ap.add_argument("--py-channels", type=int, default=200)
-    ap.add_argument("--py-steps", type=int, default=500)
-    ap.add_argument("--repeat", type=int, default=5, help="update_many runs; best and median shown")
-    a = ap.parse_args(argv)
-    params = {"warmup": 3600.0}      # warm after an hour, so clipping and scores are exercised
-    x, times = make_block(a.steps, a.channels)
+def warmed_state(cls, x, times, warm_rows):
+    """State after `warm_rows` rows (the block fed again and again, times running on), so the
+    timed runs see the steady state: every warm-up over, every counter full."""
+    det = cls(x.shape[1], warmup=3600.0)   # warm after an hour: clipping and scores exercised
+    step = times[1] - times[0]
+    fed = 0
+    while fed < warm_rows:
+        k = min(len(x), warm_rows - fed)
+        det.update_many(x[:k], times[0] + step * (fed + np.arange(k)))
+        fed += k
+    return det.state_dict(), times[0] + step * fed
 
-    det = AnomalyDetector(a.channels, **params)
-    det.update_many(x[:50], times[:50])          # warm caches and the code path
+
+def rate(cls, x, times, chunk, repeat, warm_rows):
+    """Best and median channel-samples/s of `repeat` runs feeding `chunk` rows per call."""
+    n = x.shape[1]
+    sd, t_start = warmed_state(cls, x, times, warm_rows)
+    times = t_start + (times - times[0])
     runs = []
-    for _ in range(a.repeat):     # best-of-N: other processes share the core
-        det = AnomalyDetector(a.channels, **params)
+    for _ in range(repeat):          # best-of-N: other processes share the core
+        det = cls(n, warmup=3600.0)
+        det.load_state_dict(sd)
         t = time.perf_counter()
-        det.update_many(x, times)
+        for r0 in range(0, len(x), chunk):
+            det.update_many(x[r0:r0 + chunk], times[r0:r0 + chunk])
         runs.append(time.perf_counter() - t)
-    many_s, median_s = min(runs), float(np.median(runs))
-    rate = a.channels * a.steps / many_s
+    samples = n * len(x)
+    return samples / min(runs), samples / float(np.median(runs)), det
 
-    one = AnomalyDetector(a.channels, **params)
-    k = min(200, a.steps)
-    step_us = math.inf
-    for i in range(k):
-        t = time.perf_counter()
-        one.update(x[i], times[i])
-        step_us = min(step_us, (time.perf_counter() - t) * 1e6)
 
-    px, pt = x[:a.py_steps, :a.py_channels], times[:a.py_steps]
-    t = time.perf_counter()
-    ref = pure_python_scores(px.tolist(), pt.tolist(), det.params, det.params["n_bins"])
-    py_s = time.perf_counter() - t
-    py_rate = px.size / py_s
-    got = AnomalyDetector(a.py_channels, **params).update_many(px, pt)
-    diff = float(np.max(np.abs(np.array(ref) - got)))
-
-    print(f"update_many {a.channels} ch x {a.steps} steps: best {many_s:.3f} s = "
-          f"{rate / 1e6:.1f} M channel-samples/s (median of {a.repeat}: "
-          f"{a.channels * a.steps / median_s / 1e6:.1f} M/s)")
-    print(f"update (one step, {a.channels} ch): best {step_us:.0f} us/step, "
-          f"{a.channels / step_us:.1f} M channel-samples/s")
-    print(f"pure Python, same algorithm ({a.py_channels} ch x {a.py_steps} steps): "
-          f"{py_rate / 1e6:.3f} M channel-samples/s; max |score diff| vs numpy {diff:.1e}")
-    median_rate = a.channels * a.steps / median_s   # conservative: median, not best
-    print(f"speed-up update_many (median) / pure Python: {median_rate / py_rate:.0f}x")
-    print(f"state: {det.state_bytes_per_channel():.0f} bytes/channel")
+def main(argv=None):
+    """Print a markdown table: channels x chunk -> M channel-samples/s, bytes/channel."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--channels", type=int, nargs="+", default=[1, 58, 1024, 10_000])
+    ap.add_argument("--chunks", type=int, nargs="+", default=[1, 64])
+    ap.add_argument("--samples", type=float, default=3e6, help="channel-samples per run (approx)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--legacy", help="also time AnomalyDetector of this git revision")
+    ap.add_argument("--warm-rows", type=int, default=4200,
+                    help="rows fed before timing (past warm-up and calibration counts)")
+    a = ap.parse_args(argv)
+    classes = {"this tree": load_detector_class(None)}
+    if a.legacy:
+        classes[f"@{a.legacy}"] = load_detector_class(a.legacy)
+    print("| detector | channels | chunk | best M ch-samples/s | median | state bytes/channel |")
+    print("|---|---|---|---|---|---|")
+    for n in a.channels:
+        steps = int(min(max(a.samples / n, 256), 20_000))
+        x, times = make_block(steps, n)
+        for chunk in a.chunks:
+            for name, cls in classes.items():
+                best, med, det = rate(cls, x, times, chunk, a.repeat, a.warm_rows)
+                print(f"| {name} | {n} | {chunk} | {best / 1e6:.3g} | {med / 1e6:.3g} | "
+                      f"{det.state_bytes_per_channel():.0f} |", flush=True)
 
 
 if __name__ == "__main__":

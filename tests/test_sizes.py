@@ -12,7 +12,6 @@ LONG_MODULES: dict[str, str] = {
     "drivers/modbus/tcp.py": "the MBAP client; split with its reply checks (field-I/O issue)",
 }
 LONG_FUNCTIONS: dict[str, str] = {
-    "agent/anomaly/detector.py:__call__": "the numpy kernel; split with the detector rework",
 }
 
 

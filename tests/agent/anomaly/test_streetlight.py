@@ -82,3 +82,23 @@ def test_missing_readings_neither_raise_nor_clear():
         assert det.update({k: np.nan for k in poll}, i * 60.0, False) == []
     assert det.latch["lampFailure"].active[0]
     assert set(KINDS) == set(FAULT_KINDS)
+
+
+def test_stuck_sensor_learns_each_channels_repeat_rate():
+    # the flat-line check moved here from the generic detector: a noisy reading that
+    # freezes scores high, a quantized counter whose value legitimately repeats does not
+    from agent.anomaly.stuck import StuckSensor
+    rng = np.random.default_rng(9)
+    noisy = np.round(220 + rng.normal(0, 1, 3000), 1)
+    counter = np.cumsum(rng.random(3000) < 0.02).astype(float)
+    noisy[2000:2030] = noisy[2000]                        # stuck for 30 polls
+    x = np.stack([noisy, counter], axis=1)
+    x[rng.random(x.shape) < 0.01] = np.nan
+    det = StuckSensor(2)
+    s = np.array([det.update(row) for row in x])
+    assert np.nanmax(s[2010:2015, 0]) > 0.5 and np.nanmax(s[2025:2030, 0]) > 0.8
+    assert np.max(s[:2000, 0]) < 0.5 and np.max(s[2100:, 0]) < 0.5
+    assert np.max(s[200:, 1]) < 0.9                      # the counter's flat runs are normal
+    other = StuckSensor(2)
+    other.load_state_dict(det.state_dict())
+    assert np.array_equal(other.update(x[0]), det.update(x[0]))
