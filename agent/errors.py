@@ -10,3 +10,7 @@ from drivers.errors import (ConfigError, DeviceError, IllegalAddress, LenteraErr
 
 class UplinkError(LenteraError):
     """The city broker could not be reached or refused us; transient."""
+
+
+class StoreError(LenteraError):
+    """The gateway's own storage (outbox, state files) refused a read or write; transient."""
