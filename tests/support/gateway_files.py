@@ -8,14 +8,18 @@ from pathlib import Path
 
 def write_gateway(path: Path, broker_url: str, site_port: int, lights: int, poll: str = "1s",
                   mqtt: str = "", extra: str = "", gateway_id: str = "test-gw",
-                  status_period: str = "30s") -> Path:
-    """A gateway.yaml for `lights` simulated controllers; `mqtt` adds keys to uplink.mqtt."""
+                  status_period: str = "30s", clock: str | None = None) -> Path:
+    """A gateway.yaml for `lights` simulated controllers; `mqtt` adds keys to uplink.mqtt.
+
+    `clock: assume` trusts the wall clock without NTP (this machine's kernel may not be
+    synchronised); city commands that change lights need a trusted clock.
+    """
     devices = "\n".join(
         f"  - {{id: L-{u:03d}, bus: lan, unit: {u}, profile: streetlight-generic, poll: {poll}}}"
         for u in range(1, lights + 1))
     path.write_text(textwrap.dedent(f"""\
         gateway: {{id: {gateway_id}, site: test, location: {{lat: -6.178, lon: 106.632}},
-                  timezone: Asia/Jakarta}}
+                  timezone: Asia/Jakarta{", clock: " + clock if clock else ""}}}
         uplink:
           mqtt: {{url: "{broker_url}", topic_prefix: city/lighting, reconnect_min: 0.5s,
                   reconnect_max: 2s{", " + mqtt if mqtt else ""}}}
