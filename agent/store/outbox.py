@@ -16,12 +16,14 @@ locking between our own writers.
 
 import asyncio
 import logging
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from agent.store.outbox_db import ALARM, EVENT, ROUTINE, Item, OutboxDb
+from agent.errors import StoreError
+from agent.store.outbox_db import ALARM, EVENT, NOISE, ROUTINE, Item, OutboxDb
 
-__all__ = ["Outbox", "ROUTINE", "EVENT", "ALARM"]
+__all__ = ["Outbox", "NOISE", "ROUTINE", "EVENT", "ALARM"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class Outbox:
         self.on_committed = lambda: None      # the publisher's wake-up
         self.on_fresh = lambda rows: None     # rows just committed: [(id, topic, payload)]
         self.on_dropped = lambda rows, total: None
+        self.on_unencodable = lambda device, error: None   # an item JSON cannot carry
         self.error: str | None = None
         self.lost_in_memory = 0
         self._pending: list[Item] = []
@@ -133,6 +136,10 @@ class Outbox:
         if self.error:
             log.warning("outbox writable again")
             self.error = None
+        for device, error in result.unencodable:
+            log.error("outbox: dropped a message of %s that cannot be encoded (%s)",
+                      device, error)
+            self.on_unencodable(device, error)
         if result.dropped:
             log.warning("outbox over its cap: dropped %d oldest message(s) (%d in total)",
                         result.dropped, self.db.dropped)
@@ -154,13 +161,30 @@ class Outbox:
         """Committed rows after row_id, oldest first."""
         return await self.call(self.db.fetch_after, row_id, limit)
 
-    async def remember_command(self, command_id: str, expires_at: int) -> bool:
-        """Durably record a command id; False if seen before (a replay)."""
-        return await self.call(self.db.remember_command, command_id, expires_at, self.clock_ms())
+    async def remember_command(self, command_id: str, expires_at: int, issued_ms: int,
+                               now_ms: int, max_ttl_ms: int) -> str:
+        """Durably record an accepted command id: 'accepted', 'replayed' or 'stale'.
+
+        StoreError when the file refuses (disk full, I/O error, busy beyond busy_timeout).
+        """
+        try:
+            return await self.call(self.db.remember_command, command_id, expires_at, issued_ms,
+                                   now_ms, max_ttl_ms)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot record the command id in {self.path}: {exc}") from exc
+
+    @property
+    def newest_issued(self) -> int:
+        """The replay horizon (epoch ms): the latest issue time of an accepted command."""
+        return self.db.newest_issued if self.db else 0
 
     async def status(self) -> dict:
         """Backlog size and age, drops, errors."""
-        oldest = await self.call(self.db.oldest_ts)
+        try:
+            oldest = await self.call(self.db.oldest_ts)
+        except sqlite3.Error as exc:     # busy beyond busy_timeout, I/O error: say so, go on
+            oldest = None
+            self.error = self.error or str(exc)
         return {"backlog": self.db.count + len(self._pending),
                 "backlog_bytes": self.db.bytes,
                 "oldest_age_s": round((self.clock_ms() - oldest) / 1000) if oldest else 0,

@@ -171,14 +171,59 @@ def test_disk_full_keeps_committed_rows_and_items_in_memory(tmp_path):
     assert after["backlog"] + after["dropped"] >= 3010
 
 
+DAY = 86_400_000
+
+
 def test_command_ids_are_remembered_across_reopen(tmp_path):
     db = OutboxDb(tmp_path / "o.db", 10**6, None)
-    assert db.remember_command("c1", 5000, 1000)
-    assert not db.remember_command("c1", 5000, 1000)
+    assert db.remember_command("c1", 5000, 0, 1000, DAY) == "accepted"
+    assert db.remember_command("c1", 5000, 0, 1000, DAY) == "replayed"
     db.close()
     db = OutboxDb(tmp_path / "o.db", 10**6, None)
-    assert not db.remember_command("c1", 5000, 2000)
-    assert db.remember_command("c1", 9000, 6000)    # expired ids are forgotten
+    assert db.remember_command("c1", 5000, 0, 2000, DAY) == "replayed"
+    db.close()
+
+
+def test_a_forward_clock_jump_forgets_no_id_only_uptime_does(tmp_path):
+    """Old code pruned ids by wall time alone: +2 days and the id was forgotten."""
+    mono = [0.0]
+    db = OutboxDb(tmp_path / "o.db", 10**6, None, mono=lambda: mono[0])
+    t0 = 1_800_000_000_000
+    assert db.remember_command("c1", t0 + 60_000, t0, t0, DAY) == "accepted"
+    mono[0] = 10.0                                           # 10 s of real uptime later...
+    jumped = t0 + 2 * DAY                                    # ...the wall clock says +2 days
+    assert db.remember_command("c2", jumped + 60_000, t0 + 5_000, jumped, DAY) == "accepted"
+    db.close()
+    db = OutboxDb(tmp_path / "o.db", 10**6, None, mono=lambda: mono[0])   # restart
+    assert db.remember_command("c1", t0 + 60_000, t0, t0 + 20_000, DAY) == "replayed"
+    assert db.uptime_ms() == 10_000                          # uptime carried across restart
+    mono[0] = 10.0 + 86_401                                  # a day of uptime later: forgotten
+    assert db.remember_command("c3", t0 + 3 * DAY, t0 + 2 * DAY, t0 + 2 * DAY, DAY) \
+        == "accepted"
+    assert db.conn.execute("SELECT count(*) FROM accepted_ids WHERE id = 'c1'").fetchone()[0] == 0
+    db.close()
+
+
+def test_a_command_that_expired_before_the_horizon_is_stale(tmp_path):
+    db = OutboxDb(tmp_path / "o.db", 10**6, None)
+    t0 = 1_800_000_000_000
+    assert db.remember_command("new", t0 + 60_000, t0, t0, DAY) == "accepted"
+    assert db.newest_issued == t0
+    # an old command (expired before "new" was issued), replayed to a gateway whose clock
+    # was set back: refused whatever the clock says
+    assert db.remember_command("old", t0 - 1, t0 - 60_000, t0 - DAY, DAY) == "stale"
+    db.close()
+    assert OutboxDb(tmp_path / "o.db", 10**6, None).newest_issued == t0
+
+
+def test_ids_of_the_old_table_are_carried_over(tmp_path):
+    conn = sqlite3.connect(tmp_path / "o.db", isolation_level=None)
+    conn.executescript("CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                       "CREATE TABLE command_ids(id TEXT PRIMARY KEY, expires_at INTEGER);"
+                       "INSERT INTO command_ids VALUES ('c-old', 99999999999999);")
+    conn.close()
+    db = OutboxDb(tmp_path / "o.db", 10**6, None)
+    assert db.remember_command("c-old", 99999999999999, 0, 1000, DAY) == "replayed"
     db.close()
 
 
