@@ -69,9 +69,10 @@ class OutboxDb:
     """One outbox file. Not thread-safe: use from a single thread only."""
 
     def __init__(self, path: Path, max_bytes: int, max_age_ms: int | None,
-                 busy_timeout_s: float = 5.0, mono=time.monotonic):
+                 busy_timeout_s: float = 5.0, mono=time.monotonic, connect=sqlite3.connect):
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s    # another process holding the file: wait this long
+        self._sqlite_connect = connect          # a storage that models power loss, in tests
         self.max_bytes = max_bytes
         self.max_age_ms = max_age_ms
         self.recovered: str | None = None   # set when a corrupt file was moved aside
@@ -108,7 +109,10 @@ class OutboxDb:
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_s)
+        # timeout = busy_timeout: every statement waits at most this long for a lock, then
+        # fails with "database is locked" (an OperationalError the callers handle)
+        conn = self._sqlite_connect(self.path, isolation_level=None,
+                                    timeout=self.busy_timeout_s)
         try:
             conn.execute("PRAGMA journal_mode=WAL").fetchone()
             conn.execute("PRAGMA synchronous=FULL")
