@@ -58,3 +58,40 @@ def make_certs(folder: Path) -> dict:
         files["ca.key"], "-CAcreateserial", "-days", "2", "-extfile", files["ext.cnf"],
         "-out", files["server.crt"])
     return files
+
+
+def make_bad_certs(folder: Path, files: dict) -> dict:
+    """Server certificates the agent must refuse: self-signed, expired, for another host.
+
+    Each uses the server key of make_certs(folder); returns {name: certificate path}.
+    """
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    bad = {n: str(folder / f"{n}.crt") for n in ("self-signed", "expired", "other-host")}
+    run("req", "-x509", "-key", files["server.key"], "-days", "2", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-out", bad["self-signed"])
+    other = folder / "other-host.cnf"
+    other.write_text("subjectAltName=DNS:broker.other.example\n")
+    run("x509", "-req", "-in", files["server.csr"], "-CA", files["ca.crt"], "-CAkey",
+        files["ca.key"], "-CAcreateserial", "-days", "2", "-extfile", str(other),
+        "-out", bad["other-host"])
+    (folder / "index.txt").write_text("")
+    (folder / "serial").write_text("1000\n")
+    (folder / "ca.cnf").write_text(textwrap.dedent(f"""\
+        [ca]
+        default_ca = test
+        [test]
+        database = {folder}/index.txt
+        new_certs_dir = {folder}
+        serial = {folder}/serial
+        default_md = sha256
+        policy = anything
+        copy_extensions = none
+        [anything]
+        commonName = supplied
+        """))
+    run("ca", "-batch", "-config", str(folder / "ca.cnf"), "-cert", files["ca.crt"],
+        "-keyfile", files["ca.key"], "-startdate", "20200101000000Z", "-enddate",
+        "20200102000000Z", "-extfile", files["ext.cnf"], "-in", files["server.csr"],
+        "-out", bad["expired"], "-notext")
+    return bad
