@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING = 20000       # items held in memory while the disk refuses writes
 RETRY_S = 1.0             # pause after a failed commit before trying again
+RESERVE_EVERY = 200       # after a full disk: try to make the reserve again every N commits
 
 
 def wall_ms() -> int:
@@ -55,6 +56,7 @@ class Outbox:
         self.error: str | None = None
         self.lost_in_memory = 0
         self._pending: list[Item] = []
+        self._since_full = 0              # successful commits since the disk was last full
         self._unfinished = None           # (commit future, items, acked) cut off by shutdown
         self._acked: list[int] = []
         self._wake = asyncio.Event()
@@ -136,6 +138,9 @@ class Outbox:
         if self.error:
             log.warning("outbox writable again")
             self.error = None
+        self._since_full += 1
+        if self._since_full % RESERVE_EVERY == 0 and not self.db.reserve.held:
+            asyncio.get_running_loop().run_in_executor(self._thread, self.db.reserve.make)
         for device, error in result.unencodable:
             log.error("outbox: dropped a message of %s that cannot be encoded (%s)",
                       device, error)
@@ -154,8 +159,18 @@ class Outbox:
                       "retrying every %g s. Free space on the card or lower outbox.max_mb",
                       self.path, error, len(self._pending), RETRY_S)
         self.error = error
+        self._since_full = 0
         if "full" in error:
-            asyncio.get_running_loop().run_in_executor(self._thread, self.db.free_space)
+            freeing = asyncio.get_running_loop().run_in_executor(self._thread, self.db.free_space)
+            freeing.add_done_callback(self._freed)
+
+    def _freed(self, freeing) -> None:
+        """free_space finished: the rows it dropped are counted like any cap drop."""
+        if freeing.cancelled() or freeing.exception() is not None or not freeing.result():
+            return
+        log.warning("outbox: disk full, dropped the %d oldest routine message(s) to make room",
+                    freeing.result())
+        self.on_dropped(freeing.result(), self.db.dropped)
 
     async def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
         """Committed rows after row_id, oldest first."""

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from agent.store import replay
+from agent.store.reserve import Reserve
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class OutboxDb:
             f"SELECT count(*), coalesce(sum(length(topic) + length(payload) + {ROW_OVERHEAD}),"
             " 0) FROM messages").fetchone()
         self._age_checked = 0.0
+        self.reserve = Reserve(self.path)
+        self.reserve.make()
 
     # -- opening ------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -240,8 +243,16 @@ class OutboxDb:
         return count, size
 
     def free_space(self, fraction: float = 0.05) -> int:
-        """Disk full: drop the oldest `fraction` of routine rows to make room; rows dropped."""
-        n = max(1, int(self.count * fraction))
+        """Disk full: give up the reserve, checkpoint, drop the oldest `fraction` of
+        noise/routine rows to make room; rows dropped.
+
+        The WAL file keeps its size (RESTART, not TRUNCATE: its blocks stay ours) and the
+        auto-checkpoint is set below that size, so from now on the WAL is reused from its
+        start instead of growing; the dropped rows' pages are reused by new rows.
+        """
+        self.reserve.give_up()
+        self._checkpoint()
+        n = max(DROP_CHUNK, int(self.count * fraction))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             got = self.conn.execute(
@@ -254,10 +265,22 @@ class OutboxDb:
         except sqlite3.OperationalError:
             self._rollback()
             return 0
+        self._checkpoint()
+        self.reserve.make()                # head-room for the next time, as far as it fits
         self.count -= len(got)
         self.bytes -= sum(b for (b,) in got)
         self.dropped += len(got)
         return len(got)
+
+    def _checkpoint(self) -> None:
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            wal = Path(str(self.path) + "-wal")
+            page = self.conn.execute("PRAGMA page_size").fetchone()[0]
+            pages = wal.stat().st_size // (page + 24) if wal.exists() else 0
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={max(8, min(1000, pages - 4))}")
+        except (sqlite3.OperationalError, OSError):
+            pass    # still full: the next failed commit tries again
 
     # -- reads ------------------------------------------------------------------------
     def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
