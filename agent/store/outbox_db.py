@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from agent.store import replay
-from agent.store.reserve import Reserve
+from agent.store.reserve import Reserve, reuse_wal
 
 log = logging.getLogger(__name__)
 
@@ -243,13 +243,8 @@ class OutboxDb:
         return count, size
 
     def free_space(self, fraction: float = 0.05) -> int:
-        """Disk full: give up the reserve, checkpoint, drop the oldest `fraction` of
-        noise/routine rows to make room; rows dropped.
-
-        The WAL file keeps its size (RESTART, not TRUNCATE: its blocks stay ours) and the
-        auto-checkpoint is set below that size, so from now on the WAL is reused from its
-        start instead of growing; the dropped rows' pages are reused by new rows.
-        """
+        """Disk full: give up the reserve, checkpoint (agent/store/reserve.py), drop the
+        oldest `fraction` (at least DROP_CHUNK) of noise/routine rows; rows dropped."""
         self.reserve.give_up()
         self._checkpoint()
         n = max(DROP_CHUNK, int(self.count * fraction))
@@ -274,11 +269,7 @@ class OutboxDb:
 
     def _checkpoint(self) -> None:
         try:
-            self.conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-            wal = Path(str(self.path) + "-wal")
-            page = self.conn.execute("PRAGMA page_size").fetchone()[0]
-            pages = wal.stat().st_size // (page + 24) if wal.exists() else 0
-            self.conn.execute(f"PRAGMA wal_autocheckpoint={max(8, min(1000, pages - 4))}")
+            reuse_wal(self.conn, self.path)
         except (sqlite3.OperationalError, OSError):
             pass    # still full: the next failed commit tries again
 

@@ -54,3 +54,17 @@ class Reserve:
         except OSError:
             return False
         return True
+
+
+def reuse_wal(conn, path: Path) -> None:
+    """Checkpoint so the WAL is reused from its start instead of growing.
+
+    RESTART, not TRUNCATE: the WAL file keeps its size, its blocks stay ours. The
+    auto-checkpoint is set just below that size, so later commits never need the WAL to
+    grow; the pages of dropped rows are reused by new rows. Raises sqlite3/OS errors.
+    """
+    conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+    wal = Path(str(path) + "-wal")
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = wal.stat().st_size // (page + 24) if wal.exists() else 0
+    conn.execute(f"PRAGMA wal_autocheckpoint={max(8, min(1000, pages - 4))}")
