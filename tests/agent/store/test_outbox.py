@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from agent.store.outbox import ALARM, EVENT, ROUTINE, Outbox
+from agent.store.outbox import ALARM, EVENT, NOISE, ROUTINE, Outbox
 from agent.store.outbox_db import OutboxDb
 
 
@@ -268,3 +268,40 @@ def test_a_commit_cut_off_by_shutdown_is_still_saved_on_close(tmp_path):
     cancelled, rows = run(go())
     assert cancelled
     assert [json.loads(p)["values"]["i"] for _, _, p in rows] == [0, 1, 2, 3]
+
+
+def test_one_value_json_cannot_carry_drops_that_message_not_the_batch(tmp_path):
+    """Before: encoding ran outside the try, so one bad value lost the whole batch."""
+    async def go():
+        box = Outbox(tmp_path / "o.db", max_mb=10)
+        told = []
+        box.on_unencodable = lambda device, error: told.append((device, error))
+        await box.open()
+        box.put("t/L-1", "L-1", ROUTINE, 1, {"values": {"v": 1}})
+        box.put("t/L-2", "L-2", ROUTINE, 2, {"values": {"v": b"\x00raw"}})   # bytes: no JSON
+        box.put("t/L-3", "L-3", ROUTINE, 3, {"values": {"v": 3}})
+        ok = await box.flush()
+        rows = await box.fetch_after(0, 10)
+        await box.close()
+        return ok, rows, told
+    ok, rows, told = run(go())
+    assert ok
+    assert [(t, json.loads(p)["seq"]) for _, t, p in rows] == [("t/L-1", 1), ("t/L-3", 2)]
+    assert told and told[0][0] == "L-2" and "bytes" in told[0][1]
+
+
+def test_noise_is_dropped_before_routine_when_the_cap_is_reached(tmp_path):
+    async def go():
+        box = Outbox(tmp_path / "o.db", max_mb=0.05)
+        await box.open()
+        for i in range(100):
+            box.put("t/ack", "gateway", NOISE, i, {"id": "x" * 400})
+        await box.flush()
+        for i in range(100):
+            box.put("t/L", "L", ROUTINE, 1000 + i, {"values": {"i": i, "pad": "y" * 200}})
+        await box.flush()
+        rows = await box.fetch_after(0, 1000)
+        await box.close()
+        return rows
+    topics = [t for _, t, _ in run(go())]
+    assert topics.count("t/L") == 100 and topics.count("t/ack") < 100
