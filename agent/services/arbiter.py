@@ -27,9 +27,11 @@ class CityArbiter:
 class DirectArbiter(CityArbiter):
     """No arbitration: write to the devices now; restore what they held when time is up."""
 
-    def __init__(self, devices: dict, schedulers: dict):
+    def __init__(self, devices: dict, schedulers: dict, later=None):
         self.devices = devices          # device id -> ModbusDevice
         self.schedulers = schedulers    # device id -> BusScheduler of its bus
+        # later(name, delay_s, coroutine function): the supervisor's owned timers; None: own tasks
+        self.later = later
         self._holds: dict[str, object] = {}
         self._reverts: set = set()
 
@@ -55,7 +57,10 @@ class DirectArbiter(CityArbiter):
             return str(exc)
         token = object()
         self._holds[device_id] = token
-        if duration_s:
+        if duration_s and self.later is not None:
+            self.later(f"revert.{device_id}", duration_s,
+                       lambda: self._revert_later(device_id, token, before, 0))
+        elif duration_s:
             task = asyncio.create_task(self._revert_later(device_id, token, before, duration_s))
             self._reverts.add(task)
             task.add_done_callback(self._reverts.discard)
