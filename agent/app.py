@@ -121,7 +121,7 @@ class Agent:
             return self.arbiter_factory(self.devices, bus_of)
         controller = self._pushed_controller() or build_lighting(self.config)
         if controller is None:
-            return DirectArbiter(self.devices, bus_of)
+            return DirectArbiter(self.devices, bus_of, later=self.supervisor.later)
         lights = {d: dev for d, dev in self.devices.items()
                   if {"switch", "dim"} <= {p.name for p in dev.profile.points}}
         self.lighting = LightingService(controller, self.clock, lights, bus_of,
