@@ -236,6 +236,8 @@ class MqttUplink:
 
     def _disconnected(self, reason_code):
         cause = disconnect_cause(reason_code)
+        if not self.connected.is_set() and (self.cause or "").startswith("connack"):
+            cause = None        # paho's disconnect after a refused CONNACK: same attempt
         if self.connected.is_set():
             log.warning("lost broker %s (%s); reconnecting", self.cfg.url, reason_code)
         self.connected.clear()
