@@ -72,8 +72,8 @@ class Publisher:
             return                           # a status message, or a late duplicate PUBACK
         self.outbox.ack(row_id)
         self.acked += 1
-        if len(self.unacked) <= self.window // 2:
-            self.wake.set()                  # refill in big steps, not one row per ack
+        if len(self.unacked) <= self.window - max(1, self.window // 4):
+            self.wake.set()                  # refill in steps of a quarter window
 
     async def run_loop(self) -> None:
         """Send whatever is committed and fits in the window; sleep until there is more."""
