@@ -69,3 +69,5 @@ def test_captured_command_is_refused_after_a_forward_jump_and_after_the_clock_is
     assert replay_set_back["reason"].split(":")[0] in ("clock_untrusted", "replayed",
                                                        "stale"), replay_set_back
     assert site.call(lambda: site.site.requests[(1, 6)]) > 0      # only c-1 and c-2 wrote
+    print("\nreplay refused:", *(a["reason"].split(":")[0] for a in
+                                  (replay_jumped, replay_back, replay_set_back)))
