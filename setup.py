@@ -25,7 +25,9 @@ setup(
         "uvloop>=0.19,<1; platform_system == 'Linux'",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7"],
+        # apsw: a Python SQLite VFS that models power loss (tests/support/powercut.py);
+        # wheels for x86_64 and aarch64
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "apsw>=3.53,<3.55"],
     },
     entry_points={"console_scripts": ["lentera=agent.cli:main"]},
 )

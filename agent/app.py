@@ -18,10 +18,12 @@ from agent.services.lighting import LightingService
 from agent.services.watch import FaultWatch, analog_channels
 from agent.services.arbiter import DirectArbiter
 from agent.uplink.commands import CommandHandler, Refused
+from agent.uplink.intake import CommandIntake
 from agent.local.control import ControlServer
 from agent.core.supervisor import Supervisor
-from agent.store.outbox import ALARM, EVENT, ROUTINE, Outbox
-from agent.store.statefile import write_atomic
+from agent.store.lock import StateLock
+from agent.store.outbox import ALARM, EVENT, NOISE, ROUTINE, Outbox
+from agent.store.statefile import load_or_quarantine, write_atomic
 from agent.uplink.publisher import Publisher
 from agent.uplink.mqtt import MqttUplink
 from drivers.modbus.device import ModbusDevice
@@ -44,6 +46,7 @@ class Agent:
         self.lighting: LightingService | None = None
         self.watch: FaultWatch | None = None
         self.commands: CommandHandler | None = None
+        self.intake: CommandIntake | None = None
         self.buses: dict[str, object] = {}   # bus name -> ModbusBus (RTU) or ModbusTcpBus
         self.devices: dict[str, ModbusDevice] = {}
         self.schedulers: dict = {}           # bus name -> BusScheduler
@@ -52,6 +55,9 @@ class Agent:
         ob = config.outbox
         self.outbox = Outbox(ob.path, ob.max_mb, ob.max_age, ob.batch_window, ob.batch_max)
         self.outbox.on_dropped = self._on_dropped
+        self.outbox.on_unencodable = lambda device, error: self.emit_event(
+            device, "message_unencodable", EVENT, error=error)
+        self.lock = StateLock(Path(ob.path).parent)
         self.supervisor = Supervisor(log=log.warning)
         self.started = time.time()
         self._drop_event_at = 0.0
@@ -91,12 +97,19 @@ class Agent:
         self.outbox.put(self.uplink.topics.events(device), device, priority,
                         wall_ms() if ts is None else int(ts * 1000), {"event": event, **fields})
 
-    def send_ack(self, command_id, result: str, reason, details=None) -> None:
+    def send_ack(self, command_id, result: str, reason, details=None,
+                 priority: int = ALARM) -> None:
         """Answer a city command on the ack topic, through the outbox (kept longest)."""
         body = {"id": command_id, "result": result, "reason": reason}
         if details is not None:
             body["details"] = details
-        self.outbox.put(self.uplink.topics.ack, "gateway", ALARM, wall_ms(), body)
+        self.outbox.put(self.uplink.topics.ack, "gateway", priority, wall_ms(), body)
+
+    def state_file_corrupt(self, path, aside, exc) -> None:
+        """A state file could not be loaded: it was moved aside; tell the city."""
+        self.emit_event("gateway", "state_file_corrupt", EVENT, file=str(path),
+                        moved_to=str(aside) if aside else None,
+                        error=f"{type(exc).__name__}: {exc}"[:300])
 
     async def _snapshot(self) -> dict:
         snapshot = await self.full_status()
@@ -141,24 +154,24 @@ class Agent:
         watch = FaultWatch(lights, analog_channels(self.devices), loc.lat, loc.lon,
                            self.emit_event, an.period, an.threshold, an.state_file,
                            wall=self.clock.wall)
+        watch.on_corrupt = self.state_file_corrupt
         if watch.load():
             log.info("anomaly detection resumed from %s", an.state_file)
         return watch
 
     def _pushed_controller(self):
         """The schedule the city pushed last (it outlives restarts), if any and still valid."""
-        path = Path(self.config.commands.schedule_file)
-        if self.config.lighting is None or not path.exists():
+        if self.config.lighting is None:
             return None
-        try:
-            lighting = json.loads(path.read_text(encoding="utf-8"))
-            self._check_schedule(lighting, "pushed", ValueError)
-            log.info("lighting: using the schedule pushed by the city (%s)", path)
-            return build_lighting(self.config, lighting)
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring pushed schedule %s (%s); using gateway.yaml's lighting",
-                        path, exc)
-            return None
+        return load_or_quarantine(self.config.commands.schedule_file, self._load_pushed,
+                                  self.state_file_corrupt)
+
+    def _load_pushed(self, path: Path):
+        lighting = json.loads(path.read_text(encoding="utf-8"))
+        self._check_schedule(lighting, "pushed", ValueError)
+        controller = build_lighting(self.config, lighting)
+        log.info("lighting: using the schedule pushed by the city (%s)", path)
+        return controller
 
     def _check_schedule(self, lighting: dict, where: str, error: type) -> None:
         problems = lighting_problems(self.config, lighting, where)
@@ -184,9 +197,13 @@ class Agent:
     def _build_commands(self, arbiter) -> CommandHandler:
         cmd = self.config.commands
         key = load_key(cmd.key_file) if cmd.key_file else None
-        return CommandHandler(self.config.gateway.id, key, cmd.max_ttl, self.command_groups(),
-                              set(self.devices), arbiter, self.outbox, self.send_ack,
-                              self._snapshot, wall_ms)
+        handler = CommandHandler(self.config.gateway.id, cmd.max_ttl, self.command_groups(),
+                                 set(self.devices), arbiter, self.outbox, self.send_ack,
+                                 self._snapshot, lambda: int(self.clock.wall() * 1000),
+                                 self.clock.trusted)
+        self.intake = CommandIntake(key, handler.submit, lambda cid, reason: self.send_ack(
+            cid, "refused", reason, priority=NOISE))
+        return handler
 
     def _on_dropped(self, rows: int, total: int) -> None:
         self._drops_unreported += rows
@@ -211,6 +228,7 @@ class Agent:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until stop is set, then shut everything down cleanly (within ~5 s)."""
+        self.lock.acquire()       # before the outbox: a second agent stops here
         recovered = await self.outbox.open()
         try:
             self._wire(recovered)
@@ -226,8 +244,9 @@ class Agent:
     def _wire(self, recovered) -> None:
         self._build_field()
         self.uplink = MqttUplink(self.config.uplink.mqtt, self.config.gateway.id)
+        # never more than paho's inflight window: paho then never queues for us
         self.publisher = Publisher(self.outbox, self.uplink,
-                                   window=2 * self.config.uplink.mqtt.inflight)
+                                   window=self.config.uplink.mqtt.inflight)
         if recovered:
             self.emit_event("gateway", "outbox_recovered", detail=recovered)
         bus_of = {d.id: self.schedulers[d.bus] for d in self.config.devices}
@@ -238,7 +257,7 @@ class Agent:
         self.commands = self._build_commands(self.arbiter)
         if self.lighting is not None:
             self.commands.push_schedule = self.push_schedule
-        self.uplink.on_command = lambda topic, payload: self.commands.submit(payload)
+        self.uplink.on_command = lambda topic, payload: self.intake.submit(payload)
         self.uplink.status_extra.update(self.status())
 
     def _start_tasks(self) -> None:
@@ -266,10 +285,7 @@ class Agent:
         """Every step runs even if an earlier one fails: the outbox must be flushed last."""
         await self.supervisor.stop(timeout=2.0)
         if self.watch is not None:
-            try:
-                self.watch.save()
-            except OSError as exc:
-                log.error("could not save the anomaly state (%s): it will be relearnt", exc)
+            await self.watch.save_async()
         if self.arbiter is not None:
             self.arbiter.close()
         for bus in self.buses.values():
@@ -281,4 +297,5 @@ class Agent:
         except asyncio.TimeoutError:
             log.error("outbox: closing took over 2 s (slow storage?); SQLite keeps what was "
                       "committed")
+        self.lock.release()
         log.info("stopped")

@@ -30,3 +30,7 @@ class Refused(LenteraError):
 
 class ControlError(LenteraError, ValueError):
     """A crew request on the control socket that the crew has to correct; the message says how."""
+
+
+class StoreError(LenteraError):
+    """The gateway's own storage (outbox, state files) refused a read or write; transient."""

@@ -31,6 +31,7 @@ async def full_snapshot(agent) -> dict:
     out = snapshot(agent)
     out["outbox"] = await agent.outbox.status()
     out["uplink"] = {**agent.publisher.status(), "connects": agent.uplink.connects,
-                     "broker_refused": agent.uplink.broker_refused}
-    out["commands"] = dict(agent.commands.counts)
+                     "broker_refused": agent.uplink.broker_refused,
+                     "connected": agent.uplink.connected.is_set(), "cause": agent.uplink.cause}
+    out["commands"] = {**agent.commands.counts, **agent.intake.status()}
     return out

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field,
                       field_validator, model_validator)
 
+from agent.config.topics import check_level, check_prefix
 from agent.errors import PathError
 from agent.config.units import Duration
 
@@ -39,7 +40,7 @@ class Gateway(Strict):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, value):
-        if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", value):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", value):
             raise ValueError(f"{value!r}: use lower-case letters, digits and '-' (it becomes "
                              "part of every MQTT topic), e.g. tgr-gw-0001")
         return value
@@ -73,7 +74,7 @@ class Mqtt(Strict):
     """The city broker connection."""
 
     url: str
-    topic_prefix: str = Field(default="city/lighting", pattern=r"^[^#+]+[^/#+]$")
+    topic_prefix: str = "city/lighting"
     qos: Literal[1] = 1                   # always 1: the outbox deletes only what was PUBACKed
     client_id: str | None = None
     keepalive: Annotated[Duration, Field(ge=5, le=3600)] = 60.0   # seconds, whole
@@ -81,9 +82,14 @@ class Mqtt(Strict):
     password: str | None = None
     protocol: Annotated[Literal["5", "3.1.1"], BeforeValidator(str)] = "5"
     tls: Tls | None = None                # required for mqtts:// (an empty mapping is fine)
-    reconnect_min: Duration = 2.0         # jittered exponential back-off between attempts
-    reconnect_max: Duration = 120.0
+    # jittered back-off between attempts, capped low: back within reconnect_max of the
+    # broker's return however long it was away (docs/mqtt.md "Reconnect")
+    reconnect_min: Duration = 1.0
+    reconnect_max: Duration = 4.0
     inflight: int = Field(default=100, ge=1, le=65535)   # QoS 1 messages awaiting PUBACK
+
+    _prefix = field_validator("topic_prefix")(check_prefix)
+    _client = field_validator("client_id")(check_level)
 
     @field_validator("url")
     @classmethod

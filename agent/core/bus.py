@@ -133,6 +133,8 @@ class BusScheduler:
         finally:
             for worker in workers:
                 worker.cancel()
+            # awaited, so none is still mid-transaction when the bus is closed
+            await asyncio.gather(*workers, return_exceptions=True)
 
     async def _worker(self):
         """Take the next piece of work (one worker at a time watches the clock) and do it."""

@@ -6,6 +6,7 @@ channel of every device. Both keep their state in arrays, saved across restarts.
 """
 
 import asyncio
+import io
 import logging
 import time
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from agent.anomaly.events import anomaly_transitions, events_from_transitions
 from agent.anomaly.hysteresis import Hysteresis
 from agent.anomaly.streetlight import StreetlightDetectors
 from agent.store.outbox import ALARM
+from agent.store.statefile import load_or_quarantine, write_atomic
 from edge_rules.sunclock import sun_day
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class FaultWatch:
         self.generic_latch = Hysteresis(len(self.channels), 3, 3)
         self.events_sent = 0
         self._sun_cache = (None, None)
+        # told when the state file could not be loaded and was moved aside: (path, aside, exc)
+        self.on_corrupt = lambda path, aside, exc: None
 
     def observe(self, reading: dict) -> None:
         """Take one device reading (good ones only: stale values are not new samples)."""
@@ -124,48 +128,70 @@ class FaultWatch:
         return out
 
     async def run_loop(self) -> None:
-        """Evaluate every period_s; save learnt state every hour."""
+        """Evaluate every period_s; save learnt state every hour (off the event loop)."""
         saved_at = time.monotonic()
         while True:
             await asyncio.sleep(self.period_s)
             self.evaluate(self.wall())
             if self.state_file and time.monotonic() - saved_at > 3600:
-                self.save()
+                await self.save_async()
                 saved_at = time.monotonic()
 
-    def save(self) -> None:
-        """Write the learnt state (atomically) so a restart does not relearn for a day."""
-        if not self.state_file:
-            return
+    def _state_bytes(self) -> bytes:
+        """The learnt state as .npz bytes (on the loop: the arrays are copied as they are now)."""
         state = _flatten({"generic": {k: v for k, v in self.generic.state_dict().items()
                                       if isinstance(v, np.ndarray)},
                           "lights": self.lights.state_dict()})
         state["channels"] = np.array(["%s.%s" % c for c in self.channels])
         state["light_ids"] = np.array(self.light_ids)
-        tmp = self.state_file.with_suffix(".tmp.npz")
-        np.savez(tmp, **state)
-        tmp.replace(self.state_file)
+        buf = io.BytesIO()
+        np.savez(buf, **state)
+        return buf.getvalue()
+
+    def save(self) -> None:
+        """Write the learnt state (atomic, fsynced) so a restart does not relearn for a day."""
+        if self.state_file:
+            write_atomic(self.state_file, self._state_bytes())
+
+    async def save_async(self) -> None:
+        """save(), with the file write (fsync on an SD card) in a worker thread."""
+        if not self.state_file:
+            return
+        data = self._state_bytes()
+        try:
+            await asyncio.to_thread(write_atomic, self.state_file, data)
+        except OSError as exc:
+            log.error("could not save the anomaly state %s (%s); it will be relearnt after a "
+                      "restart", self.state_file, exc)
 
     def load(self) -> bool:
-        """Restore learnt state if the file matches these channels; False otherwise."""
-        if not self.state_file or not self.state_file.exists():
+        """Restore learnt state if the file matches these channels; False otherwise.
+
+        A file that cannot be read at all is moved aside (NAME.corrupt-<time>) and
+        on_corrupt is told; a valid file for other devices is just not used.
+        """
+        if not self.state_file:
             return False
-        try:
-            with np.load(self.state_file) as data:
-                if (list(data["channels"]) != ["%s.%s" % c for c in self.channels]
-                        or list(data["light_ids"]) != self.light_ids):
-                    log.info("anomaly state %s is for other devices: starting fresh",
-                             self.state_file)
-                    return False
-                saved = _unflatten({k: data[k] for k in data.files
-                                    if k not in ("channels", "light_ids")})
-            generic = self.generic.state_dict()
-            generic.update(saved["generic"])
-            self.generic.load_state_dict(generic)
-            self.lights.load_state_dict(saved["lights"])
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("cannot read anomaly state %s (%s): starting fresh", self.state_file, exc)
-            return False
+        return bool(load_or_quarantine(self.state_file, self._load_file, self._corrupt))
+
+    def _corrupt(self, path, aside, exc) -> None:
+        # a load that failed half-way may have filled some arrays: start really fresh
+        self.lights = StreetlightDetectors(len(self.light_ids))
+        self.generic = AnomalyDetector(len(self.channels))
+        self.on_corrupt(path, aside, exc)
+
+    def _load_file(self, path: Path) -> bool:
+        with np.load(path) as data:
+            if (list(data["channels"]) != ["%s.%s" % c for c in self.channels]
+                    or list(data["light_ids"]) != self.light_ids):
+                log.info("anomaly state %s is for other devices: starting fresh", path)
+                return False
+            saved = _unflatten({k: data[k] for k in data.files
+                                if k not in ("channels", "light_ids")})
+        generic = self.generic.state_dict()
+        generic.update(saved["generic"])
+        self.generic.load_state_dict(generic)
+        self.lights.load_state_dict(saved["lights"])
         return True
 
 

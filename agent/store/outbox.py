@@ -16,17 +16,20 @@ locking between our own writers.
 
 import asyncio
 import logging
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from agent.store.outbox_db import ALARM, EVENT, ROUTINE, Item, OutboxDb
+from agent.errors import StoreError
+from agent.store.outbox_db import ALARM, EVENT, NOISE, ROUTINE, Item, OutboxDb
 
-__all__ = ["Outbox", "ROUTINE", "EVENT", "ALARM"]
+__all__ = ["Outbox", "NOISE", "ROUTINE", "EVENT", "ALARM"]
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 20000       # items held in memory while the disk refuses writes
 RETRY_S = 1.0             # pause after a failed commit before trying again
+RESERVE_EVERY = 200       # after a full disk: try to make the reserve again every N commits
 
 
 def wall_ms() -> int:
@@ -49,9 +52,11 @@ class Outbox:
         self.on_committed = lambda: None      # the publisher's wake-up
         self.on_fresh = lambda rows: None     # rows just committed: [(id, topic, payload)]
         self.on_dropped = lambda rows, total: None
+        self.on_unencodable = lambda device, error: None   # an item JSON cannot carry
         self.error: str | None = None
         self.lost_in_memory = 0
         self._pending: list[Item] = []
+        self._since_full = 0              # successful commits since the disk was last full
         self._unfinished = None           # (commit future, items, acked) cut off by shutdown
         self._acked: list[int] = []
         self._wake = asyncio.Event()
@@ -133,6 +138,13 @@ class Outbox:
         if self.error:
             log.warning("outbox writable again")
             self.error = None
+        self._since_full += 1
+        if self._since_full % RESERVE_EVERY == 0 and not self.db.reserve.held:
+            asyncio.get_running_loop().run_in_executor(self._thread, self.db.reserve.make)
+        for device, error in result.unencodable:
+            log.error("outbox: dropped a message of %s that cannot be encoded (%s)",
+                      device, error)
+            self.on_unencodable(device, error)
         if result.dropped:
             log.warning("outbox over its cap: dropped %d oldest message(s) (%d in total)",
                         result.dropped, self.db.dropped)
@@ -147,20 +159,47 @@ class Outbox:
                       "retrying every %g s. Free space on the card or lower outbox.max_mb",
                       self.path, error, len(self._pending), RETRY_S)
         self.error = error
+        self._since_full = 0
         if "full" in error:
-            asyncio.get_running_loop().run_in_executor(self._thread, self.db.free_space)
+            freeing = asyncio.get_running_loop().run_in_executor(self._thread, self.db.free_space)
+            freeing.add_done_callback(self._freed)
+
+    def _freed(self, freeing) -> None:
+        """free_space finished: the rows it dropped are counted like any cap drop."""
+        if freeing.cancelled() or freeing.exception() is not None or not freeing.result():
+            return
+        log.warning("outbox: disk full, dropped the %d oldest routine message(s) to make room",
+                    freeing.result())
+        self.on_dropped(freeing.result(), self.db.dropped)
 
     async def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
         """Committed rows after row_id, oldest first."""
         return await self.call(self.db.fetch_after, row_id, limit)
 
-    async def remember_command(self, command_id: str, expires_at: int) -> bool:
-        """Durably record a command id; False if seen before (a replay)."""
-        return await self.call(self.db.remember_command, command_id, expires_at, self.clock_ms())
+    async def remember_command(self, command_id: str, expires_at: int, issued_ms: int,
+                               now_ms: int, max_ttl_ms: int) -> str:
+        """Durably record an accepted command id: 'accepted', 'replayed' or 'stale'.
+
+        StoreError when the file refuses (disk full, I/O error, busy beyond busy_timeout).
+        """
+        try:
+            return await self.call(self.db.remember_command, command_id, expires_at, issued_ms,
+                                   now_ms, max_ttl_ms)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot record the command id in {self.path}: {exc}") from exc
+
+    @property
+    def newest_issued(self) -> int:
+        """The replay horizon (epoch ms): the latest issue time of an accepted command."""
+        return self.db.newest_issued if self.db else 0
 
     async def status(self) -> dict:
         """Backlog size and age, drops, errors."""
-        oldest = await self.call(self.db.oldest_ts)
+        try:
+            oldest = await self.call(self.db.oldest_ts)
+        except sqlite3.Error as exc:     # busy beyond busy_timeout, I/O error: say so, go on
+            oldest = None
+            self.error = self.error or str(exc)
         return {"backlog": self.db.count + len(self._pending),
                 "backlog_bytes": self.db.bytes,
                 "oldest_age_s": round((self.clock_ms() - oldest) / 1000) if oldest else 0,

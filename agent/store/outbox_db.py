@@ -18,9 +18,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+from agent.store import replay
+from agent.store.reserve import Reserve, reuse_wal
+
 log = logging.getLogger(__name__)
 
-ROUTINE, EVENT, ALARM = 0, 1, 2        # drop order when full: routine first, alarms/acks last
+# drop order when full: noise (answers to unverified commands) first, then routine telemetry,
+# events, and alarms/acks last
+NOISE, ROUTINE, EVENT, ALARM = -1, 0, 1, 2
 ROW_OVERHEAD = 48                      # bytes a row costs beyond topic + payload (ids, b-tree)
 CAP_HYSTERESIS = 0.9                   # when over the cap, drop down to 90 % of it
 DROP_CHUNK = 500
@@ -33,7 +38,6 @@ CREATE TABLE IF NOT EXISTS messages(
     priority INTEGER NOT NULL, topic TEXT NOT NULL, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_by_class ON messages(priority, id);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS command_ids(id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 """
 
 
@@ -59,15 +63,17 @@ class CommitResult:
         self.dropped = dropped
         self.error = error
         self.rows: list[tuple[int, str, str]] = []   # what was inserted: (id, topic, payload)
+        self.unencodable: list[tuple[str, str]] = []  # (device, error) of items dropped
 
 
 class OutboxDb:
     """One outbox file. Not thread-safe: use from a single thread only."""
 
     def __init__(self, path: Path, max_bytes: int, max_age_ms: int | None,
-                 busy_timeout_s: float = 5.0):
+                 busy_timeout_s: float = 5.0, mono=time.monotonic, connect=sqlite3.connect):
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s    # another process holding the file: wait this long
+        self._sqlite_connect = connect          # a storage that models power loss, in tests
         self.max_bytes = max_bytes
         self.max_age_ms = max_age_ms
         self.recovered: str | None = None   # set when a corrupt file was moved aside
@@ -75,6 +81,10 @@ class OutboxDb:
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         self.seq = meta.get("seq", 0)
         self.dropped = meta.get("dropped", 0)
+        self._uptime_base = meta.get("uptime_ms", 0)   # agent uptime before this run
+        self._mono = mono              # the monotonic clock (injected by tests)
+        self._mono0 = mono()
+        self.newest_issued = replay.newest_issued(self.conn)
         if self.recovered and not self.seq:
             # the old seqs are gone with the file: restart above any seq a gateway could
             # have used (< 1 reading per ms since 1970), so the backend never sees one twice
@@ -83,6 +93,8 @@ class OutboxDb:
             f"SELECT count(*), coalesce(sum(length(topic) + length(payload) + {ROW_OVERHEAD}),"
             " 0) FROM messages").fetchone()
         self._age_checked = 0.0
+        self.reserve = Reserve(self.path)
+        self.reserve.make()
 
     # -- opening ------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -100,7 +112,10 @@ class OutboxDb:
             return self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout_s)
+        # timeout = busy_timeout: every statement waits at most this long for a lock, then
+        # fails with "database is locked" (an OperationalError the callers handle)
+        conn = self._sqlite_connect(self.path, isolation_level=None,
+                                    timeout=self.busy_timeout_s)
         try:
             conn.execute("PRAGMA journal_mode=WAL").fetchone()
             conn.execute("PRAGMA synchronous=FULL")
@@ -108,6 +123,7 @@ class OutboxDb:
             if check != "ok":
                 raise sqlite3.DatabaseError(f"database disk image is malformed: {check}")
             conn.executescript(SCHEMA)
+            replay.migrate(conn)
         except BaseException:
             conn.close()
             raise
@@ -129,13 +145,8 @@ class OutboxDb:
     # -- the batch transaction --------------------------------------------------------
     def commit(self, items: list[Item], acked: list[int], now_ms: int) -> CommitResult:
         """Insert items (numbered with the next seqs) and delete acked rows, in one transaction."""
-        seq = self.seq
-        rows = []
-        for item in items:
-            seq += 1
-            payload = json.dumps({"ts": item.ts, "seq": seq, **item.body}, separators=(",", ":"))
-            rows.append((seq, item.ts, item.device, item.priority, item.topic, payload))
         result = CommitResult()
+        seq, rows = self._encode(items, result)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             deleted = self._delete_ids(acked)
@@ -146,8 +157,10 @@ class OutboxDb:
             added_bytes = sum(len(r[4]) + len(r[5]) + ROW_OVERHEAD for r in rows)
             dropped = self._enforce_caps(self.bytes - deleted[1] + added_bytes,
                                          self.count - deleted[0] + len(rows), now_ms)
-            if items:
+            if rows:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", (seq,))
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('uptime_ms', ?)",
+                              (self.uptime_ms(),))
             if dropped[0]:
                 self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('dropped', ?)",
                                   (self.dropped + dropped[0],))
@@ -165,6 +178,25 @@ class OutboxDb:
             first = last_id - len(rows) + 1
             result.rows = [(first + i, r[4], r[5]) for i, r in enumerate(rows)]
         return result
+
+    def _encode(self, items: list[Item], result: CommitResult) -> tuple[int, list]:
+        """Each item encoded alone: one value JSON cannot carry drops that item, not the batch."""
+        seq = self.seq
+        rows = []
+        for item in items:
+            try:
+                payload = json.dumps({"ts": item.ts, "seq": seq + 1, **item.body},
+                                     separators=(",", ":"))
+            except (TypeError, ValueError) as exc:
+                result.unencodable.append((item.device, str(exc)[:200]))
+                continue
+            seq += 1
+            rows.append((seq, item.ts, item.device, item.priority, item.topic, payload))
+        return seq, rows
+
+    def uptime_ms(self) -> int:
+        """The agent's uptime accumulated over every run on this file (monotonic clock)."""
+        return self._uptime_base + int((self._mono() - self._mono0) * 1000)
 
     def _rollback(self) -> None:
         try:
@@ -190,7 +222,7 @@ class OutboxDb:
         if self.max_age_ms and time.monotonic() - self._age_checked > 60:
             self._age_checked = time.monotonic()
             for (n,) in self.conn.execute(
-                    f"DELETE FROM messages WHERE priority = {ROUTINE} AND ts < ? RETURNING "
+                    f"DELETE FROM messages WHERE priority <= {ROUTINE} AND ts < ? RETURNING "
                     f"length(topic) + length(payload) + {ROW_OVERHEAD}",
                     (now_ms - self.max_age_ms,)):
                 count += 1
@@ -198,7 +230,7 @@ class OutboxDb:
         if total_bytes - size <= self.max_bytes:
             return count, size
         target = self.max_bytes * CAP_HYSTERESIS
-        for priority in (ROUTINE, EVENT, ALARM):
+        for priority in (NOISE, ROUTINE, EVENT, ALARM):
             while total_bytes - size > target and count < total_count:
                 got = self.conn.execute(
                     "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE priority = ?"
@@ -211,13 +243,16 @@ class OutboxDb:
         return count, size
 
     def free_space(self, fraction: float = 0.05) -> int:
-        """Disk full: drop the oldest `fraction` of routine rows to make room; rows dropped."""
-        n = max(1, int(self.count * fraction))
+        """Disk full: give up the reserve, checkpoint (agent/store/reserve.py), drop the
+        oldest `fraction` (at least DROP_CHUNK) of noise/routine rows; rows dropped."""
+        self.reserve.give_up()
+        self._checkpoint()
+        n = max(DROP_CHUNK, int(self.count * fraction))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             got = self.conn.execute(
-                "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE priority = ? "
-                "ORDER BY id LIMIT ?) RETURNING length(topic) + length(payload) + ?",
+                "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE priority <= ? "
+                "ORDER BY priority, id LIMIT ?) RETURNING length(topic) + length(payload) + ?",
                 (ROUTINE, n, ROW_OVERHEAD)).fetchall()
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('dropped', ?)",
                               (self.dropped + len(got),))
@@ -225,10 +260,18 @@ class OutboxDb:
         except sqlite3.OperationalError:
             self._rollback()
             return 0
+        self._checkpoint()
+        self.reserve.make()                # head-room for the next time, as far as it fits
         self.count -= len(got)
         self.bytes -= sum(b for (b,) in got)
         self.dropped += len(got)
         return len(got)
+
+    def _checkpoint(self) -> None:
+        try:
+            reuse_wal(self.conn, self.path)
+        except (sqlite3.OperationalError, OSError):
+            pass    # still full: the next failed commit tries again
 
     # -- reads ------------------------------------------------------------------------
     def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
@@ -241,16 +284,10 @@ class OutboxDb:
         row = self.conn.execute("SELECT ts FROM messages ORDER BY id LIMIT 1").fetchone()
         return row[0] if row else None
 
-    # -- command ids (replay protection) --------------------------------------------
-    def remember_command(self, command_id: str, expires_at: int, now_ms: int) -> bool:
-        """Record a command id until it expires; False if it was seen before."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            self.conn.execute("DELETE FROM command_ids WHERE expires_at < ?", (now_ms,))
-            cur = self.conn.execute("INSERT OR IGNORE INTO command_ids VALUES (?, ?)",
-                                    (command_id, expires_at))
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError:
-            self._rollback()
-            raise
-        return cur.rowcount == 1
+    # -- command ids (replay protection, agent/store/replay.py) -------------------------
+    def remember_command(self, command_id: str, expires_at: int, issued_ms: int, now_ms: int,
+                         max_ttl_ms: int) -> str:
+        """Record an accepted command id: 'accepted', 'replayed' or 'stale'."""
+        verdict, self.newest_issued = replay.remember(
+            self.conn, command_id, expires_at, issued_ms, now_ms, self.uptime_ms(), max_ttl_ms)
+        return verdict

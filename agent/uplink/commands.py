@@ -1,10 +1,12 @@
-"""Commands from the city: verify, validate, refuse replays and stale ones, execute, acknowledge.
+"""Verified commands from the city: validate, refuse replays and stale ones, execute, ack.
 
-Every message on {prefix}/{gw}/cmd gets exactly one ack on {prefix}/{gw}/ack:
-{"id", "result": "done" | "refused" | "failed", "reason"} (docs/mqtt.md). Checks,
-in order: envelope and signature, schema, addressed to this gateway, not expired
-and not too far ahead, targets known, id not seen before (ids are remembered in
-the outbox file until they expire), then execution through the arbiter port.
+Envelope, size and signature are checked before this, by agent/uplink/intake.py; what
+reaches this handler is signed with the gateway's key. Every verified command gets exactly
+one ack on {prefix}/{gw}/ack: {"id", "result": "done" | "refused" | "failed" | "error",
+"reason"} (docs/mqtt.md). Checks, in order: schema, addressed to this gateway, clock
+trusted (for commands that change something), not expired and not too far ahead, targets
+known, not stale and id not seen before (agent/store/replay.py), then execution through
+the arbiter port. `error`: the gateway itself failed (e.g. its disk is full), nothing done.
 """
 
 import json
@@ -15,12 +17,12 @@ from typing import Annotated, Literal, Union
 import asyncio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agent.errors import BadEnvelope, Refused
-from agent.uplink.signing import envelope_parts, verify
+from agent.errors import LenteraError, Refused
 
 log = logging.getLogger(__name__)
 
 QUEUE_MAX = 32      # commands waiting to run; beyond that the newest is refused "busy"
+CLOCK_SLACK_MS = 300_000   # the clock may lag the replay horizon this much (backend skew)
 
 
 class _Model(BaseModel):
@@ -44,6 +46,15 @@ class _Base(_Model):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
     gateway: str
     expires_at: int = Field(gt=0, description="epoch milliseconds; refused after this")
+    issued_at: int | None = Field(default=None, gt=0, description=(
+        "epoch milliseconds, the backend's clock when it signed the command (recommended: "
+        "it sharpens the replay horizon, docs/mqtt.md)"))
+
+    @model_validator(mode="after")
+    def _issued_first(self):
+        if self.issued_at is not None and self.issued_at >= self.expires_at:
+            raise ValueError("issued_at must be before expires_at")
+        return self
 
 
 class Switch(_Base):
@@ -92,32 +103,33 @@ class _CommandDoc(_Model):
 
 
 class CommandHandler:
-    """Takes raw cmd messages, answers each with one ack; never raises on bad input."""
+    """Takes verified payloads, answers each with exactly one ack; never raises on bad input."""
 
-    def __init__(self, gateway_id: str, key: bytes | None, max_ttl_s: float, groups: dict,
-                 devices, arbiter, outbox, send_ack, snapshot, clock_ms):
+    def __init__(self, gateway_id: str, max_ttl_s: float, groups: dict, devices, arbiter,
+                 outbox, send_ack, snapshot, clock_ms, trusted=lambda: True):
         self.gateway_id = gateway_id
-        self.key = key
         self.max_ttl_ms = int(max_ttl_s * 1000)
         self.groups = groups
         self.devices = devices          # known device ids
         self.arbiter = arbiter
-        self.outbox = outbox            # remember_command(id, expires_at) -> bool
+        self.outbox = outbox            # remember_command(...) -> verdict; newest_issued
         self.send_ack = send_ack        # send_ack(id, result, reason, details)
         self.snapshot = snapshot        # async () -> status dict
-        self.clock_ms = clock_ms
-        self.counts = {"done": 0, "refused": 0, "failed": 0}
+        self.clock_ms = clock_ms        # the agent's wall clock, epoch ms
+        self.trusted = trusted          # () -> whether that clock is synchronised
+        self.counts = {"done": 0, "refused": 0, "failed": 0, "error": 0}
         # async (lighting dict) -> None; raises Refused. None: schedules cannot be pushed
         self.push_schedule = None
         self._queue: deque = deque()
         self._wake = asyncio.Event()
 
-    def submit(self, raw: bytes) -> None:
-        """A message arrived on the cmd topic (called on the loop, must not block)."""
+    def submit(self, payload: str) -> None:
+        """A verified payload (called on the loop, must not block)."""
         if len(self._queue) >= QUEUE_MAX:
-            self._answer(_peek_id(raw), "refused", "busy: too many commands waiting; retry")
+            self._answer(_payload_id(payload), "refused",
+                         "busy: too many commands waiting; retry")
             return
-        self._queue.append(raw)
+        self._queue.append(payload)
         self._wake.set()
 
     async def run_loop(self) -> None:
@@ -128,15 +140,17 @@ class CommandHandler:
             while self._queue:
                 await self.handle(self._queue.popleft())
 
-    async def handle(self, raw: bytes) -> None:
-        """Check and execute one command; exactly one ack either way."""
-        command_id = _peek_id(raw)
+    async def handle(self, payload: str) -> None:
+        """Check and execute one verified command; exactly one ack whatever happens."""
+        command_id = _payload_id(payload)
         try:
-            command = self._check(raw)
+            command = self._check(payload)
             command_id = command.id
             result, reason, details = await self._execute(command)
         except Refused as exc:
             result, reason, details = "refused", str(exc), None
+        except LenteraError as exc:       # our own storage or field failed: say so, go on
+            result, reason, details = "error", str(exc), None
         self._answer(command_id, result, reason, details)
 
     def _answer(self, command_id, result, reason, details=None):
@@ -145,17 +159,7 @@ class CommandHandler:
                 "command %s: %s%s", command_id, result, f" ({reason})" if reason else "")
         self.send_ack(command_id, result, reason, details)
 
-    def _check(self, raw: bytes):
-        if self.key is None:
-            raise Refused("commands are disabled on this gateway: no commands.key_file")
-        try:
-            payload, sig = envelope_parts(raw)
-            CommandEnvelope(payload=payload, sig=sig)
-            verify(self.key, payload, sig)
-        except BadEnvelope as exc:
-            raise Refused(f"bad envelope: {exc}") from None
-        except ValidationError:
-            raise Refused("bad envelope: sig must be 64 hex characters") from None
+    def _check(self, payload: str):
         try:
             command = _CommandDoc.model_validate({"command": json.loads(payload)}).command
         except ValueError as exc:      # JSON or schema (ValidationError is a ValueError)
@@ -164,12 +168,24 @@ class CommandHandler:
             raise Refused(f"addressed to gateway {command.gateway!r}, this is "
                           f"{self.gateway_id!r}")
         now = self.clock_ms()
+        if not isinstance(command, Snapshot):
+            self._check_clock(now)
         if command.expires_at <= now:
             raise Refused(f"expired {(now - command.expires_at) / 1000:.0f} s ago "
                           "(check the gateway's and the backend's clocks)")
         if command.expires_at > now + self.max_ttl_ms:
             raise Refused(f"expires more than {self.max_ttl_ms // 1000} s ahead")
         return command
+
+    def _check_clock(self, now: int) -> None:
+        if not self.trusted():
+            raise Refused("clock_untrusted: the gateway's clock is not synchronised (NTP), "
+                          "so expiry cannot be checked; commands that change lights are "
+                          "refused until it is (snapshot still works)")
+        horizon = self.outbox.newest_issued
+        if horizon and now < horizon - CLOCK_SLACK_MS:
+            raise Refused(f"clock_untrusted: the gateway's clock is {(horizon - now) / 1000:.0f}"
+                          " s behind a command accepted earlier; check its NTP/RTC")
 
     def _targets(self, target: Target) -> list[str]:
         if target.device is not None:
@@ -185,8 +201,14 @@ class CommandHandler:
         if isinstance(command, Schedule) and self.push_schedule is None:
             raise Refused("this gateway has no lighting section: add one to gateway.yaml "
                           "before pushing schedules")
-        if not await self.outbox.remember_command(command.id, command.expires_at):
+        issued = command.issued_at or command.expires_at - self.max_ttl_ms
+        verdict = await self.outbox.remember_command(command.id, command.expires_at, issued,
+                                                     self.clock_ms(), self.max_ttl_ms)
+        if verdict == "replayed":
             raise Refused("replayed: this command id was already received")
+        if verdict == "stale":
+            raise Refused("stale: it expired before a command accepted earlier was issued "
+                          "(a replay of an old command, or the backend's clock went back)")
         if isinstance(command, Schedule):
             await self.push_schedule(command.schedule)
             return "done", None, {"groups": sorted(command.schedule.get("groups", {}))}
@@ -202,13 +224,14 @@ class CommandHandler:
         return "done", None, {"devices": sorted(outcome)}
 
 
-def _peek_id(raw: bytes):
+def _payload_id(payload: str):
     """The command id if it can be read at all (for the ack of a refused command)."""
     try:
-        cmd = json.loads(json.loads(raw)["payload"])
-        return cmd["id"] if isinstance(cmd.get("id"), str) else None
-    except (ValueError, TypeError, KeyError, AttributeError):
+        cmd = json.loads(payload)
+    except ValueError:
         return None
+    value = cmd.get("id") if isinstance(cmd, dict) else None
+    return value[:128] if isinstance(value, str) else None
 
 
 def _first_error(exc: ValueError) -> str:

@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import ssl
+import sys
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -24,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 
 from agent.config.models import Mqtt
 from agent.errors import UplinkError
+from agent.uplink.causes import classify, connack_cause, disconnect_cause
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class MqttUplink:
         self.connects = 0
         self.broker_refused = 0
         self.failed_attempts = 0
+        self.cause: str | None = None          # why the broker is unreachable (None: connected)
+        self._logged_cause: str | None = None
         self.status_extra = {}
         self.backoff = Backoff(cfg.reconnect_min, cfg.reconnect_max)
         self._loop = asyncio.get_running_loop()
@@ -152,10 +156,12 @@ class MqttUplink:
                              retain=retain)
 
     def publish_status(self, state: str = "online", **extra) -> None:
-        """Publish the retained status message."""
+        """Publish the retained status message - only while connected: offline, the newest
+        snapshot is kept and goes out once on reconnect (never a pile of stale ones)."""
         self.status_extra.update(extra)
-        self.publish_json(self.topics.status, {"state": state, **self.status_extra},
-                          retain=True, qos=1)
+        if self.connected.is_set():
+            self.publish_json(self.topics.status, {"state": state, **self.status_extra},
+                              retain=True, qos=1)
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Say we are going offline (retained), then disconnect cleanly."""
@@ -182,8 +188,10 @@ class MqttUplink:
         self._loop.call_soon_threadsafe(self._connected, reason_code)
 
     def _on_connect_fail(self, client, userdata):
+        # paho calls this inside its `except OSError:` block: the exception is still current
+        cause = classify(sys.exc_info()[1])
         self._next_delay()
-        self._loop.call_soon_threadsafe(self._connect_failed)
+        self._loop.call_soon_threadsafe(self._connect_failed, cause)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self._next_delay()
@@ -207,27 +215,34 @@ class MqttUplink:
     # -- loop side ------------------------------------------------------------------
     def _connected(self, reason_code):
         if reason_code.is_failure:
-            log.error("broker %s refused the connection: %s", self.cfg.url, reason_code)
+            self._connect_failed(connack_cause(reason_code))
             return
         self.connects += 1
         self.failed_attempts = 0
+        self.cause = self._logged_cause = None
         log.info("connected to %s", self.cfg.url)
+        self.connected.set()
         self.publish_status("online")
         self._client.subscribe(self.topics.cmd, qos=1)
-        self.connected.set()
         self.on_connected()
 
-    def _connect_failed(self):
+    def _connect_failed(self, cause: str):
         self.failed_attempts += 1
-        if self.failed_attempts == 1:      # once per outage, not every attempt
-            log.warning("cannot connect to %s (retrying with back-off up to %g s); check the "
-                        "address, the 4G link, TLS files and credentials", self.cfg.url,
-                        self.cfg.reconnect_max)
+        self.cause = cause
+        if cause != self._logged_cause:      # once per change of cause, not every attempt
+            self._logged_cause = cause
+            log.warning("cannot connect to %s: %s; retrying every %g-%g s", self.cfg.url,
+                        cause, self.cfg.reconnect_max / 2, self.cfg.reconnect_max)
 
     def _disconnected(self, reason_code):
+        cause = disconnect_cause(reason_code)
+        if not self.connected.is_set() and (self.cause or "").startswith("connack"):
+            cause = None        # paho's disconnect after a refused CONNACK: same attempt
         if self.connected.is_set():
             log.warning("lost broker %s (%s); reconnecting", self.cfg.url, reason_code)
         self.connected.clear()
+        if cause is not None:
+            self._connect_failed(cause)
 
     def _message(self, topic, payload):
         if self.on_command is not None:

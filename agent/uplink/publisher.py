@@ -11,6 +11,14 @@ restart, an outage or whenever it is behind) or, in the steady state, handed ove
 by the outbox right after their commit (`on_fresh`) - used only while they follow
 on directly from the last row sent, so order and the commit-before-publish rule
 hold either way; the fresh list is dropped (and the rows fetched instead) on any gap.
+
+During a long drain (more than one window of backlog) live rows are not made to wait for
+hours of backlog: every round sends up to a quarter of the window of fresh rows *ahead*
+(one contiguous id range, remembered so the drain skips them) and fills the rest with
+backlog. A fresh reading then reaches the broker within a round trip or two even while
+the backlog drains; order per device holds within the live stream and within the
+backlog, and `seq` orders the two (docs/mqtt.md). Short gaps keep strict order.
+The window is the uplink's inflight window: paho is never handed more than it may send.
 """
 
 import asyncio
@@ -39,6 +47,8 @@ class Publisher:
         self.fresh: list[tuple[int, str, str]] = []   # committed, not yet sent, consecutive ids
         self.behind = True                   # SQLite may hold unsent rows that fresh lacks
         self._gaps = 0                       # fresh lists dropped so far
+        self.ahead = (0, 0)                  # ids (first, last) sent ahead of the drain
+        self.sent_ahead = 0
         outbox.on_committed = self.wake.set
         outbox.on_fresh = self.on_fresh
         uplink.on_connected = self.wake.set
@@ -62,8 +72,8 @@ class Publisher:
             return                           # a status message, or a late duplicate PUBACK
         self.outbox.ack(row_id)
         self.acked += 1
-        if len(self.unacked) <= self.window // 2:
-            self.wake.set()                  # refill in big steps, not one row per ack
+        if len(self.unacked) <= self.window - max(1, self.window // 4):
+            self.wake.set()                  # refill in steps of a quarter window
 
     async def run_loop(self) -> None:
         """Send whatever is committed and fits in the window; sleep until there is more."""
@@ -75,23 +85,61 @@ class Publisher:
     async def _fill(self) -> None:
         while self.uplink.connected.is_set() and len(self.unacked) < self.window:
             room = min(FETCH_MAX, self.window - len(self.unacked))
+            ahead = self._take_ahead(max(1, room // 4))
+            if ahead and not self._send(ahead, backlog=False):
+                return
+            room -= len(ahead)
+            if room <= 0:
+                continue
             rows = self._take_fresh(room)
             if rows is None:
                 gaps = self._gaps
                 rows = await self.outbox.fetch_after(self.cursor, room)
                 if len(rows) < room and gaps == self._gaps:
                     self.behind = False      # caught up; later commits arrive as fresh rows
-            if not rows:
+            if not rows and not ahead:
                 return
-            for row_id, topic, payload in rows:
-                try:
-                    mid = self.uplink.publish_raw(topic, payload, qos=1)
-                except UplinkError as exc:
-                    log.warning("publisher: %s; will retry", exc)
-                    return
-                self.unacked[mid] = row_id
+            if not self._send(rows, backlog=True):
+                return
+
+    def _send(self, rows: list, backlog: bool) -> bool:
+        """Hand rows to paho; backlog rows move the cursor (skipping those sent ahead)."""
+        first, last = self.ahead
+        for row_id, topic, payload in rows:
+            if backlog and first <= row_id <= last:
+                self.cursor = row_id         # already sent ahead of the drain
+                continue
+            try:
+                mid = self.uplink.publish_raw(topic, payload, qos=1)
+            except UplinkError as exc:
+                log.warning("publisher: %s; will retry", exc)
+                return False
+            self.unacked[mid] = row_id
+            self.sent += 1
+            if backlog:
                 self.cursor = row_id
-                self.sent += 1
+            else:
+                self.ahead = (first or row_id, row_id)
+                first, last = self.ahead
+                self.sent_ahead += 1
+        if last and self.cursor >= last:
+            self.ahead = (0, 0)              # the drain has passed everything sent ahead
+        return True
+
+    def _take_ahead(self, limit: int) -> list:
+        """Fresh rows to send ahead of a long drain (one contiguous range), else []."""
+        fresh = self.fresh
+        if not self.behind or not fresh:
+            return []
+        first = fresh[0][0]
+        if self.ahead[1]:
+            if first != self.ahead[1] + 1:
+                return []                    # not contiguous: the drain will fetch them
+        elif first - self.cursor <= self.window:
+            return []                        # a short backlog: keep strict order
+        rows = fresh[:limit]
+        del fresh[:limit]
+        return rows
 
     def _take_fresh(self, room: int) -> list | None:
         """Up to room fresh rows if they follow the cursor directly; None: fetch instead."""
@@ -112,4 +160,5 @@ class Publisher:
 
     def status(self) -> dict:
         """Counters for the status message."""
-        return {"sent": self.sent, "acked": self.acked, "in_flight": len(self.unacked)}
+        return {"sent": self.sent, "acked": self.acked, "in_flight": len(self.unacked),
+                "sent_ahead_of_backlog": self.sent_ahead}

@@ -11,6 +11,11 @@ import json
 
 from agent.errors import BadEnvelope
 
+
+class BadSignature(BadEnvelope):
+    """A well-formed envelope whose signature does not match its payload."""
+
+
 def sign(key: bytes, payload: str) -> str:
     """Hex HMAC-SHA256 of the payload's UTF-8 bytes."""
     return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -39,4 +44,4 @@ def envelope_parts(raw: bytes) -> tuple[str, str]:
 def verify(key: bytes, payload: str, sig: str) -> None:
     """Raise BadEnvelope unless sig is the payload's signature (constant-time compare)."""
     if not hmac.compare_digest(sign(key, payload), sig.lower()):
-        raise BadEnvelope("signature does not match (wrong key, or payload altered)")
+        raise BadSignature("signature does not match (wrong key, or payload altered)")

@@ -68,3 +68,50 @@ async def test_duplicate_task_name_is_refused():
         raised = True
     await sup.stop()
     assert raised
+
+
+async def test_back_off_starts_again_after_a_healthy_run():
+    """A loop that crashes once a day must not wait like a crash loop (it used to keep the
+    doubled delay for ever)."""
+    clock = [0.0]
+    delays = []
+    sup = Supervisor(log=lambda m: delays.append(float(m.split(" in ")[1].split(" ")[0])),
+                     backoff_initial=0.01, backoff_max=0.08, rand=lambda: 0.5,
+                     healthy_after=10.0, clock=lambda: clock[0])
+    runs = [0]
+    done = asyncio.Event()
+
+    async def loop():
+        runs[0] += 1
+        if runs[0] == 4:
+            clock[0] += 60.0                # this run lasted a minute: healthy
+        if runs[0] == 6:
+            done.set()
+            await asyncio.sleep(3600)
+        await asyncio.sleep(0)
+        raise RuntimeError("boom")
+
+    sup.start("uplink.publish", loop)
+    await asyncio.wait_for(done.wait(), 5)
+    await sup.stop(timeout=2)
+    assert delays == [0.01, 0.02, 0.04, 0.01, 0.02]
+
+
+async def test_timers_are_owned_named_replaced_and_cancelled_on_stop():
+    sup = Supervisor(log=lambda m: None)
+    fired = []
+    done = asyncio.Event()
+
+    async def restore(what):
+        fired.append(what)
+        done.set()
+
+    sup.later("revert.L-001", 0.01, lambda: restore("first"))
+    sup.later("revert.L-001", 0.01, lambda: restore("second"))   # replaces the first
+    sup.later("revert.L-002", 3600, lambda: restore("never"))
+    await asyncio.wait_for(done.wait(), 5)
+    await asyncio.sleep(0.05)
+    assert fired == ["second"]
+    assert list(sup.timers) == ["revert.L-002"]
+    await sup.stop(timeout=2)
+    assert sup.timers == {} and fired == ["second"]

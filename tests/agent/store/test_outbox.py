@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from agent.store.outbox import ALARM, EVENT, ROUTINE, Outbox
+from agent.store.outbox import ALARM, EVENT, NOISE, ROUTINE, Outbox
 from agent.store.outbox_db import OutboxDb
 
 
@@ -166,19 +166,65 @@ def test_disk_full_keeps_committed_rows_and_items_in_memory(tmp_path):
         return ok, error, status, rows, ok_again, after
     ok, error, status, rows, ok_again, after = run(go())
     assert not ok and "full" in error and status["error"] == error
-    assert len(rows) >= 10 - 1       # committed rows survive (free_space may drop one)
     assert ok_again and after["error"] is None
+    # committed rows survive, or were dropped oldest-first to make room and counted
+    assert len(rows) + after["dropped"] >= 10
     assert after["backlog"] + after["dropped"] >= 3010
+
+
+DAY = 86_400_000
 
 
 def test_command_ids_are_remembered_across_reopen(tmp_path):
     db = OutboxDb(tmp_path / "o.db", 10**6, None)
-    assert db.remember_command("c1", 5000, 1000)
-    assert not db.remember_command("c1", 5000, 1000)
+    assert db.remember_command("c1", 5000, 0, 1000, DAY) == "accepted"
+    assert db.remember_command("c1", 5000, 0, 1000, DAY) == "replayed"
     db.close()
     db = OutboxDb(tmp_path / "o.db", 10**6, None)
-    assert not db.remember_command("c1", 5000, 2000)
-    assert db.remember_command("c1", 9000, 6000)    # expired ids are forgotten
+    assert db.remember_command("c1", 5000, 0, 2000, DAY) == "replayed"
+    db.close()
+
+
+def test_a_forward_clock_jump_forgets_no_id_only_uptime_does(tmp_path):
+    """Old code pruned ids by wall time alone: +2 days and the id was forgotten."""
+    mono = [0.0]
+    db = OutboxDb(tmp_path / "o.db", 10**6, None, mono=lambda: mono[0])
+    t0 = 1_800_000_000_000
+    assert db.remember_command("c1", t0 + 60_000, t0, t0, DAY) == "accepted"
+    mono[0] = 10.0                                           # 10 s of real uptime later...
+    jumped = t0 + 2 * DAY                                    # ...the wall clock says +2 days
+    assert db.remember_command("c2", jumped + 60_000, t0 + 5_000, jumped, DAY) == "accepted"
+    db.close()
+    db = OutboxDb(tmp_path / "o.db", 10**6, None, mono=lambda: mono[0])   # restart
+    assert db.remember_command("c1", t0 + 60_000, t0, t0 + 20_000, DAY) == "replayed"
+    assert db.uptime_ms() == 10_000                          # uptime carried across restart
+    mono[0] = 10.0 + 86_401                                  # a day of uptime later: forgotten
+    assert db.remember_command("c3", t0 + 3 * DAY, t0 + 2 * DAY, t0 + 2 * DAY, DAY) \
+        == "accepted"
+    assert db.conn.execute("SELECT count(*) FROM accepted_ids WHERE id = 'c1'").fetchone()[0] == 0
+    db.close()
+
+
+def test_a_command_that_expired_before_the_horizon_is_stale(tmp_path):
+    db = OutboxDb(tmp_path / "o.db", 10**6, None)
+    t0 = 1_800_000_000_000
+    assert db.remember_command("new", t0 + 60_000, t0, t0, DAY) == "accepted"
+    assert db.newest_issued == t0
+    # an old command (expired before "new" was issued), replayed to a gateway whose clock
+    # was set back: refused whatever the clock says
+    assert db.remember_command("old", t0 - 1, t0 - 60_000, t0 - DAY, DAY) == "stale"
+    db.close()
+    assert OutboxDb(tmp_path / "o.db", 10**6, None).newest_issued == t0
+
+
+def test_ids_of_the_old_table_are_carried_over(tmp_path):
+    conn = sqlite3.connect(tmp_path / "o.db", isolation_level=None)
+    conn.executescript("CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                       "CREATE TABLE command_ids(id TEXT PRIMARY KEY, expires_at INTEGER);"
+                       "INSERT INTO command_ids VALUES ('c-old', 99999999999999);")
+    conn.close()
+    db = OutboxDb(tmp_path / "o.db", 10**6, None)
+    assert db.remember_command("c-old", 99999999999999, 0, 1000, DAY) == "replayed"
     db.close()
 
 
@@ -222,3 +268,40 @@ def test_a_commit_cut_off_by_shutdown_is_still_saved_on_close(tmp_path):
     cancelled, rows = run(go())
     assert cancelled
     assert [json.loads(p)["values"]["i"] for _, _, p in rows] == [0, 1, 2, 3]
+
+
+def test_one_value_json_cannot_carry_drops_that_message_not_the_batch(tmp_path):
+    """Before: encoding ran outside the try, so one bad value lost the whole batch."""
+    async def go():
+        box = Outbox(tmp_path / "o.db", max_mb=10)
+        told = []
+        box.on_unencodable = lambda device, error: told.append((device, error))
+        await box.open()
+        box.put("t/L-1", "L-1", ROUTINE, 1, {"values": {"v": 1}})
+        box.put("t/L-2", "L-2", ROUTINE, 2, {"values": {"v": b"\x00raw"}})   # bytes: no JSON
+        box.put("t/L-3", "L-3", ROUTINE, 3, {"values": {"v": 3}})
+        ok = await box.flush()
+        rows = await box.fetch_after(0, 10)
+        await box.close()
+        return ok, rows, told
+    ok, rows, told = run(go())
+    assert ok
+    assert [(t, json.loads(p)["seq"]) for _, t, p in rows] == [("t/L-1", 1), ("t/L-3", 2)]
+    assert told and told[0][0] == "L-2" and "bytes" in told[0][1]
+
+
+def test_noise_is_dropped_before_routine_when_the_cap_is_reached(tmp_path):
+    async def go():
+        box = Outbox(tmp_path / "o.db", max_mb=0.05)
+        await box.open()
+        for i in range(100):
+            box.put("t/ack", "gateway", NOISE, i, {"id": "x" * 400})
+        await box.flush()
+        for i in range(100):
+            box.put("t/L", "L", ROUTINE, 1000 + i, {"values": {"i": i, "pad": "y" * 200}})
+        await box.flush()
+        rows = await box.fetch_after(0, 1000)
+        await box.close()
+        return rows
+    topics = [t for _, t, _ in run(go())]
+    assert topics.count("t/L") == 100 and topics.count("t/ack") < 100

@@ -31,7 +31,7 @@ def test_commands_go_through_arbitration_and_pushed_schedule_survives_restart(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory):
     site = site_factory(2)
     key = write_key(tmp_path / "cmd.key")
-    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2,
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, clock="assume",
                            extra="commands: {key_file: cmd.key}\n" + LIGHTING)
     sub = subscriber_factory(broker.port, f"{PREFIX}/#")
     agent = agent_factory(config)
