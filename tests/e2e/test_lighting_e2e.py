@@ -168,19 +168,23 @@ def test_two_overlapping_timed_city_commands_end_at_the_plans_level(
                 "lighting:\n  groups:\n    road: {devices: [L-001], schedule: night, dimming: d}\n"
                 "  schedules:\n    night: {on: sunset, off: sunrise}\n"
                 "  dimming:\n    d: [{from: sunset, level: 80}]\n")
-    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1, extra=lighting)
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1, extra=lighting,
+                           clock="assume")
     # 20:00 in Tangerang, 4x: the commands' 20 s and 10 s are 5 s and 2.5 s of real time
     agent_factory(config, extra_args=["--time-warp", "2026-12-24T20:00:00+07:00,4"])
+    WARP_START_MS = int(datetime.fromisoformat("2026-12-24T20:00:00+07:00").timestamp() * 1000)
     sub.wait_for(lambda m: [p for p in _changes(m) if p["new"]["dim"] == 80], 15, "the plan's 80 %")
 
     def send(cid, level, duration_s):
         sub.client.publish(f"{PREFIX}/cmd", seal(key, {
             "id": cid, "gateway": "test-gw", "kind": "dim", "target": {"device": "L-001"},
             "level": level, "duration_s": duration_s,
-            "expires_at": int(time.time() * 1000) + 60_000}), qos=1)
+            # the agent judges expiry by its own (warped) clock: 10 warped minutes after the start
+            "expires_at": WARP_START_MS + 600_000}), qos=1)
         return sub.wait_for(lambda m: [p for t, p, _ in m if t.endswith("/ack")
                                        and p.get("id") == cid], 10, f"ack of {cid}")[-1]
-    assert send("A", 50, 20)["result"] == "done"
+    ack_a = send("A", 50, 20)
+    assert ack_a["result"] == "done", ack_a
     assert send("B", 30, 10)["result"] == "done"       # later, shorter: ends inside A
     back = sub.wait_for(lambda m: [p for p in _changes(m) if p["source"] == "schedule"
                                    and p["reason"].startswith("command expired")], 20,

@@ -3,7 +3,7 @@
 import asyncio
 
 from agent.core.bus import BusScheduler, PollTarget
-from agent.errors import DeviceError
+from drivers.errors import DeviceError
 from virtual_time import Collector, VirtualClock
 
 
