@@ -265,3 +265,25 @@ def test_wrong_password_is_refused_and_repeated_failures_lock_out(tmp_path, peer
         agent.terminate()
         site.stop()
         broker.stop()
+
+
+def test_the_listener_is_hardened(peers):
+    page = peers.page(None)
+    req = page.request
+    assert req.get(peers.url + "/api/lights.geojson").status == 401
+    assert req.get(peers.url + "/api/lights").status == 401
+    assert req.post(peers.url + "/api/action", form={"op": "off", "device": "L-004",
+                                                     "hold_s": "600"}).status == 401
+    first = req.get(peers.url + "/", max_redirects=0)
+    assert first.status == 302 and first.headers["location"] == "/login"
+    login_page = req.get(peers.url + "/login")
+    assert "script-src 'self'" in login_page.headers["content-security-policy"]
+    assert login_page.headers["x-frame-options"] == "DENY"
+    away = req.get(peers.url + "/lang?to=id&back=//elsewhere.example/", max_redirects=0)
+    assert away.headers["location"] == "/"
+    assert req.get(peers.url + "/static/../../gw.yaml").status == 404
+    assert req.get(peers.url + "/static/console.js").status == 200
+    big = req.post(peers.url + "/login", data="name=" + "x" * 100_000,
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert big.status == 413
+    assert peers.register(4) == 1
