@@ -97,7 +97,7 @@ def site_list(w: dict, rows: list[dict], groups: list[str], group, offset_s: int
     for r in rows:
         power = "–" if r["power"] is None else f'{r["power"]:.1f} W'
         volt = "–" if r["voltage"] is None else f'{r["voltage"]:.0f} V'
-        dim = "" if r["dim"] is None else f'{r["dim"]}%'
+        dim = f'{r["dim"]}%' if r["switch"] and r["dim"] is not None else ""
         faults = f' <em>{escape(",".join(r["faults"]))}</em>' if r["faults"] else ""
         err = f' <em>{escape(r["write_error"][:60])}</em>' if r["write_error"] else ""
         items.append(f'<li data-l="{escape(r["id"])}" class="s-{r["state"]}"><b>'

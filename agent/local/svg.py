@@ -44,6 +44,8 @@ def map_svg(rows: list[dict], selected: set = frozenset()) -> str:
                      f'data-lat="{row["lat"]}" data-lon="{row["lon"]}" cx="{x}" cy="{y}" '
                      f'r="{radius}" fill="{COLOURS[row["state"]]}" class="pole{sel}">'
                      f'<title>{ident}: {row["state"]}</title></circle>')
+        if len(placed) <= 60:
+            parts.append(f'<text x="{x}" y="{y - radius - 3}" class="label">{ident[-3:]}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -68,11 +70,10 @@ def night_plot(series: list[tuple], since: float, until: float, offset_s: int,
     power = " ".join(f"{x(t)},{y(p / pmax)}" for t, p, _ in series)
     dim = " ".join(f"{x(t)},{y(d / 100)}" for t, _, d in series)
     ticks = []
-    step = 3600 if until - since > 3 * 3600 else 600
+    span = until - since
+    step = next((st for st in (60, 300, 600, 1800, 3600, 7200) if span / st <= 6), 10800)
     first = math.ceil((since + offset_s) / step) * step - offset_s
-    for n, t in enumerate(range(int(first), int(until) + 1, step)):
-        if step == 3600 and n % 2:
-            continue
+    for t in range(int(first), int(until) + 1, step):
         ticks.append(f'<line x1="{x(t)}" x2="{x(t)}" y1="{top}" y2="{top + inner_h}" '
                      f'class="grid"/><text x="{x(t)}" y="{h - 6}" class="tick">'
                      f'{_clock(t, offset_s)}</text>')
