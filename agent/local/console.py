@@ -87,7 +87,8 @@ class Console:
 
     def app(self) -> web.Application:
         """The aiohttp application: the console plus any extra routes."""
-        return make_app(self.routes(), self.extra_routes, middlewares=[_headers])
+        return make_app(self.routes(), self.extra_routes,
+                        getattr(self.site, "http_routes", ()), middlewares=[_headers])
 
     async def serve_loop(self) -> None:
         """Wait for a crew account, then serve until cancelled."""
