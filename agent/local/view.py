@@ -41,7 +41,11 @@ def held_until(lighting, light: str, source: str):
 
 def _row(site, device, now_s: float) -> dict:
     lighting = site.lighting
-    reading = site.history.latest.get(device.id) if site.history else None
+    if site.history is not None:
+        reading = site.history.latest.get(device.id)
+    else:                                     # no console: the lighting's last good values
+        values = lighting.latest.get(device.id) if lighting else None
+        reading = {"quality": "good", "values": values, "ts": None} if values else None
     out = (lighting.outputs.get(device.id) if lighting else None) or {}
     error = lighting.write_errors.get(device.id) if lighting else None
     values = (reading or {}).get("values") or {}
@@ -52,7 +56,7 @@ def _row(site, device, now_s: float) -> dict:
            "power": values.get("power"), "voltage": values.get("voltage"),
            "faults": fault_names(int(values.get("faults", 0) or 0)),
            "quality": (reading or {}).get("quality", "none"),
-           "age_s": round(now_s - reading["ts"] / 1000) if reading else None,
+           "age_s": round(now_s - reading["ts"] / 1000) if reading and reading["ts"] else None,
            "source": source, "until": held_until(lighting, device.id, source),
            "wants": {"switch": out["switch"], "dim": out["dim"]} if out else None,
            "write_error": error,
@@ -104,7 +108,7 @@ async def local_status(site) -> dict:
     """`lentera status`: the full status snapshot plus lights, clock and recent faults."""
     snapshot = await site.full_status()
     snapshot["clock"] = clock_summary(site)
-    snapshot["lights"] = light_rows(site) if site.history is not None else []
+    snapshot["lights"] = light_rows(site)
     snapshot["devices"] = {d: {"quality": r.get("quality"), "error": r.get("error"),
                                "age_s": round(time.time() - r["ts"] / 1000)}
                            for d, r in (site.history.latest.items() if site.history else ())}

@@ -239,6 +239,34 @@ def test_language_switch_is_remembered(peers):
     assert "Map" in page.text_content("nav")
 
 
+def test_a_map_selection_is_dimmed_together_then_released(peers):
+    page = peers.page("budi")
+    page.goto(peers.url + "/map")
+    page.check("#many")
+    page.locator('circle[data-l="L-001"]').click()
+    page.locator('circle[data-l="L-002"]').click()
+    assert page.text_content("#act-what") == "2 \u2713"
+    page.fill('#act input[name="dim"]', "40")
+    page.select_option("select[name=hold_s]", "600")
+    page.click('#act button[value="dim"]')
+    page.wait_for_selector("#act-msg.ok")
+    wait_until(lambda: [peers.register(u, "dim") for u in (1, 2)] == [40, 40], "both dimmed")
+    page.click('#act button[value="release"]')
+    wait_until(lambda: [peers.register(u, "dim") for u in (1, 2)] == [100, 100], "released")
+
+
+def test_lentera_status_prints_the_same_picture(peers):
+    from tests.support.console import lentera
+    res = lentera("status", "-c", str(peers.config))
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "gateway test-gw" in out and "clock   trusted (time warp)" in out
+    assert "bus     lan:" in out and "sources " in out
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("L-")}
+    assert sorted(lines) == [f"L-{u:03d}" for u in range(1, LIGHTS + 1)]
+    assert "good" in lines["L-004"] and "on" in lines["L-004"]
+
+
 def test_wrong_password_is_refused_and_repeated_failures_lock_out(tmp_path, peers):
     broker = Broker().start()
     site = SiteThread(1).start()
@@ -287,3 +315,28 @@ def test_the_listener_is_hardened(peers):
                    headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert big.status == 413
     assert peers.register(4) == 1
+
+
+def test_the_console_can_serve_tls_with_the_gateways_certificate(tmp_path, peers):
+    from tests.support.gateway_files import make_certs
+    certs = make_certs(tmp_path / "certs")
+    broker = Broker().start()
+    site = SiteThread(1).start()
+    config, url = write_console_gateway(
+        tmp_path / "gw.yaml", broker.url, site.port, 1,
+        console=f', tls_cert: "{certs["server.crt"]}", tls_key: "{certs["server.key"]}"')
+    add_crew(config, "budi")
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        wait_until(lambda: "console listening on https://" in agent.output(), "https", 30)
+        context = peers.browser.new_context(ignore_https_errors=True)   # a self-made CA
+        page = context.new_page()
+        login(page, url.replace("http://", "https://"), "budi")
+        page.wait_for_selector(".lights li[data-l]")
+        cookie = [c for c in context.cookies() if c["name"] == "lentera_session"][0]
+        assert cookie["secure"] and cookie["httpOnly"]
+        context.close()
+    finally:
+        agent.terminate()
+        site.stop()
+        broker.stop()
