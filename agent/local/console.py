@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
@@ -71,6 +72,8 @@ class Console:
         self.actions = CrewActions(site.lighting, lambda: groups_of(site), self.audit,
                                    site.emit_event, self.cfg, monotonic)
         self.extra_routes: list = []   # other local services' routes (docs/console.md)
+        # one scrypt at a time: 32 MiB each, so a login flood cannot take the Pi's memory
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="console-scrypt")
 
     def routes(self) -> list:
         """The console's routes, for make_app()."""
@@ -223,7 +226,7 @@ class Console:
         if wait > 0:
             return self._refused(request, w, lang, w["locked"].format(s=int(wait) + 1), 429)
         role = await asyncio.get_running_loop().run_in_executor(
-            None, self.accounts.check, name, password)
+            self._hasher, self.accounts.check, name, password)
         if role is None:
             wait = self.lockout.failed(*keys)
             self._audit(name, addr, "login", "refused", locked_s=round(wait) or None)
