@@ -340,3 +340,23 @@ def test_the_console_can_serve_tls_with_the_gateways_certificate(tmp_path, peers
         agent.terminate()
         site.stop()
         broker.stop()
+
+
+def test_the_console_stays_closed_until_a_crew_account_exists(tmp_path):
+    import socket
+    broker = Broker().start()
+    site = SiteThread(1).start()
+    config, url = write_console_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1)
+    port = int(url.rsplit(":", 1)[1])
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        wait_until(lambda: "console off: no crew account" in agent.output(), "the warning", 30)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        add_crew(config, "budi")
+        wait_until(lambda: "console listening" in agent.output(), "the console to open", 30)
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        agent.terminate()
+        site.stop()
+        broker.stop()
