@@ -186,6 +186,8 @@ def screenshots(page, url: str, site, folder: Path) -> None:
     page.screenshot(path=str(folder / "console-map.png"))
     page.goto(url + "/plots?of=device:L-003")
     page.screenshot(path=str(folder / "console-plot.png"))
+    page.goto(url + "/events")
+    page.screenshot(path=str(folder / "console-events.png"))
 
 
 def screenshot_run(folder: Path) -> None:

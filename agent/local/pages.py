@@ -146,14 +146,25 @@ def events(w: dict, recent: list[dict], crew: list[dict], offset_s: int) -> str:
     def line(ts, what, detail, cls=""):
         return (f'<li class="{cls}"><time>{_clock(ts, offset_s, True)}</time> <b>'
                 f'{escape(what)}</b> {escape(detail)[:160]}</li>')
-    ev = [line(e["ts"], f'{e["device"]} {e["event"]}', " ".join(
-        f"{k}={v}" for k, v in e["fields"].items() if k not in ("old",)),
-        "alarm" if e["alarm"] else "") for e in reversed(recent[-100:])]
+    ev = [line(e["ts"], f'{e["device"]} {e["event"]}', _describe(e),
+               "alarm" if e["alarm"] else "") for e in reversed(recent[-100:])]
     cr = [line(e["ts"], f'{e.get("who", "?")} {e.get("action")}',
                f'{e.get("target", "")} {e.get("result", "")} {e.get("addr", "")}')
           for e in reversed(crew)]
     return (f'<h3>{w["crew_actions"]}</h3><ul class="events">{"".join(cr)}</ul>'
             f'<h3>{w["recent"]}</h3><ul class="events">{"".join(ev)}</ul>')
+
+
+def _describe(event: dict) -> str:
+    """An event's fields in a few words (output changes and crew actions read as sentences)."""
+    f = event["fields"]
+    if event["event"] == "output_changed" and isinstance(f.get("new"), dict):
+        new = f["new"]
+        out = f'on {new.get("dim")}%' if new.get("switch") else "off"
+        return f'{out} by {f.get("source")}: {f.get("reason", "")}'
+    if event["event"] == "crew_action":
+        return f'{f.get("who")} {f.get("action")} {f.get("target")}: {f.get("result")}'
+    return " ".join(f"{k}={v}" for k, v in f.items() if k not in ("old",))
 
 
 def login(w: dict, lang: str, message: str = "") -> str:
