@@ -34,13 +34,15 @@ def _group_series(history, lights: list[str], since: float, until: float) -> lis
 
 
 def _group_nights(history, lights: list[str]) -> list[tuple]:
+    """Summed energy and mean burn hours per night over the group's lights."""
     totals: dict[str, list] = {}
     for light in lights:
         for night, wh, burn in history.nights(light):
-            acc = totals.setdefault(night, [0.0, 0.0])
+            acc = totals.setdefault(night, [0.0, 0.0, 0])
             acc[0] += wh
-            acc[1] = max(acc[1], burn)
-    return [(n, round(wh, 1), burn) for n, (wh, burn) in sorted(totals.items())]
+            acc[1] += burn
+            acc[2] += 1
+    return [(n, round(wh, 1), round(burn / k, 2)) for n, (wh, burn, k) in sorted(totals.items())]
 
 
 def plot_data(site, raw_choice, names: dict, now: float | None = None) -> tuple:

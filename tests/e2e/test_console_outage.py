@@ -56,3 +56,15 @@ def test_console_works_without_broker_and_the_record_arrives_after(
     assert bad.returncode == 1
     assert "line 2: content does not match its hash (edited)" in bad.stderr, bad.stderr
     assert "BROKEN" in bad.stderr
+
+
+def test_the_plots_history_survives_a_restart(tmp_path, broker, site_factory, agent_factory):
+    site = site_factory(1)
+    config, url = write_console_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1)
+    add_crew(config, "budi")
+    agent = agent_factory(config)
+    wait_until(lambda: "console listening" in agent.output(), "the console", 30)
+    assert agent.terminate() == 0
+    assert (tmp_path / "history.bin").exists()        # saved on the way out
+    again = agent_factory(config)
+    wait_until(lambda: "console history resumed" in again.output(), "the history loaded", 30)
