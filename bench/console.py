@@ -131,7 +131,7 @@ def baseline(config: Path, tmp: Path, window: float) -> tuple:
         agent.terminate()
 
 
-def run(lights: int, window: float, shots: Path | None) -> None:
+def run(lights: int, window: float) -> None:
     """Start the peers, measure, print."""
     tmp = Path(tempfile.mkdtemp(prefix="lentera-bench-console-"))
     broker = Broker().start()
@@ -149,11 +149,21 @@ def run(lights: int, window: float, shots: Path | None) -> None:
         wait_until(lambda: "console listening" in agent.output(), "the console", 60)
         time.sleep(15)                                 # first polls, first history
         pid = agent.proc.pid
-        idle_cpu, idle_rss = cpu_share(pid, window), rss_mb(pid)
         load = first_load(browser, url)
-        page = load["page"]
-        open_cpu = cpu_share(pid, window)              # the page refreshes itself every 5 s
-        open_rss = rss_mb(pid)
+        load["context"].close()
+        # alternate closed / open windows so the machine's other load falls on both alike
+        closed, opened, open_rss = [], [], 0.0
+        for _ in range(3):
+            closed.append(cpu_share(pid, window / 3))
+            idle_rss = rss_mb(pid)
+            context = browser.new_context(viewport={"width": 390, "height": 844})
+            page = context.new_page()
+            login(page, url, "bench")
+            page.wait_for_selector(".lights li[data-l]")
+            opened.append(cpu_share(pid, window / 3))   # the page refreshes itself every 5 s
+            open_rss = rss_mb(pid)
+            context.close()
+        idle_cpu, open_cpu = sum(closed) / 3, sum(opened) / 3
         print(f"lights={lights} poll={poll} window={window:.0f}s")
         print(f"first load: {load['bytes'] / 1024:.1f} kB over the wire in {load['requests']} "
               f"requests (HTML {load['html'] / 1024:.1f} kB compressed, "
@@ -165,8 +175,8 @@ def run(lights: int, window: float, shots: Path | None) -> None:
         print(f"agent CPU: {idle_cpu:.1f}% of a core console closed, {open_cpu:.1f}% open and "
               f"refreshing (+{open_cpu - idle_cpu:.1f} points)")
         print(f"agent RSS: {idle_rss:.1f} MB closed, {open_rss:.1f} MB open")
-        if shots is not None:
-            screenshots(page, url, site, shots)
+        print(f"  windows closed {', '.join(f'{c:.1f}' for c in closed)}; open "
+              f"{', '.join(f'{c:.1f}' for c in opened)}")
     finally:
         browser.close()
         pw.stop()
@@ -237,7 +247,7 @@ def main() -> None:
     if args.screenshots is not None:
         screenshot_run(args.screenshots)
     else:
-        run(args.lights, args.window, None)
+        run(args.lights, args.window)
 
 
 if __name__ == "__main__":

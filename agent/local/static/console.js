@@ -75,7 +75,7 @@
 
   function refresh() {
     var frag = view.dataset.frag;
-    if (!frag) { return Promise.resolve(); }
+    if (!frag || document.hidden) { return Promise.resolve(); }   // a pocketed phone costs nothing
     return fetch(frag, {credentials: "same-origin"}).then(function (r) {
       if (r.status === 401) { location.href = "/login"; return null; }
       return r.json();
