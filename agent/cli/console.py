@@ -50,6 +50,29 @@ def crew_add(name, config_file, role, password_stdin):
                f"listens on {where}")
 
 
+@crew.command("remove")
+@click.argument("name")
+@click.option("-c", "--config", "config_file", required=True,
+              type=click.Path(dir_okay=False), help="Gateway config (YAML).")
+def crew_remove(name, config_file):
+    """Delete the console account NAME; its open sessions end at once."""
+    from agent.local.accounts import Accounts
+    cfg = _config(config_file)
+    if not Accounts(cfg.console.accounts).remove(name):
+        raise click.ClickException(f"no crew account {name!r} in {cfg.console.accounts}")
+    click.echo(f"crew account {name} removed")
+
+
+@crew.command("list")
+@click.option("-c", "--config", "config_file", required=True,
+              type=click.Path(dir_okay=False), help="Gateway config (YAML).")
+def crew_list(config_file):
+    """The console accounts and their roles."""
+    from agent.local.accounts import Accounts
+    for name, account in sorted(Accounts(_config(config_file).console.accounts).reload().items()):
+        click.echo(f"{name:20} {account['role']}")
+
+
 @click.group("audit")
 def audit():
     """The crew's hash-chained audit log."""

@@ -100,6 +100,17 @@ class Accounts:
         os.chmod(self.path, 0o600)
         self.reload()
 
+    def remove(self, name: str) -> bool:
+        """Delete one account (its open sessions end at their next request); True if it existed."""
+        accounts = dict(self.reload())
+        if accounts.pop(name, None) is None:
+            return False
+        write_atomic(self.path, json.dumps({"version": 1, "accounts": accounts},
+                                           indent=1).encode())
+        os.chmod(self.path, 0o600)
+        self.reload()
+        return True
+
     def check(self, name: str, password: str) -> str | None:
         """The account's role if name and password match, else None."""
         account = self.reload().get(name)

@@ -6,7 +6,6 @@ Reads come from agent/local/view.py, actions go through agent/local/actions.py.
 """
 
 import asyncio
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -116,7 +115,15 @@ class Console:
         return lang if lang in LANGS else "en"
 
     def _session(self, request):
-        return self.sessions.get(request.cookies.get(COOKIE))
+        session = self.sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return None
+        account = self.accounts.reload().get(session.name)   # removed or demoted since login
+        if account is None:
+            self.sessions.drop_user(session.name)
+            return None
+        session.role = account["role"]
+        return session
 
     def _changer(self, request, sent_csrf):
         """The operator's session allowed to change state, or an HTTP error to raise."""
@@ -275,8 +282,8 @@ class Console:
         """The lights as a GeoJSON FeatureCollection (for the city's GIS)."""
         if self._session(request) is None:
             raise web.HTTPUnauthorized(text="log in first")
-        return web.Response(text=json.dumps(geojson(light_rows(self.site))),
-                            content_type="application/geo+json")
+        return web.json_response(geojson(light_rows(self.site)),
+                                 content_type="application/geo+json")
 
     async def api_action(self, request) -> web.Response:
         """on / off / dim with a hold, or release, for a light, a group or a selection."""

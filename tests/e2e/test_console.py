@@ -360,3 +360,17 @@ def test_the_console_stays_closed_until_a_crew_account_exists(tmp_path):
         agent.terminate()
         site.stop()
         broker.stop()
+
+
+def test_a_removed_account_is_logged_out_at_once(peers):
+    from tests.support.console import lentera
+    add_crew(peers.config, "tmp-crew")
+    page = peers.page("tmp-crew")
+    listed = lentera("crew", "list", "-c", str(peers.config))
+    assert "tmp-crew" in listed.stdout and "budi" in listed.stdout
+    assert lentera("crew", "remove", "tmp-crew", "-c", str(peers.config)).returncode == 0
+    answer = post_action(page, {"op": "off", "devices": "L-004", "hold_s": "600"})
+    assert answer["status"] == 401
+    page.goto(peers.url + "/")
+    assert page.url.endswith("/login")
+    assert peers.register(4) == 1

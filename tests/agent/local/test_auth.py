@@ -102,3 +102,10 @@ def test_lockout_grows_per_account_and_per_address_and_a_good_login_clears_it():
     assert lock.failed(*keys) == 100                 # capped
     lock.succeeded(*keys)
     assert lock.wait_s(*keys) == 0 and lock.failed(*keys) == 0
+
+
+def test_an_account_can_be_removed(tmp_path):
+    accounts = Accounts(tmp_path / "crew.json")
+    accounts.add("budi", "lamp post 17")
+    assert accounts.remove("budi") and not accounts.remove("budi")
+    assert Accounts(tmp_path / "crew.json").check("budi", "lamp post 17") is None
