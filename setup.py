@@ -10,7 +10,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["agent", "agent.*", "drivers", "drivers.*",
                                     "edge_rules", "edge_rules.*"]),
-    package_data={"drivers": ["profiles/*.yaml"]},
+    package_data={"drivers": ["profiles/*.yaml"], "agent": ["local/static/*"]},
     install_requires=[
         # pymodbus renames API between minor versions (slave -> device_id,
         # datastore -> SimDevice): only the tested minor is allowed.
@@ -23,11 +23,15 @@ setup(
         "click>=8.1,<9",
         # C event loop: a third less agent CPU per poll (docs/benchmarks.md); arm64 wheels exist
         "uvloop>=0.19,<1; platform_system == 'Linux'",
+        # the crew's console (agent/local/): asyncio-native HTTP server, pure-Python fallback
+        "aiohttp>=3.9,<4",
     ],
     extras_require={
         # apsw: a Python SQLite VFS that models power loss (tests/support/powercut.py);
-        # wheels for x86_64 and aarch64
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "apsw>=3.53,<3.55"],
+        # wheels for x86_64 and aarch64; playwright drives Debian's chromium for the
+        # console's browser tests (never downloads one)
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "apsw>=3.53,<3.55",
+                 "playwright>=1.40,<2"],
     },
     entry_points={"console_scripts": ["lentera=agent.cli:main"]},
 )

@@ -20,6 +20,7 @@ from agent.services.arbiter import DirectArbiter
 from agent.uplink.commands import CommandHandler, Refused
 from agent.uplink.intake import CommandIntake
 from agent.local.control import ControlServer
+from agent.local.view import local_status
 from agent.core.supervisor import Supervisor
 from agent.store.lock import StateLock
 from agent.store.outbox import ALARM, EVENT, NOISE, ROUTINE, Outbox
@@ -62,6 +63,8 @@ class Agent:
         self.started = time.time()
         self._drop_event_at = 0.0
         self._drops_unreported = 0
+        self.history = None                  # the console's local history (agent/store/history)
+        self.recent_events = None            # the console's recent events (agent/local/events)
 
     def _build_field(self) -> None:
         self.buses, self.devices, self.schedulers = build_field(self.config, self.on_reading,
@@ -84,6 +87,8 @@ class Agent:
             self.lighting.observe(reading)
         if self.watch is not None:
             self.watch.observe(reading)
+        if self.history is not None:
+            self.history.observe(reading)
 
     def emit_event(self, device: str, event: str, priority: int = EVENT, **fields) -> None:
         """An event for `device` (or 'gateway'), delivered through the outbox.
@@ -94,8 +99,11 @@ class Agent:
         ts = fields.pop("ts", None)
         if fields.get("first_seen_ts") is not None:
             fields["first_seen_ts"] = int(fields["first_seen_ts"] * 1000)
-        self.outbox.put(self.uplink.topics.events(device), device, priority,
-                        wall_ms() if ts is None else int(ts * 1000), {"event": event, **fields})
+        ts_ms = wall_ms() if ts is None else int(ts * 1000)
+        self.outbox.put(self.uplink.topics.events(device), device, priority, ts_ms,
+                        {"event": event, **fields})
+        if self.recent_events is not None:
+            self.recent_events.add(ts_ms, device, event, priority >= ALARM, fields)
 
     def send_ack(self, command_id, result: str, reason, details=None,
                  priority: int = ALARM) -> None:
@@ -270,16 +278,26 @@ class Agent:
             start("commands.expire", self.arbiter.run_loop)
         if self.lighting is not None:
             start("lighting.step", self.lighting.run_loop)
-            control = ControlServer(self.config.control.socket, self.lighting,
-                                    self.emit_event, self.clock.wall)
-            start("control.serve", control.serve_loop)
+        # the crew's socket also answers `lentera status`, with or without lighting
+        control = ControlServer(self.config.control.socket, self.lighting,
+                                self.emit_event, self.clock.wall, status=lambda: local_status(self))
+        start("control.serve", control.serve_loop)
         if self.watch is not None:
             start("anomaly.watch", self.watch.run_loop)
+        if self.config.console.listen:
+            self._start_console(start)
         for name, service in self._build_serial_sensors().items():
             start(f"serial.{name}.read", service.run_loop)
         for name, scheduler in self.schedulers.items():
             start(f"bus.{name}.poll", scheduler.run_loop)
         start("status.publish", self._status_loop)
+
+    def _start_console(self, start) -> None:
+        """The crew's web console (imported only when configured: aiohttp costs memory)."""
+        from agent.local.console import Console
+        console = Console(self)
+        start("console.serve", console.serve_loop)
+        start("console.history", console.history_loop)
 
     async def _shutdown(self) -> None:
         """Every step runs even if an earlier one fails: the outbox must be flushed last."""

@@ -41,8 +41,10 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
     uplink = cfg.uplink.model_copy(update={"mqtt": mqtt})
     anomaly = cfg.anomaly.model_copy(update={"state_file": resolve(cfg.anomaly.state_file)})
     control = cfg.control.model_copy(update={"socket": resolve(cfg.control.socket)})
+    console = cfg.console.model_copy(update={k: resolve(getattr(cfg.console, k)) for k in (
+        "accounts", "audit", "history", "tls_cert", "tls_key")})
     return cfg.model_copy(update={"outbox": outbox, "commands": commands, "uplink": uplink,
-                                  "anomaly": anomaly, "control": control})
+                                  "anomaly": anomaly, "control": control, "console": console})
 
 
 def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:

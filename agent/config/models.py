@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field,
                       field_validator, model_validator)
 
+from agent.config.console import ConsoleConfig
 from agent.config.topics import check_level, check_prefix
 from agent.errors import PathError
 from agent.config.units import Duration
@@ -161,6 +162,7 @@ class Device(Strict):
     unit: int = Field(ge=1, le=247)
     profile: str
     poll: Duration = 10.0
+    location: Location | None = None      # where the pole stands (the console's map, GeoJSON)
 
 
 class OutboxConfig(Strict):
@@ -244,6 +246,7 @@ class GatewayConfig(Strict):
     control: ControlConfig = ControlConfig()
     outbox: OutboxConfig = OutboxConfig()
     commands: CommandsConfig = CommandsConfig()
+    console: ConsoleConfig = ConsoleConfig()
     groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
 
     @model_validator(mode="after")

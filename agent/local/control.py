@@ -26,8 +26,9 @@ MAX_REQUEST_BYTES = 4096
 class ControlServer:
     """Serves override / clear / lights requests against the running lighting service."""
 
-    def __init__(self, path: str, lighting, emit_event, wall):
+    def __init__(self, path: str, lighting, emit_event, wall, status=None):
         self.path = path
+        self.status = status                  # async () -> dict: the "status" op
         self.lighting = lighting
         self.emit_event = emit_event
         self.wall = wall
@@ -67,6 +68,8 @@ class ControlServer:
         """Execute one request: {"op": "override" | "clear" | "lights", ...} from `user`."""
         if not isinstance(request, dict):
             raise ControlError('a request is one JSON object, e.g. {"op": "lights"}')
+        if request.get("op") == "status" and self.status is not None:
+            return {"status": await self.status()}
         if self.lighting is None:
             raise ControlError("this gateway has no lighting section: overrides need one")
         op = request.get("op")

@@ -29,7 +29,9 @@ def test_demo_prints_telemetry_and_the_schedule_switching_lights():
         rest, _ = proc.communicate(timeout=20)
     out = "".join(lines) + rest
     assert "Lentera demo: 4 simulated street lights" in out
-    assert " good " in out and "seq=" in out                    # telemetry visible
+    assert "4 lights:" in out and "L-001" in out              # the table, not a firehose
+    assert "seq=" not in out
+    assert "Crew console: http://127.0.0.1:" in out and "one-time account: demo / " in out
     assert '"switch": false' in out and '"source": "schedule"' in out
     assert '"switch": true' in out, out[-2000:]
     assert "demo stopped" in out and proc.returncode == 0

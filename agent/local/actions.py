@@ -1,0 +1,138 @@
+"""Crew actions from the console: on / off / dim held for a while, or release — on the record.
+
+A hold is a maintenance override in the lighting arbitration (the same operations the
+control socket uses): the highest priority, and it always ends. A relay-protection limit
+refuses switching one light more often than once per `relay_min_interval`. Every action is
+appended to the audit log and sent to the city as a `crew_action` event (through the
+outbox, so it survives an uplink outage).
+"""
+
+import logging
+import time
+
+from agent.store.outbox import EVENT
+
+log = logging.getLogger(__name__)
+
+OPS = ("on", "off", "dim", "release")
+MAX_TARGETS = 1000
+
+
+class ActionError(ValueError):
+    """A request the crew must correct (HTTP 400); the message says how."""
+
+
+class CrewActions:
+    """Validates, applies and records crew actions against the lighting service."""
+
+    def __init__(self, lighting, groups, audit, emit_event, cfg, monotonic=time.monotonic,
+                 wall=time.time):
+        self.lighting = lighting
+        self.groups = groups                 # () -> {group: [light]}
+        self.audit = audit
+        self.emit_event = emit_event
+        self.cfg = cfg                       # ConsoleConfig
+        self.monotonic = monotonic           # relays wear in real time, not warped time
+        self.wall = wall                     # the audit's time: the machine's clock
+        self.last_toggle: dict[str, float] = {}
+
+    def targets(self, form: dict) -> tuple[str, list[str]]:
+        """('device L-001' | 'group road' | 'selection', [lights]) named by the request."""
+        if self.lighting is None:
+            raise ActionError("this gateway has no lighting section: nothing to switch")
+        known = self.lighting.controller.devices
+        if form.get("group"):
+            group = str(form["group"])
+            if group not in self.groups():
+                raise ActionError(f"unknown group {group!r}")
+            return f"group {group}", [d for d in self.groups()[group] if d in known]
+        names = [d for d in str(form.get("devices") or form.get("device") or "").split(",") if d]
+        if not names:
+            raise ActionError("name a light, a group or a selection on the map")
+        if len(names) > MAX_TARGETS:
+            raise ActionError(f"at most {MAX_TARGETS} lights at once")
+        unknown = [d for d in names if d not in known]
+        if unknown:
+            raise ActionError(f"not lights under local control: {', '.join(unknown[:5])}")
+        label = f"device {names[0]}" if len(names) == 1 else f"selection of {len(names)}"
+        return label, list(dict.fromkeys(names))
+
+    def _wanted(self, form: dict) -> tuple:
+        """(op, switch, dim, hold_s) from the request, checked."""
+        op = form.get("op")
+        if op not in OPS:
+            raise ActionError(f"op must be one of {', '.join(OPS)}")
+        if op == "release":
+            return op, None, None, None
+        try:
+            hold_s = float(form.get("hold_s") or "nan")
+        except ValueError:
+            hold_s = float("nan")
+        if not 60 <= hold_s <= self.cfg.hold_max:
+            raise ActionError(f"a hold time is required: 1 min .. {self.cfg.hold_max / 3600:g} h "
+                              "(the override ends by itself then)")
+        if op == "dim":
+            try:
+                dim = int(form.get("dim"))
+            except (TypeError, ValueError):
+                dim = -1
+            if not 0 <= dim <= 100:
+                raise ActionError("dim must be a whole percentage 0..100")
+            return op, True, dim, hold_s
+        return op, op == "on", None, hold_s
+
+    def _relay_refusals(self, lights: list[str], switch) -> dict[str, str]:
+        if switch is None:
+            return {}
+        now = self.monotonic()
+        refused = {}
+        for light in lights:
+            current = self.lighting.outputs.get(light, {}).get("switch")
+            since = now - self.last_toggle.get(light, -1e12)
+            if current is not None and bool(current) != switch \
+                    and since < self.cfg.relay_min_interval:
+                wait = self.cfg.relay_min_interval - since
+                refused[light] = (f"relay protection: switched {since:.0f} s ago; one change per "
+                                  f"{self.cfg.relay_min_interval:g} s, try again in {wait:.0f} s")
+        return refused
+
+    async def act(self, who: str, addr: str, form: dict) -> dict:
+        """Apply one action; the answer lists what was applied, refused and failed."""
+        label, lights = self.targets(form)
+        op, switch, dim, hold_s = self._wanted(form)
+        refused = self._relay_refusals(lights, switch)
+        todo = [d for d in lights if d not in refused]
+        controller = self.lighting.controller
+        before = {d: self.lighting.outputs.get(d, {}).get("switch") for d in todo}
+        expires = None
+        if op == "release":
+            for light in todo:
+                controller.clear("maintenance", device=light)
+        elif todo:
+            expires = int(self.lighting.clock.wall() + hold_s)
+            for light in todo:
+                controller.apply_override(expires, device=light, switch=switch, dim=dim,
+                                          reason=f"crew {who} on site")
+        written = await self.lighting.step() if todo else {}
+        now = self.monotonic()
+        for light in todo:
+            if self.lighting.outputs.get(light, {}).get("switch") != before[light]:
+                self.last_toggle[light] = now
+        errors = {d: e for d, e in written.items() if e and d in todo}
+        result = {"ok": not refused and not errors, "op": op, "target": label,
+                  "applied": [d for d in todo if d not in errors], "refused": refused,
+                  "errors": errors, "expires_s": expires}
+        self._record(who, addr, op, dim, hold_s, lights, result)
+        return result
+
+    def _record(self, who, addr, op, dim, hold_s, lights, result) -> None:
+        fields = {"who": who, "addr": addr, "action": op, "target": result["target"],
+                  "lights": lights, "dim": dim, "hold_s": hold_s,
+                  "expires_s": result["expires_s"],
+                  "result": "ok" if result["ok"] else "partly refused" if result["applied"]
+                  else "refused", "refused": result["refused"], "errors": result["errors"]}
+        fields = {k: v for k, v in fields.items() if v not in (None, {}, [])}
+        self.audit.append(self.wall(), **fields)
+        log.info("crew action: %s", fields)
+        device = lights[0] if len(lights) == 1 else "gateway"
+        self.emit_event(device, "crew_action", EVENT, **fields)

@@ -1,0 +1,66 @@
+"""The console's words in English and Bahasa Indonesia (chosen per browser, remembered)."""
+
+LANGS = ("en", "id")
+
+_TEXT = {
+    "site": ("Site", "Lokasi"),
+    "map": ("Map", "Peta"),
+    "plots": ("Plots", "Grafik"),
+    "events": ("Events", "Kejadian"),
+    "login": ("Log in", "Masuk"),
+    "logout": ("Log out", "Keluar"),
+    "name": ("Name", "Nama"),
+    "password": ("Password", "Kata sandi"),
+    "bad_login": ("Wrong name or password.", "Nama atau kata sandi salah."),
+    "locked": ("Too many failed logins: try again in {s} s.",
+               "Terlalu banyak gagal masuk: coba lagi dalam {s} detik."),
+    "all_groups": ("All groups", "Semua grup"),
+    "uplink_up": ("uplink up", "uplink tersambung"),
+    "uplink_down": ("uplink DOWN", "uplink TERPUTUS"),
+    "backlog": ("backlog", "antrean"),
+    "clock_ok": ("clock trusted", "jam terpercaya"),
+    "clock_bad": ("clock NOT trusted", "jam TIDAK terpercaya"),
+    "warped": ("time warp", "waktu simulasi"),
+    "on": ("on", "nyala"),
+    "off": ("off", "mati"),
+    "fault": ("fault", "rusak"),
+    "unknown": ("no data", "tanpa data"),
+    "until": ("until", "sampai"),
+    "source": ("source", "sumber"),
+    "maintenance": ("override", "override"),
+    "command": ("city", "kota"),
+    "rule": ("rule", "aturan"),
+    "schedule": ("schedule", "jadwal"),
+    "failsafe": ("failsafe", "failsafe"),
+    "actions": ("Actions", "Tindakan"),
+    "act_on": ("On", "Nyalakan"),
+    "act_off": ("Off", "Matikan"),
+    "act_dim": ("Dim", "Redup"),
+    "release": ("Release", "Lepaskan"),
+    "hold": ("Hold for", "Tahan selama"),
+    "apply": ("Apply", "Terapkan"),
+    "close": ("Close", "Tutup"),
+    "select_many": ("Select several", "Pilih beberapa"),
+    "selected": ("selected", "dipilih"),
+    "no_position": ("Without position", "Tanpa posisi"),
+    "power": ("power W", "daya W"),
+    "dim": ("dim %", "redup %"),
+    "energy": ("energy Wh", "energi Wh"),
+    "burn": ("burn hours", "jam nyala"),
+    "last_night": ("Last night", "Semalam"),
+    "per_night": ("Last 14 nights", "14 malam terakhir"),
+    "no_history": ("No history yet for this choice.", "Belum ada riwayat untuk pilihan ini."),
+    "viewer": ("viewer: you can look, not change", "viewer: hanya melihat, tidak mengubah"),
+    "crew_actions": ("Crew actions", "Tindakan kru"),
+    "recent": ("Recent events", "Kejadian terbaru"),
+    "age": ("age", "umur"),
+    "quality": ("quality", "kualitas"),
+    "lights": ("lights", "lampu"),
+    "done": ("Done.", "Selesai."),
+}
+
+
+def words(lang: str) -> dict[str, str]:
+    """{key: text} in one language (English for an unknown one)."""
+    i = LANGS.index(lang) if lang in LANGS else 0
+    return {k: v[i] for k, v in _TEXT.items()}

@@ -1,0 +1,142 @@
+"""The crew's record: an append-only audit log, each line chained to the one before by hash.
+
+One JSON object per line: the entry's fields plus `prev` (the previous line's hash) and
+`hash` = SHA-256 of the canonical JSON of everything else. Editing, deleting or reordering
+a line breaks the chain at that line, which `lentera audit verify` reports.
+
+Appending is the one write in the agent that is not a whole-file replacement: each line
+is written and fsynced on its own. A torn last line (power cut mid-write) is kept as the
+evidence it is; the chain goes on from the last good line with a `chain_resumed` entry.
+"""
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+MAX_LINE = 64 * 1024          # a longer "line" is not ours: verify says so, never loads it
+
+
+class AuditError(ValueError):
+    """The audit log cannot be written; the message says what to do."""
+
+
+def entry_hash(fields: dict) -> str:
+    """SHA-256 of an entry's canonical JSON (sorted keys, no spaces), `hash` itself excluded."""
+    body = {k: v for k, v in fields.items() if k != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False).encode()).hexdigest()
+
+
+def _parse(raw: bytes):
+    """(entry, None) for a well-formed chained line, else (None, why)."""
+    if len(raw) > MAX_LINE:
+        return None, f"line longer than {MAX_LINE} bytes"
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None, "not JSON (torn or edited)"
+    if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str) \
+            or not isinstance(entry.get("prev"), str):
+        return None, "no prev/hash fields"
+    return entry, None
+
+
+def verify(path: str | Path) -> tuple[int, list[str]]:
+    """(lines checked, problems) for the log at path; no problems means the chain is intact."""
+    problems = []
+    prev = GENESIS
+    count = 0
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            count = number
+            entry, why = _parse(raw.rstrip(b"\n"))
+            if entry is None:
+                problems.append(f"line {number}: {why}")
+                continue
+            if entry_hash(entry) != entry["hash"]:
+                problems.append(f"line {number}: content does not match its hash (edited)")
+            elif entry["prev"] != prev:
+                problems.append(f"line {number}: does not follow line {number - 1} "
+                                "(a line was removed, inserted or reordered)")
+            prev = entry["hash"]
+    return count, problems
+
+
+class AuditLog:
+    """Append-only, hash-chained JSON lines; append() is durable when it returns."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.last = GENESIS
+        self.count = 0
+        self._resume_note = None
+
+    def open(self) -> None:
+        """Find the chain's last hash; a torn or foreign last line is noted, not trusted."""
+        if not self.path.exists():
+            return
+        last_good = GENESIS
+        bad_tail = None
+        with open(self.path, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                self.count = number
+                entry, why = _parse(raw.rstrip(b"\n"))
+                if entry is None:
+                    bad_tail = f"line {number}: {why}"
+                else:
+                    last_good, bad_tail = entry["hash"], None
+        self.last = last_good
+        if bad_tail is not None:
+            log.warning("audit log %s ends in a damaged line (%s): kept as evidence; the chain "
+                        "resumes after it (`lentera audit verify` will list it)", self.path,
+                        bad_tail)
+            self._resume_note = bad_tail
+
+    def append(self, ts: float, **fields) -> dict:
+        """Write one entry (who, action, target, address, result...) and return it."""
+        if self._resume_note is not None:
+            note, self._resume_note = self._resume_note, None
+            self._write({"ts": round(ts, 3), "action": "chain_resumed", "after": note},
+                        newline_first=True)
+        return self._write({"ts": round(ts, 3), **fields})
+
+    def _write(self, fields: dict, newline_first: bool = False) -> dict:
+        entry = {**fields, "prev": self.last}
+        entry["hash"] = entry_hash(entry)
+        line = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        data = (b"\n" if newline_first and self._ends_torn() else b"") + line.encode() + b"\n"
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise AuditError(f"cannot append to the audit log {self.path} ({exc.strerror}): "
+                             "free space or fix permissions; the action was not taken") from exc
+        self.last = entry["hash"]
+        self.count += 1
+        return entry
+
+    def _ends_torn(self) -> bool:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                return fh.read(1) != b"\n"
+        except OSError:
+            return False
+
+    def tail(self, n: int = 50) -> list[dict]:
+        """The last n well-formed entries, newest last (for the console's events view)."""
+        if not self.path.exists():
+            return []
+        with open(self.path, "rb") as fh:
+            fh.seek(max(0, self.path.stat().st_size - 512 * n))
+            lines = fh.read().split(b"\n")[-n - 1:]
+        return [e for e in (_parse(raw)[0] for raw in lines if raw) if e is not None][-n:]

@@ -1,0 +1,106 @@
+"""The hash-chained audit log: an edited, removed, reordered or torn line is detected."""
+
+import json
+import os
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from agent.store.audit import AuditError, AuditLog, verify
+
+
+def _log(path, n=4):
+    log = AuditLog(path)
+    log.open()
+    for i in range(n):
+        log.append(1000.0 + i, who="budi", action="off", lights=[f"L-00{i}"], result="ok")
+    return log
+
+
+def test_an_untouched_log_verifies(tmp_path):
+    _log(tmp_path / "a.log")
+    assert verify(tmp_path / "a.log") == (4, [])
+
+
+def test_a_reopened_log_continues_the_chain(tmp_path):
+    _log(tmp_path / "a.log", 2)
+    _log(tmp_path / "a.log", 2)
+    assert verify(tmp_path / "a.log") == (4, [])
+
+
+def test_an_edited_line_is_named(tmp_path):
+    path = tmp_path / "a.log"
+    _log(path)
+    lines = path.read_text().splitlines()
+    entry = json.loads(lines[2])
+    entry["who"] = "someone-else"
+    lines[2] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    path.write_text("\n".join(lines) + "\n")
+    count, problems = verify(path)
+    assert problems == ["line 3: content does not match its hash (edited)"]
+
+
+def test_a_rehashed_edit_still_breaks_the_chain_at_the_next_line(tmp_path):
+    from agent.store.audit import entry_hash
+    path = tmp_path / "a.log"
+    _log(path)
+    lines = path.read_text().splitlines()
+    entry = json.loads(lines[1])
+    entry["result"] = "refused"
+    entry["hash"] = entry_hash(entry)               # a forger recomputes this line's hash
+    lines[1] = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    path.write_text("\n".join(lines) + "\n")
+    assert verify(path)[1] == ["line 3: does not follow line 2 (a line was removed, inserted "
+                               "or reordered)"]
+
+
+@pytest.mark.parametrize("change", ["remove", "swap"])
+def test_a_removed_or_reordered_line_is_detected(tmp_path, change):
+    path = tmp_path / "a.log"
+    _log(path)
+    lines = path.read_text().splitlines()
+    if change == "remove":
+        del lines[1]
+    else:
+        lines[1], lines[2] = lines[2], lines[1]
+    path.write_text("\n".join(lines) + "\n")
+    assert verify(path)[1]
+
+
+def test_a_torn_last_line_is_kept_as_evidence_and_the_chain_resumes(tmp_path, caplog):
+    path = tmp_path / "a.log"
+    _log(path, 2)
+    with open(path, "ab") as fh:
+        fh.write(b'{"action":"off","who":"bu')        # power cut mid-write
+    log = AuditLog(path)
+    log.open()
+    assert "damaged line" in caplog.text
+    log.append(2000.0, who="budi", action="on", result="ok")
+    count, problems = verify(path)
+    assert count == 5 and problems == ["line 3: not JSON (torn or edited)"]
+    resumed = json.loads(path.read_text().splitlines()[3])
+    assert resumed["action"] == "chain_resumed"
+    assert resumed["after"] == "line 3: not JSON (torn or edited)"
+
+
+def test_an_unwritable_log_says_what_to_do(tmp_path):
+    os.mkdir(tmp_path / "a.log")                    # not a file: even root cannot append
+    log = AuditLog(tmp_path / "a.log")
+    with pytest.raises(AuditError, match="action was not taken"):
+        log.append(1.0, who="x", action="off")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=6))
+def test_verify_reports_any_garbage_and_never_raises(tmp_path_factory, garbage):
+    path = tmp_path_factory.mktemp("fuzz") / "a.log"
+    _log(path, 2)
+    with open(path, "ab") as fh:
+        for raw in garbage:
+            fh.write(raw.replace(b"\n", b" ") + b"\n")
+    count, problems = verify(path)
+    assert count == 2 + len(garbage)
+    assert len(problems) == len(garbage)              # each foreign line named, once
+    log = AuditLog(path)
+    log.open()
+    log.append(3.0, who="x", action="on")
