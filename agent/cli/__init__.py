@@ -7,7 +7,7 @@ One module per command group; each command imports what it needs when it runs, s
 import click
 
 from agent import __version__
-from agent.cli import crew, field, service, simulation
+from agent.cli import crew, field, ports, provision, service, simulation
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,5 +21,6 @@ def main():
 
 
 for _command in (service.check_config, service.run, simulation.simulate, simulation.demo,
-                 crew.override, crew.lights, field.profiles, field.scan):
+                 crew.override, crew.lights, field.profiles, field.scan,
+                 ports.ports, provision.provision, provision.firstboot, provision.status):
     main.add_command(_command)
