@@ -23,6 +23,12 @@ setup(
         "click>=8.1,<9",
         # C event loop: a third less agent CPU per poll (docs/benchmarks.md); arm64 wheels exist
         "uvloop>=0.19,<1; platform_system == 'Linux'",
+        # provisioning: client certificates (abi3 wheels for aarch64) and YAML edits that keep
+        # comments (pure Python; its optional C part has aarch64 wheels)
+        "cryptography>=41,<51",
+        "ruamel.yaml>=0.18,<0.19",
+        # metrics endpoint (pure Python)
+        "prometheus-client>=0.17,<1",
     ],
     extras_require={
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7"],
