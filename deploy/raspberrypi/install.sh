@@ -56,9 +56,9 @@ PIP=("$OPT/venv/bin/python" -m pip -q --disable-pip-version-check install)
 "${PIP[@]}" --upgrade "${PKG[@]}"
 "${PIP[@]}" --force-reinstall --no-deps "${PKG[@]}"   # same version number: still the new code
 ln -sfn "$OPT/venv/bin/lentera" /usr/local/bin/lentera
-for doc in installer-guide.md config.md profiles.md; do
-  [ -f "$SRC/docs/$doc" ] && install -m 0644 "$SRC/docs/$doc" "$OPT/share/doc/$doc"
-done
+# the unit's Documentation= points at the installed guide
+install -m 0644 "$SRC/docs/installer-guide.md" "$SRC/docs/config.md" "$SRC/docs/profiles.md" \
+  "$OPT/share/doc/"
 
 if [ -f "$ETC/gateway.yaml" ]; then
   say "keeping $ETC/gateway.yaml and its keys"
