@@ -258,6 +258,10 @@ class Agent:
         for name, scheduler in self.schedulers.items():
             start(f"bus.{name}.poll", scheduler.run_loop)
         start("status.publish", self._status_loop)
+        if self.config.metrics.listen:
+            from agent.local.metrics import MetricsServer, agent_figures
+            metrics = MetricsServer(self.config.metrics.listen, lambda: agent_figures(self))
+            start("metrics.serve", metrics.serve_loop)
         self._start_notify()
 
     def _start_notify(self) -> None:
