@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lentera on arm64 (Raspberry Pi 4/5): install it in an arm64 Debian 12 root under qemu-user
-# emulation and run the core and edge_rules tests there; then check that every binary
+# Lentera on arm64 (Raspberry Pi 4/5): run deploy/raspberrypi/install.sh in an arm64 Debian 12
+# root under qemu-user emulation and run the core and edge_rules tests with the installed venv; then check that every binary
 # dependency has a manylinux aarch64 wheel for CPython 3.11 (what a Pi's pip will pick).
 #
 #   sudo bash bench/arm64_check.sh            # ~15-25 min cold (debootstrap under emulation)
@@ -11,7 +11,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${LENTERA_TEST_CACHE:-/var/cache/lentera-tests}"
 TARBALL="$CACHE/bookworm-arm64.tar.gz"
-BINARY_DEPS=(numpy pydantic-core uvloop cryptography cffi argon2-cffi-bindings pyyaml)
+BINARY_DEPS=(numpy pydantic-core uvloop cryptography cffi argon2-cffi-bindings pyyaml ruamel.yaml.clib)
 
 wheel_check() {
   echo "==> manylinux aarch64 cp311 wheels (pip download --only-binary=:all:)"
@@ -63,15 +63,18 @@ emulated_run() {
   git -C "$REPO" ls-files -z | (cd "$REPO" && xargs -0 cp --parents -t "$work/root/src")
   echo "==> uname -m in the root: $(chroot "$work/root" uname -m)"
   local t1=$SECONDS
-  chroot "$work/root" /bin/sh -ec '
-    python3 -m venv /opt/v
-    /opt/v/bin/pip install -q --disable-pip-version-check "/src[test]" prometheus-client
+  env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    HOME=/root chroot "$work/root" /bin/sh -ec '
+    bash /src/deploy/raspberrypi/install.sh          # the real installer, from PyPI
+    V=/opt/lentera/venv
+    $V/bin/pip install -q --disable-pip-version-check "pytest>=8,<10" "hypothesis>=6.100,<7"
+    setpriv --reuid lentera --regid lentera --init-groups lentera --version
     echo "==> wheels installed (tags from each .dist-info/WHEEL):"
-    for d in /opt/v/lib/python3*/site-packages/*.dist-info; do
+    for d in $V/lib/python3*/site-packages/*.dist-info; do
       tag=$(grep -m1 "^Tag:" "$d/WHEEL" 2>/dev/null | cut -d" " -f2)
       case "$tag" in *aarch64*) echo "    $(basename "$d" .dist-info) $tag";; esac
     done
-    cd /src && /opt/v/bin/python -m pytest -q -p no:cacheprovider tests/edge_rules tests/agent/core
+    cd /src && $V/bin/python -m pytest -q -p no:cacheprovider tests/edge_rules tests/agent/core
   '
   echo "    install + tests under emulation: $((SECONDS - t1)) s"
 }
