@@ -13,6 +13,8 @@ import os
 import socket
 import time
 
+READY_WITHIN_S = 60.0    # READY waits for devices first due within this (slow polls come later)
+
 
 class Notifier:
     """Sends notify messages to systemd; silent when not started by systemd."""
@@ -116,13 +118,21 @@ async def notify_loop(notifier: Notifier, first_cycle_done, health, interval: fl
 def agent_watch(notifier: Notifier, schedulers: dict, supervisor, stall_s: float):
     """The notify loop for a running agent: its bus schedulers' polls and supervised tasks.
 
-    A poll counts whether it succeeded or not (a dead device is the field's problem, not a
-    hung agent); stall_s must outlast the longest poll period and back-off.
+    READY once every device first due within READY_WITHIN_S has been polled. A poll counts
+    whether it succeeded or not (a dead device is the field's problem, not a hung agent);
+    stall_s must outlast the longest poll period and back-off.
     """
     watch = ProgressWatch(stall_s)
+    limits: dict = {}
 
     def first_cycle_done() -> bool:
-        return all(t.polls > 0 for s in schedulers.values() for t in s.targets)
+        # first polls are spread over each device's period: a 15-minute meter must not hold
+        # READY (and trip TimeoutStartSec=) for 15 minutes
+        for name, s in schedulers.items():
+            limit = limits.setdefault(name, s.clock() + READY_WITHIN_S)
+            if any(t.polls == 0 and t.next_due <= limit for t in s.targets):
+                return False
+        return True
 
     def health() -> str | None:
         polls = {f"bus.{n}": sum(t.polls for t in s.targets) for n, s in schedulers.items()}

@@ -13,7 +13,7 @@ import time
 
 from agent.app import Agent
 from agent.config.loading import load_config
-from agent.platform.sdnotify import Notifier, ProgressWatch
+from agent.platform.sdnotify import Notifier, ProgressWatch, agent_watch
 from tests.support.broker import free_port
 from tests.support.gateway_files import write_gateway
 
@@ -134,3 +134,48 @@ def test_notifier_reads_systemd_environment_and_is_silent_without_it(tmp_path):
         assert server.recv(100) == b"READY=1\nSTATUS=ok"
     finally:
         server.close()
+
+
+class FakeTarget:
+    def __init__(self, next_due):
+        self.polls, self.next_due = 0, next_due
+
+
+class FakeScheduler:
+    def __init__(self, targets, now):
+        self.targets, self.now = targets, now
+
+    def clock(self):
+        return self.now[0]
+
+
+class FakeSupervisor:
+    def status(self):
+        return {"bus.lan.poll": {"running": True}}
+
+
+def test_ready_does_not_wait_for_devices_first_due_much_later():
+    now = [100.0]
+    fast, slow = FakeTarget(100.5), FakeTarget(100 + 450)      # a 15-min meter, spread
+    scheduler = FakeScheduler([fast, slow], now)
+    got = []
+
+    async def scenario():
+        sent = asyncio.Event()
+
+        class Recorder(Notifier):
+            def send(self, *fields):
+                got.append(fields)
+                sent.set()
+                return True
+
+        loop = asyncio.ensure_future(agent_watch(Recorder("x", 0.1), {"lan": scheduler},
+                                                 FakeSupervisor(), 600)())
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert got == []                       # the fast device has not been polled yet
+        fast.polls = 1
+        await asyncio.wait_for(sent.wait(), 5)
+        loop.cancel()
+    asyncio.run(scenario())
+    assert got[0][0] == "READY=1" and slow.polls == 0
