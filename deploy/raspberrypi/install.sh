@@ -62,6 +62,12 @@ install -m 0644 "$SRC/docs/installer-guide.md" "$SRC/docs/config.md" "$SRC/docs/
 
 if [ -f "$ETC/gateway.yaml" ]; then
   say "keeping $ETC/gateway.yaml and its keys"
+  if ! grep -q '^control:' "$ETC/gateway.yaml"; then
+    # configs from older installs put the socket next to the config: read-only to the service now
+    say "moving the control socket to /run/lentera (appended control: to gateway.yaml)"
+    printf '\n# added by install.sh: /etc/lentera is read-only to the service\ncontrol: {socket: /run/lentera/lentera.sock}\n' \
+      >> "$ETC/gateway.yaml"
+  fi
 else
   say "example config $ETC/gateway.yaml (a provisioning bundle replaces it at first boot)"
   install -o root -g lentera -m 0640 "$HERE/gateway.example.yaml" "$ETC/gateway.yaml"

@@ -61,6 +61,17 @@ def test_install_twice_keeps_config_keys_and_outbox(root):
     assert "OK — gateway tgr-gw-0001" in res.stdout      # check-config as the service user
 
 
+def test_upgrade_moves_an_old_configs_control_socket_out_of_etc(root):
+    cfg = root.p("/etc/lentera/gateway.yaml")
+    text = cfg.read_text()
+    cfg.write_text(text.replace("control: {socket: /run/lentera/lentera.sock}\n", ""))
+    res = root.run(INSTALL)
+    assert "moving the control socket to /run/lentera" in res.stdout
+    assert cfg.read_text().endswith("control: {socket: /run/lentera/lentera.sock}\n")
+    assert "OK — gateway" in res.stdout
+    assert "moving the control socket" not in root.run(INSTALL).stdout     # once
+
+
 def test_service_user_reads_the_key_runs_check_config_and_cannot_change_config(root):
     assert len(root.as_lentera("cat /etc/lentera/cmd.key").stdout.strip()) == 64
     check = root.as_lentera("lentera check-config /etc/lentera/gateway.yaml")
