@@ -49,7 +49,7 @@ emulated_run() {
     echo "==> debootstrap --arch arm64 (cold cache: slow, emulated)"
     local t0=$SECONDS
     debootstrap --arch arm64 --variant=minbase --include=python3,python3-venv,ca-certificates \
-      bookworm "$work/build" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 || {
+      bookworm "$work/build" ${LENTERA_DEBIAN_MIRROR:-} >"$work/debootstrap.log" 2>&1 || {
         tail -20 "$work/debootstrap.log"; echo "FAIL: debootstrap"; return 2; }
     tar -C "$work/build" -czf "$TARBALL.tmp" . && mv "$TARBALL.tmp" "$TARBALL"
     rm -rf "$work/build"

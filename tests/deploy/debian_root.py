@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("LENTERA_TEST_CACHE", "/var/cache/lentera-tests"))
-MIRROR = os.environ.get("LENTERA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+MIRROR = os.environ.get("LENTERA_DEBIAN_MIRROR")     # None: debootstrap's default mirror
 # systemd: what a Raspberry Pi OS has (systemctl enable, systemd-analyze verify against the root)
 PACKAGES = "python3,python3-venv,ca-certificates,systemd"
 CHROOT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -50,7 +50,8 @@ def root_tarball(arch: str = "amd64") -> Path:
         build = CACHE / f"build-{arch}"
         shutil.rmtree(build, ignore_errors=True)
         res = subprocess.run(["debootstrap", f"--arch={arch}", "--variant=minbase",
-                              f"--include={PACKAGES}", "bookworm", str(build), MIRROR],
+                              f"--include={PACKAGES}", "bookworm", str(build),
+                              *([MIRROR] if MIRROR else [])],
                              capture_output=True, text=True)
         if res.returncode != 0:
             pytest.fail("debootstrap failed:\n" + res.stdout[-2000:] + res.stderr[-2000:])
