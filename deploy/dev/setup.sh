@@ -20,6 +20,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 command -v mcopy >/dev/null 2>&1 || need_apt+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need_apt+=(dosfstools)
 command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need_apt+=(fdisk)
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)   # the unit's syscall filter check
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing system packages: ${need_apt[*]}"
   $SUDO apt-get update -qq
