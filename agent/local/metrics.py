@@ -59,6 +59,14 @@ def families(s: dict) -> list:
             fam.add_metric(list(label_values), float(value))
         out.append(fam)
 
+    _field(add, s)
+    _delivery(add, s)
+    _agent(add, s)
+    return out
+
+
+def _field(add, s: dict) -> None:
+    """Devices and buses."""
     buses = s.get("buses", {})
     devices = s.get("devices", {})
     add("counter", "device_polls", "Polls of a device (good or failed)",
@@ -74,6 +82,10 @@ def families(s: dict) -> list:
     add("counter", "bus_line_errors", "Line errors on a bus by kind",
         [((n, k), v) for n, b in buses.items() for k, v in b.get("line", {}).items()],
         ("bus", "kind"))
+
+
+def _delivery(add, s: dict) -> None:
+    """Outbox, uplink and city commands."""
     outbox = s.get("outbox", {})
     if outbox:
         add("gauge", "outbox_backlog", "Messages waiting in the outbox", [((), outbox["backlog"])])
@@ -92,6 +104,10 @@ def families(s: dict) -> list:
             [((), uplink.get("connects", 0))])
     add("counter", "commands", "City commands by result",
         [((k,), v) for k, v in s.get("commands", {}).items()], ("result",))
+
+
+def _agent(add, s: dict) -> None:
+    """Rule decisions, tasks, anomalies, clock and the process."""
     lighting = s.get("lighting", {})
     add("gauge", "lights_by_source", "Lights whose output was last decided by each source",
         [((k,), v) for k, v in lighting.get("sources", {}).items()], ("source",))
@@ -107,7 +123,6 @@ def families(s: dict) -> list:
         add("gauge", "process_resident_memory_bytes", "Resident memory", [((), proc["rss_bytes"])])
         add("counter", "process_cpu_seconds", "CPU time used", [((), proc["cpu_s"])])
     add("gauge", "uptime_seconds", "Agent uptime", [((), s.get("uptime_s", 0))])
-    return out
 
 
 class _Snapshot:
