@@ -78,6 +78,9 @@ def status(state):
                    "  the agent stays stopped; drop a good bundle in /boot/firmware/lentera/ "
                    "and reboot", err=True)
         sys.exit(1)
+    elif what == "failed":
+        click.echo(f"NOT commissioned: installing the bundle failed: {s.get('reason')}", err=True)
+        sys.exit(1)
     elif what == "installing":
         click.echo("commissioning was cut off; it is redone at the next boot", err=True)
         sys.exit(1)

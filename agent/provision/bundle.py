@@ -16,6 +16,7 @@ from agent.provision.errors import ProvisionError
 FORMAT = 1
 INDEX = "bundle.json"
 SECRET = {"cmd.key", "client.key"}
+FILES = ("gateway.yaml", "cmd.key", "client.crt", "client.key", "ca.crt")   # all a bundle may hold
 MAX_FILE = 256 * 1024
 MAX_FILES = 16
 
@@ -88,8 +89,8 @@ def read_bundle(folder: Path) -> tuple[str, dict[str, bytes]]:
         raise ProvisionError(source, [f"{INDEX}: {len(listed)} files (at most {MAX_FILES})"])
     files, problems = {}, []
     for name, digest in sorted(listed.items()):
-        if "/" in name or name.startswith(".") or name == INDEX:
-            problems.append(f"{name}: not a plain file name")
+        if name not in FILES:
+            problems.append(f"{name!r}: not a bundle file (a bundle holds {', '.join(FILES)})")
             continue
         try:
             data = (folder / name).read_bytes()[:MAX_FILE + 1]

@@ -70,7 +70,12 @@ def run(boot: Path, etc: Path, state: Path) -> tuple[bool, str]:
         _save_state(state, {"state": "rejected", "reason": reason, "bundle": str(drop)})
         return False, f"bundle rejected, nothing installed: {reason}"
     _save_state(state, {"state": "installing", "gateway": gateway_id})
-    _install(files, etc)
+    try:
+        _install(files, etc)
+    except OSError as exc:                # disk full, read-only /etc: the bundle stays for a retry
+        reason = f"cannot write {etc} ({exc}); the bundle stays in {drop}/ for the next boot"
+        _save_state(state, {"state": "failed", "reason": reason, "gateway": gateway_id})
+        return False, reason
     shutil.rmtree(drop)                   # last: a cut-off install is redone on the next boot
     (boot / REASON).unlink(missing_ok=True)
     _save_state(state, {"state": "installed", "gateway": gateway_id,

@@ -96,3 +96,16 @@ def test_fleet_reader_raises_only_provision_error(tmp_path, text):
     except ProvisionError:
         return
     assert all(r.line >= 2 for r in rows)
+
+
+def test_a_bundle_naming_other_files_is_rejected(tmp_path):
+    good = _bundle(tmp_path)
+    boot = tmp_path / "boot"
+    shutil.copytree(good, boot / "lentera")
+    (boot / "lentera" / "profiles").write_text("x")
+    index = json.loads((boot / "lentera" / "bundle.json").read_text())
+    index["files"]["profiles"] = hashlib.sha256(b"x").hexdigest()
+    (boot / "lentera" / "bundle.json").write_text(json.dumps(index))
+    ok, message = firstboot.run(boot, tmp_path / "etc", tmp_path / "state")
+    assert not ok and "'profiles': not a bundle file" in message
+    assert not (tmp_path / "etc").exists()
