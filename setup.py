@@ -25,6 +25,12 @@ setup(
         "uvloop>=0.19,<1; platform_system == 'Linux'",
         # the crew's console (agent/local/): asyncio-native HTTP server, pure-Python fallback
         "aiohttp>=3.9,<4",
+        # provisioning: client certificates (abi3 wheels for aarch64) and YAML edits that keep
+        # comments (pure Python; its optional C part has aarch64 wheels)
+        "cryptography>=41,<51",
+        "ruamel.yaml>=0.18,<0.19",
+        # metrics endpoint (pure Python)
+        "prometheus-client>=0.17,<1",
     ],
     extras_require={
         # apsw: a Python SQLite VFS that models power loss (tests/support/powercut.py);

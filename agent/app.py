@@ -291,6 +291,21 @@ class Agent:
         for name, scheduler in self.schedulers.items():
             start(f"bus.{name}.poll", scheduler.run_loop)
         start("status.publish", self._status_loop)
+        if self.config.metrics.listen:
+            from agent.local.metrics import MetricsServer, agent_figures
+            metrics = MetricsServer(self.config.metrics.listen, lambda: agent_figures(self))
+            start("metrics.serve", metrics.serve_loop)
+        self._start_notify()
+
+    def _start_notify(self) -> None:
+        """Type=notify under systemd: READY after the first polls, WATCHDOG while progressing."""
+        from agent.platform.sdnotify import Notifier, agent_watch
+        self.notifier = Notifier.from_env()
+        if self.notifier.enabled:
+            longest = max([d.poll for d in self.config.devices]
+                          + [b.backoff_max for b in self.config.buses.values()])
+            self.supervisor.start("systemd.notify", agent_watch(
+                self.notifier, self.schedulers, self.supervisor, 2 * longest + 60))
 
     def _start_console(self, start) -> None:
         """The crew's web console (imported only when configured: aiohttp costs memory)."""
@@ -301,6 +316,8 @@ class Agent:
 
     async def _shutdown(self) -> None:
         """Every step runs even if an earlier one fails: the outbox must be flushed last."""
+        if getattr(self, "notifier", None) is not None:
+            self.notifier.send("STOPPING=1")
         await self.supervisor.stop(timeout=2.0)
         if self.watch is not None:
             await self.watch.save_async()

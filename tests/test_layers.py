@@ -17,7 +17,7 @@ PRODUCT = ("agent", "drivers", "edge_rules")
 # the folders of the product, one job each (docs/architecture.md); a new folder is added here
 FOLDERS = {
     "agent/core", "agent/anomaly", "agent/config", "agent/store", "agent/uplink", "agent/services",
-    "agent/local", "agent/platform", "agent/demo", "agent/cli",
+    "agent/local", "agent/platform", "agent/demo", "agent/cli", "agent/provision",
     "drivers/modbus", "drivers/serial", "drivers/sim", "edge_rules",
 }
 
@@ -41,6 +41,9 @@ ADAPTERS = {
     "click": ("agent/cli/",),
     "aiohttp": ("agent/local/",),
     "prometheus_client": ("agent/local/",),
+    # provisioning: X.509 for the gateways' client certificates, comment-keeping YAML edits
+    "cryptography": ("agent/provision/",),
+    "ruamel": ("agent/provision/",),
 }
 ANYWHERE = ("tests/", "bench/")
 

@@ -7,7 +7,7 @@ One module per command group; each command imports what it needs when it runs, s
 import click
 
 from agent import __version__
-from agent.cli import console, crew, field, plan, service, simulation
+from agent.cli import console, crew, field, plan, ports, provision, service, simulation
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +22,6 @@ def main():
 
 for _command in (service.check_config, service.run, simulation.simulate, simulation.demo,
                  crew.override, crew.lights, plan.plan, field.profiles, field.scan, console.crew,
-                 console.audit, console.status):
+                 console.audit, console.status, ports.ports, provision.provision,
+                 provision.firstboot):
     main.add_command(_command)

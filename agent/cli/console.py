@@ -7,6 +7,9 @@ import click
 
 from agent.cli.common import control_request
 
+DEFAULT_CONFIG = "/etc/lentera/gateway.yaml"
+DEFAULT_STATE = "/var/lib/lentera"
+
 
 def _config(config_file: str):
     from agent.config.loading import load_config
@@ -140,9 +143,28 @@ def status_lines(s: dict) -> list[str]:
 
 
 @click.command("status")
-@click.option("-c", "--config", "config_file", required=True,
-              type=click.Path(dir_okay=False), help="Gateway config (YAML).")
-def status(config_file):
-    """What the running agent is doing: buses, lights, sources, backlog, clock, faults."""
-    answer = control_request(config_file, {"op": "status"})
+@click.option("-c", "--config", "config_file", default=None, type=click.Path(dir_okay=False),
+              help=f"Gateway config (YAML) of the running agent [default: {DEFAULT_CONFIG}].")
+@click.option("--state", default=DEFAULT_STATE, show_default=True,
+              type=click.Path(file_okay=False), help="The agent's state folder.")
+def status(config_file, state):
+    """Commissioning state, then what the running agent is doing: buses, lights, sources,
+    backlog, clock, faults. Exit 1 when the gateway is not commissioned or, with -c, when the
+    agent cannot be reached."""
+    from pathlib import Path
+
+    from agent.cli.provision import commissioning
+    ok, line = commissioning(Path(state))
+    click.echo(line, err=not ok)
+    if not ok:
+        sys.exit(1)
+    if config_file is None and not Path(DEFAULT_CONFIG).exists():
+        return                              # nothing configured yet: commissioning is all there is
+    try:
+        answer = control_request(config_file or DEFAULT_CONFIG, {"op": "status"})
+    except click.ClickException as exc:
+        if config_file is not None:
+            raise
+        click.echo(f"agent: {exc.message}", err=True)   # commissioned, service not running
+        return
     click.echo("\n".join(status_lines(answer["status"])))

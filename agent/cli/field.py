@@ -2,19 +2,83 @@
 
 import asyncio
 import logging
+import re
+import sys
+from pathlib import Path
 
 import click
 
 from agent.errors import ConfigError, DeviceError
 
 
-@click.command("profiles")
-def profiles():
-    """List the shipped device profiles."""
-    from drivers.modbus.profile import available_profiles, load_profile
-    for name in available_profiles():
-        p = load_profile(name)
-        click.echo(f"{name:28} {len(p.points):3} points  {p.description}")
+@click.group("profiles", invoke_without_command=True)
+@click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Also search this gateway config's `profiles:` folders.")
+@click.pass_context
+def profiles(ctx, config_file):
+    """List the device profiles Lentera finds (shipped and the installer's own), and where."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from drivers.errors import ProfileError
+    from drivers.modbus.profile import find_profiles, load_profile, search_path, shipped
+    if config_file:
+        from agent.config.loading import load_config
+        try:
+            load_config(config_file)          # sets the config's profile folders
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    broken = 0
+    for name, path in sorted(find_profiles().items()):
+        where = "shipped" if shipped(path) else str(path)
+        try:
+            p = load_profile(name)
+        except ProfileError as exc:
+            broken += 1
+            click.echo(f"{name:28} BROKEN      {where}\n    {exc}")
+            continue
+        click.echo(f"{name:28} {len(p.points):3} points  {where:24}  {p.description}")
+    click.echo("searched: " + ", ".join(str(d) for d in search_path()), err=True)
+    if broken:
+        sys.exit(2)
+
+
+@profiles.command("check")
+@click.argument("profile_file", type=click.Path(dir_okay=False, exists=True))
+def profiles_check(profile_file):
+    """Validate a profile file; print every problem with its key path and line."""
+    from drivers.errors import ProfileError
+    from drivers.modbus.profile import parse_profile
+    path = Path(profile_file)
+    try:
+        p = parse_profile(path.read_text(encoding="utf-8"), str(path))
+    except ProfileError as exc:
+        click.echo(f"{profile_file}: INVALID", err=True)
+        for problem in getattr(exc, "problems", [str(exc)]):
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    if p.model != path.stem:
+        click.echo(f"{profile_file}: model {p.model!r} differs from the file name: devices "
+                   f"name profiles by file name ({path.stem!r}); rename one", err=True)
+        sys.exit(2)
+    click.echo(f"{profile_file}: OK — {p.model}, {len(p.points)} points")
+
+
+@profiles.command("new")
+@click.argument("model")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write here (default: MODEL.yaml in the current folder).")
+def profiles_new(model, output):
+    """Write a commented profile skeleton for MODEL to start from."""
+    from drivers.modbus.profile import skeleton
+    if not re.match(r"^[a-z0-9][a-z0-9._-]{0,63}$", model):
+        raise click.BadParameter("use lower-case letters, digits, '.', '_' and '-', e.g. "
+                                 "acme-lamp-200", param_hint="MODEL")
+    out = Path(output or f"{model}.yaml")
+    if out.exists():
+        raise click.ClickException(f"{out} exists; not overwriting it")
+    out.write_text(skeleton(model), encoding="utf-8")
+    click.echo(f"wrote {out}: edit the points, then `lentera profiles check {out}` and copy it "
+               f"to /etc/lentera/profiles/{model}.yaml")
 
 
 @click.command("scan")

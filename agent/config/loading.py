@@ -7,9 +7,10 @@ from pydantic import TypeAdapter, ValidationError
 from agent.config.keys import load_key
 from agent.config.lighting import lighting_problems
 from agent.config.models import Bus, GatewayConfig, cross_problems
-from agent.config.text import (ConfigProblems, clean_loc, pydantic_message, read_yaml,
-                               with_lines)
+from agent.config.text import (ConfigProblems, clean_loc, format_path, pydantic_message,
+                               read_yaml, with_lines)
 from agent.errors import ConfigError, PathError
+from drivers.modbus.profile import set_config_dirs
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -19,7 +20,7 @@ def load_config(path: str | Path) -> GatewayConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
-    cfg = _resolve_files(parse_config(text, path.name), path.parent)
+    cfg = _resolve_files(parse_config(text, path.name, path.parent), path.parent)
     if cfg.commands.key_file:
         load_key(cfg.commands.key_file)       # unreadable or short key: fatal now, not later
     return cfg
@@ -47,16 +48,21 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
                                   "anomaly": anomaly, "control": control, "console": console})
 
 
-def parse_config(text: str, source: str = "gateway.yaml") -> GatewayConfig:
-    """Validate config text; ConfigProblems lists every problem with key path and line."""
+def parse_config(text: str, source: str = "gateway.yaml", base: Path | None = None) -> GatewayConfig:
+    """Validate config text; ConfigProblems lists every problem with key path and line.
+
+    `profiles:` folders (relative: to `base`, the config's folder) join the profile search path.
+    """
     data = read_yaml(text, source)
+    folders = data.get("profiles") if isinstance(data.get("profiles"), list) else []
+    set_config_dirs([Path(base or ".") / str(f) for f in folders])
     try:
         config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigProblems(source, with_lines(text, source, _problems(exc, data))) from exc
+        raise ConfigProblems(source, grouped_lines(text, source, _problems(exc, data))) from exc
     problems = lighting_problems(config)
     if problems:
-        raise ConfigProblems(source, with_lines(text, source, problems))
+        raise ConfigProblems(source, grouped_lines(text, source, problems))
     return config
 
 
@@ -93,3 +99,43 @@ def load_bus_section(path: str, bus: str):
         where = ".".join(str(p) for p in first["loc"] if p not in ("modbus-tcp", "modbus-rtu"))
         raise ConfigError(f"{path}: buses.{bus}.{where}", f"{first['msg']} "
                           f"(run `lentera check-config {path}`)") from None
+
+
+def _ranges(indexes: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0..2,5'."""
+    out, start, prev = [], indexes[0], indexes[0]
+    for i in indexes[1:] + [None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        out.append(f"{start}..{prev}" if prev > start else str(start))
+        if i is not None:
+            start = prev = i
+    return ",".join(out)
+
+
+def grouped_lines(text: str, source: str, problems) -> list[str]:
+    """with_lines(), with one line for a problem repeated across list entries.
+
+    `devices[0..999].profile: unknown profile 'x' (1,000 devices; first: gateway.yaml line 12)`
+    """
+    groups: dict = {}
+    for loc, msg in problems:
+        at = next((k for k, p in enumerate(loc) if isinstance(p, int)), None)
+        key = (loc[:at] + ("#",) + loc[at + 1:], msg) if at is not None else (loc, msg)
+        groups.setdefault(key, []).append((loc, at))
+    out = []
+    for (_, msg), members in groups.items():
+        first_loc, at = members[0]
+        line = with_lines(text, source, [(first_loc, msg)])[0]
+        indexes = sorted({loc[at] for loc, _ in members}) if at is not None else []
+        if len(indexes) < 2:
+            out.append(line)
+            continue
+        head = format_path(first_loc[:at + 1])
+        noun = first_loc[0] if at == 1 else "entries"
+        line = line.replace(head, head[:head.rindex("[")] + f"[{_ranges(indexes)}]", 1)
+        where = line.rsplit(" (", 1)
+        tail = f"; first: {where[1][:-1]}" if len(where) == 2 and where[1].endswith(")") else ""
+        out.append(f"{where[0] if tail else line} ({len(indexes):,} {noun}{tail})")
+    return out

@@ -233,6 +233,12 @@ class SerialSensor(Strict):
         return self
 
 
+class MetricsConfig(Strict):
+    """Prometheus metrics on a small HTTP listener of its own (agent/local/metrics.py)."""
+
+    listen: str | None = Field(default=None, pattern=r"^[^:\s]+:\d{1,5}$")   # HOST:PORT; None: off
+
+
 class GatewayConfig(Strict):
     """The whole gateway.yaml."""
 
@@ -248,6 +254,8 @@ class GatewayConfig(Strict):
     commands: CommandsConfig = CommandsConfig()
     console: ConsoleConfig = ConsoleConfig()
     groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
+    profiles: list[str] = []              # extra profile folders, searched before the default
+    metrics: MetricsConfig = MetricsConfig()
 
     @model_validator(mode="after")
     def _groups_known(self):
@@ -282,7 +290,7 @@ def cross_problems(bus_names: list, devices: list) -> list[tuple[tuple, str]]:
                              f"{', '.join(sorted(bus_names))}"))
         if isinstance(profile, str) and profile not in profiles:
             problems.append((("devices", i, "profile"), f"unknown profile {profile!r}; "
-                             f"shipped profiles: {', '.join(profiles)}"))
+                             f"known profiles: {', '.join(profiles)}"))
         if dev_id is not None and dev_id in seen_ids:
             problems.append((("devices", i, "id"), f"duplicate device id {dev_id!r}"))
         if isinstance(unit, int) and (bus, unit) in seen_units:

@@ -16,6 +16,13 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # the console's browser tests drive Debian's chromium through Playwright (no browser download)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# deploy tests: a Debian root, the unit's checks, boot-image editing
+[ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+command -v mcopy >/dev/null 2>&1 || need_apt+=(mtools)
+command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need_apt+=(dosfstools)
+command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need_apt+=(fdisk)
+command -v strace >/dev/null 2>&1 || need_apt+=(strace)   # the unit's syscall filter check
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing system packages: ${need_apt[*]}"
   $SUDO apt-get update -qq
@@ -34,5 +41,11 @@ echo "==> installing Lentera and its test dependencies into .venv"
 if [ -f tests/micropython/package.json ]; then
   echo "==> installing the MicroPython WebAssembly test harness (npm)"
   npm install --prefix tests/micropython --no-audit --no-fund --silent >/dev/null
+fi
+if [ "${1:-}" = "--debian-root" ]; then
+  # the deploy tests' cached Debian root and wheelhouse (~2 min cold; the tests build them too)
+  echo "==> building the deploy tests' Debian root cache (/var/cache/lentera-tests)"
+  .venv/bin/python -c "from tests.deploy.debian_root import root_tarball, wheelhouse; \
+print(root_tarball(), wheelhouse())"
 fi
 echo "==> ready"

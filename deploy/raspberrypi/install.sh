@@ -1,47 +1,105 @@
 #!/usr/bin/env bash
-# Install Lentera on a Raspberry Pi OS (or Debian) gateway, from this source tree.
+# Install or upgrade Lentera on Raspberry Pi OS Bookworm / Debian 12+ (arm64 or x86-64).
 #
-#   sudo bash deploy/raspberrypi/install.sh            # install or upgrade, enable the service
-#   DESTDIR=/tmp/stage bash deploy/raspberrypi/install.sh   # stage into a folder (no users, no systemd)
+#   sudo bash deploy/raspberrypi/install.sh                  # from this source tree (needs PyPI)
+#   sudo bash deploy/raspberrypi/install.sh --wheels DIR     # offline, from a wheelhouse holding
+#                                                            # lentera-*.whl and its dependencies
 #
-# Layout: /opt/lentera/venv (the agent), /etc/lentera/gateway.yaml (config, kept on upgrade),
-# /var/lib/lentera (outbox, anomaly state, pushed schedules), lentera.service (systemd).
+# Idempotent: re-running upgrades the agent in place and keeps config, keys and the outbox.
+#   /opt/lentera/venv          the agent (its own venv); /usr/local/bin/lentera on the PATH
+#   /etc/lentera               config and secrets: root:lentera, dirs 0750, files 0640
+#                              (the service reads them, only root changes them)
+#   /var/lib/lentera           state (outbox, anomaly state, pushed schedules): lentera:lentera
+#   /run/lentera               the control socket (systemd RuntimeDirectory=)
+# The lentera system user is in group dialout (serial adapters). Mosquitto is not needed here.
+# Undo with deploy/raspberrypi/uninstall.sh (keeps config and data unless --purge).
 set -euo pipefail
-SRC="$(cd "$(dirname "$0")/../.." && pwd)"
-DESTDIR="${DESTDIR:-}"
-OPT="$DESTDIR/opt/lentera"
-ETC="$DESTDIR/etc/lentera"
-VAR="$DESTDIR/var/lib/lentera"
-UNIT_DIR="$DESTDIR/etc/systemd/system"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+SRC="$(cd "$HERE/../.." && pwd)"
+OPT=/opt/lentera ETC=/etc/lentera VAR=/var/lib/lentera UNITS=/etc/systemd/system
+WHEELS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --wheels) WHEELS="$(cd "$2" && pwd)"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (sudo bash $0)" >&2; exit 1; }
+say() { echo "==> $*"; }
 
-if [ -z "$DESTDIR" ]; then
-  [ "$(id -u)" -eq 0 ] || { echo "run as root (sudo), or set DESTDIR to stage" >&2; exit 1; }
-  echo "==> system packages"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-  id lentera >/dev/null 2>&1 || useradd --system --home-dir /var/lib/lentera \
-    --shell /usr/sbin/nologin --groups dialout lentera
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || {
+  echo "install.sh: Python 3.11 or newer is needed (Raspberry Pi OS Bookworm / Debian 12 has it)" >&2
+  exit 1; }
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  say "system package python3-venv"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
 fi
 
-echo "==> agent into $OPT/venv"
-mkdir -p "$OPT" "$ETC" "$VAR" "$UNIT_DIR"
-[ -x "$OPT/venv/bin/python" ] || python3 -m venv "$OPT/venv"
-"$OPT/venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-"$OPT/venv/bin/python" -m pip install -q "$SRC"
+say "service user lentera (groups: lentera, dialout)"
+getent group dialout >/dev/null || groupadd --system dialout
+id lentera >/dev/null 2>&1 || useradd --system --user-group --home-dir "$VAR" --no-create-home \
+  --shell /usr/sbin/nologin lentera
+usermod -a -G dialout lentera
 
-if [ ! -f "$ETC/gateway.yaml" ]; then
-  echo "==> example config to $ETC/gateway.yaml (edit it, then: lentera check-config)"
-  sed -e 's|^outbox:.*||' "$SRC/deploy/raspberrypi/gateway.example.yaml" > "$ETC/gateway.yaml"
-  printf '\noutbox: {path: /var/lib/lentera/outbox.db}\nanomaly: {state_file: /var/lib/lentera/anomaly.npz}\ncommands: {schedule_file: /var/lib/lentera/pushed-lighting.json}\n' >> "$ETC/gateway.yaml"
+install -d -o root -g root -m 0755 "$OPT" "$OPT/share/doc"
+install -d -o root -g lentera -m 0750 "$ETC" "$ETC/profiles"
+install -d -o lentera -g lentera -m 0750 "$VAR"
+
+if [ -x "$OPT/venv/bin/python" ] && ! "$OPT/venv/bin/python" -c 'import sys' 2>/dev/null; then
+  rm -rf "$OPT/venv"                   # the system Python changed under it: rebuild
+fi
+[ -x "$OPT/venv/bin/python" ] || { say "venv $OPT/venv"; python3 -m venv "$OPT/venv"; }
+if [ -n "$WHEELS" ]; then PKG=(--no-index --find-links "$WHEELS" lentera); else PKG=("$SRC"); fi
+say "agent into $OPT/venv (${WHEELS:-from $SRC})"
+PIP=("$OPT/venv/bin/python" -m pip -q --disable-pip-version-check install)
+"${PIP[@]}" --upgrade "${PKG[@]}"
+"${PIP[@]}" --force-reinstall --no-deps "${PKG[@]}"   # same version number: still the new code
+ln -sfn "$OPT/venv/bin/lentera" /usr/local/bin/lentera
+# the unit's Documentation= points at the installed guide
+install -m 0644 "$SRC/docs/installer-guide.md" "$SRC/docs/config.md" "$SRC/docs/profiles.md" \
+  "$OPT/share/doc/"
+
+if [ -f "$ETC/gateway.yaml" ]; then
+  say "keeping $ETC/gateway.yaml and its keys"
+  if ! grep -q '^control:' "$ETC/gateway.yaml"; then
+    # configs from older installs put the socket next to the config: read-only to the service now
+    say "moving the control socket to /run/lentera (appended control: to gateway.yaml)"
+    printf '\n# added by install.sh: /etc/lentera is read-only to the service\ncontrol: {socket: /run/lentera/lentera.sock}\n' \
+      >> "$ETC/gateway.yaml"
+  fi
 else
-  echo "==> keeping existing $ETC/gateway.yaml"
+  say "example config $ETC/gateway.yaml (a provisioning bundle replaces it at first boot)"
+  install -o root -g lentera -m 0640 "$HERE/gateway.example.yaml" "$ETC/gateway.yaml"
 fi
-install -m 0644 "$SRC/deploy/raspberrypi/lentera.service" "$UNIT_DIR/lentera.service"
+# config and secrets: readable by the service, writable by root only (older installs left
+# cmd.key root:root 0600, which the service could not read)
+chown -R root:lentera "$ETC"
+find "$ETC" -type d -exec chmod 0750 {} + && find "$ETC" -type f -exec chmod 0640 {} +
+chown -R lentera:lentera "$VAR"
 
-if [ -z "$DESTDIR" ]; then
-  chown -R lentera:lentera "$VAR" "$ETC"
-  systemctl daemon-reload
-  systemctl enable lentera.service >/dev/null
-  echo "==> installed. Next: bash deploy/raspberrypi/provision.sh, then systemctl restart lentera"
+say "systemd units and udev rules"
+install -m 0644 "$HERE/lentera.service" "$HERE/lentera-firstboot.service" "$UNITS/"
+mkdir -p /etc/udev/rules.d
+[ -f /etc/udev/rules.d/99-lentera-rs485.rules ] ||
+  install -m 0644 "$HERE/99-lentera-rs485.rules" /etc/udev/rules.d/99-lentera-rs485.rules
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl enable lentera.service lentera-firstboot.service >/dev/null 2>&1 || true
+  if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    command -v udevadm >/dev/null && udevadm control --reload || true
+    if systemctl is-active --quiet lentera.service; then
+      say "restarting the running agent"; systemctl restart lentera.service
+    fi
+  fi
+else
+  say "no systemd here (image build or container): units installed, not enabled"
+  mkdir -p "$UNITS/multi-user.target.wants"
+  ln -sfn "$UNITS/lentera.service" "$UNITS/multi-user.target.wants/lentera.service"
+  ln -sfn "$UNITS/lentera-firstboot.service" "$UNITS/multi-user.target.wants/lentera-firstboot.service"
 fi
-"$OPT/venv/bin/lentera" check-config "$ETC/gateway.yaml" || true
+
+say "config check as the service user"
+setpriv --reuid lentera --regid lentera --init-groups \
+  "$OPT/venv/bin/lentera" check-config "$ETC/gateway.yaml" || true
+say "installed $("$OPT/venv/bin/lentera" --version). Next: docs/installer-guide.md ($OPT/share/doc)"

@@ -1,44 +1,58 @@
-"""Field deployment scripts: provisioning a staged gateway, the systemd unit's essentials."""
+"""Field deployment files: the scripts parse, the unit's essentials, the udev rules' shape."""
 
+import re
 import subprocess
-import sys
 from pathlib import Path
-
-from agent.config.loading import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 PI = REPO / "deploy" / "raspberrypi"
 
 
-def test_provision_sets_identity_creates_key_and_config_stays_valid(tmp_path):
-    etc = tmp_path / "etc"
-    etc.mkdir()
-    (etc / "gateway.yaml").write_text((PI / "gateway.example.yaml").read_text())
-    lentera = Path(sys.executable).parent / "lentera"
-    res = subprocess.run(["bash", str(PI / "provision.sh"), "--id", "tgr-gw-0042", "--site",
-                          "karawaci", "--lat", "-6.2", "--lon", "106.6", "--broker",
-                          "mqtts://broker.example:8883"], capture_output=True, text=True,
-                         env={"ETC": str(etc), "LENTERA": str(lentera), "PATH": "/usr/bin:/bin"})
-    assert res.returncode == 0, res.stdout + res.stderr
-    cfg = load_config(etc / "gateway.yaml")
-    assert (cfg.gateway.id, cfg.gateway.site) == ("tgr-gw-0042", "karawaci")
-    assert cfg.uplink.mqtt.url == "mqtts://broker.example:8883" and cfg.uplink.mqtt.tls
-    assert cfg.lighting["schedules"]["evening"]["on"] == "sunset+10min"   # 'on' survived
-    key = (etc / "cmd.key").read_text()
-    assert len(bytes.fromhex(key)) == 32 and (etc / "cmd.key").stat().st_mode & 0o077 == 0
-    assert "fingerprint" in res.stdout and list(etc.glob("gateway.yaml.bak.*"))
-
-
-def test_provision_refuses_missing_arguments(tmp_path):
-    res = subprocess.run(["bash", str(PI / "provision.sh"), "--id", "x"], capture_output=True,
-                         text=True, env={"ETC": str(tmp_path), "PATH": "/usr/bin:/bin"})
-    assert res.returncode == 2 and "--site is required" in res.stderr
-
-
-def test_service_unit_runs_the_agent_and_restarts_it():
+def test_service_unit_runs_the_agent_watchdogged_and_restarts_it():
     unit = (PI / "lentera.service").read_text()
     assert "ExecStart=/opt/lentera/venv/bin/lentera run -c /etc/lentera/gateway.yaml" in unit
-    assert "Restart=always" in unit and "KillSignal=SIGTERM" in unit
     assert "ExecStartPre=/opt/lentera/venv/bin/lentera check-config" in unit
-    for script in ("install.sh", "provision.sh"):
-        assert subprocess.run(["bash", "-n", str(PI / script)]).returncode == 0
+    for line in ("Type=notify", "WatchdogSec=", "Restart=always", "StartLimitBurst=",
+                 "KillSignal=SIGTERM", "RuntimeDirectory=lentera", "StateDirectory=lentera",
+                 "CapabilityBoundingSet=\n", "DevicePolicy=closed", "ProtectSystem=strict"):
+        assert line in unit, line
+    assert "ReadWritePaths=/etc/lentera" not in unit     # config is root's, read-only to us
+    example = (PI / "gateway.example.yaml").read_text()
+    assert "socket: /run/lentera/lentera.sock" in example   # in RuntimeDirectory=
+
+
+def test_scripts_parse():
+    for script in ("install.sh", "uninstall.sh", "customize-image.sh"):
+        assert subprocess.run(["bash", "-n", str(PI / script)]).returncode == 0, script
+
+
+def test_udev_rules_are_comments_or_well_formed_rules():
+    for line in (PI / "99-lentera-rs485.rules").read_text().splitlines():
+        body = line.lstrip("# ").strip()
+        if body.startswith("SUBSYSTEM=="):
+            assert re.fullmatch(r'(\w+(\{\w+\})?(==|\+=|=)"[^"]*"(, )?)+', body), line
+            assert 'SYMLINK+="ttyRS485-' in body
+
+
+def test_ports_rule_lines_pin_by_serial_else_by_socket():
+    from drivers.serial.ports import Adapter, id_path
+    ftdi = Adapter("/dev/ttyUSB0", "/dev/serial/by-id/usb-FTDI_FT232R_A10K1234-if00-port0",
+                   "/dev/serial/by-path/platform-xhci-hcd.0-usb-0:1.3:1.0-port0", 0x0403,
+                   0x6001, "A10K1234", "FTDI", "FT232R")
+    assert ftdi.rule("ttyRS485-1") == (
+        'SUBSYSTEM=="tty", ATTRS{idVendor}=="0403", ATTRS{idProduct}=="6001", '
+        'ATTRS{serial}=="A10K1234", SYMLINK+="ttyRS485-1", GROUP="dialout", MODE="0660"')
+    ch340 = Adapter("/dev/ttyUSB1", None,
+                    "/dev/serial/by-path/platform-xhci-hcd.0-usb-0:1.4:1.0-port0",
+                    0x1a86, 0x7523, None, None, None)
+    assert 'ENV{ID_PATH}=="platform-xhci-hcd.0-usb-0:1.4:1.0"' in ch340.rule("ttyRS485-2")
+    assert id_path("platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.3:1.0-port0") == \
+        "platform-fd500000.pcie-pci-0000:01:00.0-usb-0:1.3:1.0"
+
+
+def test_lentera_ports_lists_what_pyserial_finds():
+    import sys
+    res = subprocess.run([sys.executable, "-m", "agent.cli", "ports"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(("/dev/", "no serial adapters found")), res.stdout

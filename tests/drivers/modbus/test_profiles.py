@@ -116,3 +116,87 @@ def test_simulated_meter_registers_decode_through_the_profile():
     lux.set_lux(70000)
     regs = ProfileRegisters(lux.profile).render("holding", lux.values())
     assert regs[2:4] == [0x0001, 0x1170]
+
+
+# --- the installer's own profiles: search path, check, skeleton, grouped problems ------------
+
+import subprocess   # noqa: E402
+import sys          # noqa: E402
+
+from agent.config.loading import load_config   # noqa: E402
+from drivers.modbus import profile as profile_mod   # noqa: E402
+
+LENTERA = [sys.executable, "-m", "agent.cli"]
+
+
+def _gateway(tmp_path, devices: str, extra: str = "") -> "Path":
+    path = tmp_path / "gateway.yaml"
+    path.write_text("gateway: {id: gw-1, site: s, location: {lat: 0, lon: 0}}\n"
+                    "uplink: {mqtt: {url: 'mqtt://127.0.0.1:1883'}}\n"
+                    "buses: {lan: {type: modbus-tcp, host: 127.0.0.1}}\n" + extra +
+                    "devices:\n" + devices)
+    return path
+
+
+def test_config_profiles_folder_is_searched_first_and_reported(tmp_path):
+    folder = tmp_path / "my-profiles"
+    folder.mkdir()
+    (folder / "acme-lamp.yaml").write_text(profile_mod.skeleton("acme-lamp"))
+    cfg = _gateway(tmp_path, "  - {id: L1, bus: lan, unit: 1, profile: acme-lamp}\n",
+                   "profiles: [my-profiles]\n")
+    try:
+        assert load_config(cfg).devices[0].profile == "acme-lamp"
+        assert profile_mod.load_profile("acme-lamp").model == "acme-lamp"
+    finally:
+        profile_mod.set_config_dirs([])
+    res = subprocess.run(LENTERA + ["profiles", "-c", str(cfg)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    line = next(x for x in res.stdout.splitlines() if x.startswith("acme-lamp"))
+    assert str(folder / "acme-lamp.yaml") in line and "streetlight-generic" in res.stdout
+
+
+def test_broken_user_profile_gives_key_path_errors_naming_the_file(tmp_path):
+    bad = tmp_path / "acme-bad.yaml"
+    bad.write_text("model: acme-bad\npoints:\n"
+                   "  - {name: a, table: holding, address: 0, type: int16}\n"
+                   "  - {name: b, table: coils, address: 1, type: int16, colour: red}\n")
+    res = subprocess.run(LENTERA + ["profiles", "check", str(bad)], capture_output=True,
+                         text=True)
+    assert res.returncode == 2
+    assert "points[1].table:" in res.stderr and "(acme-bad.yaml line 4)" in res.stderr
+    assert "points[1].colour: unknown key" in res.stderr
+    listing = subprocess.run(LENTERA + ["profiles"], capture_output=True, text=True,
+                             env={"LENTERA_PROFILE_PATH": str(tmp_path), "PATH": "/usr/bin"})
+    assert listing.returncode == 2 and "acme-bad" in listing.stdout and "BROKEN" in listing.stdout
+    assert str(bad) in listing.stdout
+
+
+def test_profiles_new_writes_a_skeleton_that_checks(tmp_path):
+    out = tmp_path / "acme-lamp.yaml"
+    res = subprocess.run(LENTERA + ["profiles", "new", "acme-lamp", "-o", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "# address: ZERO-based" in out.read_text()
+    ok = subprocess.run(LENTERA + ["profiles", "check", str(out)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    again = subprocess.run(LENTERA + ["profiles", "new", "acme-lamp", "-o", str(out)],
+                           capture_output=True, text=True)
+    assert again.returncode != 0 and "not overwriting" in again.stderr
+
+
+def test_a_thousand_devices_with_one_unknown_profile_give_one_line(tmp_path):
+    devices = "".join(f"  - {{id: D{i}, bus: lan, unit: {i % 247 + 1}, profile: nope}}\n"
+                      for i in range(1000))
+    buses = "".join(f"  b{i}: {{type: modbus-tcp, host: 127.0.0.1}}\n" for i in range(5))
+    cfg = tmp_path / "gateway.yaml"
+    cfg.write_text("gateway: {id: gw-1, site: s, location: {lat: 0, lon: 0}}\n"
+                   "uplink: {mqtt: {url: 'mqtt://127.0.0.1:1883'}}\nbuses:\n" + buses +
+                   "devices:\n" + "".join(
+                       line.replace("bus: lan", f"bus: b{i // 247}")
+                       for i, line in enumerate(devices.splitlines(keepends=True))))
+    res = subprocess.run(LENTERA + ["check-config", str(cfg)], capture_output=True, text=True)
+    assert res.returncode == 2
+    lines = [x.strip() for x in res.stderr.splitlines()[1:]]
+    assert lines == ["devices[0..999].profile: unknown profile 'nope'; known profiles: "
+                     + ", ".join(profile_mod.available_profiles())
+                     + " (1,000 devices; first: gateway.yaml line 10)"], lines

@@ -1,0 +1,1 @@
+"""Commissioning: fleet CSV -> one bundle per gateway (config, keys, certificates), first boot."""
