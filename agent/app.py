@@ -1,7 +1,6 @@
 """The agent: wires buses, schedulers, uplink and status under one supervisor."""
 
 import asyncio
-import json
 import logging
 import time
 from pathlib import Path
@@ -9,22 +8,21 @@ from pathlib import Path
 from agent import status
 from agent.status import wall_ms
 from agent.platform.clock import AgentClock
-from agent.config.lighting import build_lighting, lighting_problems
+from agent.config.lighting import build_lighting
 from agent.config.keys import load_key
 from agent.config.models import GatewayConfig
-from agent.field import build_field
-from agent.config.text import format_path
+from agent.field import build_field, build_serial_sensors
 from agent.services.lighting import LightingService
 from agent.services.watch import FaultWatch, analog_channels
 from agent.services.arbiter import DirectArbiter
-from agent.uplink.commands import CommandHandler, Refused
+from agent.services.pushed_schedule import PushedSchedule
+from agent.uplink.commands import CommandHandler
 from agent.uplink.intake import CommandIntake
 from agent.local.control import ControlServer
 from agent.local.view import local_status
 from agent.core.supervisor import Supervisor
 from agent.store.lock import StateLock
 from agent.store.outbox import ALARM, EVENT, NOISE, ROUTINE, Outbox
-from agent.store.statefile import load_or_quarantine, write_atomic
 from agent.uplink.publisher import Publisher
 from agent.uplink.mqtt import MqttUplink
 from drivers.modbus.device import ModbusDevice
@@ -59,6 +57,7 @@ class Agent:
         self.outbox.on_unencodable = lambda device, error: self.emit_event(
             device, "message_unencodable", EVENT, error=error)
         self.lock = StateLock(Path(ob.path).parent)
+        self.schedule = PushedSchedule(config, self.state_file_corrupt)
         self.supervisor = Supervisor(log=log.warning)
         self.started = time.time()
         self._drop_event_at = 0.0
@@ -127,7 +126,7 @@ class Agent:
     def _build_arbiter(self, bus_of: dict):
         if self.arbiter_factory is not None:
             return self.arbiter_factory(self.devices, bus_of)
-        controller = self._pushed_controller() or build_lighting(self.config)
+        controller = self.schedule.load() or build_lighting(self.config)
         if controller is None:
             return DirectArbiter(self.devices, bus_of)
         lights = {d: dev for d, dev in self.devices.items()
@@ -136,22 +135,6 @@ class Agent:
                                         trust_file=str(Path(self.config.outbox.path).with_name(
                                             "clock-trust.json")))
         return self.lighting
-
-    def _build_serial_sensors(self) -> dict:
-        if not self.config.serial_sensors:
-            return {}
-        # imported only when used: pyserial and the parsers cost ~3 MB of a Pi's memory
-        from agent.services.sensors import SerialSensorService
-        from drivers.serial.line import SerialSensorConfig
-        services = {}
-        for s in self.config.serial_sensors:
-            cfg = SerialSensorConfig(name=s.id, kind=s.kind, port=s.port, baudrate=s.baudrate,
-                                     parity=s.parity, stopbits=s.stopbits,
-                                     silence_timeout_s=s.silence_timeout, pattern=s.pattern,
-                                     scales=dict(s.scales), terminator=s.terminator,
-                                     max_line_len=s.max_line_len)
-            services[s.id] = SerialSensorService(cfg, s.publish_every, self.on_reading, wall_ms)
-        return services
 
     def _build_watch(self) -> FaultWatch | None:
         an = self.config.anomaly
@@ -166,34 +149,6 @@ class Agent:
         if watch.load():
             log.info("anomaly detection resumed from %s", an.state_file)
         return watch
-
-    def _pushed_controller(self):
-        """The schedule the city pushed last (it outlives restarts), if any and still valid."""
-        if self.config.lighting is None:
-            return None
-        return load_or_quarantine(self.config.commands.schedule_file, self._load_pushed,
-                                  self.state_file_corrupt)
-
-    def _load_pushed(self, path: Path):
-        lighting = json.loads(path.read_text(encoding="utf-8"))
-        self._check_schedule(lighting, "pushed", ValueError)
-        controller = build_lighting(self.config, lighting)
-        log.info("lighting: using the schedule pushed by the city (%s)", path)
-        return controller
-
-    def _check_schedule(self, lighting: dict, where: str, error: type) -> None:
-        problems = lighting_problems(self.config, lighting, where)
-        if problems:
-            raise error(f"{format_path(problems[0][0])}: {problems[0][1]}")
-
-    async def push_schedule(self, lighting: dict) -> None:
-        """A schedule from the city: validate, keep it on disk, then run it."""
-        self._check_schedule(lighting, "schedule", Refused)
-        try:
-            write_atomic(self.config.commands.schedule_file, json.dumps(lighting).encode())
-        except OSError as exc:
-            raise Refused(f"cannot store the schedule ({exc.strerror}): not applied") from None
-        await self.lighting.replace_controller(build_lighting(self.config, lighting))
 
     def command_groups(self) -> dict[str, list[str]]:
         """Groups a city command may name: `groups`, plus the lighting groups."""
@@ -264,7 +219,8 @@ class Agent:
             self.lighting.on_commanded = self.watch.note_command
         self.commands = self._build_commands(self.arbiter)
         if self.lighting is not None:
-            self.commands.push_schedule = self.push_schedule
+            self.commands.push_schedule = lambda lighting: self.schedule.push(lighting,
+                                                                               self.lighting)
         self.uplink.on_command = lambda topic, payload: self.intake.submit(payload)
         self.uplink.status_extra.update(self.status())
 
@@ -286,7 +242,8 @@ class Agent:
             start("anomaly.watch", self.watch.run_loop)
         if self.config.console.listen:
             self._start_console(start)
-        for name, service in self._build_serial_sensors().items():
+        sensors = build_serial_sensors(self.config, self.on_reading, wall_ms)
+        for name, service in sensors.items():
             start(f"serial.{name}.read", service.run_loop)
         for name, scheduler in self.schedulers.items():
             start(f"bus.{name}.poll", scheduler.run_loop)

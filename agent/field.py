@@ -1,4 +1,5 @@
-"""The field side of the agent: buses, devices and their poll schedulers, built from the config."""
+"""The field side of the agent, built from the config: buses, devices, their poll schedulers,
+and the serial sensors."""
 
 import time
 
@@ -48,3 +49,21 @@ def build_field(config: GatewayConfig, on_reading, wall_ms, log) -> tuple[dict, 
             retries=bus_cfg.retries, backoff_max=bus_cfg.backoff_max,
             max_in_flight=getattr(bus_cfg, "max_in_flight", 1), log=log)
     return buses, devices, schedulers
+
+
+def build_serial_sensors(config: GatewayConfig, on_reading, wall_ms) -> dict:
+    """Sensor id -> SerialSensorService for every configured serial sensor."""
+    if not config.serial_sensors:
+        return {}
+    # imported only when used: pyserial and the parsers cost ~3 MB of a Pi's memory
+    from agent.services.sensors import SerialSensorService
+    from drivers.serial.line import SerialSensorConfig
+    services = {}
+    for s in config.serial_sensors:
+        cfg = SerialSensorConfig(name=s.id, kind=s.kind, port=s.port, baudrate=s.baudrate,
+                                 parity=s.parity, stopbits=s.stopbits,
+                                 silence_timeout_s=s.silence_timeout, pattern=s.pattern,
+                                 scales=dict(s.scales), terminator=s.terminator,
+                                 max_line_len=s.max_line_len)
+        services[s.id] = SerialSensorService(cfg, s.publish_every, on_reading, wall_ms)
+    return services
