@@ -1,4 +1,4 @@
-"""The `console:` section of gateway.yaml: the crew's web console (docs/console.md)."""
+"""The local listeners' settings: the crew's console and the Prometheus metrics."""
 
 from typing import Annotated
 
@@ -36,3 +36,11 @@ class ConsoleConfig(BaseModel):
         if self.hold_default > self.hold_max:
             raise ValueError("hold_default is longer than hold_max")
         return self
+
+
+class MetricsConfig(BaseModel):
+    """Prometheus metrics on a small HTTP listener of its own (agent/local/metrics.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str | None = Field(default=None, pattern=r"^[^:\s]+:\d{1,5}$")   # HOST:PORT; None: off

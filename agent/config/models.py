@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field,
                       field_validator, model_validator)
 
-from agent.config.console import ConsoleConfig
+from agent.config.console import ConsoleConfig, MetricsConfig
 from agent.config.topics import check_level, check_prefix
 from agent.errors import PathError
 from agent.config.units import Duration
@@ -231,12 +231,6 @@ class SerialSensor(Strict):
         elif self.pattern or self.scales:
             raise ValueError(f"pattern and scales apply to kind ascii only, not {self.kind}")
         return self
-
-
-class MetricsConfig(Strict):
-    """Prometheus metrics on a small HTTP listener of its own (agent/local/metrics.py)."""
-
-    listen: str | None = Field(default=None, pattern=r"^[^:\s]+:\d{1,5}$")   # HOST:PORT; None: off
 
 
 class GatewayConfig(Strict):

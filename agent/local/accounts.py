@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from agent.errors import LenteraError
 from agent.store.statefile import write_atomic
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 MIN_PASSWORD = 8
 
 
-class AccountError(ValueError):
+class AccountError(LenteraError, ValueError):
     """A crew account that cannot be made as asked; the message says how to fix it."""
 
 

@@ -10,6 +10,7 @@ outbox, so it survives an uplink outage).
 import logging
 import time
 
+from agent.errors import LenteraError
 from agent.store.outbox import EVENT
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ OPS = ("on", "off", "dim", "release")
 MAX_TARGETS = 1000
 
 
-class ActionError(ValueError):
+class ActionError(LenteraError, ValueError):
     """A request the crew must correct (HTTP 400); the message says how."""
 
 

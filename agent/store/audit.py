@@ -15,13 +15,15 @@ import logging
 import os
 from pathlib import Path
 
+from agent.errors import LenteraError
+
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 MAX_LINE = 64 * 1024          # a longer "line" is not ours: verify says so, never loads it
 
 
-class AuditError(ValueError):
+class AuditError(LenteraError, ValueError):
     """The audit log cannot be written; the message says what to do."""
 
 
