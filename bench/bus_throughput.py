@@ -3,7 +3,7 @@
 Subcommands:
   rtu   60 street-light controllers on a simulated 9600-baud Modbus RTU line
         (`lentera simulate --rtu`, a timed pty wire in its own process), polled
-        as fast as possible by BusScheduler + ModbusDevice + ModbusBus. Prints
+        as fast as possible by BusScheduler + ModbusDevice + ModbusRtuBus. Prints
         register reads per second achieved, the theoretical line rate for the
         same request mix, and their ratio (target >= 0.95).
 
@@ -34,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agent.core.bus import BusScheduler, PollTarget  # noqa: E402
 from drivers.modbus.device import ModbusDevice  # noqa: E402
-from drivers.modbus.bus import ModbusBus  # noqa: E402
+from drivers.modbus.rtu import ModbusRtuBus  # noqa: E402
 from drivers.modbus.line import rtu_gap_s  # noqa: E402
 from drivers.modbus.profile import load_profile  # noqa: E402
 from tcp_fleet import add_tcp_parser  # noqa: E402  (bench/ is the script's own folder)
@@ -77,8 +77,7 @@ def start_simulator(lights: int, baud: int, parity: str, link: Path) -> tuple:
 async def rtu_poll(link: Path, lights: int, baud: int, parity: str, seconds: float,
                    warmup: float) -> dict:
     """Poll all controllers as fast as the bus allows; count registers read."""
-    bus = ModbusBus("rs485-bench", "modbus-rtu", port=str(link), baudrate=baud,
-                    parity=parity, timeout_s=0.5)
+    bus = ModbusRtuBus("rs485-bench", str(link), baudrate=baud, parity=parity, timeout_s=0.5)
     if not await bus.connect():
         raise SystemExit(f"cannot open {link}")
     profile = load_profile(PROFILE)
@@ -108,7 +107,9 @@ async def rtu_poll(link: Path, lights: int, baud: int, parity: str, seconds: flo
     except asyncio.CancelledError:
         pass
     bus.close()
-    errors = {k: v - errors_before[k] for k, v in bus.counters.as_dict().items()}
+    errors = {k: v - errors_before[k] for k, v in bus.counters.as_dict().items()
+              if k != "late_replies"}
+    errors["late_replies"] = sum(bus.counters.late_replies.values())
     return {"elapsed_s": elapsed, "polls": tally["good"], "failed_polls": tally["bad"],
             "registers": tally["good"] * per_poll, "blocks": devices[0].blocks,
             "agent_cpu_s": cpu, "line_errors": errors}
