@@ -1,12 +1,13 @@
 """gateway.yaml from file or text to a validated GatewayConfig; every problem with path and line."""
 
+import os
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
 from agent.config.keys import load_key
 from agent.config.lighting import lighting_problems
-from agent.config.models import Bus, GatewayConfig, cross_problems
+from agent.config.models import Bus, GatewayConfig, RtuBus, cross_problems
 from agent.config.text import (ConfigProblems, PathError, clean_loc, pydantic_message, read_yaml,
                                with_lines)
 from agent.errors import ConfigError
@@ -91,3 +92,14 @@ def load_bus_section(path: str, bus: str):
         where = ".".join(str(p) for p in first["loc"] if p not in ("modbus-tcp", "modbus-rtu"))
         raise ConfigError(f"{path}: buses.{bus}.{where}", f"{first['msg']} "
                           f"(run `lentera check-config {path}`)") from None
+
+
+def port_warnings(cfg: GatewayConfig) -> list[str]:
+    """Serial ports the config names that do not exist here: warnings, not errors (the
+    adapter may be plugged in later, or the config checked on another machine)."""
+    ports = [(f"buses.{name}.port", bus.port) for name, bus in cfg.buses.items()
+             if isinstance(bus, RtuBus)]
+    ports += [(f"serial_sensors[{i}].port", s.port) for i, s in enumerate(cfg.serial_sensors)]
+    return [f"{key}: serial port {port} does not exist on this machine (no such device "
+            "file); list adapters with `ls -l /dev/serial/by-id/` and use their stable name"
+            for key, port in ports if not os.path.exists(port)]
