@@ -26,6 +26,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7"],
+        # bench/fuzz.py only (coverage-guided); wheels for x86_64 only, so never on the
+        # gateway: without it bench/fuzz.py falls back to hypothesis
+        "fuzz": ["atheris>=2.3,<2.4; platform_machine == 'x86_64'"],
     },
     entry_points={"console_scripts": ["lentera=agent.cli:main"]},
 )
