@@ -79,11 +79,13 @@ class Responder:
 
     def set_garbage(self, bps: int) -> None:
         """Start or stop (0) random bytes on the line."""
+        self._garbage_t0, self._garbage_total = time.monotonic(), 0
         self.garbage_bps = bps
 
     # -- the thread ------------------------------------------------------------------
     def _run(self) -> None:
-        next_garbage = time.monotonic()
+        next_garbage = self._garbage_t0 = time.monotonic()
+        self._garbage_total = 0
         while not self._stop.is_set():
             now = time.monotonic()
             wait = 0.05
@@ -104,7 +106,10 @@ class Responder:
             if not self._due:
                 self.idle.set()
             if self.garbage_bps and now >= next_garbage:
-                chunk = self.rng.randbytes(max(1, self.garbage_bps // 100))
+                # owed bytes at the rate since the start (the loop may wake late)
+                owed = int((now - self._garbage_t0) * self.garbage_bps) - self._garbage_total
+                chunk = self.rng.randbytes(max(1, owed))
+                self._garbage_total += len(chunk)
                 self._buf += chunk[:len(chunk) // 2]     # what the units hear, too
                 self._write(chunk)
                 self.garbage_sent += len(chunk)
