@@ -137,6 +137,8 @@ class ModbusRtuBus:
                                   f"no reply within {self.timeout_s:g} s") from None
             finally:
                 self._scanner = self._done = None
+                if not done.done():
+                    done.cancel()        # nothing may set it later, unobserved
                 self._account(scanner)
         if pdu[0] & 0x80:
             raise _exception(device, operation, pdu[1])
