@@ -210,7 +210,7 @@ def _peek_id(raw: bytes):
     try:
         cmd = json.loads(json.loads(raw)["payload"])
         return cmd["id"] if isinstance(cmd.get("id"), str) else None
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
 
 
