@@ -69,3 +69,15 @@ def test_a_damaged_reply_is_never_a_value(unit, registers, flip, bit):
     frame[flip % len(frame)] ^= 1 << bit
     scanner = ReplyScanner(unit, 3, 2 * len(registers))
     assert scanner.feed(bytes(frame)) is None      # CRC-16 catches every single-bit error
+
+
+def test_regression_a_date_that_is_no_calendar_date_is_a_config_problem():
+    """Found by bench/fuzz.py (config): PyYAML's timestamp resolver raised a bare ValueError
+    for `date: 2026-28-17`, so check-config died with a traceback instead of naming it."""
+    from agent.config.loading import parse_config
+    from agent.config.text import ConfigProblems
+    real = (REPO / "deploy" / "raspberrypi" / "gateway.example.yaml").read_text()
+    with pytest.raises(ConfigProblems) as info:
+        parse_config(real + "\nextra_date: 2026-28-17\n")
+    assert "not a calendar date" in str(info.value)
+    CHECKS["config"](b"holidays:\n  - {date: 2026-13-01}\n")
