@@ -70,7 +70,9 @@ def _problems(exc: ValidationError, data: dict) -> list[tuple[tuple, str]]:
             problems.append((clean_loc(err["loc"]), pydantic_message(err)))
     buses = data.get("buses") if isinstance(data.get("buses"), dict) else {}
     devices = data.get("devices") if isinstance(data.get("devices"), list) else []
-    problems += [p for p in cross_problems(list(buses), devices) if p not in problems]
+    # keys of any YAML type (null, numbers): pydantic reports them; named here as text
+    problems += [p for p in cross_problems([str(b) for b in buses], devices)
+                 if p not in problems]
     return problems
 
 
