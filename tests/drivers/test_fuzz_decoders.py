@@ -81,3 +81,18 @@ def test_regression_a_date_that_is_no_calendar_date_is_a_config_problem():
         parse_config(real + "\nextra_date: 2026-28-17\n")
     assert "not a calendar date" in str(info.value)
     CHECKS["config"](b"holidays:\n  - {date: 2026-13-01}\n")
+
+
+@pytest.mark.parametrize("junk", [
+    "buses:\n  null: {type: modbus-tcp, host: h}\n  lan: {type: modbus-tcp, host: h}\n"
+    "devices:\n  - {id: L-1, bus: nope, unit: 1, profile: streetlight-generic}\n",
+    "buses:\n  7: {type: modbus-tcp, host: h}\ndevices:\n  - {id: L-1, bus: x, unit: 1}\n",
+    "buses: {}\ndevices:\n  - {id: [1], bus: [x], unit: 1}\n  - {id: [1], bus: [x], unit: 1}\n",
+    "buses: {}\ndevices:\n  - {id: {a: 1}, bus: {b: 2}, unit: 2}\n"])
+def test_regression_bus_names_and_device_ids_of_any_yaml_type_are_config_problems(junk):
+    """Found by bench/fuzz.py (config): a null or numeric bus name made sorted() raise
+    TypeError in the cross-key checks, and a list as device id or bus was unhashable."""
+    from agent.config.loading import parse_config
+    from agent.config.text import ConfigProblems
+    with pytest.raises(ConfigProblems):
+        parse_config(junk)
