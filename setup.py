@@ -38,6 +38,9 @@ setup(
         # console's browser tests (never downloads one)
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "apsw>=3.53,<3.55",
                  "playwright>=1.40,<2"],
+        # bench/fuzz.py only (coverage-guided); wheels for x86_64 only, so never on the
+        # gateway: without it bench/fuzz.py falls back to hypothesis
+        "fuzz": ["atheris>=2.3,<2.4; platform_machine == 'x86_64'"],
     },
     entry_points={"console_scripts": ["lentera=agent.cli:main"]},
 )

@@ -11,14 +11,14 @@ from drivers.modbus.tcp import ModbusTcpBus
 
 
 def build_buses(config: GatewayConfig) -> dict:
-    """Bus name -> ModbusBus (RTU, over pymodbus) or ModbusTcpBus (our MBAP client)."""
+    """Bus name -> ModbusRtuBus (our RTU transaction layer) or ModbusTcpBus (our MBAP client)."""
     buses = {}
     for name, bus_cfg in config.buses.items():
         if isinstance(bus_cfg, RtuBus):
-            from drivers.modbus.bus import ModbusBus   # pymodbus only where RTU is used
-            buses[name] = ModbusBus(name, bus_cfg.type, port=bus_cfg.port,
-                                    baudrate=bus_cfg.baudrate, parity=bus_cfg.parity,
-                                    stopbits=bus_cfg.stopbits, timeout_s=bus_cfg.timeout_ms / 1000)
+            from drivers.modbus.rtu import ModbusRtuBus   # pyserial only where RTU is used
+            buses[name] = ModbusRtuBus(name, bus_cfg.port, baudrate=bus_cfg.baudrate,
+                                       parity=bus_cfg.parity, stopbits=bus_cfg.stopbits,
+                                       timeout_s=bus_cfg.timeout_ms / 1000)
         else:
             # one request per connection (drivers/modbus/tcp.py says why)
             buses[name] = ModbusTcpBus(name, bus_cfg.host, bus_cfg.port,

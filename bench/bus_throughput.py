@@ -3,7 +3,7 @@
 Subcommands:
   rtu   60 street-light controllers on a simulated 9600-baud Modbus RTU line
         (`lentera simulate --rtu`, a timed pty wire in its own process), polled
-        as fast as possible by BusScheduler + ModbusDevice + ModbusBus. Prints
+        as fast as possible by BusScheduler + ModbusDevice + ModbusRtuBus. Prints
         register reads per second achieved, the theoretical line rate for the
         same request mix, and their ratio (target >= 0.95).
 
@@ -13,12 +13,20 @@ The theoretical rate models, per request: request bytes + response bytes at
 wire is told to add (0 by default). Nothing else: any Python, pty or scheduler
 overhead in the agent or the simulator shows up as a ratio below 1.
 
+  garbage  RS-485 noise: 1 kB/s of random bytes on the line for --seconds (30) beside a
+        late, a noisy and a healthy unit (the test responder of
+        tests/drivers/modbus/rtu/responder.py on a pty pair), then quiet. Prints polls,
+        good share per unit, values misattributed (must be 0), the longest transaction
+        (must stay within timeout + late window), the line counters, and how many polls
+        each unit needed to be good again after the noise stopped (must be <= 2).
+
   tcp   500 street-light controllers over 5 Modbus TCP simulator endpoints, polled every
         second by the real agent (`lentera run`, outbox and anomaly detection on) into a
         private mosquitto: delivered share, latency, agent CPU, points per CPU-second,
         peak RSS (bench/tcp_fleet.py).
 
 Run: .venv/bin/python bench/bus_throughput.py rtu [--lights 60] [--baud 9600] [--seconds 20]
+     .venv/bin/python bench/bus_throughput.py garbage [--seconds 30]
      .venv/bin/python bench/bus_throughput.py tcp [--seconds 30]
 """
 
@@ -34,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agent.core.bus import BusScheduler, PollTarget  # noqa: E402
 from drivers.modbus.device import ModbusDevice  # noqa: E402
-from drivers.modbus.bus import ModbusBus  # noqa: E402
+from drivers.modbus.rtu import ModbusRtuBus  # noqa: E402
 from drivers.modbus.line import rtu_gap_s  # noqa: E402
 from drivers.modbus.profile import load_profile  # noqa: E402
 from tcp_fleet import add_tcp_parser  # noqa: E402  (bench/ is the script's own folder)
@@ -77,8 +85,7 @@ def start_simulator(lights: int, baud: int, parity: str, link: Path) -> tuple:
 async def rtu_poll(link: Path, lights: int, baud: int, parity: str, seconds: float,
                    warmup: float) -> dict:
     """Poll all controllers as fast as the bus allows; count registers read."""
-    bus = ModbusBus("rs485-bench", "modbus-rtu", port=str(link), baudrate=baud,
-                    parity=parity, timeout_s=0.5)
+    bus = ModbusRtuBus("rs485-bench", str(link), baudrate=baud, parity=parity, timeout_s=0.5)
     if not await bus.connect():
         raise SystemExit(f"cannot open {link}")
     profile = load_profile(PROFILE)
@@ -108,7 +115,9 @@ async def rtu_poll(link: Path, lights: int, baud: int, parity: str, seconds: flo
     except asyncio.CancelledError:
         pass
     bus.close()
-    errors = {k: v - errors_before[k] for k, v in bus.counters.as_dict().items()}
+    errors = {k: v - errors_before[k] for k, v in bus.counters.as_dict().items()
+              if k != "late_replies"}
+    errors["late_replies"] = sum(bus.counters.late_replies.values())
     return {"elapsed_s": elapsed, "polls": tally["good"], "failed_polls": tally["bad"],
             "registers": tally["good"] * per_poll, "blocks": devices[0].blocks,
             "agent_cpu_s": cpu, "line_errors": errors}
@@ -143,6 +152,58 @@ def run_rtu(args) -> int:
     return 0 if ratio >= 0.95 and not result["failed_polls"] else 1
 
 
+# --- RS-485 garbage -----------------------------------------------------------------
+
+def run_garbage(args) -> int:
+    """The `garbage` subcommand (the suite runs the same for 3 s)."""
+    from tests.drivers.modbus.rtu.responder import Responder
+    from tests.drivers.modbus.rtu.test_rtu_adversarial import (TIMEOUT_S, UNITS, WINDOW_S,
+                                                              Fleet)
+    responder = Responder(UNITS, timeout_s=TIMEOUT_S, noise_every=10 ** 9,
+                          garbage_bps=args.rate).start()
+    marks = {}
+
+    def enough(readings):
+        if "quiet" not in marks and time.monotonic() - marks["start"] >= args.seconds:
+            responder.set_garbage(0)
+            marks["quiet"] = len(readings)
+        return "quiet" in marks and len(readings) - marks["quiet"] >= 60
+
+    async def main():
+        bus = ModbusRtuBus("rs485", responder.path, baudrate=115200, timeout_s=TIMEOUT_S,
+                           late_window_s=WINDOW_S)
+        if not await bus.connect():
+            raise SystemExit(f"cannot open {responder.path}")
+        marks["start"] = time.monotonic()
+        fleet = Fleet(bus, enough)
+        await fleet.run(args.seconds + 60)
+        bus.close()
+        return fleet, bus.counters
+    try:
+        fleet, counters = asyncio.run(main())
+    finally:
+        responder.stop()
+    noisy, after = fleet.readings[:marks["quiet"]], fleet.readings[marks["quiet"]:]
+    print(f"RS-485 garbage: {responder.garbage_sent} random bytes in {args.seconds:g} s "
+          f"({responder.spliced} replies spliced), then quiet; timeout {TIMEOUT_S} s, "
+          f"late window {WINDOW_S} s")
+    print(f"  polls during noise: {len(noisy)}; good share "
+          + ", ".join(f"{d} {fleet.good_share(d, noisy):.2f}" for d in ("late", "noisy",
+                                                                          "healthy")))
+    print(f"  misattributed values: {len(fleet.misattributed())}; longest transaction "
+          f"{fleet.longest * 1000:.0f} ms")
+    print(f"  line counters: {counters.as_dict()}")
+    recovery = {}
+    for device in ("noisy", "healthy"):
+        mine = [r["quality"] for r in after if r["device"] == device]
+        bad = [i for i, q in enumerate(mine) if q != "good"]
+        recovery[device] = bad[-1] + 1 if bad else 0
+    print(f"  polls until good again after the noise: {recovery} (target <= 2)")
+    ok = (not fleet.misattributed() and max(recovery.values()) <= 2
+          and fleet.longest < TIMEOUT_S + WINDOW_S + 1.0)
+    return 0 if ok else 1
+
+
 # --- TCP: see bench/tcp_fleet.py ------------------------------------------------------
 
 
@@ -157,6 +218,10 @@ def main(argv=None) -> int:
     rtu.add_argument("--seconds", type=float, default=20.0, help="measurement window")
     rtu.add_argument("--warmup", type=float, default=3.0)
     rtu.set_defaults(run=run_rtu)
+    garbage = sub.add_parser("garbage", help="RS-485 noise beside live units, then recovery")
+    garbage.add_argument("--seconds", type=float, default=30.0)
+    garbage.add_argument("--rate", type=int, default=1000, help="random bytes per second")
+    garbage.set_defaults(run=run_garbage)
     add_tcp_parser(sub)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -39,3 +39,12 @@ class IllegalAddress(DeviceError):
 
 class NoReply(DeviceError):
     """Nobody answered (timeout, a garbled reply, or a gateway reporting no response)."""
+
+
+class FrameError(LenteraError):
+    """Bytes from the field that are not a well-formed frame, or a frame that answers
+    another request (the decoders' one documented error; counted, never a value)."""
+
+    def __init__(self, detail: str):
+        self.detail = detail
+        super().__init__(detail)

@@ -14,7 +14,7 @@ from agent.errors import ConfigError, LenteraError
 @click.argument("config_file", type=click.Path(dir_okay=False))
 def check_config(config_file):
     """Validate a gateway config file; print every problem with its key path and line."""
-    from agent.config.loading import load_config
+    from agent.config.loading import load_config, port_warnings
     try:
         cfg = load_config(config_file)
     except ConfigError as exc:
@@ -22,6 +22,8 @@ def check_config(config_file):
         for problem in getattr(exc, "problems", [str(exc)]):
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
+    for warning in port_warnings(cfg):
+        click.echo(f"{config_file}: WARNING {warning}", err=True)
     click.echo(f"{config_file}: OK — gateway {cfg.gateway.id}, {len(cfg.buses)} bus(es), "
                f"{len(cfg.devices)} device(s)")
 

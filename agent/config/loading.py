@@ -1,12 +1,13 @@
 """gateway.yaml from file or text to a validated GatewayConfig; every problem with path and line."""
 
+import os
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
 from agent.config.keys import load_key
 from agent.config.lighting import lighting_problems
-from agent.config.models import Bus, GatewayConfig, cross_problems
+from agent.config.models import Bus, GatewayConfig, RtuBus, cross_problems
 from agent.config.text import (ConfigProblems, clean_loc, format_path, pydantic_message,
                                read_yaml, with_lines)
 from agent.errors import ConfigError, PathError
@@ -77,7 +78,9 @@ def _problems(exc: ValidationError, data: dict) -> list[tuple[tuple, str]]:
             problems.append((clean_loc(err["loc"]), pydantic_message(err)))
     buses = data.get("buses") if isinstance(data.get("buses"), dict) else {}
     devices = data.get("devices") if isinstance(data.get("devices"), list) else []
-    problems += [p for p in cross_problems(list(buses), devices) if p not in problems]
+    # keys of any YAML type (null, numbers): pydantic reports them; named here as text
+    problems += [p for p in cross_problems([str(b) for b in buses], devices)
+                 if p not in problems]
     return problems
 
 
@@ -139,3 +142,14 @@ def grouped_lines(text: str, source: str, problems) -> list[str]:
         tail = f"; first: {where[1][:-1]}" if len(where) == 2 and where[1].endswith(")") else ""
         out.append(f"{where[0] if tail else line} ({len(indexes):,} {noun}{tail})")
     return out
+
+
+def port_warnings(cfg: GatewayConfig) -> list[str]:
+    """Serial ports the config names that do not exist here: warnings, not errors (the
+    adapter may be plugged in later, or the config checked on another machine)."""
+    ports = [(f"buses.{name}.port", bus.port) for name, bus in cfg.buses.items()
+             if isinstance(bus, RtuBus)]
+    ports += [(f"serial_sensors[{i}].port", s.port) for i, s in enumerate(cfg.serial_sensors)]
+    return [f"{key}: serial port {port} does not exist on this machine (no such device "
+            "file); list adapters with `ls -l /dev/serial/by-id/` and use their stable name"
+            for key, port in ports if not os.path.exists(port)]

@@ -285,6 +285,10 @@ def cross_problems(bus_names: list, devices: list) -> list[tuple[tuple, str]]:
         if isinstance(profile, str) and profile not in profiles:
             problems.append((("devices", i, "profile"), f"unknown profile {profile!r}; "
                              f"known profiles: {', '.join(profiles)}"))
+        if not isinstance(dev_id, (str, int, float, type(None))):
+            dev_id = repr(dev_id)       # unhashable junk: its own type error is reported
+        if not isinstance(bus, str):
+            bus = repr(bus)
         if dev_id is not None and dev_id in seen_ids:
             problems.append((("devices", i, "id"), f"duplicate device id {dev_id!r}"))
         if isinstance(unit, int) and (bus, unit) in seen_units:

@@ -86,6 +86,10 @@ def read_yaml(text: str, source: str) -> dict:
         where = f" (line {mark.line + 1})" if mark else ""
         raise ConfigProblems(source, [f"not valid YAML{where}: "
                                       f"{getattr(exc, 'problem', exc)}"]) from exc
+    except ValueError as exc:          # a timestamp-like scalar that is no date (fuzzing)
+        raise ConfigProblems(source, [f"not valid YAML: {exc} (a date such as 2026-28-17 "
+                                      "that is not a calendar date? dates are YYYY-MM-DD)"]
+                             ) from exc
     if not isinstance(data, dict):
         raise ConfigProblems(source, ["the file must be a mapping with keys gateway, "
                                       "uplink, buses, devices"])

@@ -228,7 +228,7 @@ def _payload_id(payload: str):
     """The command id if it can be read at all (for the ack of a refused command)."""
     try:
         cmd = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = cmd.get("id") if isinstance(cmd, dict) else None
     return value[:128] if isinstance(value, str) else None

@@ -33,6 +33,8 @@ def envelope_parts(raw: bytes) -> tuple[str, str]:
         env = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEnvelope(f"not JSON: {exc}") from None
+    except RecursionError:              # "[[[[..." from a stranger (found by fuzzing)
+        raise BadEnvelope("not JSON: nested too deeply") from None
     if not isinstance(env, dict) or set(env) != {"payload", "sig"}:
         raise BadEnvelope('expected exactly {"payload": "<json string>", "sig": "<hex>"}')
     payload, sig = env["payload"], env["sig"]

@@ -1,7 +1,9 @@
-"""Modbus adapter: one bus (TCP endpoint or RTU line) and device reads/writes over it.
+"""Modbus over pymodbus: one bus (TCP endpoint or RTU line), for the scan and the simulator CLI.
 
-Every pymodbus failure, raised or returned as an error response, becomes a
-DeviceError here; nothing above this module sees pymodbus types.
+The agent's own buses are drivers/modbus/rtu.py (RTU, every reply checked) and
+drivers/modbus/tcp.py (MBAP). Every pymodbus failure, raised or returned as an
+error response, becomes a DeviceError here, classified by exception type (never
+by its text); nothing above this module sees pymodbus types.
 """
 
 import asyncio
@@ -11,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from pymodbus import FramerType, ModbusException
+from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU, ExceptionResponse
@@ -149,10 +152,15 @@ class ModbusBus:
         except asyncio.TimeoutError as exc:
             self._no_reply()
             raise NoReply(device, operation, f"no reply within {self.timeout_s:g} s") from exc
+        except ModbusIOException as exc:
+            # pymodbus raises this for no reply and for a reply it refused (wrong unit or
+            # transaction id): either way, no answer to this request
+            self._no_reply()
+            raise NoReply(device, operation, "no valid reply (" + _short(exc) + ")") from exc
+        except ConnectionException as exc:
+            raise DeviceError(device, operation, f"bus {self.name} ({self.endpoint}) "
+                              f"connection failed: {_short(exc)}") from exc
         except ModbusException as exc:
-            if "No response" in str(exc):
-                self._no_reply()
-                raise NoReply(device, operation, _short(exc)) from exc
             raise DeviceError(device, operation, _short(exc)) from exc
         except OSError as exc:
             raise DeviceError(device, operation, f"I/O error: {exc}") from exc
@@ -193,7 +201,4 @@ def _is_pty(port: str) -> bool:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc)
-    if "No response" in text:
-        return "no reply (timeout)"
-    return text.replace("Modbus Error: ", "")[:200]
+    return str(exc).replace("Modbus Error: ", "")[:200]

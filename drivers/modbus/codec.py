@@ -39,14 +39,22 @@ def decode(registers: list[int], type_name: str, word_order: str = "big",
 
 def encode(value: float, type_name: str, word_order: str = "big",
            scale: float = 1.0) -> list[int]:
-    """Encode a scaled engineering value into registers; raises ValueError if out of range."""
+    """Encode a scaled engineering value into registers; ValueError (only) if it cannot be.
+
+    Not a number, NaN, infinity or out of the type's range: each is a ValueError
+    saying so (int() of NaN or inf, and struct's OverflowError, never escape).
+    """
     count, fmt = TYPE_LAYOUT[type_name]
-    raw = value / scale
-    if type_name != "float32":
-        raw = int(round(raw))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{value!r} is not a number")
     try:
+        raw = value / scale
+        if type_name != "float32":
+            if not math.isfinite(raw):
+                raise ValueError(f"{value} cannot be written to a {type_name} register")
+            raw = int(round(raw))
         data = struct.pack(fmt, raw)
-    except struct.error as exc:
+    except (struct.error, OverflowError, ZeroDivisionError) as exc:
         raise ValueError(f"{value} does not fit a {type_name} with scale {scale}") from exc
     words = [int.from_bytes(data[i:i + 2], "big") for i in range(0, 2 * count, 2)]
     if word_order == "little":

@@ -97,11 +97,18 @@ class ModbusDevice:
         if point.access != "rw":
             raise DeviceError(self.device_id, operation, "point is read-only in profile "
                               f"{self.profile.model}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                not math.isfinite(value)):
+            raise DeviceError(self.device_id, operation, f"refused: {value!r} is not a "
+                              "finite number")
         if (point.min is not None and value < point.min) or (
                 point.max is not None and value > point.max):
             raise DeviceError(self.device_id, operation,
                               f"value outside {point.min}..{point.max}")
-        words = encode(value, point.type, point.word_order, point.scale)
+        try:
+            words = encode(value, point.type, point.word_order, point.scale)
+        except ValueError as exc:       # a refused command, never a dead bus worker
+            raise DeviceError(self.device_id, operation, f"refused: {exc}") from exc
         await self.bus.write(self.device_id, self.unit, point.address, words)
         back = await self.bus.read(self.device_id, self.unit, point.table, point.address,
                                    point.count)

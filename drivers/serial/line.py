@@ -15,6 +15,7 @@ import serial
 
 from drivers.errors import DeviceError
 from drivers.serial.parsers import Reading, make_parser
+from drivers.serial.port import open_port
 
 READ_CHUNK = 4096
 
@@ -72,15 +73,9 @@ class SerialSensor:
         self._error = None
         self.parser.reset()  # half a frame from before the reopen must not join the new stream
         cfg = self.config
-        try:
-            # timeout=0: read() returns what the kernel already holds; the loop tells us when
-            self._port = serial.Serial(cfg.port, cfg.baudrate, bytesize=cfg.bytesize,
-                                       parity=cfg.parity, stopbits=cfg.stopbits, timeout=0,
-                                       exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceError(cfg.name, "open", f"cannot open serial port {cfg.port} ({exc}); "
-                              "check the sensor's USB adapter is plugged in and that `port` "
-                              "names it (ls -l /dev/serial/by-id/)") from exc
+        # timeout=0: read() returns what the kernel already holds; the loop tells us when
+        self._port = open_port(cfg.name, cfg.port, cfg.baudrate, cfg.parity, cfg.stopbits,
+                               cfg.bytesize)
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self._port.fileno(), self._on_readable)
 

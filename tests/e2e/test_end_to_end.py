@@ -24,7 +24,10 @@ def test_every_device_is_seen_and_a_change_arrives_within_two_polls(
     status = sub.wait_for(lambda m: [p for t, p, r in m if t == f"{PREFIX}/status" and r
                                      or t == f"{PREFIX}/status"], 5, "status")
     assert status[-1]["state"] == "online"
-    assert set(status[-1]["buses"]["lan"]["line"]) == {"crc_errors", "framing_errors", "timeouts"}
+    assert set(status[-1]["buses"]["lan"]["line"]) == {
+        "crc_errors", "framing_errors", "timeouts", "resyncs", "noise_bytes", "mismatched",
+        "late_replies"}
+    assert status[-1]["buses"]["lan"]["line"]["late_replies"] == {}     # per device
     assert "load" in status[-1]["buses"]["lan"]
 
     _, first = _telemetry(sub.messages, "L-003")[-1]

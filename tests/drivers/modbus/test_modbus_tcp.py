@@ -265,7 +265,7 @@ def test_wrong_unit_and_short_replies_are_device_errors():
                 errors.append(str(exc))
         bus.close()
         await server.close()
-        return errors, bus.counters.framing_errors
+        return errors, bus.counters.mismatched
     errors, counted = asyncio.run(main())
     assert len(errors) == 2 and "reply from unit 2" in errors[0]
     assert "short reply" in errors[1]

@@ -1,0 +1,17 @@
+"""Regression (found while fuzzing the envelope decoder, issue 10): JSON nested deeper than
+Python's recursion limit raised RecursionError out of envelope_parts and _peek_id, which
+ended the command loop on a stranger's message."""
+
+import pytest
+
+from agent.uplink.commands import _peek_id
+from agent.uplink.signing import BadEnvelope, envelope_parts
+from tests.drivers.fuzz_props import check_envelope
+
+
+@pytest.mark.parametrize("raw", [b"[" * 5000, b'{"a":' * 3000, b"[" * 100000 + b"]" * 100000])
+def test_deeply_nested_json_is_a_bad_envelope(raw):
+    with pytest.raises(BadEnvelope, match="nested too deeply"):
+        envelope_parts(raw)
+    assert _peek_id(raw) is None
+    check_envelope(raw)

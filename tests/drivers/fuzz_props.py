@@ -1,0 +1,120 @@
+"""The fuzzing property of every decoder of outside bytes, one `check_<decoder>(data)` each.
+
+Shared by the short hypothesis run in the suite (tests/drivers/test_fuzz_decoders.py)
+and the long coverage-guided run (bench/fuzz.py, atheris). Each check feeds `data`
+to one decoder and asserts: it returned a well-formed result or raised its own
+documented error; nothing else escapes (an IndexError, struct.error, TypeError or
+RecursionError is a crash: it propagates out of the check).
+"""
+
+import math
+
+from agent.config.loading import parse_config
+from agent.errors import ConfigError
+from agent.uplink.signing import BadEnvelope, envelope_parts
+from drivers.errors import FrameError
+from drivers.modbus.mbap import MAX_LENGTH, check_reply, take_frames
+from drivers.modbus.rtu_frame import ReplyScanner, with_crc
+from drivers.serial.parsers import make_parser
+
+FUNCTIONS = (3, 4, 6, 16)
+
+
+def check_rtu(data: bytes) -> None:
+    """ReplyScanner: feed() never raises; what it returns is a checked reply in the input."""
+    if len(data) < 4:
+        return
+    unit, fc, count = 1 + data[0] % 247, FUNCTIONS[data[1] % 4], 1 + data[2] % 125
+    size = 2 * count if fc in (3, 4) else 4
+    scanner = ReplyScanner(unit, fc, size)
+    stream, step = data[4:], 1 + data[3] % 16
+    pdu = None
+    for i in range(0, len(stream), step):
+        pdu = scanner.feed(stream[i:i + step])
+        if pdu is not None:
+            break
+    assert scanner.noise_bytes >= 0 and scanner.leftover() >= 0
+    assert scanner.noise_bytes + scanner.leftover() <= len(stream)
+    if pdu is None:
+        return
+    if pdu[0] & 0x80:
+        assert pdu[0] == fc | 0x80 and len(pdu) == 2, pdu
+    else:
+        assert pdu[0] == fc and len(pdu) == 1 + (1 if fc in (3, 4) else 0) + size, pdu
+        assert fc not in (3, 4) or pdu[1] == size
+    assert with_crc(bytes([unit]) + pdu) in stream     # a frame that really came, CRC good
+
+
+def check_mbap(data: bytes) -> None:
+    """take_frames/check_reply: well-formed frames and checked replies, or FrameError."""
+    if len(data) < 3:
+        return
+    unit, fc, count = data[0], FUNCTIONS[data[1] % 4], data[2] % 126
+    buf = bytearray(data[3:])
+    before = len(buf)
+    try:
+        frames = take_frames(buf)
+    except FrameError:
+        return
+    assert before - len(buf) == sum(7 + len(pdu) for _, _, pdu in frames)
+    for tid, reply_unit, pdu in frames:
+        assert 0 <= tid <= 0xFFFF and 1 <= len(pdu) <= MAX_LENGTH - 1
+        try:
+            code, body = check_reply(unit, fc, count if fc in (3, 4) else 0, reply_unit, pdu)
+        except FrameError:
+            continue
+        assert reply_unit == unit
+        if code is not None:
+            assert pdu[0] == fc | 0x80 and body == b""
+        elif fc in (3, 4) and count:
+            assert len(body) == 2 * count
+        else:
+            assert len(body) == 4
+
+
+def _check_serial(kind: str, data: bytes, **options) -> None:
+    parser = make_parser(kind, **options)
+    step = 1 + (data[0] % 32 if data else 0)
+    for i in range(0, len(data), step):
+        for reading in parser.feed(data[i:i + step], 1.0):
+            assert reading.values and all(
+                isinstance(v, float) and math.isfinite(v) for v in reading.values.values())
+    assert all(n >= 0 for n in parser.counters.as_dict().values())
+
+
+def check_sds011(data: bytes) -> None:
+    """SDS011 parser: never raises, readings are finite floats."""
+    _check_serial("sds011", data)
+
+
+def check_pms5003(data: bytes) -> None:
+    """PMS5003 parser: never raises, readings are finite floats."""
+    _check_serial("pms5003", data)
+
+
+def check_ascii(data: bytes) -> None:
+    """ASCII line parser (a typical pattern): never raises, readings are finite floats."""
+    _check_serial("ascii", data, pattern=r"T=(?P<temp>[-+0-9.eE]+)\s+H=(?P<rh>[-+0-9.eE]+)",
+                  scales={"rh": 0.1}, max_line_len=64)
+
+
+def check_envelope(data: bytes) -> None:
+    """envelope_parts: (str, str) or BadEnvelope."""
+    try:
+        payload, sig = envelope_parts(data)
+    except BadEnvelope:
+        return
+    assert isinstance(payload, str) and isinstance(sig, str)
+
+
+def check_config(data: bytes) -> None:
+    """parse_config: a GatewayConfig or ConfigError (with its problems)."""
+    try:
+        parse_config(data.decode("utf-8", "replace"))
+    except ConfigError as exc:
+        assert str(exc)
+
+
+CHECKS = {"rtu": check_rtu, "mbap": check_mbap, "sds011": check_sds011,
+          "pms5003": check_pms5003, "ascii": check_ascii, "envelope": check_envelope,
+          "config": check_config}

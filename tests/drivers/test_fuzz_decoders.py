@@ -1,0 +1,98 @@
+"""Every decoder of outside bytes, fuzzed briefly with hypothesis (the long run: bench/fuzz.py).
+
+Random bytes and, for the framers, valid frames wrapped in noise: each decoder returns
+a well-formed result or raises its own documented error (tests/drivers/fuzz_props.py).
+"""
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from drivers.modbus.rtu_frame import ReplyScanner, with_crc
+from tests.drivers.fuzz_props import CHECKS
+
+REPO = Path(__file__).resolve().parents[2]
+SHORT = settings(max_examples=300, deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+@SHORT
+@given(data=st.binary(max_size=600))
+def test_random_bytes_decode_or_raise_the_documented_error(name, data):
+    CHECKS[name](data)
+
+
+@SHORT
+@given(data=st.binary(max_size=200))
+@example(data=b"")
+def test_config_text_near_a_real_config_decodes_or_is_a_config_error(data):
+    real = (REPO / "deploy" / "raspberrypi" / "gateway.example.yaml").read_bytes()
+    cut = len(data) % max(1, len(real))
+    CHECKS["config"](real[:cut] + data + real[cut:])
+
+
+def _read_reply(unit: int, fc: int, registers: list) -> bytes:
+    n = len(registers)
+    return with_crc(bytes([unit, fc, 2 * n]) + struct.pack(f">{n}H", *registers))
+
+
+@SHORT
+@given(unit=st.integers(1, 247), fc=st.sampled_from([3, 4]),
+       registers=st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=125),
+       noise=st.binary(max_size=40), tail=st.binary(max_size=10),
+       step=st.integers(1, 64))
+def test_a_reply_behind_noise_is_found_and_the_noise_counted(unit, fc, registers, noise,
+                                                            tail, step):
+    noise = bytes(b for b in noise if b != unit)      # noise that starts no frame of ours
+    stream = noise + _read_reply(unit, fc, registers) + tail
+    scanner = ReplyScanner(unit, fc, 2 * len(registers))
+    pdu = None
+    for i in range(0, len(stream), step):
+        got = scanner.feed(stream[i:i + step])      # bytes after the reply: noise too
+        pdu = pdu or got
+    assert pdu is not None
+    assert struct.unpack(f">{len(registers)}H", pdu[2:]) == tuple(registers)
+    assert scanner.noise_bytes == len(noise) + len(tail)
+    assert scanner.crc_errors == 0 and scanner.mismatched == 0
+
+
+@SHORT
+@given(unit=st.integers(1, 247), registers=st.lists(st.integers(0, 0xFFFF), min_size=1,
+                                                    max_size=20),
+       flip=st.integers(0, 10 ** 6), bit=st.integers(0, 7))
+def test_a_damaged_reply_is_never_a_value(unit, registers, flip, bit):
+    frame = bytearray(_read_reply(unit, 3, registers))
+    frame[flip % len(frame)] ^= 1 << bit
+    scanner = ReplyScanner(unit, 3, 2 * len(registers))
+    assert scanner.feed(bytes(frame)) is None      # CRC-16 catches every single-bit error
+
+
+def test_regression_a_date_that_is_no_calendar_date_is_a_config_problem():
+    """Found by bench/fuzz.py (config): PyYAML's timestamp resolver raised a bare ValueError
+    for `date: 2026-28-17`, so check-config died with a traceback instead of naming it."""
+    from agent.config.loading import parse_config
+    from agent.config.text import ConfigProblems
+    real = (REPO / "deploy" / "raspberrypi" / "gateway.example.yaml").read_text()
+    with pytest.raises(ConfigProblems) as info:
+        parse_config(real + "\nextra_date: 2026-28-17\n")
+    assert "not a calendar date" in str(info.value)
+    CHECKS["config"](b"holidays:\n  - {date: 2026-13-01}\n")
+
+
+@pytest.mark.parametrize("junk", [
+    "buses:\n  null: {type: modbus-tcp, host: h}\n  lan: {type: modbus-tcp, host: h}\n"
+    "devices:\n  - {id: L-1, bus: nope, unit: 1, profile: streetlight-generic}\n",
+    "buses:\n  7: {type: modbus-tcp, host: h}\ndevices:\n  - {id: L-1, bus: x, unit: 1}\n",
+    "buses: {}\ndevices:\n  - {id: [1], bus: [x], unit: 1}\n  - {id: [1], bus: [x], unit: 1}\n",
+    "buses: {}\ndevices:\n  - {id: {a: 1}, bus: {b: 2}, unit: 2}\n"])
+def test_regression_bus_names_and_device_ids_of_any_yaml_type_are_config_problems(junk):
+    """Found by bench/fuzz.py (config): a null or numeric bus name made sorted() raise
+    TypeError in the cross-key checks, and a list as device id or bus was unhashable."""
+    from agent.config.loading import parse_config
+    from agent.config.text import ConfigProblems
+    with pytest.raises(ConfigProblems):
+        parse_config(junk)
