@@ -80,8 +80,11 @@ def _field(add, s: dict) -> None:
     add("gauge", "bus_demand", "Poll demand on a bus; > 1 is over-subscribed",
         [((n,), b["demand"]) for n, b in buses.items()], ("bus",))
     add("counter", "bus_line_errors", "Line errors on a bus by kind",
-        [((n, k), v) for n, b in buses.items() for k, v in b.get("line", {}).items()],
-        ("bus", "kind"))
+        [((n, k), v) for n, b in buses.items() for k, v in b.get("line", {}).items()
+         if not isinstance(v, dict)], ("bus", "kind"))
+    add("counter", "device_late_replies", "RTU replies that came after their timeout (dropped)",
+        [((n, d), v) for n, b in buses.items()
+         for d, v in b.get("line", {}).get("late_replies", {}).items()], ("bus", "device"))
 
 
 def _delivery(add, s: dict) -> None:
@@ -103,7 +106,11 @@ def _delivery(add, s: dict) -> None:
         add("counter", "uplink_connects", "Broker connections made",
             [((), uplink.get("connects", 0))])
     add("counter", "commands", "City commands by result",
-        [((k,), v) for k, v in s.get("commands", {}).items()], ("result",))
+        [((k,), v) for k, v in s.get("commands", {}).items() if not isinstance(v, dict)],
+        ("result",))
+    add("counter", "commands_rejected", "Messages on the command topic refused before parsing "
+        "or for their signature, by reason",
+        [((k,), v) for k, v in s.get("commands", {}).get("rejected", {}).items()], ("reason",))
 
 
 def _agent(add, s: dict) -> None:

@@ -147,7 +147,8 @@ def test_every_system_call_the_agent_makes_passes_the_units_filter(tmp_path, sit
     assert proc.returncode == 0, err
     used = set()
     lines = trace.read_text().splitlines()
-    start = next(i for i, x in enumerate(lines) if "execve(" in x and sys.executable in x)
+    # the execve of the agent itself, not setpriv's own (whose arguments name python too)
+    start = next(i for i, x in enumerate(lines) if f'execve("{sys.executable}"' in x)
     for line in lines[start:]:                # what setpriv does before is systemd's part
         m = re.match(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]", line)
         if m and m.group(1) not in ("exited", "killed", "resumed"):

@@ -63,6 +63,7 @@ from pathlib import Path                                      # noqa: E402
 import pytest                                                 # noqa: E402
 import yaml                                                   # noqa: E402
 
+from agent.config.text import load_yaml                       # noqa: E402
 from edge_rules.civil import days_from_civil                  # noqa: E402
 from tests.agent.platform.test_sun_every_zone import _night   # noqa: E402
 
@@ -132,9 +133,7 @@ def test_lentera_plan_for_the_example_config_matches_the_warped_night_event_for_
     stop = datetime.fromisoformat("2026-12-25T05:40:00+07:00").timestamp()
     site = site_factory(2)
     sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
-    text = EXAMPLE.read_text()                                     # the section verbatim
-    lighting = text[text.index("\nlighting:") + 1:]
-    assert yaml.safe_load(lighting) == {"lighting": example["lighting"]}
+    lighting = yaml.safe_dump({"lighting": load_yaml(EXAMPLE.read_text())["lighting"]})  # YAML 1.2 "on"
     config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=lighting)
     agent = agent_factory(config, extra_args=["--time-warp",
                                               f"2026-12-24T18:10:00+07:00,{RATE}"])

@@ -1,10 +1,10 @@
 """Regression (found while fuzzing the envelope decoder, issue 10): JSON nested deeper than
-Python's recursion limit raised RecursionError out of envelope_parts and _peek_id, which
+Python's recursion limit raised RecursionError out of envelope_parts and the id peek of refused commands (now _payload_id), which
 ended the command loop on a stranger's message."""
 
 import pytest
 
-from agent.uplink.commands import _peek_id
+from agent.uplink.commands import _payload_id
 from agent.uplink.signing import BadEnvelope, envelope_parts
 from tests.drivers.fuzz_props import check_envelope
 
@@ -13,5 +13,5 @@ from tests.drivers.fuzz_props import check_envelope
 def test_deeply_nested_json_is_a_bad_envelope(raw):
     with pytest.raises(BadEnvelope, match="nested too deeply"):
         envelope_parts(raw)
-    assert _peek_id(raw) is None
+    assert _payload_id(raw.decode()) is None
     check_envelope(raw)
