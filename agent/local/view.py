@@ -35,8 +35,10 @@ def held_until(lighting, light: str, source: str):
     if out.get("until") is not None:          # arbitration that reports it itself
         return out["until"]
     held = getattr(getattr(lighting.controller, "arbiter", None), "held", {})
-    entry = held.get(source, {}).get(light)
-    return entry[3] if entry else None
+    for entry in held.get(source, []):        # newest first: the one that decides the light
+        if light in entry.lights:
+            return entry.expires_s
+    return None
 
 
 def _row(site, device, now_s: float) -> dict:
