@@ -17,6 +17,7 @@ import logging
 import random
 import ssl
 import sys
+import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -173,9 +174,21 @@ class MqttUplink:
             except (RuntimeError, ValueError):
                 log.warning("could not publish offline status before disconnecting")
         self._client.disconnect()
-        try:      # paho's thread ends within its select timeout; never wait on it forever
-            await asyncio.wait_for(self._loop.run_in_executor(None, self._client.loop_stop),
-                                   timeout)
+        # paho's thread ends within its select timeout; never wait on it forever. The join runs
+        # in a daemon thread of its own, not the loop's executor: asyncio.run() waits for every
+        # executor thread at exit, so a stuck join there would hang the whole shutdown.
+        joined = self._loop.create_future()
+
+        def join():
+            self._client.loop_stop()
+            try:
+                self._loop.call_soon_threadsafe(lambda: joined.done() or joined.set_result(None))
+            except RuntimeError:
+                pass                            # the loop is gone: nobody waits any more
+
+        threading.Thread(target=join, name="mqtt.stop", daemon=True).start()
+        try:
+            await asyncio.wait_for(joined, timeout)
         except asyncio.TimeoutError:
             log.warning("MQTT network thread did not stop within %.1f s", timeout)
 
