@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/dev/setup.sh
-exec .venv/bin/python -m pytest -q -rs -p no:cacheprovider "$@"   # -rs: every skip says why
+exec .venv/bin/python -m pytest -q -rsx -p no:cacheprovider "$@"   # -rsx: every skip and known failure says why
