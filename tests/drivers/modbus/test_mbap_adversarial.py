@@ -19,7 +19,8 @@ from drivers.modbus.tcp import ModbusTcpBus
 from tests.support.broker import free_port
 
 WAIT_S = 20.0          # cap on waits for events; never a timing assertion
-TIMEOUT_S = 0.15
+# a good reply must come within this even on a loaded CI machine (one once took > 150 ms)
+TIMEOUT_S = 0.3
 KINDS = ("good",) * 5 + ("late", "wrong_tid", "wrong_unit", "short", "good")
 
 
@@ -40,8 +41,7 @@ class Adversary:
         self.rng = random.Random(seed)
         self.done = {k: 0 for k in set(KINDS)}
         self.server = None
-        self.late_pending = 0
-        self.late_written = asyncio.Event()     # every late reply is on the wire
+        self.held = []                          # late replies not yet written
         self.honest = False
 
     async def start(self, port: int) -> "Adversary":
@@ -73,15 +73,9 @@ class Adversary:
         kind = "good" if self.honest else self.rng.choice(KINDS)
         self.done[kind] += 1
         if kind == "late":
-            self.late_pending += 1
-            self.late_written.clear()
-
-            def late():
-                writer.write(reply(tid, unit, fc, address, count))
-                self.late_pending -= 1
-                if not self.late_pending:
-                    self.late_written.set()
-            asyncio.get_running_loop().call_later(TIMEOUT_S + 0.05, late)
+            # held back until the test has seen this request time out (release_late), so a
+            # late reply is late however slow the machine is
+            self.held.append((writer, reply(tid, unit, fc, address, count)))
         elif kind == "wrong_tid":
             writer.write(reply(tid ^ 0x8000, unit, fc, address, count))
         elif kind == "wrong_unit":
@@ -89,14 +83,18 @@ class Adversary:
         else:
             writer.write(reply(tid, unit, fc, address, count, short=kind == "short"))
 
+    async def release_late(self):
+        """Write the late replies held back: their requests have timed out by now."""
+        held, self.held = self.held, []
+        for writer, frame in held:
+            writer.write(frame)
+            await writer.drain()
+
     async def close(self):
         self.server.close()
         await self.server.wait_closed()
 
 
-@pytest.mark.xfail(strict=False, reason="OPEN: the exact counter total was off by 2 (138 vs 140) once "
-                   "in CI: a timing edge in what the test expects, or a miscount; 0 wrong values "
-                   "is asserted first and held")
 def test_adversarial_replies_are_counted_and_never_become_values():
     async def main():
         port = free_port()
@@ -121,9 +119,9 @@ def test_adversarial_replies_are_counted_and_never_become_values():
         for start in range(0, 240, 4):
             await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(start, start + 4))),
                                    WAIT_S)
-        # the last late replies, then one honest reply behind them on the same stream:
-        # once it is read, so are they
-        await asyncio.wait_for(server.late_written.wait(), WAIT_S)
+            await server.release_late()
+        # one honest reply behind the last late ones on the same stream: once it is read,
+        # so are they
         server.honest = True
         await one(0)
         bus.close()
@@ -131,11 +129,12 @@ def test_adversarial_replies_are_counted_and_never_become_values():
         return good, wrong, failed, bus.counters, server.done
     good, wrong, failed, counters, done = asyncio.run(main())
     assert wrong == []
-    assert good == done["good"] and failed == sum(done.values()) - done["good"]
+    seen = f"server sent {done}; client got {good} good, {failed} failed; {vars(counters)}"
+    assert good == done["good"] and failed == sum(done.values()) - done["good"], seen
     assert min(done.values()) >= 10, done
-    assert counters.timeouts == done["late"] + done["wrong_tid"]
-    assert sum(counters.late_replies.values()) == done["late"]
-    assert counters.mismatched == done["wrong_tid"] + done["wrong_unit"] + done["short"]
+    assert counters.timeouts == done["late"] + done["wrong_tid"], seen
+    assert sum(counters.late_replies.values()) == done["late"], seen
+    assert counters.mismatched == done["wrong_tid"] + done["wrong_unit"] + done["short"], seen
 
 
 class AcceptAndClose:
