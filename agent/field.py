@@ -18,7 +18,8 @@ def build_buses(config: GatewayConfig) -> dict:
             from drivers.modbus.rtu import ModbusRtuBus   # pyserial only where RTU is used
             buses[name] = ModbusRtuBus(name, bus_cfg.port, baudrate=bus_cfg.baudrate,
                                        parity=bus_cfg.parity, stopbits=bus_cfg.stopbits,
-                                       timeout_s=bus_cfg.timeout_ms / 1000)
+                                       timeout_s=bus_cfg.timeout_ms / 1000,
+                                       late_window_s=bus_cfg.late_reply_window)
         else:
             # one request per connection (drivers/modbus/tcp.py says why)
             buses[name] = ModbusTcpBus(name, bus_cfg.host, bus_cfg.port,

@@ -146,6 +146,9 @@ class RtuBus(Strict):
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
     timeout_ms: int = Field(default=300, ge=10, le=60000)
+    # after a timeout, how long a late reply is waited out before the line is used again;
+    # unset: one more reply frame time at the baud rate plus t3.5, at least 20 ms
+    late_reply_window: Annotated[Duration, Field(ge=0.02, le=5)] | None = None
     max_gap: int = Field(default=8, ge=0, le=124)
     retries: int = Field(default=1, ge=0, le=5)
     backoff_max: Duration = 300.0

@@ -64,3 +64,18 @@ def test_durations(text, seconds):
 def test_non_mapping_file():
     with pytest.raises(ConfigProblems, match="must be a mapping"):
         parse_config("- just\n- a list\n")
+
+
+def _with_rtu_bus(extra: str) -> str:
+    text = (REPO / "deploy" / "raspberrypi" / "gateway.example.yaml").read_text()
+    return text.replace("    timeout_ms: 300\n", "    timeout_ms: 300\n" + extra, 1)
+
+
+def test_late_reply_window_reaches_the_rtu_bus():
+    from agent.field import build_buses
+    cfg = parse_config(_with_rtu_bus("    late_reply_window: 150ms\n"))
+    assert build_buses(cfg)["rs485"].late_window_s == 0.15
+    default = parse_config(_with_rtu_bus(""))
+    assert build_buses(default)["rs485"].late_window_s is None    # sized per request
+    with pytest.raises(ConfigProblems, match="late_reply_window"):
+        parse_config(_with_rtu_bus("    late_reply_window: 5ms\n"))
