@@ -46,7 +46,7 @@ class Agent:
         self.watch: FaultWatch | None = None
         self.commands: CommandHandler | None = None
         self.intake: CommandIntake | None = None
-        self.buses: dict[str, object] = {}   # bus name -> ModbusBus (RTU) or ModbusTcpBus
+        self.buses: dict[str, object] = {}   # bus name -> ModbusRtuBus or ModbusTcpBus
         self.devices: dict[str, ModbusDevice] = {}
         self.schedulers: dict = {}           # bus name -> BusScheduler
         self.uplink: MqttUplink | None = None

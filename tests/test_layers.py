@@ -30,7 +30,7 @@ ALLOWED = {
 
 # third-party libraries (and sqlite3) live at the edges: only these paths may import them
 ADAPTERS = {
-    "pymodbus": ("drivers/modbus/bus.py", "drivers/sim/"),
+    "pymodbus": ("drivers/sim/",),
     "serial": ("drivers/serial/",),
     "paho": ("agent/uplink/", "agent/demo/"),
     "sqlite3": ("agent/store/",),

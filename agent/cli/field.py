@@ -96,7 +96,6 @@ def profiles_new(model, output):
 def scan(bus_name, config_file, units, baud_sweep, parity_sweep, timeout_ms, write_yaml):
     """Probe unit ids on a bus and tell which shipped profile each device matches."""
     from drivers.modbus import scan as scanner
-    from drivers.modbus.bus import ModbusBus
     from agent.config.loading import load_bus_section
     try:
         cfg = load_bus_section(config_file, bus_name)
@@ -117,16 +116,19 @@ def scan(bus_name, config_file, units, baud_sweep, parity_sweep, timeout_ms, wri
 
     def open_bus(setting):
         timeout = timeout_ms / 1000 if timeout_ms else scanner.probe_timeout_s(setting)
+        # the agent's own buses: every reply checked, late replies waited out
         if rtu:
-            return ModbusBus(bus_name, "modbus-rtu", port=cfg.port, baudrate=setting.baudrate,
-                             parity=setting.parity, stopbits=cfg.stopbits, timeout_s=timeout)
-        return ModbusBus(bus_name, "modbus-tcp", host=cfg.host, port=cfg.port,
-                         timeout_s=timeout)
+            from drivers.modbus.rtu import ModbusRtuBus
+            return ModbusRtuBus(bus_name, cfg.port, baudrate=setting.baudrate,
+                                parity=setting.parity, stopbits=cfg.stopbits, timeout_s=timeout,
+                                late_window_s=cfg.late_reply_window)
+        from drivers.modbus.tcp import ModbusTcpBus
+        return ModbusTcpBus(bus_name, cfg.host, cfg.port, timeout_s=timeout)
 
     def progress(p):
         click.echo("\r" + p.line().ljust(72), nl=False, err=True)
 
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("drivers.modbus").setLevel(logging.ERROR)   # the scan reports itself
     click.echo(f"scanning bus {bus_name} ({cfg.port if rtu else f'{cfg.host}:{cfg.port}'}), "
                f"{len(unit_ids)} unit id(s) x {len(settings)} line setting(s)", err=True)
     try:

@@ -129,8 +129,7 @@ class TcpBus(Strict):
     port: int = Field(default=502, ge=1, le=65535)
     timeout_ms: int = Field(default=500, ge=10, le=60000)
     max_in_flight: int = Field(default=1, ge=1, le=16)
-    # sockets for those requests; default one per request. 1 = pipeline on one socket
-    # (only for gateways known to answer several outstanding requests)
+    # sockets for them; default one per request; 1 pipelines (gateways known to cope)
     connections: int | None = Field(default=None, ge=1, le=16)
     max_gap: int = Field(default=8, ge=0, le=124)
     retries: int = Field(default=1, ge=0, le=5)
@@ -146,8 +145,7 @@ class RtuBus(Strict):
     parity: Literal["N", "E", "O"] = "N"
     stopbits: Literal[1, 2] = 1
     timeout_ms: int = Field(default=300, ge=10, le=60000)
-    # after a timeout, how long a late reply is waited out before the line is used again;
-    # unset: one more reply frame time at the baud rate plus t3.5, at least 20 ms
+    # late replies waited out after a timeout; unset: one reply frame + t3.5, >= 20 ms
     late_reply_window: Annotated[Duration, Field(ge=0.02, le=5)] | None = None
     max_gap: int = Field(default=8, ge=0, le=124)
     retries: int = Field(default=1, ge=0, le=5)

@@ -70,6 +70,11 @@ class ModbusRtuBus:
         """True while the port is open."""
         return self._port is not None
 
+    @property
+    def unreachable(self) -> str:
+        """Why the port could not be opened ('' while it is open or not yet tried)."""
+        return self._unreachable
+
     async def connect(self) -> bool:
         """Open the port; False (logged once per outage) when it cannot be opened."""
         if self._port is not None:

@@ -9,17 +9,20 @@ satisfies the SDM120's probe; the SDM120 cannot show three live phases).
 
 A unit that does not answer the first probe is taken as absent, so an empty
 address costs one timeout, not one per profile.
+
+The bus is the agent's own: ModbusRtuBus or ModbusTcpBus, which check every reply
+against its request and wait out late replies. A scan is where late replies bite
+hardest (short timeouts, one request straight after another), so a reply to an
+earlier probe must never be read as the answer to the next one.
 """
 
 import math
 import time
 from typing import Callable, NamedTuple
 
-from drivers.errors import DeviceError
+from drivers.errors import DeviceError, NoReply
 from drivers.modbus.codec import decode
 from drivers.modbus.coalesce import plan_reads
-from drivers.errors import NoReply
-from drivers.modbus.bus import ModbusBus
 from drivers.modbus.line import rtu_gap_s
 from drivers.modbus.profile import Profile, available_profiles, load_profile
 
@@ -105,7 +108,7 @@ def probe_profiles(names: list[str] | None = None) -> list[Profile]:
     return sorted(profiles, key=lambda p: (p.kind != "streetlight", p.model))
 
 
-async def read_probe(bus: ModbusBus, unit: int, profile: Profile) -> dict:
+async def read_probe(bus, unit: int, profile: Profile) -> dict:
     """Read a profile's probe points from a unit; DeviceError as the bus raises it."""
     points = [profile.point(n) for n in profile.probe]
     registers = {}
@@ -130,7 +133,7 @@ def plausible(profile: Profile, values: dict) -> bool:
     return True
 
 
-async def probe_unit(bus: ModbusBus, unit: int, setting: LineSetting,
+async def probe_unit(bus, unit: int, setting: LineSetting,
                      profiles: list[Profile]) -> ScanHit | None:
     """Probe one unit with every profile; None when it does not answer at all."""
     answered = False
@@ -155,7 +158,7 @@ async def probe_unit(bus: ModbusBus, unit: int, setting: LineSetting,
                    matches[0][1])
 
 
-async def scan(open_bus: Callable[[LineSetting], ModbusBus], units: list[int],
+async def scan(open_bus: Callable[[LineSetting], object], units: list[int],
                settings: list[LineSetting], on_progress=None,
                profiles: list[Profile] | None = None, clock=time.monotonic) -> list[ScanHit]:
     """Probe every unit under every line setting; on_progress(Progress) after each probe."""
@@ -169,7 +172,8 @@ async def scan(open_bus: Callable[[LineSetting], ModbusBus], units: list[int],
         bus = open_bus(setting)
         try:
             if not await bus.connect():
-                raise DeviceError(bus.name, "scan", f"cannot open {bus.endpoint}")
+                why = getattr(bus, "unreachable", "") or f"cannot open {bus.endpoint}"
+                raise DeviceError(bus.name, "scan", why)
             for unit in units:
                 # a device has one line setting: once found, later settings skip it
                 if unit not in found:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from drivers.modbus.device import ModbusDevice
-from drivers.modbus.bus import ModbusBus
+from drivers.modbus.tcp import ModbusTcpBus
 from drivers.modbus.profile import load_profile
 from drivers.serial.line import SerialSensor, SerialSensorConfig
 from tests.support.broker import free_port, wait_port
@@ -34,7 +34,7 @@ def test_simulate_injects_faults_labels_them_and_serves_a_dust_sensor(tmp_path):
             time.sleep(0.05)
 
         async def read_all():
-            bus = ModbusBus("lan", "modbus-tcp", host="127.0.0.1", port=port, timeout_s=0.5)
+            bus = ModbusTcpBus("lan", "127.0.0.1", port, timeout_s=0.5)
             profile = load_profile("streetlight-generic")
             values = [await ModbusDevice(f"L-{u}", bus, u, profile).read() for u in (1, 2)]
             bus.close()

@@ -8,7 +8,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from agent.errors import DeviceError
 from drivers.modbus.device import ModbusDevice
-from drivers.modbus.bus import ModbusBus
+from drivers.modbus.tcp import ModbusTcpBus
 from drivers.modbus.profile import load_profile
 from drivers.sim.site import SimulatedSite
 from tests.drivers.modbus.holey import HOLEY_PROFILE, holey_device
@@ -26,7 +26,7 @@ def test_streetlight_poll_takes_two_requests_counted_at_the_simulator():
         site = SimulatedSite(2)
         port = free_port()
         task = asyncio.create_task(site.serve_tcp("127.0.0.1", port))
-        bus = ModbusBus("lan", "modbus-tcp", host="127.0.0.1", port=port, timeout_s=0.5)
+        bus = ModbusTcpBus("lan", "127.0.0.1", port, timeout_s=0.5)
         for _ in range(50):
             if await bus.connect():
                 break
@@ -54,7 +54,7 @@ def test_rejected_range_is_split_and_the_split_remembered():
         port = free_port()
         dev = holey_device(action)
         server = await _serve([dev], port)
-        bus = ModbusBus("lan", "modbus-tcp", host="127.0.0.1", port=port, timeout_s=0.5)
+        bus = ModbusTcpBus("lan", "127.0.0.1", port, timeout_s=0.5)
         await bus.connect()
         device = ModbusDevice("X-1", bus, 1, HOLEY_PROFILE, max_gap=8)
         first = await device.read()
@@ -75,15 +75,17 @@ def test_write_is_verified_by_read_back_and_mismatch_reported():
         results = {}
 
         async def stubborn(fc, start, address, count, registers, set_values):
-            if set_values is not None and address == 1:
-                set_values[0] = 100          # the device ignores dimming below 100
+            # it echoes a dim write as any device does, but keeps 100 (ignores dimming below
+            # 100): only the read-back shows it
+            if set_values is None and fc == 3 and address <= 1 < address + count:
+                registers[1 - start] = 100
         dev = SimDevice(1, simdata=(
             [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
             [SimData(0, values=[False] * 16, datatype=DataType.BITS)],
             [SimData(0, values=[1, 100], datatype=DataType.REGISTERS)],
             [SimData(0, values=[0] * 12, datatype=DataType.REGISTERS)]), action=stubborn)
         server = await _serve([dev], port)
-        bus = ModbusBus("lan", "modbus-tcp", host="127.0.0.1", port=port, timeout_s=0.5)
+        bus = ModbusTcpBus("lan", "127.0.0.1", port, timeout_s=0.5)
         await bus.connect()
         device = ModbusDevice("L-009", bus, 1, load_profile("streetlight-generic"))
         results["switch"] = await device.write("switch", 0)
@@ -104,7 +106,7 @@ def test_write_is_verified_by_read_back_and_mismatch_reported():
 
 def test_unreachable_bus_is_a_device_error_naming_the_endpoint():
     async def main():
-        bus = ModbusBus("lan", "modbus-tcp", host="127.0.0.1", port=free_port(), timeout_s=0.2)
+        bus = ModbusTcpBus("lan", "127.0.0.1", free_port(), timeout_s=0.2)
         device = ModbusDevice("L-001", bus, 1, load_profile("streetlight-generic"))
         with pytest.raises(DeviceError) as info:
             await device.read()

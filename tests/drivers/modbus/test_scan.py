@@ -9,8 +9,11 @@ import pytest
 import yaml
 
 from drivers.modbus import scan as scanner
-from drivers.modbus.bus import ModbusBus
+from drivers.modbus.profile import Profile
+from drivers.modbus.rtu import ModbusRtuBus
+from drivers.modbus.tcp import ModbusTcpBus
 from tests.conftest import REPO
+from tests.drivers.modbus.rtu.responder import Responder, value
 from tests.drivers.modbus.rtu.site import RtuSiteThread
 
 
@@ -39,7 +42,7 @@ def test_tcp_scan_finds_units_and_profiles(site_factory):
     progress = []
 
     def open_bus(setting):
-        return ModbusBus("lan", "modbus-tcp", host="127.0.0.1", port=site.port, timeout_s=0.3)
+        return ModbusTcpBus("lan", "127.0.0.1", site.port, timeout_s=0.3)
     hits = asyncio.run(scanner.scan(open_bus, list(range(1, 9)), [scanner.LineSetting(None, None)],
                                     progress.append))
     found = {h.unit: h.profile for h in hits}
@@ -60,14 +63,62 @@ def test_rtu_scan_tells_sdm630_from_sdm120_and_ignores_silent_units(rtu_site):
     site.call(site.site.set_dead, 2)
 
     def open_bus(setting):
-        return ModbusBus("rs485", "modbus-rtu", port=site.path, baudrate=setting.baudrate,
-                         parity=setting.parity, timeout_s=scanner.probe_timeout_s(setting))
+        return ModbusRtuBus("rs485", site.path, baudrate=setting.baudrate,
+                            parity=setting.parity, timeout_s=scanner.probe_timeout_s(setting))
     hits = asyncio.run(scanner.scan(open_bus, [1, 2, 3, 4], [scanner.LineSetting(9600, "N")]))
     by_unit = {h.unit: h for h in hits}
     assert set(by_unit) == {1, 4}
     assert by_unit[4].profile == "eastron-sdm630"
     assert by_unit[4].matches == ("eastron-sdm630", "eastron-sdm120")
     assert 180 < by_unit[4].values["voltage_l3"] < 260
+
+
+def _probe(model: str, table: str, address: int) -> Profile:
+    return Profile.model_validate({"model": model, "probe": ["p"], "points": [
+        {"name": "p", "table": table, "address": address, "type": "uint16"}]})
+
+
+class Recorded:
+    """The real bus, with every read's answer noted (to check each against the responder)."""
+
+    def __init__(self, bus):
+        self.bus, self.reads = bus, []
+        self.name, self.endpoint, self.connect, self.close = (bus.name, bus.endpoint,
+                                                               bus.connect, bus.close)
+
+    async def read(self, device, unit, table, address, count):
+        words = await self.bus.read(device, unit, table, address, count)
+        self.reads.append(((unit, table, address, count), words))
+        return words
+
+
+def test_rtu_scan_never_reads_a_late_reply_as_the_next_probes_answer():
+    # units 5 and 6 answer every other request 30-80 ms after the timeout; every register
+    # names its unit, table and address, so a reply taken for another probe shows
+    timeout_s = 0.1
+    responder = Responder({5: "late", 6: "late", 9: "healthy"}, timeout_s=timeout_s).start()
+    buses = []
+
+    def open_bus(setting):
+        buses.append(Recorded(ModbusRtuBus("rs485", responder.path, baudrate=setting.baudrate,
+                                           timeout_s=timeout_s, late_window_s=0.13)))
+        return buses[-1]
+    profiles = [_probe(f"P{i}", table, address) for i, (table, address) in enumerate(
+        [("holding", 0), ("holding", 10), ("input", 100), ("holding", 0), ("input", 101),
+         ("holding", 11), ("holding", 0), ("input", 100)])]
+    try:
+        hits = asyncio.run(scanner.scan(open_bus, [5, 6, 7, 9], [scanner.LineSetting(9600, "N")],
+                                        profiles=profiles))
+    finally:
+        responder.stop()
+    assert {h.unit for h in hits} == {5, 6, 9}
+    reads = buses[0].reads
+    wrong = [(request, words) for request, words in reads
+             if words != [value(request[0], request[1], request[2])]]
+    assert len(reads) >= 12 and wrong == [], wrong
+    late = buses[0].bus.counters.late_replies
+    assert responder.late_sent >= 4 and sum(late.values()) == responder.late_sent, (
+        late, responder.late_sent)
 
 
 def test_scan_cli_sweeps_baud_over_rtu_and_writes_yaml(tmp_path):
