@@ -69,7 +69,13 @@ class AgentProcess:
         """SIGTERM and wait; returns the exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # the agent dumps every thread's stack 8 s into a stuck stop: show where it hangs
+            tail = "\n".join(self.output().splitlines()[-80:])
+            raise AssertionError(f"the agent did not stop within {timeout} s of SIGTERM; "
+                                 f"its log ends:\n{tail}") from None
 
     def kill(self) -> None:
         """SIGKILL."""

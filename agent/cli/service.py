@@ -1,6 +1,7 @@
 """`lentera check-config` and `lentera run`: validate a gateway config, run the agent."""
 
 import asyncio
+import faulthandler
 import signal
 import sys
 
@@ -8,6 +9,10 @@ import click
 
 from agent.cli.common import run_loop, setup_logging
 from agent.errors import ConfigError, LenteraError
+
+# A clean stop takes ~5 s at most (see Agent.run); past this, every thread's stack goes to
+# stderr (the journal), so a stop that hangs says where before systemd's SIGKILL.
+STUCK_STOP_S = 8.0
 
 
 @click.command("check-config")
@@ -59,8 +64,13 @@ def run(config_file, time_warp, verbose):
     async def _main():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal():
+            if not stop.is_set():
+                faulthandler.dump_traceback_later(STUCK_STOP_S, exit=False)
+                stop.set()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         await Agent(cfg, clock=clock).run(stop)
 
     try:
