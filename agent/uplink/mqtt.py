@@ -96,6 +96,7 @@ class MqttUplink:
         self.on_puback = lambda mid: None      # the publisher's hook
         self._acks: deque = deque()            # PUBACKs from paho's thread, drained on the loop
         self._acks_scheduled = False
+        self._stopping = False                 # our own disconnect: not an outage
         self.on_connected = lambda: None
         self.connected = asyncio.Event()
         self.connects = 0
@@ -166,6 +167,7 @@ class MqttUplink:
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Say we are going offline (retained), then disconnect cleanly."""
+        self._stopping = True
         if self._client.is_connected():
             info = self._client.publish(self.topics.status, json.dumps({"state": "offline"}),
                                         qos=1, retain=True)
@@ -252,7 +254,10 @@ class MqttUplink:
         if not self.connected.is_set() and (self.cause or "").startswith("connack"):
             cause = None        # paho's disconnect after a refused CONNACK: same attempt
         if self.connected.is_set():
-            log.warning("lost broker %s (%s); reconnecting", self.cfg.url, reason_code)
+            if self._stopping:
+                log.info("disconnected from broker %s", self.cfg.url)
+            else:
+                log.warning("lost broker %s (%s); reconnecting", self.cfg.url, reason_code)
         self.connected.clear()
         if cause is not None:
             self._connect_failed(cause)
