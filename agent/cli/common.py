@@ -9,6 +9,17 @@ import click
 from agent.errors import ConfigError
 
 
+def load_config_or_exit(config_file: str, what: str):
+    """The validated config, or exit 2 with the first problem and where to see them all."""
+    from agent.config.loading import load_config
+    try:
+        return load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"{what}: {exc}\nRun `lentera check-config {config_file}` for the full "
+                   "list.", err=True)
+        sys.exit(2)
+
+
 def setup_logging(verbose: bool) -> None:
     """Log to stderr; pymodbus kept quiet (we report device errors ourselves, once)."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,

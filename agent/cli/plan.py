@@ -5,13 +5,12 @@ dimming step decides each step — without running the agent.
 """
 
 import json
-import sys
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
 
 import click
 
-from agent.errors import ConfigError
+from agent.cli.common import load_config_or_exit
 
 
 def _window(zone, day: date) -> tuple[int, int]:
@@ -46,14 +45,8 @@ def plan(config_file, day, nights, as_json):
     """Print the switching plan: when each group switches or dims, and which schedule decides."""
     from zoneinfo import ZoneInfo
     from agent.config.lighting import build_lighting
-    from agent.config.loading import load_config
     from edge_rules.timeline import describe_rules, timeline
-    try:
-        cfg = load_config(config_file)
-    except ConfigError as exc:
-        click.echo(f"{config_file}: {exc}\nRun `lentera check-config {config_file}` for the "
-                   "full list.", err=True)
-        sys.exit(2)
+    cfg = load_config_or_exit(config_file, config_file)
     controller = build_lighting(cfg)
     if controller is None:
         raise click.ClickException(f"{config_file} has no lighting section: there is no plan")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from agent.cli.common import run_loop, setup_logging
+from agent.cli.common import load_config_or_exit, run_loop, setup_logging
 from agent.errors import ConfigError, LenteraError
 
 # A clean stop takes ~5 s at most (see Agent.run); past this, every thread's stack goes to
@@ -45,14 +45,8 @@ def run(config_file, time_warp, verbose):
     """Run the agent until SIGTERM or Ctrl-C."""
     from agent.app import Agent
     from agent.platform.clock import AgentClock, parse_warp
-    from agent.config.loading import load_config
     setup_logging(verbose)
-    try:
-        cfg = load_config(config_file)
-    except ConfigError as exc:
-        click.echo(f"cannot start: {exc}\nRun `lentera check-config {config_file}` "
-                   "for the full list.", err=True)
-        sys.exit(2)
+    cfg = load_config_or_exit(config_file, "cannot start")
     clock = None
     if time_warp:
         try:
