@@ -72,10 +72,18 @@ class AgentProcess:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            # the agent dumps every thread's stack 8 s into a stuck stop: show where it hangs
+            # the agent dumps every thread's stack 12 s into a stuck stop: show where it hangs
             tail = "\n".join(self.output().splitlines()[-80:])
             raise AssertionError(f"the agent did not stop within {timeout} s of SIGTERM; "
                                  f"its log ends:\n{tail}") from None
+
+    def stopped_cleanly(self, timeout: float = 15) -> str:
+        """SIGTERM, wait; '' when it exited 0, else the reason with the end of its log."""
+        code = self.terminate(timeout)
+        if code == 0:
+            return ""
+        tail = "\n".join(self.output().splitlines()[-80:])
+        return f"exit code {code} after SIGTERM; the log ends:\n{tail}"
 
     def kill(self) -> None:
         """SIGKILL."""

@@ -21,6 +21,15 @@ def test_service_unit_runs_the_agent_watchdogged_and_restarts_it():
     assert "socket: /run/lentera/lentera.sock" in example   # in RuntimeDirectory=
 
 
+def test_a_stuck_stop_ends_itself_before_systemd_kills_it():
+    # the agent dumps its stacks and exits STUCK_STOP_S after SIGTERM: that must come
+    # before systemd's SIGKILL, or the journal never shows where the stop hung
+    from agent.cli.service import STUCK_STOP_S
+    unit = (PI / "lentera.service").read_text()
+    stop_timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M).group(1))
+    assert 5 < STUCK_STOP_S < stop_timeout
+
+
 def test_scripts_parse():
     for script in ("install.sh", "uninstall.sh", "customize-image.sh"):
         assert subprocess.run(["bash", "-n", str(PI / script)]).returncode == 0, script

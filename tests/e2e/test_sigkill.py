@@ -7,17 +7,12 @@ delivered seqs have no hole: nothing committed is lost, nothing numbered twice.
 import random
 import time
 
-import pytest
-
 from tests.support.gateway_files import write_gateway
 
 PREFIX = "city/lighting/test-gw"
 KILLS = 20
 
 
-@pytest.mark.xfail(strict=False, reason="OPEN BUG: in about 1 of 3 clean-clone CI runs the final "
-                   "SIGTERM after 20 kills takes > 10 s to exit (shutdown hang, not yet found); "
-                   "no seq hole was ever found in the runs that got past it")
 def test_twenty_sigkills_lose_nothing_and_restart_fast(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory):
     rng = random.Random(20)
@@ -39,7 +34,9 @@ def test_twenty_sigkills_lose_nothing_and_restart_fast(
         if kill == KILLS:
             sub.wait_for(lambda m: len(seqs()) >= max(seqs()) - min(seqs()) + 1 or None, 15,
                          "the resent backlog")
-            assert agent.terminate(timeout=10) == 0
+            # within systemd's TimeoutStopSec; a stuck stop shows its thread stacks here
+            failure = agent.stopped_cleanly(timeout=15)
+            assert not failure, failure
             break
         deadline = time.monotonic() + rng.uniform(0.2, 2.5)
         sub.wait_for(lambda m: time.monotonic() >= deadline, 5, "a random moment")
