@@ -101,11 +101,17 @@ class Supervisor:
         return out
 
     async def stop(self, timeout: float = 3.0) -> None:
-        """Cancel every task and timer and wait (bounded) for them to finish."""
+        """Cancel every task and timer and wait, at most timeout, for them to finish."""
         tasks = list(self.tasks.values()) + list(self.timers.values())
         for task in tasks:
             task.cancel()
-        if tasks:
+        if tasks and hasattr(asyncio, "wait"):
+            # CPython: asyncio.wait returns at the timeout, where wait_for(gather) would
+            # then wait for the gather's own cancellation without a bound (3.11)
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            if pending:
+                self.log("some tasks did not stop within " + str(timeout) + " s")
+        elif tasks:                             # MicroPython has no asyncio.wait
             try:
                 await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout)
             except asyncio.TimeoutError:

@@ -115,3 +115,28 @@ async def test_timers_are_owned_named_replaced_and_cancelled_on_stop():
     assert list(sup.timers) == ["revert.L-002"]
     await sup.stop(timeout=2)
     assert sup.timers == {} and fired == ["second"]
+
+
+async def test_stop_returns_at_its_timeout_even_if_a_task_ignores_cancellation():
+    # a loop stuck in cleanup (a slow card, a wedged driver) must not hold the shutdown:
+    # the agent's stop has a budget, and the supervisor's share of it is `timeout`
+    logs = []
+    sup = Supervisor(log=logs.append)
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def stubborn():
+        started.set()
+        while not release.is_set():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass                      # swallowed, every time
+    sup.start("stubborn.loop", stubborn)
+    await started.wait()
+    try:
+        await asyncio.wait_for(sup.stop(timeout=0.1), 3)
+    finally:
+        release.set()
+    assert any("did not stop within" in line for line in logs)
+    assert sup.tasks == {}
