@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-from agent.store.statefile import write_atomic
+from agent.store.statefile import write_atomic_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +15,7 @@ async def keep_history(history, path: str, every_s: float) -> None:
             await asyncio.sleep(every_s)       # a period, not a poll
             data = history.to_bytes()
             try:
-                await asyncio.get_running_loop().run_in_executor(None, write_atomic, path, data)
+                await write_atomic_off_loop(path, data)
             except OSError as exc:
                 log.warning("cannot save the console history to %s (%s)", path, exc)
     finally:

@@ -8,7 +8,7 @@ from agent.config.lighting import build_lighting, lighting_problems
 from agent.config.models import GatewayConfig
 from agent.config.text import format_path
 from agent.errors import Refused
-from agent.store.statefile import load_or_quarantine, write_atomic
+from agent.store.statefile import load_or_quarantine, write_atomic_off_loop
 
 log = logging.getLogger("lentera")
 
@@ -42,7 +42,8 @@ class PushedSchedule:
         """A schedule from the city: validate, keep it on disk, then run it; Refused if not."""
         self._check(lighting, "schedule", Refused)
         try:
-            write_atomic(self.config.commands.schedule_file, json.dumps(lighting).encode())
+            await write_atomic_off_loop(self.config.commands.schedule_file,
+                                        json.dumps(lighting).encode())
         except OSError as exc:
             raise Refused(f"cannot store the schedule ({exc.strerror}): not applied") from None
         await service.replace_controller(build_lighting(self.config, lighting))

@@ -19,7 +19,7 @@ from agent.anomaly.events import anomaly_transitions, events_from_transitions
 from agent.anomaly.hysteresis import Hysteresis
 from agent.anomaly.streetlight import StreetlightDetectors
 from agent.store.outbox import ALARM
-from agent.store.statefile import load_or_quarantine, write_atomic
+from agent.store.statefile import load_or_quarantine, write_atomic, write_atomic_off_loop
 from edge_rules.sunclock import sun_day
 
 log = logging.getLogger(__name__)
@@ -153,13 +153,16 @@ class FaultWatch:
         if self.state_file:
             write_atomic(self.state_file, self._state_bytes())
 
-    async def save_async(self) -> None:
-        """save(), with the file write (fsync on an SD card) in a worker thread."""
+    async def save_async(self, timeout: float | None = None) -> None:
+        """save(), with the file write (fsync on an SD card) in a thread; at most timeout."""
         if not self.state_file:
             return
         data = self._state_bytes()
         try:
-            await asyncio.to_thread(write_atomic, self.state_file, data)
+            await write_atomic_off_loop(self.state_file, data, timeout)
+        except asyncio.TimeoutError:
+            log.error("saving the anomaly state %s took over %.0f s (slow storage?); the "
+                      "last saved state stays", self.state_file, timeout)
         except OSError as exc:
             log.error("could not save the anomaly state %s (%s); it will be relearnt after a "
                       "restart", self.state_file, exc)

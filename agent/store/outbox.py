@@ -217,4 +217,6 @@ class Outbox:
                 log.error("outbox: %d message(s) could not be saved at shutdown",
                           len(self._pending))
             await self.call(self.db.close)
-        self._thread.shutdown(wait=True)
+        # not wait=True: that blocks the event loop (no timeout could fire); the thread is
+        # idle by now, and the interpreter joins it at exit
+        self._thread.shutdown(wait=False)

@@ -4,18 +4,24 @@ Written atomically: temporary file, fsync, rename, fsync of the folder, so a pow
 leaves either the old file or the new one, never a torn one.
 """
 
+import asyncio
+import itertools
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+_writes = itertools.count(1)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Replace path's content with data, crash-safely; OSError (disk full, read-only) on failure."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    # a temporary name of its own per write: an hourly save still running when the
+    # shutdown's save starts must not write into the same file
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{next(_writes)}")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -30,6 +36,35 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         os.fsync(fd)        # the rename itself is durable only once the folder is
     finally:
         os.close(fd)
+
+
+async def write_atomic_off_loop(path: str | Path, data: bytes,
+                                timeout: float | None = None) -> None:
+    """write_atomic in a daemon thread of its own; TimeoutError after timeout.
+
+    Not the loop's default executor: asyncio.run() and the interpreter wait for its threads
+    at exit, so a write stuck on a dying SD card would hold the agent's stop without bound.
+    A write abandoned at exit leaves at most its temporary file; the old file stays whole.
+    """
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def settle(error):
+        if not done.done():
+            done.set_exception(error) if error else done.set_result(None)
+
+    def work():
+        error = None
+        try:
+            write_atomic(path, data)
+        except BaseException as exc:     # handed to the awaiting coroutine, raised there
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:
+            pass                         # the loop is gone: nobody waits any more
+    threading.Thread(target=work, name=f"save {Path(path).name}", daemon=True).start()
+    await asyncio.wait_for(asyncio.shield(done), timeout)
 
 
 def quarantine(path: str | Path) -> Path:

@@ -36,7 +36,7 @@ def test_accounts_are_added_atomically_private_and_seen_without_restart(tmp_path
     assert other.check("sari", "lamp post 18") == "viewer"
     assert other.check("sari", "lamp post 17") is None
     assert other.check("nobody", "lamp post 17") is None
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp*"))
 
 
 @pytest.mark.parametrize("name, password, role, message", [
