@@ -1,8 +1,7 @@
 """Modbus TCP bus: our MBAP client, requests pipelined, every reply checked.
 
-Why not pymodbus here (docs/benchmarks.md "Bus throughput (TCP)"): a poll cost
-~380 µs of CPU through pymodbus 3.16; the protocol is a 7-byte header and a few
-fixed PDUs (drivers/modbus/mbap.py packs, splits and checks them).
+Why not pymodbus: a poll cost ~380 µs of CPU through pymodbus 3.16 (docs/benchmarks.md);
+the protocol is a 7-byte header and a few fixed PDUs (mbap.py packs and checks them).
 
 Where the requests go: `connections` sockets, each with up to
 ceil(max_in_flight / connections) requests outstanding (default: one request per
@@ -15,8 +14,8 @@ at a time). What is believed:
 - unit, function code (or exception), byte count and length must be those asked
   (mbap.check_reply); a mismatch is a counted line error, never a value;
 - on a one-request connection a timeout closes the socket (such servers drop it);
-- a lost or refused connection is retried with capped, jittered back-off, and an
-  outage is logged once, with its cause, until a reply arrives again.
+- a lost, refused or garbled connection is retried with capped, jittered back-off;
+  an outage is logged once, with its cause, until a checked reply arrives again.
 """
 
 import asyncio
@@ -241,15 +240,16 @@ class ModbusTcpBus:
             else:                        # no request of this connection has that id
                 self.counters.mismatched += 1
             return
-        self._answered(link)
-        if request.future.done():        # the caller was cancelled
-            return
         try:
             code, data = check_reply(request.unit, request.fc, request.count, unit, pdu)
         except FrameError as exc:
             self.counters.mismatched += 1
-            request.future.set_exception(DeviceError(request.device, request.operation,
-                                                     exc.detail))
+            if not request.future.done():
+                request.future.set_exception(DeviceError(request.device, request.operation,
+                                                         exc.detail))
+            return
+        self._answered(link)             # only a checked reply ends an outage
+        if request.future.done():        # the caller was cancelled
             return
         if code is None:
             request.future.set_result(data)
@@ -273,7 +273,8 @@ class ModbusTcpBus:
 
     def _corrupt(self, link: Link, detail: str) -> None:
         self.counters.framing_errors += 1
-        log.warning("bus %s: %s from %s; reconnecting", self.name, detail, self.endpoint)
+        self._back_off(link, grow=True)  # an outage like a refusal: one line, backed off
+        self._outage_begins(detail, "garbled stream (reconnecting) from")
         link.up = False
         link.buffer.clear()
         link.transport.abort()

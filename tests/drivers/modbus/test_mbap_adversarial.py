@@ -239,3 +239,44 @@ def test_a_refused_endpoint_logs_once_and_says_when_it_answers_again(caplog):
     assert len(lines) == 2, lines
     assert lines[0][0] == logging.WARNING and "refused" in lines[0][1]
     assert lines[1][0] == logging.INFO and "answers again" in lines[1][1]
+
+
+class Garbler(AcceptAndClose):
+    """Answers every request with bytes that are no MBAP frame (protocol id 0x5555)."""
+
+    async def _client(self, reader, writer):
+        self.attempts.append(time.monotonic())
+        if len(self.attempts) >= self.enough:
+            self.seen_enough.set()
+        try:
+            while True:
+                await reader.readexactly(12)
+                writer.write(b"\x00\x01\x55\x55\x00\x05\x01\x03\x02\x00\x07")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+
+def test_a_peer_that_garbles_every_stream_is_one_outage_backed_off(caplog):
+    # before: a warning and an immediate reconnect per garbled reply - a log flood
+    caplog.set_level(logging.INFO, logger="drivers.modbus.tcp")
+
+    async def main():
+        port = free_port()
+        peer = Garbler(enough=6)
+        await peer.start(port)
+        bus = ModbusTcpBus("lan", "127.0.0.1", port, timeout_s=0.2,
+                           reconnect_min_s=0.05, reconnect_max_s=0.4)
+        target, task = _polled(bus)
+        try:
+            await asyncio.wait_for(peer.seen_enough.wait(), WAIT_S)
+        finally:
+            await _stop(task, bus)
+        return peer.attempts, bus.counters
+    attempts, counters = asyncio.run(main())
+    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    assert counters.framing_errors >= 5
+    assert min(gaps[-2:]) > 2 * gaps[0], gaps            # backed off, doubling
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and r.name == "drivers.modbus.tcp"]
+    assert len(warnings) == 1 and "garbled" in warnings[0], warnings
