@@ -19,7 +19,7 @@ import logging
 import re
 import time
 
-from agent.uplink.signing import BadEnvelope, BadSignature, verify
+from agent.uplink.signing import BadEnvelope, BadSignature, NotJson, envelope_parts, verify
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,14 @@ class CommandIntake:
         if len(raw) > MAX_MESSAGE_BYTES:
             return self._reject("oversized", None, f"message over {MAX_MESSAGE_BYTES} bytes: "
                                 "not read")
+        # the one envelope decoder, the one the fuzzer runs (bench/fuzz.py "envelope")
         try:
-            env = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return self._reject("not_json", None, "bad envelope: not JSON")
-        if (not isinstance(env, dict) or set(env) != {"payload", "sig"}
-                or not isinstance(env["payload"], str) or not isinstance(env["sig"], str)):
-            return self._reject("bad_envelope", None, 'bad envelope: expected exactly '
+            payload, sig = envelope_parts(raw)
+        except NotJson as exc:
+            return self._reject("not_json", None, f"bad envelope: {exc}")
+        except BadEnvelope as exc:
+            return self._reject("bad_envelope", None, f"bad envelope: {exc}; expected exactly "
                                 '{"payload": "<json string>", "sig": "<64 hex>"}')
-        payload, sig = env["payload"], env["sig"]
         if self.key is None:
             return self._reject("disabled", payload, "commands are disabled on this gateway: "
                                 "no commands.key_file")
@@ -115,7 +114,7 @@ def peek_id(payload: str):
     """The (unverified) command id, cut to ID_ECHO_MAX characters, if it can be read at all."""
     try:
         cmd = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):    # RecursionError: "[[[[..." under a valid-looking sig
         return None
     value = cmd.get("id") if isinstance(cmd, dict) else None
     return value[:ID_ECHO_MAX] if isinstance(value, str) else None

@@ -16,6 +16,10 @@ class BadSignature(BadEnvelope):
     """A well-formed envelope whose signature does not match its payload."""
 
 
+class NotJson(BadEnvelope):
+    """The message is not JSON at all (or nested too deeply to read)."""
+
+
 def sign(key: bytes, payload: str) -> str:
     """Hex HMAC-SHA256 of the payload's UTF-8 bytes."""
     return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -32,9 +36,9 @@ def envelope_parts(raw: bytes) -> tuple[str, str]:
     try:
         env = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadEnvelope(f"not JSON: {exc}") from None
+        raise NotJson(f"not JSON: {exc}") from None
     except RecursionError:              # "[[[[..." from a stranger (found by fuzzing)
-        raise BadEnvelope("not JSON: nested too deeply") from None
+        raise NotJson("not JSON: nested too deeply") from None
     if not isinstance(env, dict) or set(env) != {"payload", "sig"}:
         raise BadEnvelope('expected exactly {"payload": "<json string>", "sig": "<hex>"}')
     payload, sig = env["payload"], env["sig"]

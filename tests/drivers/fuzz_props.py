@@ -11,6 +11,7 @@ import math
 
 from agent.config.loading import parse_config
 from agent.errors import ConfigError
+from agent.uplink.intake import CommandIntake
 from agent.uplink.signing import BadEnvelope, envelope_parts
 from drivers.errors import FrameError
 from drivers.modbus.mbap import MAX_LENGTH, check_reply, take_frames
@@ -98,13 +99,27 @@ def check_ascii(data: bytes) -> None:
                   scales={"rh": 0.1}, max_line_len=64)
 
 
+FUZZ_KEY = bytes(range(32))
+
+
 def check_envelope(data: bytes) -> None:
-    """envelope_parts: (str, str) or BadEnvelope."""
+    """The command topic's intake, as the agent runs it: every message ends in exactly one of
+    accepted, refused or counted-unanswered, and nothing escapes submit()."""
     try:
         payload, sig = envelope_parts(data)
     except BadEnvelope:
-        return
-    assert isinstance(payload, str) and isinstance(sig, str)
+        pass
+    else:
+        assert isinstance(payload, str) and isinstance(sig, str)
+    outcomes = []
+    intake = CommandIntake(FUZZ_KEY, lambda p: outcomes.append(("accepted", p)),
+                           lambda cid, reason: outcomes.append(("refused", cid, reason)),
+                           clock=lambda: 0.0)
+    intake.submit(data)
+    assert len(outcomes) + intake.unanswered == 1, outcomes
+    if outcomes and outcomes[0][0] == "refused":
+        cid = outcomes[0][1]
+        assert cid is None or (isinstance(cid, str) and len(cid) <= 128)
 
 
 def check_config(data: bytes) -> None:
