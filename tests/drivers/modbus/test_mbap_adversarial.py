@@ -189,12 +189,11 @@ async def _stop(task, bus):
     bus.close()
 
 
-def test_a_peer_that_accepts_and_closes_gets_backed_off_and_one_log_line(caplog):
-    caplog.set_level(logging.INFO, logger="drivers.modbus.tcp")
-
+def _knocking(peer) -> tuple[list, int, object]:
+    """Poll a bus against peer (a misbehaving server) until it saw enough connection attempts;
+    (gaps between attempts, polls made, the bus's counters)."""
     async def main():
         port = free_port()
-        peer = AcceptAndClose(enough=8)
         await peer.start(port)
         bus = ModbusTcpBus("lan", "127.0.0.1", port, timeout_s=0.2,
                            reconnect_min_s=0.05, reconnect_max_s=0.4)
@@ -203,14 +202,26 @@ def test_a_peer_that_accepts_and_closes_gets_backed_off_and_one_log_line(caplog)
             await asyncio.wait_for(peer.seen_enough.wait(), WAIT_S)
         finally:
             await _stop(task, bus)
-        return peer.attempts, target.polls
-    attempts, polls = asyncio.run(main())
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
-    assert polls > len(attempts)         # polls in between fail fast, without a connect
+        return target.polls, bus.counters
+    polls, counters = asyncio.run(main())
+    attempts = peer.attempts
+    return [b - a for a, b in zip(attempts, attempts[1:])], polls, counters
+
+
+def _bus_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.WARNING and r.name == "drivers.modbus.tcp"]
+
+
+def test_a_peer_that_accepts_and_closes_gets_backed_off_and_one_log_line(caplog):
+    caplog.set_level(logging.INFO, logger="drivers.modbus.tcp")
+    peer = AcceptAndClose(enough=8)
+    gaps, polls, _ = _knocking(peer)
+    assert polls > len(peer.attempts)    # polls in between fail fast, without a connect
     # doubling from 0.05 s (jittered by 0.5-1x) up to the 0.4 s cap
     assert min(gaps[-3:]) > 2 * gaps[0], gaps
     assert max(gaps) < 0.4 + 0.5, gaps   # capped (slack for a loaded machine)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    warnings = _bus_warnings(caplog)
     assert len(warnings) == 1, warnings  # one outage, seven reconnects
     assert "closed by peer" in warnings[0] and "127.0.0.1" in warnings[0]
 
@@ -260,23 +271,8 @@ class Garbler(AcceptAndClose):
 def test_a_peer_that_garbles_every_stream_is_one_outage_backed_off(caplog):
     # before: a warning and an immediate reconnect per garbled reply - a log flood
     caplog.set_level(logging.INFO, logger="drivers.modbus.tcp")
-
-    async def main():
-        port = free_port()
-        peer = Garbler(enough=6)
-        await peer.start(port)
-        bus = ModbusTcpBus("lan", "127.0.0.1", port, timeout_s=0.2,
-                           reconnect_min_s=0.05, reconnect_max_s=0.4)
-        target, task = _polled(bus)
-        try:
-            await asyncio.wait_for(peer.seen_enough.wait(), WAIT_S)
-        finally:
-            await _stop(task, bus)
-        return peer.attempts, bus.counters
-    attempts, counters = asyncio.run(main())
-    gaps = [b - a for a, b in zip(attempts, attempts[1:])]
+    gaps, _, counters = _knocking(Garbler(enough=6))
     assert counters.framing_errors >= 5
     assert min(gaps[-2:]) > 2 * gaps[0], gaps            # backed off, doubling
-    warnings = [r.getMessage() for r in caplog.records
-                if r.levelno >= logging.WARNING and r.name == "drivers.modbus.tcp"]
+    warnings = _bus_warnings(caplog)
     assert len(warnings) == 1 and "garbled" in warnings[0], warnings
