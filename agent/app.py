@@ -279,14 +279,13 @@ class Agent:
         if getattr(self, "notifier", None) is not None:
             self.notifier.send("STOPPING=1")
         await self.supervisor.stop(timeout=2.0)
-        for closing in ([self.arbiter] if self.arbiter is not None else []) + list(
-                self.buses.values()):
+        for closing in [c for c in (self.arbiter, *self.buses.values()) if c is not None]:
             quietly(closing.close, "closing " + type(closing).__name__)
         if self.uplink is not None:
             await bounded(self.uplink.stop(timeout=1.0), 2.5, "the MQTT disconnect")
         closed = await bounded(self.outbox.close(), 3.0, "closing the outbox")
         if self.watch is not None:
-            await bounded(self.watch.save_async(timeout=2.0), 2.5, "saving the anomaly state")
+            await bounded(self.watch.save_async(), 2.5, "saving the anomaly state")
         if closed:      # else its thread may still commit: the lock goes with the process
             quietly(self.lock.release, "releasing the state lock")
         log.info("stopped")

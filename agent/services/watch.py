@@ -153,16 +153,13 @@ class FaultWatch:
         if self.state_file:
             write_atomic(self.state_file, self._state_bytes())
 
-    async def save_async(self, timeout: float | None = None) -> None:
-        """save(), with the file write (fsync on an SD card) in a thread; at most timeout."""
+    async def save_async(self) -> None:
+        """save(), with the file write (fsync on an SD card) in a daemon thread."""
         if not self.state_file:
             return
         data = self._state_bytes()
         try:
-            await write_atomic_off_loop(self.state_file, data, timeout)
-        except asyncio.TimeoutError:
-            log.error("saving the anomaly state %s took over %.0f s (slow storage?); the "
-                      "last saved state stays", self.state_file, timeout)
+            await write_atomic_off_loop(self.state_file, data)
         except OSError as exc:
             log.error("could not save the anomaly state %s (%s); it will be relearnt after a "
                       "restart", self.state_file, exc)

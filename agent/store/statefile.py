@@ -38,9 +38,8 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         os.close(fd)
 
 
-async def write_atomic_off_loop(path: str | Path, data: bytes,
-                                timeout: float | None = None) -> None:
-    """write_atomic in a daemon thread of its own; TimeoutError after timeout.
+async def write_atomic_off_loop(path: str | Path, data: bytes) -> None:
+    """write_atomic in a daemon thread of its own (bound the wait with the caller's timeout).
 
     Not the loop's default executor: asyncio.run() and the interpreter wait for its threads
     at exit, so a write stuck on a dying SD card would hold the agent's stop without bound.
@@ -50,8 +49,12 @@ async def write_atomic_off_loop(path: str | Path, data: bytes,
     done = loop.create_future()
 
     def settle(error):
-        if not done.done():
-            done.set_exception(error) if error else done.set_result(None)
+        if done.done():
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
     def work():
         error = None
@@ -64,7 +67,7 @@ async def write_atomic_off_loop(path: str | Path, data: bytes,
         except RuntimeError:
             pass                         # the loop is gone: nobody waits any more
     threading.Thread(target=work, name=f"save {Path(path).name}", daemon=True).start()
-    await asyncio.wait_for(asyncio.shield(done), timeout)
+    await done
 
 
 def quarantine(path: str | Path) -> Path:
