@@ -65,6 +65,10 @@ class AgentProcess:
         """What the agent logged so far."""
         return self.log.read_text(errors="replace")
 
+    def log_tail(self, lines: int = 80) -> str:
+        """The end of its log (a stuck stop's thread stacks land there)."""
+        return "\n".join(self.output().splitlines()[-lines:])
+
     def terminate(self, timeout: float = 10) -> int:
         """SIGTERM and wait; returns the exit code."""
         if self.proc.poll() is None:
@@ -73,17 +77,15 @@ class AgentProcess:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             # the agent dumps every thread's stack 12 s into a stuck stop: show where it hangs
-            tail = "\n".join(self.output().splitlines()[-80:])
             raise AssertionError(f"the agent did not stop within {timeout} s of SIGTERM; "
-                                 f"its log ends:\n{tail}") from None
+                                 f"its log ends:\n{self.log_tail()}") from None
 
     def stopped_cleanly(self, timeout: float = 15) -> str:
         """SIGTERM, wait; '' when it exited 0, else the reason with the end of its log."""
         code = self.terminate(timeout)
         if code == 0:
             return ""
-        tail = "\n".join(self.output().splitlines()[-80:])
-        return f"exit code {code} after SIGTERM; the log ends:\n{tail}"
+        return f"exit code {code} after SIGTERM; the log ends:\n{self.log_tail()}"
 
     def kill(self) -> None:
         """SIGKILL."""
