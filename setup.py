@@ -35,9 +35,10 @@ setup(
     extras_require={
         # apsw: a Python SQLite VFS that models power loss (tests/support/powercut.py);
         # wheels for x86_64 and aarch64; playwright drives Debian's chromium for the
-        # console's browser tests (never downloads one)
-        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "apsw>=3.53,<3.55",
-                 "playwright>=1.40,<2"],
+        # console's browser tests (never downloads one); pytest-xdist runs the suite in
+        # parallel (it mostly waits on brokers, agents and browsers)
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "hypothesis>=6.100,<7",
+                 "apsw>=3.53,<3.55", "playwright>=1.40,<2"],
         # bench/fuzz.py only (coverage-guided); wheels for x86_64 only, so never on the
         # gateway: without it bench/fuzz.py falls back to hypothesis
         "fuzz": ["atheris>=2.3,<2.4; platform_machine == 'x86_64'"],
