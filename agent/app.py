@@ -23,6 +23,7 @@ from agent.local.view import local_status
 from agent.core.supervisor import Supervisor
 from agent.store.lock import StateLock
 from agent.stopping import bounded, quietly
+from agent import northbound
 from agent.store.outbox import ALARM, EVENT, NOISE, ROUTINE, Outbox
 from agent.uplink.publisher import Publisher
 from agent.uplink.mqtt import MqttUplink
@@ -53,7 +54,9 @@ class Agent:
         self.uplink: MqttUplink | None = None
         self.publisher: Publisher | None = None
         ob = config.outbox
-        self.outbox = Outbox(ob.path, ob.max_mb, ob.max_age, ob.batch_window, ob.batch_max)
+        self.outbox = Outbox(ob.path, ob.max_mb, ob.max_age, ob.batch_window, ob.batch_max,
+                             interfaces=northbound.interfaces(config))
+        self.route = northbound.routes(config)   # kind of message -> interfaces mask
         self.outbox.on_dropped = self._on_dropped
         self.outbox.on_unencodable = lambda device, error: self.emit_event(
             device, "message_unencodable", EVENT, error=error)
@@ -82,7 +85,7 @@ class Agent:
             if key in reading:
                 body[key] = reading[key]
         self.outbox.put(self.uplink.topics.telemetry(reading["device"]), reading["device"],
-                        ROUTINE, reading["ts"], body)
+                        ROUTINE, reading["ts"], body, self.route["telemetry"])
         if self.lighting is not None:
             self.lighting.observe(reading)
         if self.watch is not None:
@@ -101,7 +104,7 @@ class Agent:
             fields["first_seen_ts"] = int(fields["first_seen_ts"] * 1000)
         ts_ms = wall_ms() if ts is None else int(ts * 1000)
         self.outbox.put(self.uplink.topics.events(device), device, priority, ts_ms,
-                        {"event": event, **fields})
+                        {"event": event, **fields}, self.route["events"])
         if self.recent_events is not None:
             self.recent_events.add(ts_ms, device, event, priority >= ALARM, fields)
 
@@ -111,7 +114,8 @@ class Agent:
         body = {"id": command_id, "result": result, "reason": reason}
         if details is not None:
             body["details"] = details
-        self.outbox.put(self.uplink.topics.ack, "gateway", priority, wall_ms(), body)
+        self.outbox.put(self.uplink.topics.ack, "gateway", priority, wall_ms(), body,
+                        self.route["acks"])
 
     def state_file_corrupt(self, path, aside, exc) -> None:
         """A state file could not be loaded: it was moved aside; tell the city."""
@@ -209,7 +213,7 @@ class Agent:
         self._build_field()
         self.uplink = MqttUplink(self.config.uplink.mqtt, self.config.gateway.id)
         # never more than paho's inflight window: paho then never queues for us
-        self.publisher = Publisher(self.outbox, self.uplink,
+        self.publisher = Publisher(self.outbox.consumer("json"), self.uplink,
                                    window=self.config.uplink.mqtt.inflight)
         if recovered:
             self.emit_event("gateway", "outbox_recovered", detail=recovered)

@@ -89,7 +89,7 @@ async def main(lights: int, hours: float, poll_s: float, inflight: int) -> None:
         sub = TimedSubscriber(broker.port, f"{BASE}/live/#")
         try:
             uplink = MqttUplink(Mqtt(url=broker.url, inflight=inflight), "bench")
-            publisher = Publisher(box, uplink, window=inflight)
+            publisher = Publisher(box.consumer("json"), uplink, window=inflight)
             commit = asyncio.create_task(box.commit_loop())
             pump = asyncio.create_task(publisher.run_loop())
             stop = asyncio.Event()

@@ -56,7 +56,7 @@ async def drain(folder: Path, n: int, inflight: int) -> tuple[float, float]:
     try:
         cfg = Mqtt(url=broker.url, inflight=inflight)
         uplink = MqttUplink(cfg, "bench")
-        publisher = Publisher(box, uplink, window=inflight)   # as the agent: the inflight window
+        publisher = Publisher(box.consumer("json"), uplink, window=inflight)   # as the agent: the inflight window
         commit = asyncio.create_task(box.commit_loop())
         start = time.perf_counter()
         pump = asyncio.create_task(publisher.run_loop())

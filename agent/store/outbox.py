@@ -4,8 +4,12 @@ Producers call `put()` (never blocks). The commit loop gathers what arrives with
 one batch window (or until a batch is full) and commits it in one transaction in
 the outbox's single dedicated SQLite thread; only then does the publisher see it.
 Deletes of broker-acknowledged rows ride along in the same transactions.
-The rows a commit inserted are handed to the publisher (`on_fresh`) so that,
+The rows a commit inserted are handed to each interface's consumer (`on_fresh`) so that,
 when it has no backlog, it publishes them without reading them back from SQLite.
+
+Northbound interfaces (JSON topics, Sparkplug, TALQ) each take what is bound for them through
+their own `OutboxConsumer`: a row is stored once, with the mask of the interfaces that still
+have to deliver it, and is deleted when the last of them has acknowledged it.
 The batch window is a cap on the wait, not a fixed delay: a commit takes whatever
 arrived, up to `batch_max`.
 
@@ -21,9 +25,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from agent.errors import StoreError
-from agent.store.outbox_db import ALARM, EVENT, NOISE, ROUTINE, Item, OutboxDb
+from agent.store.outbox_db import ALARM, EVENT, INTERFACES, NOISE, ROUTINE, Item, OutboxDb
 
-__all__ = ["Outbox", "NOISE", "ROUTINE", "EVENT", "ALARM"]
+__all__ = ["Outbox", "OutboxConsumer", "INTERFACES", "NOISE", "ROUTINE", "EVENT", "ALARM"]
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +45,19 @@ class Outbox:
     """Async front of the outbox file: batching, the SQLite thread, counters for status."""
 
     def __init__(self, path, max_mb: float, max_age_s: float | None = None,
-                 batch_window_s: float = 0.02, batch_max: int = 500, clock_ms=wall_ms):
+                 batch_window_s: float = 0.02, batch_max: int = 500, clock_ms=wall_ms,
+                 interfaces=("json",)):
         self.path = path
+        self.interfaces = 0                   # mask of the configured INTERFACES
+        for name in interfaces:
+            self.interfaces |= INTERFACES[name]
         self.max_bytes = int(max_mb * 1024 * 1024)
         self.max_age_ms = int(max_age_s * 1000) if max_age_s else None
         self.batch_window_s = batch_window_s
         self.batch_max = batch_max
         self.clock_ms = clock_ms
         self.db: OutboxDb | None = None
-        self.on_committed = lambda: None      # the publisher's wake-up
-        self.on_fresh = lambda rows: None     # rows just committed: [(id, topic, payload)]
+        self.consumers: dict[str, OutboxConsumer] = {}
         self.on_dropped = lambda rows, total: None
         self.on_unencodable = lambda device, error: None   # an item JSON cannot carry
         self.error: str | None = None
@@ -58,7 +65,7 @@ class Outbox:
         self._pending: list[Item] = []
         self._since_full = 0              # successful commits since the disk was last full
         self._unfinished = None           # (commit future, items, acked) cut off by shutdown
-        self._acked: list[int] = []
+        self._acked: dict[int, list[int]] = {}    # interface bit -> row ids it delivered
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-sqlite")
@@ -69,23 +76,34 @@ class Outbox:
 
     async def open(self) -> str | None:
         """Open (or create, or recover) the file; returns the recovery note, if any."""
-        self.db = await self.call(OutboxDb, self.path, self.max_bytes, self.max_age_ms)
+        self.db = await self.call(lambda: OutboxDb(self.path, self.max_bytes, self.max_age_ms,
+                                                   interfaces=self.interfaces))
         log.info("outbox %s: %d message(s) waiting from before, next seq %d", self.path,
                  self.db.count, self.db.seq + 1)
         return self.db.recovered
 
-    def put(self, topic: str, device: str, priority: int, ts: int, body: dict) -> None:
-        """Queue a message for the next batch commit (seq and ts are added to body)."""
-        self._pending.append(Item(topic, device, priority, ts, body))
+    def consumer(self, name: str) -> "OutboxConsumer":
+        """The delivery end of one configured northbound interface ('json', 'sparkplug', ...)."""
+        if not INTERFACES[name] & self.interfaces:
+            raise ValueError(f"outbox: interface {name!r} is not configured")
+        if name not in self.consumers:
+            self.consumers[name] = OutboxConsumer(self, name)
+        return self.consumers[name]
+
+    def put(self, topic: str, device: str, priority: int, ts: int, body: dict,
+            to: int | None = None) -> None:
+        """Queue a message for the next batch commit (ts, and seq if it is bound for the JSON
+        interface, are added to body); `to`: mask of INTERFACES, None for every one."""
+        self._pending.append(Item(topic, device, priority, ts, body,
+                                  self.interfaces if to is None else to))
         if len(self._pending) > MAX_PENDING:
             self._shed_pending()
         self._wake.set()
         if len(self._pending) >= self.batch_max:
             self._full.set()
 
-    def ack(self, row_id: int) -> None:
-        """The broker has the row: delete it in the next batch."""
-        self._acked.append(row_id)
+    def _ack(self, bit: int, row_id: int) -> None:
+        self._acked.setdefault(bit, []).append(row_id)
         self._wake.set()
 
     def _shed_pending(self) -> None:
@@ -114,7 +132,7 @@ class Outbox:
         self._wake.clear()
         self._full.clear()
         items, self._pending = self._pending, []
-        acked, self._acked = self._acked, []
+        acked, self._acked = self._acked, {}
         if not items and not acked:
             return True
         commit = asyncio.ensure_future(self.call(self.db.commit, items, acked, self.clock_ms()))
@@ -132,7 +150,8 @@ class Outbox:
         """Book a commit's outcome: items back in the queue on error, hooks on success."""
         if result.error:
             self._pending[:0] = items
-            self._acked[:0] = acked
+            for bit, ids in acked.items():
+                self._acked[bit] = ids + self._acked.get(bit, [])
             self._disk_trouble(result.error)
             return
         if self.error:
@@ -150,8 +169,8 @@ class Outbox:
                         result.dropped, self.db.dropped)
             self.on_dropped(result.dropped, self.db.dropped)
         if result.added:
-            self.on_fresh(result.rows)
-            self.on_committed()
+            for consumer in self.consumers.values():
+                consumer.committed(result.rows)
 
     def _disk_trouble(self, error: str) -> None:
         if self.error is None:
@@ -172,9 +191,11 @@ class Outbox:
                     freeing.result())
         self.on_dropped(freeing.result(), self.db.dropped)
 
-    async def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
-        """Committed rows after row_id, oldest first."""
-        return await self.call(self.db.fetch_after, row_id, limit)
+    async def fetch_after(self, row_id: int, limit: int, bit: int | None = None
+                          ) -> list[tuple[int, str, str]]:
+        """Committed rows after row_id, oldest first: those interface `bit` still has to
+        deliver, or every row (bit None)."""
+        return await self.call(self.db.fetch_after, row_id, limit, bit)
 
     async def remember_command(self, command_id: str, expires_at: int, issued_ms: int,
                                now_ms: int, max_ttl_ms: int) -> str:
@@ -220,3 +241,38 @@ class Outbox:
         # not wait=True: that blocks the event loop (no timeout could fire); the thread is
         # idle by now, and the interpreter joins it at exit
         self._thread.shutdown(wait=False)
+
+
+class OutboxConsumer:
+    """One northbound interface's end of the outbox: what is bound for it, and its acks.
+
+    After each commit it hands on every row the commit inserted (so ids stay consecutive and
+    a consumer can tell a gap from rows that were not its own): rows bound for other
+    interfaces come as `(id, topic, None)`, to be skipped, never sent.
+    """
+
+    def __init__(self, outbox: Outbox, name: str):
+        self.outbox = outbox
+        self.name = name
+        self.bit = INTERFACES[name]
+        self._alone = outbox.interfaces == self.bit
+        self.on_committed = lambda: None      # the interface's wake-up
+        self.on_fresh = lambda rows: None     # rows just committed: [(id, topic, payload|None)]
+
+    def committed(self, rows: list) -> None:
+        """A commit inserted rows (id, topic, payload, interfaces mask)."""
+        bit = self.bit
+        if self._alone:
+            self.on_fresh([(i, topic, payload) for i, topic, payload, _ in rows])
+        else:
+            self.on_fresh([(i, topic, payload if to & bit else None)
+                           for i, topic, payload, to in rows])
+        self.on_committed()
+
+    async def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
+        """Committed rows after row_id this interface has still to deliver, oldest first."""
+        return await self.outbox.fetch_after(row_id, limit, self.bit)
+
+    def ack(self, row_id: int) -> None:
+        """This interface delivered the row: in the next batch, it stops waiting for it."""
+        self.outbox._ack(self.bit, row_id)

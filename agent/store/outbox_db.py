@@ -1,4 +1,7 @@
-"""The outbox's SQLite file: schema, batched commits, size/age caps, recovery from corruption.
+"""The outbox's SQLite file: batched commits, acks per interface, size/age caps.
+
+Opening, schema and recovery from corruption: outbox_file.py; which rows go when room is
+needed: outbox_space.py.
 
 Blocking by nature: every method runs in the outbox's one dedicated thread
 (agent/store/outbox.py), which is also the only thread that ever touches the connection.
@@ -13,45 +16,40 @@ boot would hand the same seq to a different reading.
 
 import json
 import logging
-import os
 import sqlite3
 import time
 from pathlib import Path
 
-from agent.store import replay
+from agent.store import outbox_file, outbox_space as space, replay
+from agent.store.outbox_space import ALARM, EVENT, NOISE, ROUTINE, ROW_OVERHEAD
 from agent.store.reserve import Reserve, reuse_wal
 
 log = logging.getLogger(__name__)
 
-# drop order when full: noise (answers to unverified commands) first, then routine telemetry,
-# events, and alarms/acks last
-NOISE, ROUTINE, EVENT, ALARM = -1, 0, 1, 2
-ROW_OVERHEAD = 48                      # bytes a row costs beyond topic + payload (ids, b-tree)
-CAP_HYSTERESIS = 0.9                   # when over the cap, drop down to 90 % of it
-DROP_CHUNK = 500
-CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+# the northbound interfaces a row can be bound for: its `pending` column is the mask of those
+# that still have to deliver it, and the row is deleted when the last one has. `seq` numbers
+# the JSON interface's messages (docs/mqtt.md); the others have their own sequence numbers.
+INTERFACES = outbox_file.INTERFACES
+JSON = INTERFACES["json"]
+__all__ = ["OutboxDb", "Item", "CommitResult", "INTERFACES", "JSON",
+           "NOISE", "ROUTINE", "EVENT", "ALARM"]
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: the publisher's cursor relies on it
-    seq INTEGER NOT NULL, ts INTEGER NOT NULL, device TEXT NOT NULL,
-    priority INTEGER NOT NULL, topic TEXT NOT NULL, payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS messages_by_class ON messages(priority, id);
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
+CAP_HYSTERESIS = 0.9                   # when over the cap, drop down to 90 % of it
 
 
 class Item:
     """A message on its way into the outbox; seq is assigned when it is committed."""
 
-    __slots__ = ("topic", "device", "priority", "ts", "body")
+    __slots__ = ("topic", "device", "priority", "ts", "body", "to")
 
-    def __init__(self, topic: str, device: str, priority: int, ts: int, body: dict):
+    def __init__(self, topic: str, device: str, priority: int, ts: int, body: dict,
+                 to: int = JSON):
         self.topic = topic
         self.device = device
         self.priority = priority
         self.ts = ts
         self.body = body
+        self.to = to          # mask of INTERFACES it is bound for
 
 
 class CommitResult:
@@ -62,7 +60,7 @@ class CommitResult:
         self.deleted = deleted
         self.dropped = dropped
         self.error = error
-        self.rows: list[tuple[int, str, str]] = []   # what was inserted: (id, topic, payload)
+        self.rows: list[tuple[int, str, str, int]] = []  # inserted: (id, topic, payload, to)
         self.unencodable: list[tuple[str, str]] = []  # (device, error) of items dropped
 
 
@@ -70,14 +68,15 @@ class OutboxDb:
     """One outbox file. Not thread-safe: use from a single thread only."""
 
     def __init__(self, path: Path, max_bytes: int, max_age_ms: int | None,
-                 busy_timeout_s: float = 5.0, mono=time.monotonic, connect=sqlite3.connect):
+                 busy_timeout_s: float = 5.0, mono=time.monotonic, connect=sqlite3.connect,
+                 interfaces: int = JSON):
         self.path = Path(path)
-        self.busy_timeout_s = busy_timeout_s    # another process holding the file: wait this long
-        self._sqlite_connect = connect          # a storage that models power loss, in tests
+        self.interfaces = interfaces            # mask of the INTERFACES configured now
         self.max_bytes = max_bytes
         self.max_age_ms = max_age_ms
-        self.recovered: str | None = None   # set when a corrupt file was moved aside
-        self.conn = self._open()
+        # recovered: the note when a corrupt file was moved aside
+        self.conn, self.recovered = outbox_file.open_file(self.path, connect, busy_timeout_s)
+        outbox_file.forget_interfaces(self.conn, interfaces, self.path)
         meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         self.seq = meta.get("seq", 0)
         self.dropped = meta.get("dropped", 0)
@@ -96,62 +95,21 @@ class OutboxDb:
         self.reserve = Reserve(self.path)
         self.reserve.make()
 
-    # -- opening ------------------------------------------------------------------
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return self._connect()
-        except sqlite3.DatabaseError as exc:
-            if getattr(exc, "sqlite_errorname", None) not in CORRUPT and "malformed" not in str(
-                    exc) and "not a database" not in str(exc):
-                raise
-            aside = self._move_aside()
-            self.recovered = (f"outbox {self.path} was corrupt ({exc}); moved aside to "
-                              f"{aside.name}, started a fresh store")
-            log.error("%s", self.recovered)
-            return self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        # timeout = busy_timeout: every statement waits at most this long for a lock, then
-        # fails with "database is locked" (an OperationalError the callers handle)
-        conn = self._sqlite_connect(self.path, isolation_level=None,
-                                    timeout=self.busy_timeout_s)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            conn.execute("PRAGMA synchronous=FULL")
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"database disk image is malformed: {check}")
-            conn.executescript(SCHEMA)
-            replay.migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _move_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(self.path) + suffix)
-            if src.exists():
-                os.replace(src, Path(str(aside) + suffix))
-        return aside
-
     def close(self) -> None:
         """Close the file (checkpoints the WAL)."""
         self.conn.close()
 
     # -- the batch transaction --------------------------------------------------------
-    def commit(self, items: list[Item], acked: list[int], now_ms: int) -> CommitResult:
-        """Insert items (numbered with the next seqs) and delete acked rows, in one transaction."""
+    def commit(self, items: list[Item], acked: dict[int, list[int]], now_ms: int) -> CommitResult:
+        """Insert items (the JSON interface's numbered with the next seqs) and settle the rows
+        each interface acknowledged ({interface bit: [row ids]}), in one transaction."""
         result = CommitResult()
         seq, rows = self._encode(items, result)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            deleted = self._delete_ids(acked)
-            self.conn.executemany("INSERT INTO messages(seq, ts, device, priority, topic, payload)"
-                                  " VALUES (?, ?, ?, ?, ?, ?)", rows)
+            deleted = self._settle_acked(acked)
+            self.conn.executemany("INSERT INTO messages(seq, ts, device, priority, topic, payload,"
+                                  " pending) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             # one writer inside one transaction: the new ids are consecutive up to the last
             last_id = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             added_bytes = sum(len(r[4]) + len(r[5]) + ROW_OVERHEAD for r in rows)
@@ -176,22 +134,30 @@ class OutboxDb:
         result.added, result.deleted, result.dropped = len(rows), deleted[0], dropped[0]
         if rows and not dropped[0]:      # a cap drop may have removed some of them
             first = last_id - len(rows) + 1
-            result.rows = [(first + i, r[4], r[5]) for i, r in enumerate(rows)]
+            result.rows = [(first + i, r[4], r[5], r[6]) for i, r in enumerate(rows)]
         return result
 
     def _encode(self, items: list[Item], result: CommitResult) -> tuple[int, list]:
-        """Each item encoded alone: one value JSON cannot carry drops that item, not the batch."""
+        """Each item encoded alone: one value JSON cannot carry drops that item, not the batch.
+        Only the JSON interface's messages take a seq (its backend finds gaps by it); a row
+        bound for the other interfaces only is stored with seq 0 and none in its payload."""
         seq = self.seq
         rows = []
         for item in items:
+            to = item.to & self.interfaces
+            if not to:
+                continue            # bound for no configured interface: nobody to deliver to
+            numbered = to & JSON
             try:
-                payload = json.dumps({"ts": item.ts, "seq": seq + 1, **item.body},
-                                     separators=(",", ":"))
+                head = {"ts": item.ts, "seq": seq + 1} if numbered else {"ts": item.ts}
+                payload = json.dumps({**head, **item.body}, separators=(",", ":"))
             except (TypeError, ValueError) as exc:
                 result.unencodable.append((item.device, str(exc)[:200]))
                 continue
-            seq += 1
-            rows.append((seq, item.ts, item.device, item.priority, item.topic, payload))
+            if numbered:
+                seq += 1
+            rows.append((seq if numbered else 0, item.ts, item.device, item.priority, item.topic,
+                         payload, to))
         return seq, rows
 
     def uptime_ms(self) -> int:
@@ -204,16 +170,25 @@ class OutboxDb:
         except sqlite3.OperationalError:
             pass   # no transaction was open
 
-    def _delete_ids(self, ids) -> tuple[int, int]:
+    def _settle_acked(self, acked: dict[int, list[int]]) -> tuple[int, int]:
+        """Clear each interface's bit on the rows it acknowledged; delete the rows no interface
+        still waits for. (rows, bytes) deleted."""
         count = size = 0
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for (n,) in self.conn.execute(
-                    f"DELETE FROM messages WHERE id IN ({marks}) RETURNING "
-                    f"length(topic) + length(payload) + {ROW_OVERHEAD}", chunk):
-                count += 1
-                size += n
+        for bit, ids in acked.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                if bit != self.interfaces:      # others may still wait for these rows
+                    self.conn.execute(f"UPDATE messages SET pending = pending & ? WHERE id IN "
+                                      f"({marks})", (~bit, *chunk))
+                    where = f"id IN ({marks}) AND pending = 0"
+                else:                           # the only interface: its ack frees the row
+                    where = f"id IN ({marks})"
+                for (n,) in self.conn.execute(
+                        f"DELETE FROM messages WHERE {where} RETURNING "
+                        f"length(topic) + length(payload) + {ROW_OVERHEAD}", chunk):
+                    count += 1
+                    size += n
         return count, size
 
     def _enforce_caps(self, total_bytes: int, total_count: int, now_ms: int) -> tuple[int, int]:
@@ -221,39 +196,21 @@ class OutboxDb:
         count = size = 0
         if self.max_age_ms and time.monotonic() - self._age_checked > 60:
             self._age_checked = time.monotonic()
-            for (n,) in self.conn.execute(
-                    f"DELETE FROM messages WHERE priority <= {ROUTINE} AND ts < ? RETURNING "
-                    f"length(topic) + length(payload) + {ROW_OVERHEAD}",
-                    (now_ms - self.max_age_ms,)):
-                count += 1
-                size += n
+            count, size = space.drop_older(self.conn, now_ms - self.max_age_ms)
         if total_bytes - size <= self.max_bytes:
             return count, size
-        target = self.max_bytes * CAP_HYSTERESIS
-        for priority in (NOISE, ROUTINE, EVENT, ALARM):
-            while total_bytes - size > target and count < total_count:
-                got = self.conn.execute(
-                    "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE priority = ?"
-                    f" ORDER BY id LIMIT {DROP_CHUNK}) RETURNING length(topic) + length(payload)"
-                    f" + {ROW_OVERHEAD}", (priority,)).fetchall()
-                if not got:
-                    break
-                count += len(got)
-                size += sum(n for (n,) in got)
-        return count, size
+        more = space.drop_to(self.conn, total_bytes - size, total_count - count,
+                             self.max_bytes * CAP_HYSTERESIS)
+        return count + more[0], size + more[1]
 
     def free_space(self, fraction: float = 0.05) -> int:
         """Disk full: give up the reserve, checkpoint (agent/store/reserve.py), drop the
         oldest `fraction` (at least DROP_CHUNK) of noise/routine rows; rows dropped."""
         self.reserve.give_up()
         self._checkpoint()
-        n = max(DROP_CHUNK, int(self.count * fraction))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            got = self.conn.execute(
-                "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE priority <= ? "
-                "ORDER BY priority, id LIMIT ?) RETURNING length(topic) + length(payload) + ?",
-                (ROUTINE, n, ROW_OVERHEAD)).fetchall()
+            got = space.drop_lowest(self.conn, max(space.DROP_CHUNK, int(self.count * fraction)))
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('dropped', ?)",
                               (self.dropped + len(got),))
             self.conn.execute("COMMIT")
@@ -274,10 +231,16 @@ class OutboxDb:
             pass    # still full: the next failed commit tries again
 
     # -- reads ------------------------------------------------------------------------
-    def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
-        """Up to limit rows (id, topic, payload) with id > row_id, oldest first."""
-        return self.conn.execute("SELECT id, topic, payload FROM messages WHERE id > ? "
-                                 "ORDER BY id LIMIT ?", (row_id, limit)).fetchall()
+    def fetch_after(self, row_id: int, limit: int, bit: int | None = None
+                    ) -> list[tuple[int, str, str]]:
+        """Up to limit rows (id, topic, payload) with id > row_id, oldest first: those the
+        interface `bit` has still to deliver, or every row when bit is None."""
+        if bit is None or bit == self.interfaces:
+            return self.conn.execute("SELECT id, topic, payload FROM messages WHERE id > ? "
+                                     "ORDER BY id LIMIT ?", (row_id, limit)).fetchall()
+        return self.conn.execute("SELECT id, topic, payload FROM messages WHERE id > ? AND "
+                                 "pending & ? != 0 ORDER BY id LIMIT ?",
+                                 (row_id, bit, limit)).fetchall()
 
     def oldest_ts(self) -> int | None:
         """Reading time (epoch ms) of the oldest row still waiting, if any."""

@@ -1,4 +1,11 @@
-"""Publisher: sends committed outbox rows with QoS 1 and deletes them on the broker's PUBACK.
+"""Publisher: sends committed outbox rows with QoS 1 and acknowledges them on the broker's PUBACK.
+
+One publisher per MQTT-borne northbound interface: it drains that interface's outbox consumer
+(agent/store/outbox.py) into a *sink*, anything with `connected` (an asyncio.Event),
+`publish_raw(topic, payload, qos) -> mid` (raising UplinkError when it cannot send) and the
+settable callbacks `on_connected()` and `on_puback(mid)`. The JSON uplink (agent/uplink/mqtt.py)
+is one; a sink may translate the row to its own topic and encoding. Fresh rows bound for other
+interfaces arrive as `(id, topic, None)`: they keep the ids consecutive and are never sent.
 
 Rows go out strictly in outbox order (so in order per device), up to `window`
 unacknowledged at a time. A row is deleted only when paho reports the PUBACK for
@@ -35,9 +42,9 @@ FRESH_MAX = 2000       # just-committed rows held for sending; beyond that, fetc
 class Publisher:
     """Drains the outbox to the uplink: a bounded window of messages awaiting PUBACK."""
 
-    def __init__(self, outbox, uplink, window: int = 200):
-        self.outbox = outbox
-        self.uplink = uplink
+    def __init__(self, consumer, uplink, window: int = 200):
+        self.consumer = consumer             # this interface's end of the outbox
+        self.uplink = uplink                 # the sink
         self.window = window
         self.unacked: dict[int, int] = {}    # mid -> outbox row id
         self.cursor = 0                      # highest row id handed to paho
@@ -49,8 +56,8 @@ class Publisher:
         self._gaps = 0                       # fresh lists dropped so far
         self.ahead = (0, 0)                  # ids (first, last) sent ahead of the drain
         self.sent_ahead = 0
-        outbox.on_committed = self.wake.set
-        outbox.on_fresh = self.on_fresh
+        consumer.on_committed = self.wake.set
+        consumer.on_fresh = self.on_fresh
         uplink.on_connected = self.wake.set
         uplink.on_puback = self.on_puback
 
@@ -70,7 +77,7 @@ class Publisher:
         row_id = self.unacked.pop(mid, None)
         if row_id is None:
             return                           # a status message, or a late duplicate PUBACK
-        self.outbox.ack(row_id)
+        self.consumer.ack(row_id)
         self.acked += 1
         if len(self.unacked) <= self.window - max(1, self.window // 4):
             self.wake.set()                  # refill in steps of a quarter window
@@ -94,7 +101,7 @@ class Publisher:
             rows = self._take_fresh(room)
             if rows is None:
                 gaps = self._gaps
-                rows = await self.outbox.fetch_after(self.cursor, room)
+                rows = await self.consumer.fetch_after(self.cursor, room)
                 if len(rows) < room and gaps == self._gaps:
                     self.behind = False      # caught up; later commits arrive as fresh rows
             if not rows and not ahead:
@@ -108,6 +115,13 @@ class Publisher:
         for row_id, topic, payload in rows:
             if backlog and first <= row_id <= last:
                 self.cursor = row_id         # already sent ahead of the drain
+                continue
+            if payload is None:              # bound for another interface only
+                if backlog:
+                    self.cursor = row_id
+                else:
+                    self.ahead = (first or row_id, row_id)
+                    first, last = self.ahead
                 continue
             try:
                 mid = self.uplink.publish_raw(topic, payload, qos=1)

@@ -57,8 +57,8 @@ def test_acked_rows_are_deleted_and_backlog_reports_size_and_age(tmp_path):
             box.put("t", "L", ROUTINE, 4000 + i, {})
         await box.flush()
         rows = await box.fetch_after(0, 10)
-        box.ack(rows[0][0])
-        box.ack(rows[1][0])
+        box.consumer("json").ack(rows[0][0])
+        box.consumer("json").ack(rows[1][0])
         await box.flush()
         status = await box.status()
         left = await box.fetch_after(0, 10)
@@ -74,7 +74,7 @@ def test_batch_window_groups_puts_into_one_commit(tmp_path):
         box = Outbox(tmp_path / "o.db", max_mb=10, batch_window_s=0.05)
         await box.open()
         commits = []
-        box.on_committed = lambda: commits.append(box.db.count)
+        box.consumer("json").on_committed = lambda: commits.append(box.db.count)
         task = asyncio.create_task(box.commit_loop())
         for i in range(30):
             box.put("t", "L", ROUTINE, i, {})

@@ -50,11 +50,11 @@ def _run_until_cut(path, vfs, rng, live: dict):
                      for i in range(rng.randint(1, 40))]
             acked_seqs = rng.sample(sorted(live), k=min(len(live), rng.randint(0, 30)))
             inflight = (list(range(first, first + len(items))), acked_seqs)
-            result = db.commit(items, [live[s] for s in acked_seqs], 0)
+            result = db.commit(items, {1: [live[s] for s in acked_seqs]}, 0)
             assert result.error is None, result.error
             for s in acked_seqs:
                 del live[s]
-            for (row_id, _, _), s in zip(result.rows, inflight[0]):
+            for (row_id, *_), s in zip(result.rows, inflight[0]):
                 live[s] = row_id
             inflight = ([], [])
     except (PowerCut, apsw.Error):

@@ -26,9 +26,9 @@ class CountingOutbox(Outbox):
 
     fetches = 0
 
-    async def fetch_after(self, row_id, limit):
+    async def fetch_after(self, row_id, limit, bit=None):
         self.fetches += 1
-        return await super().fetch_after(row_id, limit)
+        return await super().fetch_after(row_id, limit, bit)
 
 
 async def _until(predicate):
@@ -44,7 +44,7 @@ def test_steady_state_publishes_committed_rows_without_reading_them_back(tmp_pat
         box = CountingOutbox(tmp_path / "o.db", max_mb=10)
         await box.open()
         uplink = RecordingUplink()
-        publisher = Publisher(box, uplink, window=100)
+        publisher = Publisher(box.consumer("json"), uplink, window=100)
         task = asyncio.create_task(publisher.run_loop())
         for i in range(5):
             box.put(f"t/{i}", "L-1", ROUTINE, i, {"n": i})
@@ -72,7 +72,7 @@ def test_backlog_from_before_goes_first_then_fresh_rows_in_order(tmp_path):
             box.put("t/old", "L-1", ROUTINE, i, {"n": i})
         await box.flush()
         uplink = RecordingUplink()
-        publisher = Publisher(box, uplink, window=100)
+        publisher = Publisher(box.consumer("json"), uplink, window=100)
         box.put("t/new", "L-1", ROUTINE, 9, {"n": 9})
         await box.flush()                       # fresh, but not next after the cursor
         task = asyncio.create_task(publisher.run_loop())
@@ -120,7 +120,7 @@ def test_live_rows_go_out_during_a_long_drain_and_every_row_exactly_once(tmp_pat
             box.put("t/old", "L-1", ROUTINE, i, {"n": i})
         await box.flush()
         uplink = AckingUplink()
-        publisher = Publisher(box, uplink, window=50)
+        publisher = Publisher(box.consumer("json"), uplink, window=50)
         task = asyncio.create_task(publisher.run_loop())
         commit = asyncio.create_task(box.commit_loop())
         publisher.wake.set()

@@ -1,0 +1,24 @@
+"""Which northbound interfaces a gateway speaks, and which of them carries each kind of message.
+
+The outbox stores every message once, with the mask of the interfaces still to deliver it
+(agent/store/outbox_db.py, INTERFACES). The JSON topics (docs/mqtt.md) are always on; other
+interfaces add themselves here from their config sections.
+"""
+
+from agent.config.models import GatewayConfig
+from agent.store.outbox_db import INTERFACES
+
+JSON = INTERFACES["json"]
+
+
+def interfaces(config: GatewayConfig) -> tuple[str, ...]:
+    """The configured northbound interfaces, by name."""
+    return ("json",)
+
+
+def routes(config: GatewayConfig) -> dict[str, int | None]:
+    """Kind of message -> mask of the interfaces that carry it (None: every configured one).
+
+    Acks answer the JSON interface's signed commands, so they go there only.
+    """
+    return {"telemetry": None, "events": None, "acks": JSON}
