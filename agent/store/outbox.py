@@ -32,6 +32,7 @@ __all__ = ["Outbox", "OutboxConsumer", "INTERFACES", "NOISE", "ROUTINE", "EVENT"
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 20000       # items held in memory while the disk refuses writes
+SHED_TO = 0.9             # over MAX_PENDING: shed down to 90 % of it (not one item per put)
 RETRY_S = 1.0             # pause after a failed commit before trying again
 RESERVE_EVERY = 200       # after a full disk: try to make the reserve again every N commits
 
@@ -107,13 +108,21 @@ class Outbox:
         self._wake.set()
 
     def _shed_pending(self) -> None:
-        for i, item in enumerate(self._pending):
-            if item.priority == ROUTINE:
-                del self._pending[i]
-                self.lost_in_memory += 1
-                return
-        del self._pending[0]
-        self.lost_in_memory += 1
+        """The disk refuses and memory is at its cap: shed the lowest class first (answers to
+        forged commands, then routine telemetry, then events), oldest first within a class, so
+        acks and alarms are the last to go; down to SHED_TO of the cap in one pass."""
+        excess = len(self._pending) - int(MAX_PENDING * SHED_TO)
+        for priority in (NOISE, ROUTINE, EVENT, ALARM):
+            if excess <= 0:
+                break
+            kept = []
+            for item in self._pending:
+                if excess > 0 and item.priority == priority:
+                    excess -= 1
+                    self.lost_in_memory += 1
+                else:
+                    kept.append(item)
+            self._pending = kept
 
     async def commit_loop(self) -> None:
         """Commit batches forever: wait for work, gather for one window, one transaction."""
@@ -154,7 +163,9 @@ class Outbox:
                 self._acked[bit] = ids + self._acked.get(bit, [])
             self._disk_trouble(result.error)
             return
-        if self.error:
+        # after a full disk, commits succeed again once room was made by dropping old rows;
+        # the card is still full until the reserve could be made again: say so until then
+        if self.error and (self.db.reserve.held or "full" not in self.error):
             log.warning("outbox writable again")
             self.error = None
         self._since_full += 1

@@ -83,6 +83,12 @@ def test_full_disk_keeps_polling_drops_routine_first_keeps_acks_and_recovers(
 
         broker.start()
         back = time.time() * 1000
+        # the card is still full (room is made by dropping old rows): status must say so
+        # (review finding, issue 22 #15: error was cleared by the first commit that fit)
+        sub.wait_for(lambda m: [1 for t, p, _ in m if t.endswith("/status") and
+                                isinstance(p.get("outbox"), dict) and p["ts"] > back
+                                and "full" in (p["outbox"]["error"] or "")], 30,
+                     "status: outbox error 'disk is full' while the card is full")
         ids = [f"full-{i}" for i in range(10)]
         for cid in ids:
             sub.client.publish(f"{PREFIX}/cmd", seal(key, {

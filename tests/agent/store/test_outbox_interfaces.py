@@ -5,7 +5,8 @@ import asyncio
 import json
 import sqlite3
 
-from agent.store.outbox import INTERFACES, ROUTINE, Outbox
+from agent.store import outbox as outbox_module
+from agent.store.outbox import ALARM, INTERFACES, NOISE, ROUTINE, Outbox
 from agent.store.outbox_db import OutboxDb
 from agent.uplink.publisher import Publisher
 
@@ -153,3 +154,17 @@ def test_an_outbox_file_from_before_interfaces_opens_with_its_rows_for_json(tmp_
     assert db.fetch_after(0, 10, SPARKPLUG) == []
     assert db.seq == 7
     db.close()
+
+
+def test_memory_full_of_a_refusing_disk_sheds_forged_answers_before_acks(tmp_path,
+                                                                          monkeypatch):
+    """Review finding (issue 22, 15): shedding took routine rows, then the oldest item of any
+    class, so a genuine command's ack went while the refusals to forged commands stayed."""
+    monkeypatch.setattr(outbox_module, "MAX_PENDING", 100)
+    box = Outbox(tmp_path / "o.db", max_mb=10)           # never opened: the disk refuses
+    box.put("ack", "gateway", ALARM, 0, {"id": "genuine"})
+    for i in range(150):
+        box.put("ack", "gateway", NOISE, i, {"id": f"forged-{i}"})
+    kept = [item.body["id"] for item in box._pending]
+    assert kept[0] == "genuine"
+    assert len(kept) <= 100 and box.lost_in_memory == 151 - len(kept)
