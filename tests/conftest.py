@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,19 @@ class AgentProcess:
     def output(self) -> str:
         """What the agent logged so far."""
         return self.log.read_text(errors="replace")
+
+    def wait_logged(self, text: str, timeout: float = 20) -> str:
+        """The first log line holding text, waiting for it: a loaded machine (the suite runs on
+        four workers) can take seconds just to import and start the agent."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [ln for ln in self.output().splitlines() if text in ln]
+            if lines:
+                return lines[0]
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(f"the agent never logged {text!r} within {timeout} s; "
+                                     f"its log ends:\n{self.log_tail()}")
+            time.sleep(0.1)
 
     def log_tail(self, lines: int = 80) -> str:
         """The end of its log (a stuck stop's thread stacks land there)."""

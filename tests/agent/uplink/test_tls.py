@@ -4,6 +4,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_agent_refuses_a_broker_whose_certificate_it_cannot_verify(
         mqtt=f'tls: {{ca_file: "{certs["other-ca.crt"]}"}}', poll="0.2s"))
     with pytest.raises(AssertionError, match="timed out"):
         sub.wait_for(lambda m: m, 4, "anything from an agent that must not connect")
-    assert "cannot connect to mqtts://" in agent.output()
+    agent.wait_logged("cannot connect to mqtts://")
     assert (tmp_path / "outbox.db").exists()          # readings wait in the outbox meanwhile
     assert agent.terminate(timeout=10) == 0
 
@@ -100,6 +101,8 @@ def test_each_certificate_refusal_is_logged_with_its_cause(
             mqtt=f'tls: {{ca_file: "{certs[ca]}"}}', poll="0.2s"))
         with pytest.raises(AssertionError, match="timed out"):
             sub.wait_for(lambda m: m, 3, "anything from an agent that must not connect")
+        agent.wait_logged("cannot connect to mqtts://")
+        time.sleep(2)                              # more attempts, each refused again
         lines = _log_lines(agent, "cannot connect to mqtts://")
         assert len(lines) == 1, lines              # once per cause, not once per attempt
         assert cause in lines[0], lines[0]
