@@ -84,8 +84,13 @@ class EdgeNode:
         """Sessions forever; the supervisor cancels it at stop (NDEATH, then DISCONNECT)."""
         self.loop = asyncio.get_running_loop()
         backoff = new_backoff(self.cfg)
+        bdseq = None
         while True:
-            session = self.session = Session(self, await self.bdseq.next())
+            # a new bdSeq per CONNECT the broker took; one that never got a CONNACK (broker
+            # down) registered no will, so its number is used again
+            if bdseq is None or self.session.connected.is_set():
+                bdseq = await self.bdseq.next()
+            session = self.session = Session(self, bdseq)
             self.sessions += 1
             try:
                 session.client.connect_async(self.host, self.port,
@@ -126,6 +131,9 @@ class EdgeNode:
         log.info("sparkplug: connected to %s as %s (bdSeq %d)", self.url, self.topics.nbirth,
                  session.bdseq)
         self.edge.publish = session.publish
+        # online is learnt anew in every session: the STATE retained on this broker now, or
+        # the next one [tck-id-message-flow-edge-node-birth-publish-phid-wait]
+        self.hoststate.online = False
         while True:
             if not await self._host_online(session):
                 return False

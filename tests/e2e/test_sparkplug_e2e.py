@@ -68,4 +68,57 @@ def test_births_data_rebirth_and_the_primary_host_state(tmp_path, broker, site_f
     assert not host.errors, host.errors
     assert agent.terminate(timeout=8) == 0
     host.wait_for(lambda h: len(h.of_kind("NDEATH")) >= 2, 5, "NDEATH at stop")
+    assert bdseq(host.of_kind("NDEATH")[-1][1]) == 1, [(round(a, 1), t, p.metrics[0].long_value if hasattr(p, "metrics") else p) for a, t, p in host.messages if "DEATH" in t or "BIRTH/" in t or "STATE" in t]
+
+
+def test_a_silent_device_gets_ddeath_within_two_polls_and_dbirth_when_back(
+        tmp_path, broker, site_factory, host_factory, agent_factory):
+    site = site_factory(3)
+    host = host_factory(broker.port)
+    agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 3,
+                                extra=SPARKPLUG))
+    host.wait_for(lambda h: h.counts["DBIRTH"] >= 3 and h.counts["DDATA"] >= 3, 15, "births")
+    site.call(site.site.set_dead, 2)
+    silent_at = time.monotonic()
+    host.wait_for(lambda h: h.of_kind("DDEATH"), 10, "DDEATH of L-002")
+    died = next(at for at, t, _ in host.messages if "/DDEATH/" in t)
+    assert died - silent_at <= 2 * 1.0 + 1.0, "DDEATH later than two 1 s polls (+ timeout)"
+    assert [t for t, _ in host.of_kind("DDEATH")] == [NODE.format("DDEATH") + "/L-002"]
+    site.call(site.site.set_dead, 2, False)
+    host.wait_for(lambda h: "L-002" in h.devices_born, 15, "DBIRTH of L-002 when it answers")
+    assert not host.errors, host.errors
+
+
+def test_an_outage_comes_back_as_history_and_a_sigkill_keeps_bdseq(
+        tmp_path, broker, site_factory, host_factory, agent_factory, subscriber_factory):
+    site = site_factory(4)
+    host = host_factory(broker.port)
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 4, extra=SPARKPLUG)
+    agent = agent_factory(config)
+    host.wait_for(lambda h: h.counts["DDATA"] >= 4, 15, "data")
+    outage_from = int(time.time() * 1000)
+    broker.stop()
+    time.sleep(6)                            # six polls of every light held by the outbox
+    outage_to = int(time.time() * 1000)
+    broker.start()
+    json_side = subscriber_factory(broker.port, "city/lighting/test-gw/telemetry/#")
+    host.wait_for(lambda h: h.counts["NBIRTH"] >= 2, 20, "NBIRTH after the outage")
+    assert bdseq(births(host)[1]) == 1
+    held = host.wait_for(lambda h: len({ts for _, ts in h.history
+                                        if outage_from <= ts <= outage_to}) >= 20, 20,
+                         "the outage's readings as history")
+    assert held
+    json_side.wait_for(lambda m: len(m) >= 24, 20, "the JSON interface's backlog too")
+    in_outage = {(t.rsplit("/", 1)[1], p["ts"]) for t, p, _ in json_side.messages
+                 if outage_from + 1500 <= p["ts"] <= outage_to - 1500 and p["quality"] == "good"}
+    assert in_outage and in_outage <= host.history, sorted(in_outage - host.history)[:5]
+    assert not host.errors, host.errors
+
+    deaths = len(host.of_kind("NDEATH"))   # mosquitto sent the will at its own stop too
+    agent.kill()                             # SIGKILL: the broker sends the will
+    host.wait_for(lambda h: len(h.of_kind("NDEATH")) > deaths, 10, "the will (NDEATH)")
     assert bdseq(host.of_kind("NDEATH")[-1][1]) == 1
+    agent_factory(config)
+    host.wait_for(lambda h: h.counts["NBIRTH"] >= 3, 20, "NBIRTH after the restart")
+    assert bdseq(births(host)[2]) == 2       # persisted across the kill
+    assert not host.errors, host.errors

@@ -54,6 +54,7 @@ class HostPeer:
         self.aliases: dict[int, str] = {}    # alias -> "device/metric" of the current births
         self.device_aliases: dict[str, set] = {}
         self.devices_born: set = set()
+        self.history: set = set()            # (device, reading ts) seen as historical
         self.counts = {k: 0 for k in ("NBIRTH", "NDEATH", "DBIRTH", "DDATA", "DDEATH",
                                       "NDATA", "historical", "while_offline")}
         self._cond = threading.Condition()
@@ -61,15 +62,22 @@ class HostPeer:
         if host_id:
             self.client.will_set(self.state_topic, self._state(False), qos=1, retain=True)
         self.client.on_message = self._on_message
+        self.client.on_connect = self._on_connect
+        self.client.reconnect_delay_set(0.2, 1)
         ready = threading.Event()
         self.client.on_subscribe = lambda *a: ready.set()
         self.client.connect("127.0.0.1", port)
-        self.client.subscribe("spBv1.0/#", qos=0)
         self.client.loop_start()
         if not ready.wait(10):
             raise TimeoutError("host peer could not subscribe")
         if host_id and online:
             self.set_online(True)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        """(Re)connected, e.g. to a restarted broker: subscribe, and say online again if so."""
+        client.subscribe("spBv1.0/#", qos=0)
+        if self.host_id and self.online:
+            client.publish(self.state_topic, self._state(True), qos=1, retain=True)
 
     @property
     def state_topic(self) -> str:
@@ -116,6 +124,8 @@ class HostPeer:
             self.errors.append(f"{kind} without seq")
         elif self.last_seq is not None and payload.seq != (self.last_seq + 1) % 256:
             self.errors.append(f"{kind} seq {payload.seq} after {self.last_seq}")
+        elif payload.seq == 0:
+            self.counts["seq_wraps"] = self.counts.get("seq_wraps", 0) + 1
         self.last_seq = payload.seq
 
     def _check(self, kind, device, payload, msg) -> None:
@@ -186,6 +196,7 @@ class HostPeer:
                 self.errors.append(f"DDATA {device}: unknown alias {m.alias} / name {m.name!r}")
             if m.is_historical:
                 self.counts["historical"] += 1
+                self.history.add((device, m.timestamp))
 
     def wait_for(self, predicate, timeout: float, what: str):
         """Wait until predicate(self) is truthy (checked on every message)."""
