@@ -130,6 +130,29 @@ def check_config(data: bytes) -> None:
         assert str(exc)
 
 
+def check_spb_command(data: bytes) -> None:
+    """An NCMD or DCMD from the broker: refused and counted, or a rebirth; nothing escapes."""
+    from agent.sparkplug.edge import EdgeState
+    from agent.sparkplug.topics import Topics
+    topics = Topics("city", "gw")
+    edge = EdgeState(topics, {}, lambda: 0)
+    for topic in (topics.ncmd, topics.device("DCMD", "L-001")):
+        before = edge.counts["commands_refused"]
+        outcome = edge.command(topic, data)
+        assert outcome in (None, "rebirth")
+        assert outcome == "rebirth" or edge.counts["commands_refused"] > before
+
+
+def check_spb_state(data: bytes) -> None:
+    """A primary host's STATE: taken (online, timestamp) or ignored and counted."""
+    from agent.sparkplug.node import HostState
+    host = HostState()
+    taken = host.update(data)
+    assert taken != bool(host.ignored)
+    if taken:
+        assert isinstance(host.online, bool) and 0 <= host.timestamp < 2 ** 63
+
+
 CHECKS = {"rtu": check_rtu, "mbap": check_mbap, "sds011": check_sds011,
           "pms5003": check_pms5003, "ascii": check_ascii, "envelope": check_envelope,
-          "config": check_config}
+          "config": check_config, "spb_cmd": check_spb_command, "spb_state": check_spb_state}

@@ -122,3 +122,45 @@ def test_an_outage_comes_back_as_history_and_a_sigkill_keeps_bdseq(
     host.wait_for(lambda h: h.counts["NBIRTH"] >= 3, 20, "NBIRTH after the restart")
     assert bdseq(births(host)[2]) == 2       # persisted across the kill
     assert not host.errors, host.errors
+
+
+def test_an_adversarial_host_floods_rebirths_forges_state_and_sends_junk(
+        tmp_path, broker, site_factory, host_factory, agent_factory, subscriber_factory):
+    site = site_factory(3)
+    host = host_factory(broker.port)
+    json_side = subscriber_factory(broker.port, "city/lighting/test-gw/telemetry/#")
+    agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 3,
+                                        extra=SPARKPLUG))
+    host.wait_for(lambda h: h.counts["DDATA"] >= 3, 15, "data")
+
+    # a STATE from the past (older than the online one): ignored, no NDEATH, data goes on
+    host.set_online(False, ts=int(time.time() * 1000) - 60_000)
+    before = host.counts["DDATA"]
+    host.wait_for(lambda h: h.counts["DDATA"] >= before + 3, 10, "data after a stale STATE")
+    assert not host.of_kind("NDEATH")
+
+    # junk and refused writes: each refused and logged, the node keeps going
+    junk = [b"\xff\x00garbage", b"\x0a\x03\x0a\x01", b"", bytes(70_000)]
+    write = Payload(timestamp=1)
+    write.metrics.add(alias=4, int_value=40)             # a DCMD writing dim
+    for data in junk:
+        host.send(NODE.format("NCMD"), data)
+        host.send(NODE.format("DCMD") + "/L-001", data)
+    host.send(NODE.format("DCMD") + "/L-001", write.SerializeToString())
+
+    # 1,000 rebirth requests in 10 s: rebirths stay bounded (one per 1 s interval)
+    births_before, polls_before = host.counts["NBIRTH"], len(json_side.messages)
+    start = time.monotonic()
+    for i in range(1000):
+        host.rebirth_request("city", "test-gw")
+        time.sleep(max(0.0, start + (i + 1) * 0.01 - time.monotonic()))
+    time.sleep(2)
+    rebirths = host.counts["NBIRTH"] - births_before
+    assert 1 <= rebirths <= 10 / 1.0 + 2, rebirths
+    polls = len(json_side.messages) - polls_before
+    assert polls >= 3 * 10 * 0.8, f"polling suffered: {polls} readings in ~12 s from 3 lights"
+    assert not host.errors, host.errors
+    log = agent.output()
+    assert log.count("refused a command on") >= 2 * len(junk) - 1, log[-2000:]
+    assert "device writes are not accepted over Sparkplug" in log
+    assert agent.terminate(timeout=8) == 0

@@ -107,7 +107,7 @@ class HostPeer:
     def _on_message(self, client, userdata, msg):
         parts = msg.topic.split("/")
         with self._cond:
-            if parts[1] == "STATE" or len(parts) < 4:
+            if parts[1] == "STATE" or len(parts) < 4 or parts[2] in ("NCMD", "DCMD"):
                 self.messages.append((time.monotonic(), msg.topic, msg.payload))
             else:
                 try:
@@ -130,8 +130,6 @@ class HostPeer:
 
     def _check(self, kind, device, payload, msg) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        if kind in ("NCMD", "DCMD"):
-            return                           # our own commands
         if msg.qos != 0 and kind != "NDEATH" or msg.retain:
             self.errors.append(f"{kind} with QoS {msg.qos} retain {msg.retain}")
         if self.host_id and not self.online and kind != "NDEATH":
