@@ -11,6 +11,9 @@ import math
 
 from agent.config.loading import parse_config
 from agent.errors import ConfigError
+from agent.sparkplug.edge import EdgeState
+from agent.sparkplug.node import HostState
+from agent.sparkplug.topics import Topics
 from agent.uplink.intake import CommandIntake
 from agent.uplink.signing import BadEnvelope, envelope_parts
 from drivers.errors import FrameError
@@ -132,8 +135,6 @@ def check_config(data: bytes) -> None:
 
 def check_spb_command(data: bytes) -> None:
     """An NCMD or DCMD from the broker: refused and counted, or a rebirth; nothing escapes."""
-    from agent.sparkplug.edge import EdgeState
-    from agent.sparkplug.topics import Topics
     topics = Topics("city", "gw")
     edge = EdgeState(topics, {}, lambda: 0)
     for topic in (topics.ncmd, topics.device("DCMD", "L-001")):
@@ -145,7 +146,6 @@ def check_spb_command(data: bytes) -> None:
 
 def check_spb_state(data: bytes) -> None:
     """A primary host's STATE: taken (online, timestamp) or ignored and counted."""
-    from agent.sparkplug.node import HostState
     host = HostState()
     taken = host.update(data)
     assert taken != bool(host.ignored)
