@@ -64,6 +64,8 @@ def test_data_reports_by_exception_by_alias_and_seq_wraps_at_255(edge):
     assert data[1].metrics[0].int_value == 11 and data[1].metrics[0].timestamp == 10_003
     for i in range(300):
         edge.row(*row("L-2", 10_004 + i, dim=i % 101))
+    assert all(p.HasField("timestamp") and all(m.HasField("timestamp") for m in p.metrics)
+               for _, p in edge.sent_messages)
     seqs = [p.seq for _, p in edge.sent_messages]
     assert all(b == (a + 1) % 256 for a, b in zip(seqs, seqs[1:]))
     assert 255 in seqs and seqs.count(0) >= 2
