@@ -36,8 +36,6 @@ class SparkplugConfig(BaseModel):
     url: str | None = Field(default=None, pattern=r"^mqtts?://[^/:]+(:\d{1,5})?/?$")
     keepalive: Annotated[Duration, Field(ge=5, le=3600)] = 30.0
     bdseq_file: str = "sparkplug-bdseq.json"   # relative: next to the config file
-    commands: bool = False                # DCMD writes (switch, dim): trusts the broker's ACLs
-    reboot: bool = False                  # NCMD Node Control/Reboot: refused unless true
     rebirth_min_interval: Annotated[Duration, Field(ge=0.1, le=3600)] = 5.0
     window: int = Field(default=100, ge=1, le=10000)   # DDATA between two delivery barriers
     reconnect_min: Duration = 1.0
