@@ -21,6 +21,8 @@ from agent.store.statefile import write_atomic
 
 log = logging.getLogger(__name__)
 
+FRESH_MAX = 2000       # just-committed rows held; beyond that they are read back from SQLite
+
 
 class BdSeq:
     """The birth/death sequence number, persisted atomically before every CONNECT."""
@@ -64,12 +66,40 @@ class EdgeNode:
         self.bdseq = BdSeq(Path(state_dir) / cfg.bdseq_file)
         self.wake = asyncio.Event()
         consumer.on_committed = self.wake.set
+        consumer.on_fresh = self._on_fresh
+        self.fresh: list = []                # just committed, consecutive ids: no SQLite read
+        self.behind = True                   # SQLite may hold rows that fresh lacks
         self.rebirth = asyncio.Event()
         self._rebirth_at = 0.0
         self.session: Session | None = None
         self.loop = None
         self.sessions = 0
         self.acked = 0
+
+    def _on_fresh(self, rows: list) -> None:
+        fresh = self.fresh
+        if not rows or (fresh and rows[0][0] != fresh[-1][0] + 1) \
+                or len(fresh) + len(rows) > FRESH_MAX:
+            fresh.clear()                    # a gap or a long outage: SQLite has them all
+            self.behind = True
+        if rows and len(rows) <= FRESH_MAX:
+            fresh.extend(rows)
+
+    async def _rows_after(self, cursor: int) -> list:
+        """The next rows after cursor: the fresh ones if they follow on, else from SQLite."""
+        fresh = self.fresh
+        while fresh and fresh[0][0] <= cursor:
+            del fresh[0]
+        if fresh and fresh[0][0] == cursor + 1:
+            rows = fresh[:self.cfg.window]
+            del fresh[:self.cfg.window]
+            return rows
+        if fresh or self.behind:
+            rows = await self.consumer.fetch_after(cursor, self.cfg.window)
+            if len(rows) < self.cfg.window and not fresh:
+                self.behind = False          # caught up: later commits come as fresh rows
+            return rows
+        return []
 
     def on_message(self, session: Session, topic: str, data: bytes) -> None:
         """STATE, NCMD or DCMD (from paho's thread, on the loop)."""
@@ -150,6 +180,7 @@ class EdgeNode:
     async def _drain(self, session: Session) -> str:
         """Rows -> DDATA until the session ends, a rebirth is asked or the host goes away."""
         cursor = 0
+        self.behind = True                   # the last session's unacknowledged rows
         while True:
             if session.ended.is_set():
                 return "ended"
@@ -158,18 +189,19 @@ class EdgeNode:
             if self.rebirth.is_set():
                 return "rebirth"
             self.wake.clear()
-            rows = await self.consumer.fetch_after(cursor, self.cfg.window)
+            rows = await self._rows_after(cursor)
             if not rows:
                 self.hoststate.changed.clear()
                 await self._until(session, self.wake, self.rebirth, self.hoststate.changed)
                 continue
-            for row_id, topic, body in rows:
+            mine = [r for r in rows if r[2] is not None]   # None: bound for others only
+            for row_id, topic, body in mine:
                 self.edge.row(topic, body)
-            if not await session.barrier():
+            if mine and not await session.barrier():
                 return "ended"
-            for row_id, _, _ in rows:
+            for row_id, _, _ in mine:
                 self.consumer.ack(row_id)
-            self.acked += len(rows)
+            self.acked += len(mine)
             cursor = rows[-1][0]
 
     def status(self) -> dict:
