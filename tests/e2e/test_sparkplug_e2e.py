@@ -164,3 +164,22 @@ def test_an_adversarial_host_floods_rebirths_forges_state_and_sends_junk(
     assert log.count("refused a command on") >= 2 * len(junk) - 1, log[-2000:]
     assert "device writes are not accepted over Sparkplug" in log
     assert agent.terminate(timeout=8) == 0
+
+
+def test_the_status_message_carries_the_nodes_figures(tmp_path, broker, site_factory,
+                                                     host_factory, agent_factory,
+                                                     subscriber_factory):
+    site = site_factory(2)
+    host = host_factory(broker.port)
+    status = subscriber_factory(broker.port, "city/lighting/test-gw/status")
+    agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2,
+                                        extra=SPARKPLUG, status_period="2s"))
+    host.wait_for(lambda h: h.counts["DDATA"] >= 2, 15, "data")
+    host.send(NODE.format("NCMD"), b"\x01junk")
+    figures = status.wait_for(lambda m: [p["sparkplug"] for _, p, _ in m
+                                         if isinstance(p, dict) and p.get("sparkplug", {}).get(
+                                             "commands_refused")], 10, "sparkplug figures")
+    last = figures[-1]
+    assert last["births"] >= 1 and last["host_online"] is True and last["bdseq"] == 0
+    assert last["ddata"] >= 2 and last["acked"] >= 2
+    assert agent.terminate(timeout=8) == 0
