@@ -36,6 +36,8 @@ class SparkplugConfig(BaseModel):
     url: str | None = Field(default=None, pattern=r"^mqtts?://[^/:]+(:\d{1,5})?/?$")
     keepalive: Annotated[Duration, Field(ge=5, le=3600)] = 30.0
     bdseq_file: str = "sparkplug-bdseq.json"   # relative: next to the config file
+    commands: bool = False                # DCMD switch/dim writes: trusts the broker's ACLs
+    max_writes_per_s: float = Field(default=2.0, gt=0, le=100)   # bounded like the signed intake
     rebirth_min_interval: Annotated[Duration, Field(ge=0.1, le=3600)] = 5.0
     window: int = Field(default=100, ge=1, le=10000)   # DDATA between two delivery barriers
     reconnect_min: Duration = 1.0

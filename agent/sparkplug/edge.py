@@ -35,7 +35,7 @@ class EdgeState:
         self.sent: dict[str, dict] = {}      # device -> values last reported live
         self.silent: set[str] = set()        # devices whose newest live reading is not good
         self.counts = {"births": 0, "ddata": 0, "ddeath": 0, "historical": 0,
-                       "commands_refused": 0, "rebirth_requests": 0}
+                       "commands_refused": 0, "rebirth_requests": 0, "writes": 0}
 
     def next_seq(self) -> int:
         seq = self.seq
@@ -106,8 +106,8 @@ class EdgeState:
         if historical:
             self.counts["historical"] += 1
 
-    def command(self, topic: str, data: bytes) -> str | None:
-        """An NCMD or DCMD: 'rebirth' when a rebirth is asked for, else None (refused/logged)."""
+    def command(self, topic: str, data: bytes):
+        """An NCMD or DCMD: 'rebirth', a write (device, switch, dim), or None (refused, logged)."""
         try:
             metrics = payloads.read_command(data)
         except PayloadError as exc:
@@ -115,11 +115,7 @@ class EdgeState:
             log.warning("sparkplug: refused a command on %s: %s", topic, exc)
             return None
         if topic != self.topics.ncmd:
-            self.counts["commands_refused"] += 1
-            log.warning("sparkplug: refused a DCMD on %s: device writes are not accepted over "
-                        "Sparkplug in this version (use the signed JSON commands; "
-                        "docs/sparkplug.md)", topic)
-            return None
+            return self._write(topic, metrics)
         for name, alias, value in metrics:
             if name == payloads.REBIRTH and value is True:   # Rebirth has no alias
                 self.counts["rebirth_requests"] += 1
@@ -129,3 +125,26 @@ class EdgeState:
                         "reboot the gateway on site or through systemd)", name or alias,
                         payloads.REBIRTH, payloads.REBOOT)
         return None
+
+    def _refuse(self, topic: str, reason: str) -> None:
+        self.counts["commands_refused"] += 1
+        log.warning("sparkplug: refused a DCMD on %s: %s", topic, reason)
+
+    def _write(self, topic: str, metrics: list):
+        """A DCMD -> (device, switch, dim) for the arbitration; only switch and dim, checked."""
+        device_id = topic.rsplit("/", 1)[1]
+        model = self.models.get(device_id)
+        if model is None or not topic.startswith(self.topics.device("DCMD", "")):
+            return self._refuse(topic, "no such device on this node")
+        wanted = {}
+        for name, alias, value in metrics:
+            name = name if name is not None else model.by_alias.get(alias)
+            if name == "switch" and isinstance(value, (bool, int)) and int(value) in (0, 1):
+                wanted["switch"] = bool(value)
+            elif name == "dim" and isinstance(value, int) and not isinstance(value, bool) \
+                    and 0 <= value <= 100:
+                wanted["dim"] = value
+            else:
+                return self._refuse(topic, f"only switch (0/1) and dim (0..100) may be written, "
+                                    f"not {name or alias!r} = {value!r}")
+        return (device_id, wanted.get("switch"), wanted.get("dim"))

@@ -11,8 +11,10 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from pathlib import Path
 
+from agent.errors import LenteraError
 from agent.sparkplug.edge import EdgeState
 from agent.sparkplug.node import HostState, Session, new_backoff
 from agent.sparkplug.payloads import build_models
@@ -21,6 +23,7 @@ from agent.store.statefile import write_atomic
 
 log = logging.getLogger(__name__)
 
+WRITES_MAX = 16        # DCMD writes waiting, as the signed intake bounds its queue
 FRESH_MAX = 2000       # just-committed rows held; beyond that they are read back from SQLite
 
 
@@ -70,6 +73,11 @@ class EdgeNode:
         self.fresh: list = []                # just committed, consecutive ids: no SQLite read
         self.behind = True                   # SQLite may hold rows that fresh lacks
         self.rebirth = asyncio.Event()
+        self.writes: deque = deque()         # checked DCMD writes for commands_loop
+        self.wrote = asyncio.Event()
+        self._write_at = 0.0
+        self.arbiter = None                  # CityArbiter, and () -> clock trusted: wiring sets
+        self.trusted = lambda: False
         self._rebirth_at = 0.0
         self.session: Session | None = None
         self.loop = None
@@ -107,8 +115,12 @@ class EdgeNode:
             return                           # a message of a session already closed
         if self.cfg.primary_host_id and topic == state_topic(self.cfg.primary_host_id):
             self.hoststate.update(data)
-        elif self.edge.command(topic, data) == "rebirth":
-            self.rebirth.set()
+        else:
+            outcome = self.edge.command(topic, data)
+            if outcome == "rebirth":
+                self.rebirth.set()
+            elif outcome is not None:
+                self._queue_write(topic, outcome)
 
     async def run_loop(self) -> None:
         """Sessions forever; the supervisor cancels it at stop (NDEATH, then DISCONNECT)."""
@@ -203,6 +215,43 @@ class EdgeNode:
                 self.consumer.ack(row_id)
             self.acked += len(mine)
             cursor = rows[-1][0]
+
+    def _queue_write(self, topic: str, write: tuple) -> None:
+        """A checked DCMD write: refused unless enabled, bounded like the signed intake."""
+        now = time.monotonic()
+        if not self.cfg.commands:
+            reason = "sparkplug.commands is off (Sparkplug has no signatures: docs/sparkplug.md)"
+        elif len(self.writes) >= WRITES_MAX:
+            reason = f"busy: {WRITES_MAX} writes waiting"
+        elif now - self._write_at < 1.0 / self.cfg.max_writes_per_s:
+            reason = f"more than {self.cfg.max_writes_per_s:g} writes per second"
+        else:
+            self._write_at = now
+            self.writes.append(write)
+            self.wrote.set()
+            return
+        self.edge.counts["commands_refused"] += 1
+        log.warning("sparkplug: refused a DCMD on %s: %s", topic, reason)
+
+    async def commands_loop(self) -> None:
+        """DCMD writes through the arbitration, as city commands, one at a time."""
+        while True:
+            await self.wrote.wait()
+            self.wrote.clear()
+            while self.writes:
+                device_id, switch, dim = self.writes.popleft()
+                if not self.trusted():
+                    self.edge.counts["commands_refused"] += 1
+                    log.warning("sparkplug: refused a DCMD for %s: clock_untrusted", device_id)
+                    continue
+                try:
+                    result = await self.arbiter.apply_city_command([device_id], switch, dim,
+                                                                   None)
+                except LenteraError as exc:   # the field or storage failed: say so, go on
+                    result = {device_id: str(exc)}
+                self.edge.counts["writes"] += 1
+                log.info("sparkplug: DCMD %s switch=%s dim=%s: %s", device_id, switch, dim,
+                         result.get(device_id) or "applied")
 
     def status(self) -> dict:
         """Figures for the status message and the console."""

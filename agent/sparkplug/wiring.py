@@ -14,5 +14,7 @@ def start_sparkplug(agent) -> EdgeNode | None:
     node = EdgeNode(cfg, agent.config.uplink.mqtt, agent.config.gateway.id, agent.devices,
                     agent.outbox.consumer("sparkplug"), Path(agent.config.outbox.path).parent,
                     wall_ms)
+    node.arbiter, node.trusted = agent.arbiter, agent.clock.trusted
     agent.supervisor.start("sparkplug.node", node.run_loop)
+    agent.supervisor.start("sparkplug.commands", node.commands_loop)
     return node

@@ -162,7 +162,7 @@ def test_an_adversarial_host_floods_rebirths_forges_state_and_sends_junk(
     assert not host.errors, host.errors
     log = agent.output()
     assert log.count("refused a command on") >= 2 * len(junk) - 1, log[-2000:]
-    assert "device writes are not accepted over Sparkplug" in log
+    assert "sparkplug.commands is off" in log
     assert agent.terminate(timeout=8) == 0
 
 
@@ -182,4 +182,32 @@ def test_the_status_message_carries_the_nodes_figures(tmp_path, broker, site_fac
     last = figures[-1]
     assert last["births"] >= 1 and last["host_online"] is True and last["bdseq"] == 0
     assert last["ddata"] >= 2 and last["acked"] >= 2
+    assert agent.terminate(timeout=8) == 0
+
+
+def test_a_dcmd_writes_dim_through_the_arbitration_when_enabled_and_bounded(
+        tmp_path, broker, site_factory, host_factory, agent_factory):
+    site = site_factory(2)
+    host = host_factory(broker.port)
+    agent = agent_factory(write_gateway(
+        tmp_path / "gw.yaml", broker.url, site.port, 2, clock="assume",
+        extra=SPARKPLUG.replace("}\n", ", commands: true, max_writes_per_s: 1}\n")))
+    host.wait_for(lambda h: "L-001" in h.devices_born and h.counts["DDATA"] >= 2, 15, "births")
+    dbirth = host.of_kind("DBIRTH")[0][1]
+    alias = {m.name: m.alias for m in dbirth.metrics}
+    write = Payload(timestamp=int(time.time() * 1000))
+    write.metrics.add(alias=alias["dim"], int_value=40)
+    host.send(NODE.format("DCMD") + "/L-001", write.SerializeToString())
+    host.send(NODE.format("DCMD") + "/L-001", write.SerializeToString())   # within 1 s
+    host.wait_for(lambda h: any(m.alias == alias["dim"] and m.int_value == 40
+                                for t, p in h.of_kind("DDATA") if t.endswith("/L-001")
+                                for m in p.metrics), 10, "dim 40 read back from L-001")
+    bad = Payload(timestamp=1)
+    bad.metrics.add(alias=alias["voltage"], double_value=1.0)
+    host.send(NODE.format("DCMD") + "/L-001", bad.SerializeToString())
+    time.sleep(1)
+    log = agent.output()
+    assert "more than 1 writes per second" in log
+    assert "only switch (0/1) and dim (0..100) may be written" in log
+    assert not host.errors, host.errors
     assert agent.terminate(timeout=8) == 0
