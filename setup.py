@@ -31,6 +31,9 @@ setup(
         "ruamel.yaml>=0.18,<0.19",
         # metrics endpoint (pure Python)
         "prometheus-client>=0.17,<1",
+        # Sparkplug B payloads (agent/sparkplug/): the generated module checks the runtime is at
+        # least the protoc that made it (7.35.1); aarch64 wheels and a pure-Python fallback
+        "protobuf>=7.35.1,<8",
     ],
     extras_require={
         # apsw: a Python SQLite VFS that models power loss (tests/support/powercut.py);
@@ -38,7 +41,9 @@ setup(
         # console's browser tests (never downloads one); pytest-xdist runs the suite in
         # parallel (it mostly waits on brokers, agents and browsers)
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "hypothesis>=6.100,<7",
-                 "apsw>=3.53,<3.55", "playwright>=1.40,<2"],
+                 "apsw>=3.53,<3.55", "playwright>=1.40,<2",
+                 # regenerates agent/sparkplug/sparkplug_b_pb2.py byte for byte (that protoc)
+                 "grpcio-tools>=1.85.4,<1.86"],
         # bench/fuzz.py only (coverage-guided); wheels for x86_64 only, so never on the
         # gateway: without it bench/fuzz.py falls back to hypothesis
         "fuzz": ["atheris>=2.3,<2.4; platform_machine == 'x86_64'"],

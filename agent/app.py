@@ -253,6 +253,8 @@ class Agent:
         for name, scheduler in self.schedulers.items():
             start(f"bus.{name}.poll", scheduler.run_loop)
         start("status.publish", self._status_loop)
+        from agent.sparkplug.wiring import start_sparkplug    # docs/sparkplug.md
+        self.sparkplug = start_sparkplug(self)
         if self.config.metrics.listen:
             from agent.local.metrics import MetricsServer, agent_figures
             metrics = MetricsServer(self.config.metrics.listen, lambda: agent_figures(self))

@@ -13,6 +13,8 @@ JSON = INTERFACES["json"]
 
 def interfaces(config: GatewayConfig) -> tuple[str, ...]:
     """The configured northbound interfaces, by name."""
+    if config.sparkplug.enabled:      # docs/sparkplug.md: a Sparkplug B edge node as well
+        return ("json", "sparkplug")
     return ("json",)
 
 
@@ -20,5 +22,9 @@ def routes(config: GatewayConfig) -> dict[str, int | None]:
     """Kind of message -> mask of the interfaces that carry it (None: every configured one).
 
     Acks answer the JSON interface's signed commands, so they go there only.
+    Sparkplug carries telemetry only (its births/deaths say what events would): not events.
     """
+    if config.sparkplug.enabled:
+        every = sum(INTERFACES[name] for name in interfaces(config))
+        return {"telemetry": None, "events": every & ~INTERFACES["sparkplug"], "acks": JSON}
     return {"telemetry": None, "events": None, "acks": JSON}

@@ -34,4 +34,6 @@ async def full_snapshot(agent) -> dict:
                      "broker_refused": agent.uplink.broker_refused,
                      "connected": agent.uplink.connected.is_set(), "cause": agent.uplink.cause}
     out["commands"] = {**agent.commands.counts, **agent.intake.status()}
+    if getattr(agent, "sparkplug", None) is not None:     # docs/sparkplug.md
+        out["sparkplug"] = agent.sparkplug.status()
     return out

@@ -2,7 +2,8 @@
 
 Decoders (properties in tests/drivers/fuzz_props.py): the RTU reply scanner, the
 MBAP decoder, the SDS011 / PMS5003 / ASCII serial parsers, the signed-command
-envelope decoder and the gateway.yaml loader. Each runs in its own process under
+envelope decoder, the gateway.yaml loader and the Sparkplug NCMD/DCMD and STATE
+decoders (agent/sparkplug/). Each runs in its own process under
 atheris (libFuzzer; `pip install atheris`, x86_64 wheels) with our packages
 instrumented, seeded with valid inputs. Without atheris, hypothesis runs the same
 properties with --runs examples (no coverage figure then).
@@ -25,7 +26,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-TARGETS = ("rtu", "mbap", "sds011", "pms5003", "ascii", "envelope", "config")
+TARGETS = ("rtu", "mbap", "sds011", "pms5003", "ascii", "envelope", "config", "spb_cmd",
+           "spb_state")
 
 
 def seeds(name: str) -> list[bytes]:
@@ -44,6 +46,14 @@ def seeds(name: str) -> list[bytes]:
         return [pms5003_frame(5, 10, 20)]
     if name == "ascii":
         return [b"T=21.5 H=455\r\nT=-3e1 H=1\n"]
+    if name == "spb_cmd":         # a rebirth request, and a DCMD writing dim
+        from tests.support.sparkplug_host import Payload
+        rebirth, write = Payload(timestamp=1), Payload(timestamp=1)
+        rebirth.metrics.add(name="Node Control/Rebirth", datatype=11, boolean_value=True)
+        write.metrics.add(alias=4, int_value=40)
+        return [rebirth.SerializeToString(), write.SerializeToString()]
+    if name == "spb_state":
+        return [b'{"online": true, "timestamp": 1767225600123}']
     if name == "envelope":
         return [b'{"payload": "{\\"cmd\\": \\"dim\\"}", "sig": "00ff"}']
     cases = sorted((REPO / "tests" / "config_cases").glob("*/gateway.yaml"))

@@ -41,7 +41,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 def _config(work: Path, broker_port: int, ports: list[int], units: int, in_flight: int,
-            batch_window: str | None = None) -> Path:
+            batch_window: str | None = None, sparkplug: bool = False) -> Path:
     lines = ["gateway: {id: bench-gw, site: bench, location: {lat: -6.178, lon: 106.632}, "
              "timezone: Asia/Jakarta}",
              "uplink:", f'  mqtt: {{url: "mqtt://127.0.0.1:{broker_port}", qos: 1}}',
@@ -55,6 +55,8 @@ def _config(work: Path, broker_port: int, ports: list[int], units: int, in_fligh
         for u in range(1, units + 1):
             lines.append(f"  - {{id: L{i}-{u:03d}, bus: ep{i}, unit: {u}, "
                          "profile: streetlight-generic, poll: 1s}")
+    if sparkplug:             # the Sparkplug edge node beside the JSON topics (docs/sparkplug.md)
+        lines.append("sparkplug: {enabled: true, group_id: bench}")
     path = work / "gateway.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -67,14 +69,19 @@ class Collector:
         self.rows: list[tuple[float, int, int, int]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.sparkplug: list[float] = []     # receive ms of each Sparkplug DDATA
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
-            "city/lighting/bench-gw/telemetry/#", qos=1)
+            [("city/lighting/bench-gw/telemetry/#", 1), ("spBv1.0/+/DDATA/#", 0)])
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
     def _on_message(self, client, userdata, msg):
         now = time.time() * 1000
+        if msg.topic.startswith("spBv1.0/"):
+            with self.lock:
+                self.sparkplug.append(now)
+            return
         body = json.loads(msg.payload)
         with self.lock:
             self.rows.append((now, body["ts"], body["seq"], len(body["values"])))
@@ -100,13 +107,14 @@ def run_tcp(args) -> int:
             wait_port(port)
         collector = Collector(broker.port)
         config = _config(work, broker.port, ports, args.units, args.in_flight,
-                         args.batch_window)
+                         args.batch_window, args.sparkplug)
         agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c", str(config)],
                                  cwd=REPO, stderr=open(work / "agent.log", "wb"))
         procs.append(agent)
         print(f"{args.endpoints} endpoints x {args.units} controllers, poll 1 s, "
               f"max_in_flight {args.in_flight}, outbox batch_window "
-              f"{args.batch_window or 'default'}; warm-up {args.warmup:g} s, "
+              f"{args.batch_window or 'default'}, sparkplug {'on' if args.sparkplug else 'off'}"
+              f"; warm-up {args.warmup:g} s, "
               f"window {args.seconds:g} s", flush=True)
         time.sleep(args.warmup)
         cpu0, t0 = _cpu_seconds(agent.pid), time.time()
@@ -115,6 +123,10 @@ def run_tcp(args) -> int:
         time.sleep(2.0)              # let the window's last readings arrive
         rss = _peak_rss_mb(agent.pid)
         rows = collector.since(t0 * 1000, t1 * 1000)
+        if args.sparkplug:
+            ddata = [t for t in collector.sparkplug if t0 * 1000 <= t < t1 * 1000]
+            print(f"sparkplug DDATA received  {len(ddata) / (t1 - t0):.0f}/s (by exception: "
+                  "only readings with a change)")
         return _report(rows, args, cpu1 - cpu0, t1 - t0, rss)
     finally:
         for proc in procs:
@@ -159,4 +171,6 @@ def add_tcp_parser(sub) -> None:
     tcp.add_argument("--warmup", type=float, default=8.0)
     tcp.add_argument("--batch-window", default=None,
                      help="outbox.batch_window for the agent, e.g. 20ms (default: the agent's)")
+    tcp.add_argument("--sparkplug", action="store_true",
+                     help="also run the Sparkplug B edge node (its CPU shows in agent CPU)")
     tcp.set_defaults(run=run_tcp)

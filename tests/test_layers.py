@@ -19,6 +19,7 @@ FOLDERS = {
     "agent/core", "agent/anomaly", "agent/config", "agent/store", "agent/uplink", "agent/services",
     "agent/local", "agent/platform", "agent/demo", "agent/cli", "agent/provision",
     "drivers/modbus", "drivers/serial", "drivers/sim", "edge_rules",
+    "agent/sparkplug",
 }
 
 # what a MicroPython-compatible package may import (top-level names or dotted prefixes)
@@ -44,7 +45,10 @@ ADAPTERS = {
     # provisioning: X.509 for the gateways' client certificates, comment-keeping YAML edits
     "cryptography": ("agent/provision/",),
     "ruamel": ("agent/provision/",),
+    # Sparkplug B: Tahu's protobuf payloads and the edge node's own MQTT session
+    "google": ("agent/sparkplug/",),
 }
+ADAPTERS["paho"] += ("agent/sparkplug/",)     # the Sparkplug session is a client of its own
 ANYWHERE = ("tests/", "bench/")
 
 # how far each lower layer may reach (dotted prefixes of our own packages)

@@ -12,6 +12,8 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field,
                       field_validator, model_validator)
 
 from agent.config.console import ConsoleConfig, MetricsConfig
+from agent.config.sparkplug import SparkplugConfig
+from agent.config.cross import cross_problems
 from agent.config.topics import check_level, check_prefix
 from agent.errors import PathError
 from agent.config.units import Duration
@@ -251,6 +253,7 @@ class GatewayConfig(Strict):
     groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
     profiles: list[str] = []              # extra profile folders, searched before the default
     metrics: MetricsConfig = MetricsConfig()
+    sparkplug: SparkplugConfig = SparkplugConfig()   # docs/sparkplug.md; off by default
 
     @model_validator(mode="after")
     def _groups_known(self):
@@ -268,33 +271,3 @@ class GatewayConfig(Strict):
             raise PathError(*problems[0])
         return self
 
-
-def cross_problems(bus_names: list, devices: list) -> list[tuple[tuple, str]]:
-    """Problems across keys (unknown bus or profile, duplicate ids or units), on raw data too."""
-    from drivers.modbus.profile import available_profiles
-    profiles = available_profiles()
-    problems = []
-    seen_ids: set = set()
-    seen_units: set = set()
-    for i, dev in enumerate(devices):
-        if not isinstance(dev, dict):
-            continue
-        bus, unit, dev_id, profile = (dev.get(k) for k in ("bus", "unit", "id", "profile"))
-        if isinstance(bus, str) and bus not in bus_names:
-            problems.append((("devices", i, "bus"), f"unknown bus {bus!r}; defined buses: "
-                             f"{', '.join(sorted(bus_names))}"))
-        if isinstance(profile, str) and profile not in profiles:
-            problems.append((("devices", i, "profile"), f"unknown profile {profile!r}; "
-                             f"known profiles: {', '.join(profiles)}"))
-        if not isinstance(dev_id, (str, int, float, type(None))):
-            dev_id = repr(dev_id)       # unhashable junk: its own type error is reported
-        if not isinstance(bus, str):
-            bus = repr(bus)
-        if dev_id is not None and dev_id in seen_ids:
-            problems.append((("devices", i, "id"), f"duplicate device id {dev_id!r}"))
-        if isinstance(unit, int) and (bus, unit) in seen_units:
-            problems.append((("devices", i, "unit"),
-                             f"unit {unit} is already used on bus {bus!r}"))
-        seen_ids.add(dev_id)
-        seen_units.add((bus, unit))
-    return problems

@@ -11,11 +11,16 @@ import math
 
 from agent.config.loading import parse_config
 from agent.errors import ConfigError
+from agent.sparkplug.edge import EdgeState
+from agent.sparkplug.node import HostState
+from agent.sparkplug.payloads import build_models
+from agent.sparkplug.topics import Topics
 from agent.uplink.intake import CommandIntake
 from agent.uplink.signing import BadEnvelope, envelope_parts
 from drivers.errors import FrameError
 from drivers.modbus.mbap import MAX_LENGTH, check_reply, take_frames
 from drivers.modbus.rtu_frame import ReplyScanner, with_crc
+from drivers.modbus.profile import load_profile
 from drivers.serial.parsers import make_parser
 
 FUNCTIONS = (3, 4, 6, 16)
@@ -130,6 +135,38 @@ def check_config(data: bytes) -> None:
         assert str(exc)
 
 
+class _Light:
+    profile = load_profile("streetlight-generic")
+
+
+FUZZ_MODELS = build_models({"L-001": _Light()})
+
+
+def check_spb_command(data: bytes) -> None:
+    """An NCMD or DCMD from the broker: refused and counted, or a rebirth; nothing escapes."""
+    topics = Topics("city", "gw")
+    edge = EdgeState(topics, FUZZ_MODELS, lambda: 0)
+    for topic in (topics.ncmd, topics.device("DCMD", "L-001")):
+        before = edge.counts["commands_refused"]
+        outcome = edge.command(topic, data)
+        if isinstance(outcome, tuple):       # a write: only a known device's switch/dim
+            device, switch, dim = outcome
+            assert device == "L-001" and switch in (None, True, False)
+            assert dim is None or 0 <= dim <= 100
+        else:
+            assert outcome in (None, "rebirth")
+            assert outcome == "rebirth" or edge.counts["commands_refused"] > before
+
+
+def check_spb_state(data: bytes) -> None:
+    """A primary host's STATE: taken (online, timestamp) or ignored and counted."""
+    host = HostState()
+    taken = host.update(data)
+    assert taken != bool(host.ignored)
+    if taken:
+        assert isinstance(host.online, bool) and 0 <= host.timestamp < 2 ** 63
+
+
 CHECKS = {"rtu": check_rtu, "mbap": check_mbap, "sds011": check_sds011,
           "pms5003": check_pms5003, "ascii": check_ascii, "envelope": check_envelope,
-          "config": check_config}
+          "config": check_config, "spb_cmd": check_spb_command, "spb_state": check_spb_state}

@@ -1,0 +1,149 @@
+"""The edge node's MQTT sessions: paho-mqtt 2.x, one fresh client per session.
+
+A new client for every CONNECT, because paho re-sends a dropped connection's unacknowledged
+messages on reconnect: old DDATA with old seq numbers would then precede the new NBIRTH
+[tck-id-payloads-dbirth-order]. Each session:
+
+1. bdSeq + 1, persisted atomically, then CONNECT (MQTT 3.1.1, clean session) with NDEATH as
+   the will (QoS 1, not retained, only bdSeq) [tck-id-payloads-ndeath-will-message];
+2. subscribe NCMD, DCMD and, with a primary host, its STATE; wait for an online STATE whose
+   timestamp is not older than the last one seen [tck-id-operational-behavior-edge-node-birth-sequence-wait];
+3. NBIRTH + DBIRTHs (QoS 0) [tck-id-topics-nbirth-mqtt], then drain the outbox's `sparkplug`
+   rows as DDATA (QoS 0, as the spec requires). QoS 0 has no PUBACK: after each batch the
+   node unsubscribes a topic it never subscribed, and the broker's UNSUBACK - which comes
+   after it has read every packet sent before - acknowledges the batch's rows;
+4. an offline STATE (not older than the online one) ends the session: NDEATH, DISCONNECT,
+   start again [tck-id-operational-behavior-edge-node-termination-host-offline].
+"""
+
+import asyncio
+import logging
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.sparkplug import payloads
+from agent.sparkplug.topics import StateError, read_state, state_topic
+from agent.uplink.mqtt import Backoff, tls_context
+
+log = logging.getLogger(__name__)
+
+BARRIER_TIMEOUT_S = 10.0     # no UNSUBACK this long: the connection is dead, start again
+
+
+class Session:
+    """One MQTT connection of the edge node; paho's callbacks handed to the loop."""
+
+    def __init__(self, node, bdseq: int):
+        self.node, self.bdseq = node, bdseq
+        loop = node.loop
+        self.connected = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.barriers: dict[int, asyncio.Future] = {}
+        cfg, mq = node.cfg, node.mqtt
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=node.client_id,
+                             protocol=mqtt.MQTTv311, clean_session=True)
+        if mq.username:
+            client.username_pw_set(mq.username, mq.password)
+        if node.url.startswith("mqtts"):
+            client.tls_set_context(tls_context(mq))
+        client.will_set(node.topics.ndeath, payloads.ndeath(node.wall_ms(), bdseq), qos=1,
+                        retain=False)
+        client.max_inflight_messages_set(65535)
+        client.reconnect_delay_set(cfg.reconnect_max, cfg.reconnect_max)
+
+        def later(fn, *args):
+            loop.call_soon_threadsafe(fn, *args)
+        client.on_connect = lambda c, u, f, rc, p: later(self._connected, rc)
+        client.on_connect_fail = lambda c, u: later(self.ended.set)
+        client.on_disconnect = lambda c, u, f, rc, p: later(self.ended.set)
+        client.on_message = lambda c, u, m: later(node.on_message, self, m.topic, m.payload)
+        client.on_unsubscribe = lambda c, u, mid, rcs, p: later(self._unsuback, mid)
+        self.client = client
+
+    def _connected(self, rc) -> None:
+        if rc.is_failure:
+            log.warning("sparkplug: broker refused the connection: %s", rc)
+            self.ended.set()
+            return
+        node = self.node
+        topics = [node.topics.ncmd, node.topics.dcmd_all]
+        if node.cfg.primary_host_id:
+            topics.append(state_topic(node.cfg.primary_host_id))
+        self.client.subscribe([(t, 1) for t in topics])
+        self.connected.set()
+
+    def _unsuback(self, mid: int) -> None:
+        future = self.barriers.pop(mid, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def publish(self, topic: str, data: bytes) -> None:
+        """QoS 0, not retained: every Sparkplug message but the will [tck-id-topics-ddata-mqtt]."""
+        info = self.client.publish(topic, data, qos=0, retain=False)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self.ended.set()
+
+    async def barrier(self) -> bool:
+        """True once the broker has read everything sent so far on this connection."""
+        rc, mid = self.client.unsubscribe(self.node.topics.barrier)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            self.ended.set()
+            return False
+        future = self.barriers[mid] = self.node.loop.create_future()
+        ended = asyncio.ensure_future(self.ended.wait())
+        try:
+            await asyncio.wait([future, ended], timeout=BARRIER_TIMEOUT_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        if not future.done():
+            self.ended.set()
+            return False
+        return True
+
+    async def close(self, ndeath: bool) -> None:
+        """Optionally NDEATH first [tck-id-operational-behavior-edge-node-intentional-disconnect-ndeath],
+        then DISCONNECT and stop paho's thread (bounded: never hang the agent's stop)."""
+        client = self.client
+        if ndeath and client.is_connected():
+            info = client.publish(self.node.topics.ndeath,
+                                  payloads.ndeath(self.node.wall_ms(), self.bdseq), qos=1)
+            await self.node.loop.run_in_executor(None, info.wait_for_publish, 0.5)
+        client.disconnect()
+        done = threading.Event()
+        threading.Thread(target=lambda: (client.loop_stop(), done.set()),
+                         name="sparkplug.stop", daemon=True).start()
+        await self.node.loop.run_in_executor(None, done.wait, 1.0)
+
+
+class HostState:
+    """The primary host's STATE as seen so far: online, and the newest timestamp accepted."""
+
+    def __init__(self):
+        self.online = False
+        self.timestamp = -1
+        self.ignored = 0                     # older than the last one, or malformed
+        self.changed = asyncio.Event()
+
+    def update(self, data: bytes) -> bool:
+        """Apply a STATE message; True when it counts (not older, well-formed)."""
+        try:
+            online, ts = read_state(data)
+        except StateError as exc:
+            self.ignored += 1
+            log.warning("sparkplug: ignored a STATE message: %s", exc)
+            return False
+        if ts < self.timestamp:
+            self.ignored += 1                # [tck-id-operational-behavior-edge-node-termination-host-offline-timestamp]
+            log.info("sparkplug: ignored a STATE from the past (%d < %d)", ts, self.timestamp)
+            return False
+        self.online, self.timestamp = online, ts
+        self.changed.set()
+        return True
+
+
+def new_backoff(cfg) -> Backoff:
+    """The session's reconnect pacing: the uplink's jittered back-off."""
+    return Backoff(cfg.reconnect_min, cfg.reconnect_max)

@@ -1,0 +1,127 @@
+"""The edge node's births, data and deaths, decoded by the host peer's own Payload class."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from agent.config.sparkplug import SparkplugConfig
+from agent.sparkplug.edge import EdgeState
+from agent.sparkplug.payloads import build_models
+from agent.sparkplug.topics import StateError, Topics, read_state
+from drivers.modbus.profile import load_profile
+from tests.support.sparkplug_host import Payload
+
+
+class Device:
+    def __init__(self, profile):
+        self.profile = profile
+
+
+@pytest.fixture
+def edge():
+    light = Device(load_profile("streetlight-generic"))
+    sent = []
+    clock = [10_000]
+    state = EdgeState(Topics("city", "gw"), build_models({"L-1": light, "L-2": light}),
+                      lambda: clock[0], lambda topic, data: sent.append(
+                          (topic, Payload.FromString(data))))
+    state.clock, state.sent_messages = clock, sent
+    return state
+
+
+def row(device, ts, quality="good", **values):
+    return (f"city/lighting/gw/telemetry/{device}",
+            json.dumps({"ts": ts, "values": values, "quality": quality}))
+
+
+def test_births_name_every_metric_with_a_node_wide_unique_alias_and_profile_units(edge):
+    edge.birth(bdseq=7)
+    kinds = [t.split("/")[2] for t, _ in edge.sent_messages]
+    assert kinds == ["NBIRTH", "DBIRTH", "DBIRTH"]
+    assert [p.seq for _, p in edge.sent_messages] == [0, 1, 2]
+    nbirth = edge.sent_messages[0][1]
+    assert {m.name: m.long_value for m in nbirth.metrics}["bdSeq"] == 7
+    aliases = [m.alias for _, p in edge.sent_messages for m in p.metrics if m.HasField("alias")]
+    assert len(aliases) == len(set(aliases))
+    dim = next(m for m in edge.sent_messages[1][1].metrics if m.name == "dim")
+    props = dict(zip(dim.properties.keys, dim.properties.values))
+    assert props["engUnit"].string_value == "%" and props["engHigh"].double_value == 100
+    assert dim.datatype == 6 and dim.is_null       # UInt16; no reading yet: null
+    voltage = next(m for m in edge.sent_messages[1][1].metrics if m.name == "voltage")
+    assert voltage.datatype == 10                  # scaled: Double
+
+
+def test_data_reports_by_exception_by_alias_and_seq_wraps_at_255(edge):
+    edge.birth(bdseq=0)
+    edge.row(*row("L-1", 10_001, dim=10, voltage=230.0))
+    edge.row(*row("L-1", 10_002, dim=10, voltage=230.0))         # unchanged: nothing
+    edge.row(*row("L-1", 10_003, dim=11, voltage=230.0))
+    data = [p for t, p in edge.sent_messages if "/DDATA/" in t]
+    assert len(data) == 2
+    assert [len(p.metrics) for p in data] == [2, 1]
+    assert not any(m.HasField("name") for p in data for m in p.metrics)
+    assert data[1].metrics[0].int_value == 11 and data[1].metrics[0].timestamp == 10_003
+    for i in range(300):
+        edge.row(*row("L-2", 10_004 + i, dim=i % 101))
+    assert all(p.HasField("timestamp") and all(m.HasField("timestamp") for m in p.metrics)
+               for _, p in edge.sent_messages)
+    seqs = [p.seq for _, p in edge.sent_messages]
+    assert all(b == (a + 1) % 256 for a, b in zip(seqs, seqs[1:]))
+    assert 255 in seqs and seqs.count(0) >= 2
+
+
+def test_history_keeps_its_timestamps_and_a_silent_device_dies_once(edge):
+    edge.birth(bdseq=0)
+    edge.row(*row("L-1", 5_000, dim=50))                         # polled before the NBIRTH
+    edge.row(*row("L-1", 10_001, quality="stale", dim=50))
+    edge.row(*row("L-1", 10_002, quality="stale", dim=50))
+    edge.row(*row("L-1", 10_003, dim=51))
+    kinds = [t.split("/")[2] for t, _ in edge.sent_messages[3:]]
+    assert kinds == ["DDATA", "DDEATH", "DBIRTH"]
+    history = edge.sent_messages[3][1].metrics[0]
+    assert history.is_historical and history.timestamp == 5_000
+    edge.birth(bdseq=0)                                          # a rebirth: all born again
+    assert [t.split("/")[2] for t, _ in edge.sent_messages[-3:]] == ["NBIRTH", "DBIRTH",
+                                                                    "DBIRTH"]
+
+
+def test_commands_other_than_rebirth_are_refused_and_counted(edge):
+    ask = Payload(timestamp=1)
+    ask.metrics.add(name="Node Control/Rebirth", datatype=11, boolean_value=True)
+    assert edge.command(edge.topics.ncmd, ask.SerializeToString()) == "rebirth"
+    reboot = Payload(timestamp=1)
+    reboot.metrics.add(name="Node Control/Reboot", datatype=11, boolean_value=True)
+    assert edge.command(edge.topics.ncmd, reboot.SerializeToString()) is None
+    assert edge.command(edge.topics.device("DCMD", "L-1"), ask.SerializeToString()) is None
+    assert edge.command(edge.topics.ncmd, b"\xff\xff") is None
+    assert edge.counts["commands_refused"] == 3 and edge.counts["rebirth_requests"] == 1
+
+
+@pytest.mark.parametrize("bad", ["city/a", "a+b", "#", ""])
+def test_ids_with_reserved_characters_are_refused(bad):
+    with pytest.raises(ValidationError, match="Sparkplug id"):
+        SparkplugConfig(group_id=bad)
+    assert SparkplugConfig().enabled is False
+
+
+@pytest.mark.parametrize("data", [b"[]", b'{"online": 1, "timestamp": 1}',
+                                  b'{"online": true, "timestamp": -1}',
+                                  b'{"online": true, "timestamp": 1e400}', b"\xff", bytes(2000)])
+def test_malformed_state_is_refused(data):
+    with pytest.raises(StateError):
+        read_state(data)
+
+
+def test_sparkplug_is_an_interface_for_telemetry_only_when_enabled(tmp_path):
+    from agent import northbound
+    from agent.config.loading import parse_config
+    from agent.store.outbox_db import INTERFACES
+    from tests.support.gateway_files import write_gateway
+    text = write_gateway(tmp_path / "gw.yaml", "mqtt://127.0.0.1:1", 5020, 1).read_text()
+    plain = parse_config(text)
+    assert northbound.interfaces(plain) == ("json",)
+    config = parse_config(text + "sparkplug: {enabled: true, primary_host_id: scada}\n")
+    assert northbound.interfaces(config) == ("json", "sparkplug")
+    routes = northbound.routes(config)
+    assert routes["telemetry"] is None and routes["events"] == INTERFACES["json"]
