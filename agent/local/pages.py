@@ -7,15 +7,20 @@ so the Content-Security-Policy can forbid both.
 import time
 from html import escape
 
+from agent.local.eventtext import html_text, sentence
 from agent.local.svg import map_svg, nights_plot, night_plot
+from agent.platform.clock import offset_label
+
+WARP_SHOWN_S = 60          # an event's own time this far from the real one: show it, simulated
 
 HOLDS_MIN = (10, 30, 60, 120, 240, 480, 720)
 VIEWS = ("site", "map", "plots", "events")
 
 
 def _clock(ts, offset_s: int, with_day: bool = False) -> str:
-    fmt = "%d %b %H:%M" if with_day else "%H:%M"
-    return time.strftime(fmt, time.gmtime(ts + offset_s))
+    """'18:08 +07': gateway time, always with its offset."""
+    fmt = "%d/%m %H:%M" if with_day else "%H:%M"      # numeric: no month names to translate
+    return f"{time.strftime(fmt, time.gmtime(ts + offset_s))} {offset_label(offset_s)}"
 
 
 def _age(seconds) -> str:
@@ -86,6 +91,7 @@ def _source(w: dict, row: dict, offset_s: int) -> str:
     text = w.get(src, src or "–")
     if row["until"]:
         text += f' {w["until"]} <time data-ts="{row["until"]}">{_clock(row["until"], offset_s)}</time>'
+        text += f' <small class="sim">{w["simulated"]}</small>' if row.get("simulated") else ""
     return f'<span class="src src-{src}">{text}</span>'
 
 
@@ -141,30 +147,22 @@ def plots(w: dict, choice: dict, names: dict, series: list, since: float, until:
             + f'<h3>{w["per_night"]}</h3>' + nights_plot(nights, labels))
 
 
-def events(w: dict, recent: list[dict], crew: list[dict], offset_s: int) -> str:
-    """Faults, output changes and crew actions, newest first."""
-    def line(ts, what, detail, cls=""):
-        return (f'<li class="{cls}"><time>{_clock(ts, offset_s, True)}</time> <b>'
-                f'{escape(what)}</b> {escape(detail)[:160]}</li>')
-    ev = [line(e["ts"], f'{e["device"]} {e["event"]}', _describe(e),
-               "alarm" if e["alarm"] else "") for e in reversed(recent[-100:])]
-    cr = [line(e["ts"], f'{e.get("who", "?")} {e.get("action")}',
-               f'{e.get("target", "")} {e.get("result", "")} {e.get("addr", "")}')
-          for e in reversed(crew)]
-    return (f'<h3>{w["crew_actions"]}</h3><ul class="events">{"".join(cr)}</ul>'
-            f'<h3>{w["recent"]}</h3><ul class="events">{"".join(ev)}</ul>')
-
-
-def _describe(event: dict) -> str:
-    """An event's fields in a few words (output changes and crew actions read as sentences)."""
-    f = event["fields"]
-    if event["event"] == "output_changed" and isinstance(f.get("new"), dict):
-        new = f["new"]
-        out = f'on {new.get("dim")}%' if new.get("switch") else "off"
-        return f'{out} by {f.get("source")}: {f.get("reason", "")}'
-    if event["event"] == "crew_action":
-        return f'{f.get("who")} {f.get("action")} {f.get("target")}: {f.get("result")}'
-    return " ".join(f"{k}={v}" for k, v in f.items() if k not in ("old",))
+def events(w: dict, recent: list[dict], crew: list[dict], offset_s: int,
+           warped: bool = False) -> str:
+    """Faults, output changes and crew actions in one list, newest first by one clock (the
+    machine's), every time in gateway time with its offset; a warped time is marked simulated."""
+    rows = [(e.get("real", e["ts"]), e["ts"], sentence(w, e), "alarm" if e["alarm"] else "")
+            for e in recent[-100:] if e["event"] != "crew_action"]   # crew: from the audit below
+    rows += [(e["ts"], e["ts"], sentence(w, {"event": "crew_action", "fields": e}), "crew")
+             for e in crew if e.get("action") not in (None, "chain_resumed")]
+    items = []
+    for real, own, text, cls in sorted(rows, key=lambda r: r[0], reverse=True):
+        sim = (f' <time class="sim">{w["simulated"]} {_clock(own, offset_s)}</time>'
+               if warped and abs(own - real) > WARP_SHOWN_S else "")
+        items.append(f'<li class="{cls}"><time>{_clock(real, offset_s, True)}</time>{sim} '
+                     f'{html_text(text)}</li>')
+    return (f'<h3>{w["recent"]}</h3><p class="note">{w["gateway_time"]} {offset_label(offset_s)}'
+            f'</p><ul class="events">{"".join(items)}</ul>')
 
 
 def login(w: dict, lang: str, message: str = "") -> str:

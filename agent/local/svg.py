@@ -51,7 +51,7 @@ def map_svg(rows: list[dict], selected: set = frozenset()) -> str:
 
 
 def _clock(ts: float, offset_s: int) -> str:
-    return time.strftime("%H:%M", time.gmtime(ts + offset_s))
+    return time.strftime("%H:%M", time.gmtime(ts + offset_s))   # the axis names its offset once
 
 
 def night_plot(series: list[tuple], since: float, until: float, offset_s: int,

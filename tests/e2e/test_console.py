@@ -107,7 +107,7 @@ def test_log_in_switch_off_with_a_10_min_hold_then_the_schedule_takes_back(peers
     assert "override" in text and "until" in text, text
     until = int(row.locator("time").get_attribute("data-ts"))
     assert 0 < until - _warped_now(page) <= 600
-    shown = datetime.fromtimestamp(until, timezone(timedelta(hours=7))).strftime("%H:%M")
+    shown = datetime.fromtimestamp(until, timezone(timedelta(hours=7))).strftime("%H:%M +07")
     assert row.locator("time").text_content() == shown
     # the hold ends by itself (injected time runs 30x): the schedule switches it back on
     wait_until(lambda: peers.register(2) == 1, "the schedule to take L-002 back", 40)
