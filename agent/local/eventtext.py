@@ -60,39 +60,51 @@ def _output(w: dict, f: dict) -> str:
     new = f.get("new") if isinstance(f.get("new"), dict) else {}
     state = f"{w['on']} {new.get('dim')}%" if new.get("switch") else w["off"]
     source = w.get(f.get("source"), clean(f.get("source", "")))
-    return f"{state} ({w['source']}: {source}) — {clean(f.get('reason', ''))}"
+    return f"{state} ({w['source']}: {source})"
 
 
-def _crew(w: dict, f: dict) -> str:
+def _crew(w: dict, f: dict) -> tuple:
     action = w.get("op_" + str(f.get("action")), clean(f.get("action", "")))
     result = w.get("r_" + str(f.get("result", "")).replace(" ", "_"), clean(f.get("result", "")))
     text = f"{clean(f.get('who', '?'))}: {action} {clean(f.get('target', ''))} — {result}"
     why = f.get("refused") or f.get("errors")
     if isinstance(why, dict) and why:
         light, reason = next(iter(why.items()))
-        text += f" ({clean(light)}: {clean(reason)})"
-    return text
+        return text, f"{clean(light)}: {clean(reason)}"
+    return text, ""
 
 
-def sentence(w: dict, event: dict) -> str:
-    """One event (as RecentEvents keeps it) as a sentence, plain text."""
+def sentence(w: dict, event: dict) -> tuple:
+    """(our sentence in w's language, the free text it quotes: a reason, a message) of one
+    event as RecentEvents keeps it; both plain text."""
     kind, f = event["event"], event.get("fields") or {}
     who = clean(event.get("device", ""))
     if kind == "output_changed":
-        return f"{who}: {_output(w, f)}"
+        return f"{who}: {_output(w, f)}", clean(f.get("reason", ""))
     if kind == "crew_action":
         return _crew(w, f)
     if kind == "maintenance_override":
         state = w.get("ov_" + str(f.get("state")), clean(f.get("state", "")))
         target = clean(f.get("group") or who)
-        return f"{w['maintenance']} {target}: {state}, {clean(f.get('user', ''))} — {clean(f.get('reason', ''))}"
+        return f"{w['maintenance']} {target}: {state}, {clean(f.get('user', ''))}", clean(f.get("reason", ""))
     if kind == "clock_trust":
-        return f"{w['clock_ok'] if f.get('trusted') else w['clock_bad']}: {clean(f.get('reason', ''))}"
+        return w["clock_ok"] if f.get("trusted") else w["clock_bad"], clean(f.get("reason", ""))
     if kind == "alarm":
-        return f"{w['alarm']} {clean(f.get('rule', ''))} ({w.get('st_' + str(f.get('state')), '')}): " \
-               f"{clean(f.get('message', ''))}"
+        return (f"{w['alarm']} {clean(f.get('rule', ''))} ({w.get('st_' + str(f.get('state')), '')})",
+                clean(f.get("message", "")))
     name = w.get("f_" + kind, clean(kind))
     state = w.get("st_" + str(f.get("state")), clean(f.get("state", "")))
     found = evidence(w, {**(f.get("evidence") or {}), "score": f.get("score")}) if "evidence" in f \
         else evidence(w, f)
-    return f"{who}: {name} {state}" + (f" — {found}" if found else "")
+    return f"{who}: {name} {state}" + (f" — {found}" if found else ""), ""
+
+
+def html_sentence(w: dict, event: dict, limit: int = MAX_CHARS) -> str:
+    """The sentence, then its quoted free text marked `said` (it stays in its own language);
+    the whole cut to limit before escaping."""
+    text, said = sentence(w, event)
+    room = limit - len(text) - 3
+    if not said or room < 12:
+        return html_text(text, limit)
+    return f'{html_text(text, limit)} — <span class="said">{html_text(said, room)}</span>'
+
