@@ -14,7 +14,7 @@ TOP_KEYS = ("groups", "schedules", "calendars", "dimming", "rules", "failsafe")
 GROUP_KEYS = ("devices", "schedule", "calendar", "dimming")
 
 
-def _group(name: str, raw, parts: dict, seen: dict, path: str) -> tuple:
+def parse_group(name: str, raw, parts: dict, seen: dict, path: str) -> tuple:
     """(devices, GroupPlan or None) of one group."""
     check_keys(raw, GROUP_KEYS, path)
     devices = require(raw, "devices", path)
@@ -57,7 +57,7 @@ class LightingController:
         self.plans = {}
         seen = {}
         for name, body in raw_groups.items():
-            devices, plan = _group(str(name), body, parts, seen, "groups." + str(name))
+            devices, plan = parse_group(str(name), body, parts, seen, "groups." + str(name))
             self.groups[str(name)] = devices
             if plan is not None:
                 self.plans[str(name)] = plan

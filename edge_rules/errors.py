@@ -23,3 +23,12 @@ class RuleConfigError(EdgeRulesError):
 
     def __str__(self):
         return "%s: %s" % (self.path, self.message) if self.path else self.message
+
+
+def collect(errors: list, fn, *args):
+    """fn(*args), or None with its RuleConfigError appended to errors (a check that goes on)."""
+    try:
+        return fn(*args)
+    except RuleConfigError as exc:
+        errors.append(exc)
+        return None

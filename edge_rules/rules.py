@@ -1,6 +1,6 @@
 """Declarative rules over live points: when/for/until state machines that switch, dim and raise alarms."""
 
-from edge_rules.errors import RuleConfigError
+from edge_rules.errors import RuleConfigError, collect
 from edge_rules.expr import ExprError, evaluate, parse, truthy
 from edge_rules.schedule import check_keys, number, require
 from edge_rules.timespec import parse_duration
@@ -26,15 +26,26 @@ def _switch_value(value, path: str) -> bool:
     raise RuleConfigError(path, "expected on or off, got %r" % (value,))
 
 
+def listing(names, most: int = 6) -> str:
+    """'a, b, c' of the first few names sorted, '... (N in all)' past that; 'none' if empty."""
+    names = sorted(str(n) for n in names)
+    if not names:
+        return "none"
+    more = " ... (%d in all)" % len(names) if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def _targets(raw: dict, groups: dict, devices: list, path: str) -> list:
     if ("group" in raw) == ("device" in raw):
         raise RuleConfigError(path, "switch and dim actions need exactly one of group or device")
     if "group" in raw:
         if raw["group"] not in groups:
-            raise RuleConfigError(path + ".group", "unknown group %r" % (raw["group"],))
+            raise RuleConfigError(path + ".group", "unknown group %r: groups are %s"
+                              % (raw["group"], listing(groups)))
         return list(groups[raw["group"]])
     if raw["device"] not in devices:
-        raise RuleConfigError(path + ".device", "unknown device %r: devices are listed under groups" % (raw["device"],))
+        raise RuleConfigError(path + ".device", "unknown device %r: lights under groups are %s"
+                              % (raw["device"], listing(devices)))
     return [raw["device"]]
 
 
@@ -53,6 +64,33 @@ def _action(raw, groups: dict, devices: list, path: str) -> tuple:
     if kinds[0] == "switch":
         return ("light", targets, _switch_value(raw["switch"], path + ".switch"), None)
     return ("light", targets, None, int(number(raw["dim"], path + ".dim", 0, 100)))
+
+
+def check_rule(raw, groups: dict, devices: list, path: str, errors: list) -> list:
+    """Every problem of one rule appended to errors (Rule() stops at the first); its parsed trees."""
+    if not isinstance(raw, dict):
+        errors.append(RuleConfigError(path, "expected a mapping, got %r" % (raw,)))
+        return []
+    for key in raw:
+        if key not in RULE_KEYS:
+            errors.append(RuleConfigError(path + "." + str(key), "unknown key: allowed are %s" % ", ".join(RULE_KEYS)))
+    trees = []
+    for key in ("when", "until"):
+        if key in raw:
+            tree = collect(errors, _expr, raw[key], groups, path + "." + key)
+            if tree is not None:
+                trees.append((path + "." + key, tree))
+    if "when" not in raw:
+        errors.append(RuleConfigError(path + ".when", "missing"))
+    if "for" in raw:
+        collect(errors, parse_duration, raw["for"], path + ".for")
+    actions = raw.get("then")
+    if not isinstance(actions, list) or not actions:
+        errors.append(RuleConfigError(path + ".then", "missing" if actions is None else "expected a non-empty list of actions"))
+        actions = []
+    for i, action in enumerate(actions):
+        collect(errors, _action, action, groups, devices, "%s.then[%d]" % (path, i))
+    return trees
 
 
 class Rule:

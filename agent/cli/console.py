@@ -1,11 +1,11 @@
 """`lentera crew add`, `lentera audit verify` and `lentera status`: the console's commands."""
 
 import sys
-import time
 
 import click
 
 from agent.cli.common import control_request
+from agent.platform.clock import clock_text
 
 DEFAULT_CONFIG = "/etc/lentera/gateway.yaml"
 DEFAULT_STATE = "/var/lib/lentera"
@@ -113,6 +113,7 @@ def status_lines(s: dict) -> list[str]:
     """The status snapshot as terminal lines."""
     up = s.get("uplink", {})
     clock = s.get("clock", {})
+    zone, warped = clock.get("timezone"), bool(clock.get("warped"))    # times as the gateway reads them
     out = [f"gateway {s['gateway']} ({s['site']})  version {s['version']}  up {s['uptime_s']}s",
            f"uplink  connects={up.get('connects')} backlog={s.get('outbox', {}).get('backlog')}"
            f" oldest={s.get('outbox', {}).get('oldest_age_s')}s",
@@ -126,8 +127,7 @@ def status_lines(s: dict) -> list[str]:
     out.append(f"{'light':10} {'state':7} {'dim':>4} {'W':>6} {'V':>5} {'quality':8} "
                f"{'age':>4} source")
     for r in s.get("lights", []):
-        until = f" until {time.strftime('%H:%M', time.localtime(r['until']))}" \
-            if r.get("until") else ""
+        until = f" until {clock_text(r['until'], zone, simulated=warped)}" if r.get("until") else ""
         out.append(f"{r['id']:10} {r['state']:7} {r['dim'] if r['dim'] is not None else '-':>4}"
                    f" {r['power'] if r['power'] is not None else '-':>6}"
                    f" {r['voltage'] if r['voltage'] is not None else '-':>5}"
@@ -137,7 +137,7 @@ def status_lines(s: dict) -> list[str]:
         if d.get("quality") != "good" and dev not in {r["id"] for r in s.get("lights", [])}:
             out.append(f"device  {dev}: {d.get('quality')} {d.get('error') or ''}")
     for f in s.get("faults", []):
-        stamp = time.strftime("%H:%M:%S", time.localtime(f["ts"]))
+        stamp = clock_text(f["ts"], zone, "%H:%M:%S", warped)
         out.append(f"fault   {stamp} {f['device']} {f['event']}")
     return out
 

@@ -1,11 +1,11 @@
 """`lentera override` and `lentera lights`: a maintenance crew on site, over the control socket."""
 
 import sys
-import time
 
 import click
 
 from agent.cli.common import control_request
+from agent.platform.clock import clock_text
 
 
 @click.command("override")
@@ -35,8 +35,9 @@ def override(config_file, device, group, switch, dim, duration, reason, clear):
                                     "switch": None if switch is None else switch == "on",
                                     "dim": dim, "reason": reason})
     failed = {d: e for d, e in answer["written"].items() if e}
-    click.echo(f"override on {device or group} until "
-               f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(answer['expires_s']))}")
+    until = clock_text(answer["expires_s"], answer.get("timezone"), "%Y-%m-%d %H:%M:%S",
+                       answer.get("simulated", False))
+    click.echo(f"override on {device or group} until {until} (gateway time)")
     for dev, err in failed.items():
         click.echo(f"  {dev}: NOT applied: {err}", err=True)
     if failed:
@@ -49,8 +50,8 @@ def override(config_file, device, group, switch, dim, duration, reason, clear):
 def lights(config_file):
     """Show every light's output, which source decided it, and the live overrides."""
     answer = control_request(config_file, {"op": "lights"})
-    zone = _zone(answer.get("timezone"))
-    why = failsafe_reason(answer.get("clock"), zone)
+    zone = (answer.get("timezone"), answer.get("simulated", False))
+    why = failsafe_reason(answer.get("clock"), *zone)
     for dev, out in sorted(answer["lights"].items()):
         state = f"on {out['dim']:3d}%" if out["switch"] else "off     "
         source = out["source"] + (f" ({why})" if why and out["source"] == "failsafe" else "")
@@ -61,32 +62,23 @@ def lights(config_file):
         what = ", ".join(f"{k} {v if k == 'dim' else ('on' if v else 'off')}"
                          for k, v in (("switch", entry["switch"]), ("dim", entry["dim"]))
                          if v is not None)
-        click.echo(f"override on {target}: {what} until {_hhmm(entry['expires_s'], zone)} "
+        click.echo(f"override on {target}: {what} until {_hhmm(entry['expires_s'], *zone)} "
                    f"by {entry.get('user') or 'unknown'} ({entry['reason']})")
     clock = answer.get("clock") or {}
     if clock.get("trusted") is not None:
-        since = f" since {_hhmm(clock['since'], zone)}" if clock.get("since") else ""
+        since = f" since {_hhmm(clock['since'], *zone)}" if clock.get("since") else ""
         click.echo(f"clock: {'trusted' if clock['trusted'] else 'NOT trusted'} "
                    f"({clock.get('source')}){since}"
                    + ("" if clock["trusted"] else f": {clock.get('reason')}, lights follow failsafe"))
 
 
-def failsafe_reason(clock, zone=None) -> str:
-    """'clock not synchronised since 12:03' (gateway time) while the clock is not trusted, else ''."""
+def failsafe_reason(clock, zone=None, simulated: bool = False) -> str:
+    """'clock not synchronised since 12:03 +07' (gateway time) while the clock is not trusted, else ''."""
     if not clock or clock.get("trusted") is not False:
         return ""
-    since = f" since {_hhmm(clock['since'], zone)}" if clock.get("since") else ""
+    since = f" since {_hhmm(clock['since'], zone, simulated)}" if clock.get("since") else ""
     return f"{clock.get('reason') or 'clock not trusted'}{since}"
 
 
-def _zone(name):
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-    try:
-        return ZoneInfo(name) if name else None
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def _hhmm(epoch_s, zone=None) -> str:
-    from datetime import datetime
-    return datetime.fromtimestamp(epoch_s, zone).strftime("%H:%M")
+def _hhmm(epoch_s, zone=None, simulated: bool = False) -> str:
+    return clock_text(epoch_s, zone, "%H:%M", simulated)

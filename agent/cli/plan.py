@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from agent.cli.common import load_config_or_exit
+from agent.platform.clock import clock_text
 
 
 def _window(zone, day: date) -> tuple[int, int]:
@@ -24,13 +25,15 @@ def _level(step: dict) -> str:
 
 
 def _print_night(day: date, steps: list, zone, groups: dict) -> None:
-    click.echo(f"night of {day.isoformat()} ({day.strftime('%A')}), "
-               f"{day.isoformat()} 12:00 to {(day + timedelta(days=1)).isoformat()} 12:00 local")
+    noon = datetime.combine(day, dtime(12, 0), zone).timestamp()
+    span = [clock_text(t, zone, "%Y-%m-%d %H:%M") for t in (noon, noon + 86400)]
+    click.echo(f"night of {day.isoformat()} ({day.strftime('%A')}), {span[0]} to {span[1]} "
+               f"{zone.key} (gateway time)")
     for group, lights in groups.items():
         click.echo(f"  group {group} ({', '.join(lights)})")
         for step in (s for s in steps if s["light"] == lights[0]):
-            when = datetime.fromtimestamp(step["ts"], zone)
-            click.echo(f"    {when:%a %H:%M:%S}  {_level(step)}  {step['source']:9}  {step['reason']}")
+            when = clock_text(step["ts"], zone, "%a %H:%M:%S")
+            click.echo(f"    {when}  {_level(step)}  {step['source']:9}  {step['reason']}")
 
 
 @click.command("plan")

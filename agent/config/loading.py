@@ -6,10 +6,11 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from agent.config.keys import load_key
-from agent.config.lighting import lighting_problems
+from agent.config.lighting import lighting_problems, section_problems
 from agent.config.models import Bus, GatewayConfig, RtuBus, cross_problems
-from agent.config.text import (ConfigProblems, clean_loc, format_path, pydantic_message,
-                               read_yaml, with_lines)
+from agent.config.points import catalogue
+from agent.config.text import (ConfigProblems, clean_loc, compose, format_path, line_of,
+                               pydantic_message, read_yaml, with_lines)
 from agent.errors import ConfigError, PathError
 from drivers.modbus.profile import set_config_dirs
 
@@ -60,7 +61,9 @@ def parse_config(text: str, source: str = "gateway.yaml", base: Path | None = No
     try:
         config = GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigProblems(source, grouped_lines(text, source, _problems(exc, data))) from exc
+        # the lighting section is checked on the raw data too: every problem in one run
+        problems = _problems(exc, data) + _raw_lighting_problems(data)
+        raise ConfigProblems(source, grouped_lines(text, source, problems)) from exc
     problems = lighting_problems(config)
     if problems:
         raise ConfigProblems(source, grouped_lines(text, source, problems))
@@ -82,6 +85,14 @@ def _problems(exc: ValidationError, data: dict) -> list[tuple[tuple, str]]:
     problems += [p for p in cross_problems([str(b) for b in buses], devices)
                  if p not in problems]
     return problems
+
+
+def _raw_lighting_problems(data: dict) -> list[tuple[tuple, str]]:
+    """The lighting section's problems when the rest failed validation (pydantic's own errors
+    under lighting: are none: it takes any mapping)."""
+    if not isinstance(data.get("lighting"), dict):
+        return []                   # pydantic names a lighting: that is no mapping
+    return section_problems(data["lighting"], catalogue(data.get("devices"), data.get("serial_sensors")))
 
 
 def load_bus_section(path: str, bus: str):
@@ -123,6 +134,7 @@ def grouped_lines(text: str, source: str, problems) -> list[str]:
     `devices[0..999].profile: unknown profile 'x' (1,000 devices; first: gateway.yaml line 12)`
     """
     groups: dict = {}
+    root = compose(text)
     for loc, msg in problems:
         at = next((k for k, p in enumerate(loc) if isinstance(p, int)), None)
         key = (loc[:at] + ("#",) + loc[at + 1:], msg) if at is not None else (loc, msg)
@@ -130,18 +142,19 @@ def grouped_lines(text: str, source: str, problems) -> list[str]:
     out = []
     for (_, msg), members in groups.items():
         first_loc, at = members[0]
-        line = with_lines(text, source, [(first_loc, msg)])[0]
+        line = with_lines(text, source, [(first_loc, msg)], root)[0]
         indexes = sorted({loc[at] for loc, _ in members}) if at is not None else []
+        order = line_of(root, first_loc) or 0
         if len(indexes) < 2:
-            out.append(line)
+            out.append((order, line))
             continue
         head = format_path(first_loc[:at + 1])
         noun = first_loc[0] if at == 1 else "entries"
         line = line.replace(head, head[:head.rindex("[")] + f"[{_ranges(indexes)}]", 1)
         where = line.rsplit(" (", 1)
         tail = f"; first: {where[1][:-1]}" if len(where) == 2 and where[1].endswith(")") else ""
-        out.append(f"{where[0] if tail else line} ({len(indexes):,} {noun}{tail})")
-    return out
+        out.append((order, f"{where[0] if tail else line} ({len(indexes):,} {noun}{tail})"))
+    return [line for _, line in sorted(out, key=lambda item: item[0])]   # in file order
 
 
 def port_warnings(cfg: GatewayConfig) -> list[str]:

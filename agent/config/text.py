@@ -96,9 +96,14 @@ def read_yaml(text: str, source: str) -> dict:
     return data
 
 
-def with_lines(text: str, source: str, problems) -> list[str]:
-    """'path: message (file line N)'. The YAML node tree is built only now: it is large."""
-    root = yaml.compose(text, Loader=_Loader)
+def compose(text: str):
+    """The YAML node tree of config text (line numbers); built only for a report: it is large."""
+    return yaml.compose(text, Loader=_Loader)
+
+
+def with_lines(text: str, source: str, problems, root=None) -> list[str]:
+    """'path: message (file line N)'."""
+    root = compose(text) if root is None else root
     out = []
     for loc, msg in problems:
         line = line_of(root, loc)

@@ -4,12 +4,21 @@ import shutil
 import sys
 import time
 
+from agent.platform.clock import clock_text
+
 CELL = 28                     # "L-007  ON  60%  53W  sched" and a gap
 EVENTS_SHOWN = 6
 PIPE_EVERY_S = 5.0            # piped (a log, a test): one table every few seconds
 
+ZONE = "Asia/Jakarta"          # the demo site's gateway.timezone (tour.py's config)
+
 SOURCE = {"maintenance": "CREW", "command": "city", "rule": "rule", "schedule": "sched",
           "failsafe": "FAIL"}
+
+
+def sim_stamp(ts_ms) -> str:
+    """'18:08:03 +07 (simulated)': a message's own time (the demo always warps), gateway zone."""
+    return clock_text((ts_ms or 0) / 1000, ZONE, "%H:%M:%S", simulated=True)
 
 
 def short(line: str) -> str:
@@ -66,7 +75,8 @@ class Board:
                 if self.lights[d].get("quality") == "good"]
         on = sum(1 for v in good if v.get("switch"))
         faults = sum(1 for v in good if v.get("faults"))
-        stamp = time.strftime("%H:%M:%S")
+        newest = max((self.lights[d].get("ts") or 0 for d in names), default=0)
+        stamp = sim_stamp(newest) if newest else "--:--:--"
         return [f"{stamp}  {len(names)} lights: {on} on, {len(good) - on} off, "
                 f"{faults} with a fault, {len(names) - len(good)} without data"] + rows
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.demo.board import Board
+from agent.demo.board import Board, sim_stamp
 from agent.demo.broker import Broker, free_port, wait_port
 from agent.local.accounts import Accounts
 
@@ -48,7 +48,7 @@ lighting:
 
 def _format(topic: str, payload: dict) -> str:
     kind = topic.split("/")[3] if topic.count("/") >= 3 else topic
-    stamp = time.strftime("%H:%M:%S")
+    stamp = sim_stamp(payload.get("ts"))
     if kind == "telemetry":
         v = payload.get("values", {})
         device = topic.rsplit("/", 1)[1]

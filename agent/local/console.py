@@ -175,8 +175,7 @@ class Console:
             group = request.query.get("group") or None
             groups = groups_of(self.site)
             group = group if group in groups else None
-            return pages.site_list(w, light_rows(self.site, group), sorted(groups), group,
-                                   offset)
+            return pages.site_list(w, light_rows(self.site, group), sorted(groups), group, offset)
         if view == "map":
             return pages.site_map(w, light_rows(self.site))
         if view == "plots":
@@ -184,7 +183,8 @@ class Console:
             choice, series, since, until, nights = plot_data(self.site, request.query.get("of"),
                                                              names)
             return pages.plots(w, choice, names, series, since, until, nights, offset)
-        return pages.events(w, self.site.recent_events.items(), self.audit.tail(30), offset)
+        return pages.events(w, self.site.recent_events.items(), self.audit.tail(30), offset,
+                            bool(getattr(self.site.clock, "warped", False)))
 
     def _html(self, request, html: str) -> web.Response:
         response = web.Response(text=html, content_type="text/html")

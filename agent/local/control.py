@@ -74,7 +74,7 @@ class ControlServer:
             raise ControlError("this gateway has no lighting section: overrides need one")
         op = request.get("op")
         if op == "lights":
-            return self.lighting.lights()
+            return {**self.lighting.lights(), **self._clock_fields()}
         target = {k: request.get(k) for k in ("device", "group")}
         if op == "clear":
             return await self.lighting.clear(user=user, **target)
@@ -82,8 +82,13 @@ class ControlServer:
             answer = await self.lighting.override(
                 switch=request.get("switch"), dim=request.get("dim"), for_s=request.get("for_s"),
                 reason=request.get("reason"), user=user, **target)
-            return answer
+            return {**answer, **self._clock_fields()}
         raise ControlError(f"unknown op {op!r}: use override, clear or lights")
+
+    def _clock_fields(self) -> dict:
+        """What a client needs to show the times of an answer as the gateway reads them."""
+        return {"timezone": getattr(self.lighting.controller.sky.tz, "name", None),
+                "simulated": bool(getattr(self.lighting.clock, "warped", False))}
 
 
 def peer_user(sock) -> str:

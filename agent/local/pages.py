@@ -4,18 +4,26 @@ Everything from outside (light ids, reasons, names) is escaped; no inline script
 so the Content-Security-Policy can forbid both.
 """
 
+import json
 import time
 from html import escape
 
+from agent.local.eventtext import html_sentence
 from agent.local.svg import map_svg, nights_plot, night_plot
+from agent.platform.clock import offset_label
+
+WARP_SHOWN_S = 60          # an event's own time this far from the real one: show it, simulated
 
 HOLDS_MIN = (10, 30, 60, 120, 240, 480, 720)
+RESULT_WORDS = ("res_on", "res_off", "res_dim", "res_release", "res_for", "res_refused",
+                "res_relay", "res_failed", "selected", "u_min", "u_h")
 VIEWS = ("site", "map", "plots", "events")
 
 
 def _clock(ts, offset_s: int, with_day: bool = False) -> str:
-    fmt = "%d %b %H:%M" if with_day else "%H:%M"
-    return time.strftime(fmt, time.gmtime(ts + offset_s))
+    """'18:08 +07': gateway time, always with its offset."""
+    fmt = "%d/%m %H:%M" if with_day else "%H:%M"      # numeric: no month names to translate
+    return f"{time.strftime(fmt, time.gmtime(ts + offset_s))} {offset_label(offset_s)}"
 
 
 def _age(seconds) -> str:
@@ -48,11 +56,13 @@ def layout(w: dict, lang: str, view: str, body: str, header: str, user=None,
 
 
 def _panel(w: dict, hold_default: int, hold_max: float) -> str:
+    said = {k: w[k] for k in RESULT_WORDS}     # console.js words its results with these
     holds = "".join(f'<option value="{m * 60}"{" selected" if m * 60 == hold_default else ""}>'
-                    f'{m if m < 60 else m // 60} {"min" if m < 60 else "h"}</option>'
+                    f'{m if m < 60 else m // 60} {w["u_min"] if m < 60 else w["u_h"]}</option>'
                     for m in HOLDS_MIN if m * 60 <= hold_max)
     if hold_default // 60 not in HOLDS_MIN:
-        holds = f'<option value="{hold_default}" selected>{hold_default // 60} min</option>' + holds
+        holds = (f'<option value="{hold_default}" selected>{hold_default // 60} {w["u_min"]}'
+                 '</option>' + holds)
     return (f'<section id="act" hidden><h2>{w["actions"]}: <span id="act-what"></span></h2>'
             '<form id="act-form"><input type="hidden" name="devices"><input type="hidden" '
             'name="group"><div class="ops">'
@@ -63,7 +73,8 @@ def _panel(w: dict, hold_default: int, hold_max: float) -> str:
             f'</div><label>{w["hold"]} <select name="hold_s">{holds}</select></label>'
             f'<div class="ops"><button name="op" value="release" class="rel">{w["release"]}'
             f'</button><button type="button" id="act-close">{w["close"]}</button></div>'
-            '<p id="act-msg" role="status"></p></form></section>')
+            f'<p id="act-msg" role="status" data-words="{escape(json.dumps(said))}"></p>'
+            '</form></section>')
 
 
 def header(w: dict, summary: dict) -> str:
@@ -86,6 +97,7 @@ def _source(w: dict, row: dict, offset_s: int) -> str:
     text = w.get(src, src or "–")
     if row["until"]:
         text += f' {w["until"]} <time data-ts="{row["until"]}">{_clock(row["until"], offset_s)}</time>'
+        text += f' <small class="sim">{w["simulated"]}</small>' if row.get("simulated") else ""
     return f'<span class="src src-{src}">{text}</span>'
 
 
@@ -98,11 +110,14 @@ def site_list(w: dict, rows: list[dict], groups: list[str], group, offset_s: int
         power = "–" if r["power"] is None else f'{r["power"]:.1f} W'
         volt = "–" if r["voltage"] is None else f'{r["voltage"]:.0f} V'
         dim = f'{r["dim"]}%' if r["switch"] and r["dim"] is not None else ""
-        faults = f' <em>{escape(",".join(r["faults"]))}</em>' if r["faults"] else ""
-        err = f' <em>{escape(r["write_error"][:60])}</em>' if r["write_error"] else ""
+        faults = (f' <em>{escape(", ".join(w.get("fb_" + f, f) for f in r["faults"]))}</em>'
+                  if r["faults"] else "")
+        quality = w.get("qual_" + str(r["quality"]), escape(str(r["quality"])))
+        err = (f' <em class="said">{escape(r["write_error"][:60])}</em>'
+               if r["write_error"] else "")
         items.append(f'<li data-l="{escape(r["id"])}" class="s-{r["state"]}"><b>'
                      f'{escape(r["id"])}</b><i>{w[r["state"]]}</i>{_source(w, r, offset_s)}'
-                     f'<small>{dim} {power} {volt} {r["quality"]} {_age(r["age_s"])}'
+                     f'<small>{dim} {power} {volt} {quality} {_age(r["age_s"])}'
                      f'{faults}{err}</small></li>')
     group_attr = f' data-group="{escape(group)}"' if group else ""
     act = (f'<button type="button" class="act-group" data-group="{escape(group)}">'
@@ -135,36 +150,30 @@ def plots(w: dict, choice: dict, names: dict, series: list, since: float, until:
     body = f'<form class="filter"><select name="of" id="of">{opts}</select></form>'
     if not series and not nights:
         return body + f'<p class="note">{w["no_history"]}</p>'
-    labels = {k: w[k] for k in ("power", "dim", "energy", "burn")}
-    return (body + f'<h3>{w["last_night"]}</h3>'
-            + night_plot(series, since, until, offset_s, labels)
+    labels = {**{k: w[k] for k in ("power", "dim", "energy", "burn")}, "fault": w["fault_mark"]}
+    title = w["plot_window"].format(since=_clock(since, offset_s, True),
+                                    until=_clock(until, offset_s, True))
+    return (body + f'<h3 id="night-title">{escape(title)}</h3>'
+            + night_plot(series, since, until, offset_s, labels, choice.get("faults", ()))
             + f'<h3>{w["per_night"]}</h3>' + nights_plot(nights, labels))
 
 
-def events(w: dict, recent: list[dict], crew: list[dict], offset_s: int) -> str:
-    """Faults, output changes and crew actions, newest first."""
-    def line(ts, what, detail, cls=""):
-        return (f'<li class="{cls}"><time>{_clock(ts, offset_s, True)}</time> <b>'
-                f'{escape(what)}</b> {escape(detail)[:160]}</li>')
-    ev = [line(e["ts"], f'{e["device"]} {e["event"]}', _describe(e),
-               "alarm" if e["alarm"] else "") for e in reversed(recent[-100:])]
-    cr = [line(e["ts"], f'{e.get("who", "?")} {e.get("action")}',
-               f'{e.get("target", "")} {e.get("result", "")} {e.get("addr", "")}')
-          for e in reversed(crew)]
-    return (f'<h3>{w["crew_actions"]}</h3><ul class="events">{"".join(cr)}</ul>'
-            f'<h3>{w["recent"]}</h3><ul class="events">{"".join(ev)}</ul>')
-
-
-def _describe(event: dict) -> str:
-    """An event's fields in a few words (output changes and crew actions read as sentences)."""
-    f = event["fields"]
-    if event["event"] == "output_changed" and isinstance(f.get("new"), dict):
-        new = f["new"]
-        out = f'on {new.get("dim")}%' if new.get("switch") else "off"
-        return f'{out} by {f.get("source")}: {f.get("reason", "")}'
-    if event["event"] == "crew_action":
-        return f'{f.get("who")} {f.get("action")} {f.get("target")}: {f.get("result")}'
-    return " ".join(f"{k}={v}" for k, v in f.items() if k not in ("old",))
+def events(w: dict, recent: list[dict], crew: list[dict], offset_s: int,
+           warped: bool = False) -> str:
+    """Faults, output changes and crew actions in one list, newest first by one clock (the
+    machine's), every time in gateway time with its offset; a warped time is marked simulated."""
+    rows = [(e.get("real", e["ts"]), e["ts"], html_sentence(w, e), "alarm" if e["alarm"] else "")
+            for e in recent[-100:] if e["event"] != "crew_action"]   # crew: from the audit below
+    rows += [(e["ts"], e["ts"], html_sentence(w, {"event": "crew_action", "fields": e}), "crew")
+             for e in crew if e.get("action") not in (None, "chain_resumed")]
+    items = []
+    for real, own, text, cls in sorted(rows, key=lambda r: r[0], reverse=True):
+        sim = (f' <time class="sim">{w["simulated"]} {_clock(own, offset_s)}</time>'
+               if warped and abs(own - real) > WARP_SHOWN_S else "")
+        items.append(f'<li class="{cls}"><time>{_clock(real, offset_s, True)}</time>{sim} '
+                     f'{text}</li>')
+    return (f'<h3>{w["recent"]}</h3><p class="note">{w["gateway_time"]} {offset_label(offset_s)}'
+            f'</p><ul class="events">{"".join(items)}</ul>')
 
 
 def login(w: dict, lang: str, message: str = "") -> str:

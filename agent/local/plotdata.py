@@ -51,6 +51,7 @@ def plot_data(site, raw_choice, names: dict, now: float | None = None) -> tuple:
     choice = _choice(raw_choice, names)
     until = time.time() if now is None else now
     since = until - history.slots * history.bucket_s
+    members: list[str] = []
     if choice["kind"] == "device":
         series = history.series(choice["name"], since, until)
         nights = history.nights(choice["name"])
@@ -60,4 +61,13 @@ def plot_data(site, raw_choice, names: dict, now: float | None = None) -> tuple:
         nights = _group_nights(history, members)
     if series:
         since = max(since, series[0][0] - history.bucket_s)
+    choice["faults"] = _faults(site, members if choice["kind"] == "group" else [choice["name"]])
     return choice, series, since, until, nights
+
+
+def _faults(site, lights: list[str]) -> list[tuple]:
+    """[(machine time, kind)] of the faults raised on these lights (the plots' own clock)."""
+    events = site.recent_events.items() if site.recent_events is not None else []
+    wanted = set(lights)
+    return [(e.get("real", e["ts"]), e["event"]) for e in events
+            if e["alarm"] and e["device"] in wanted and (e.get("fields") or {}).get("state") == "raised"]

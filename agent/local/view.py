@@ -60,6 +60,7 @@ def _row(site, device, now_s: float) -> dict:
            "quality": (reading or {}).get("quality", "none"),
            "age_s": round(now_s - reading["ts"] / 1000) if reading and reading["ts"] else None,
            "source": source, "until": held_until(lighting, device.id, source),
+           "simulated": bool(getattr(site.clock, "warped", False)),   # until is lighting time
            "wants": {"switch": out["switch"], "dim": out["dim"]} if out else None,
            "write_error": error,
            "lat": loc.lat if loc else None, "lon": loc.lon if loc else None}
@@ -92,7 +93,7 @@ def clock_summary(site) -> dict:
     """Clock trust as the crew needs it: trusted or not, warped or not, the lighting time."""
     clock = site.clock
     return {"trusted": bool(clock.trusted()), "warped": bool(getattr(clock, "warped", False)),
-            "now_s": clock.wall()}
+            "now_s": clock.wall(), "timezone": site.config.gateway.timezone}
 
 
 async def site_summary(site) -> dict:

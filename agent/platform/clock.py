@@ -151,3 +151,28 @@ def parse_warp(text: str) -> tuple[float, float]:
     if not 0 < speed <= 3600:
         raise ValueError("rate must be in (0, 3600]")
     return start.timestamp(), speed
+
+
+def offset_label(offset_s: float) -> str:
+    """'+07', '+05:30', '-03': a zone's offset as a person reads it beside a time."""
+    sign = "-" if offset_s < 0 else "+"
+    hours, minutes = divmod(int(abs(offset_s)) // 60, 60)
+    return f"{sign}{hours:02d}" + (f":{minutes:02d}" if minutes else "")
+
+
+def zone_of(name: str | None):
+    """ZoneInfo of a zone name; UTC for none or an unknown one (the time still shows its offset)."""
+    from zoneinfo import ZoneInfoNotFoundError
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def clock_text(epoch_s: float, zone=None, fmt: str = "%H:%M", simulated: bool = False) -> str:
+    """'18:08 +07' (or '18:08 +07 (simulated)' for warped time): every time a person reads, in
+    the gateway's zone (a ZoneInfo or a zone name) with its offset, so no clock goes unlabelled."""
+    zone = zone_of(zone) if zone is None or isinstance(zone, str) else zone
+    when = datetime.fromtimestamp(epoch_s, zone)
+    text = f"{when.strftime(fmt)} {offset_label(when.utcoffset().total_seconds())}"
+    return text + (" (simulated)" if simulated else "")

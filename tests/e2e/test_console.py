@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from playwright.sync_api import sync_playwright
 
-from agent.local.svg import COLOURS, project
+from agent.local.svg import COLOURS, MAP_W, fit_height, project
 from agent.store.audit import verify
 from tests.conftest import AgentProcess
 from tests.support.broker import Broker
@@ -107,7 +107,7 @@ def test_log_in_switch_off_with_a_10_min_hold_then_the_schedule_takes_back(peers
     assert "override" in text and "until" in text, text
     until = int(row.locator("time").get_attribute("data-ts"))
     assert 0 < until - _warped_now(page) <= 600
-    shown = datetime.fromtimestamp(until, timezone(timedelta(hours=7))).strftime("%H:%M")
+    shown = datetime.fromtimestamp(until, timezone(timedelta(hours=7))).strftime("%H:%M +07")
     assert row.locator("time").text_content() == shown
     # the hold ends by itself (injected time runs 30x): the schedule switches it back on
     wait_until(lambda: peers.register(2) == 1, "the schedule to take L-002 back", 40)
@@ -167,7 +167,8 @@ def test_the_map_shows_every_light_at_its_position_in_its_colour(peers):
                 for d in ("L-003", "L-005")]
     wait_until(lambda: states() == ["fault", "off"], "L-003 fault and L-005 off on the map")
     placed = [u for u in range(1, LIGHTS + 1) if u not in UNPLACED]
-    expected_xy = project([position(u) for u in placed])
+    spots = [position(u) for u in placed]
+    expected_xy = project(spots, MAP_W, fit_height(spots))   # the drawing fits the street
     want_state = {1: "on", 2: "on", 3: "fault", 4: "on", 5: "off"}
     for unit, (x, y) in zip(placed, expected_xy):
         circle = page.locator(f'circle[data-l="L-{unit:03d}"]')
@@ -245,7 +246,7 @@ def test_a_map_selection_is_dimmed_together_then_released(peers):
     page.check("#many")
     page.locator('circle[data-l="L-001"]').click()
     page.locator('circle[data-l="L-002"]').click()
-    assert page.text_content("#act-what") == "2 \u2713"
+    assert page.text_content("#act-what") == "2 selected"
     page.fill('#act input[name="dim"]', "40")
     page.select_option("select[name=hold_s]", "600")
     page.click('#act button[value="dim"]')

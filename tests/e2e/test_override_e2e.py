@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from tests.support.gateway_files import write_gateway
+from tests.support.times import unlabelled_times
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "city/lighting/test-gw"
@@ -42,6 +43,7 @@ def test_override_beats_everything_works_without_broker_and_is_published(
                   "--for", "30min", "--reason", "pole 17 replacement")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "override on L-002 until" in res.stdout
+    assert unlabelled_times(res.stdout) == [] and "(gateway time)" in res.stdout, res.stdout
     wait_until(lambda: site.call(lambda: site.site.light(2).switch) == 0, "L-002 off")
     assert site.call(lambda: site.site.light(1).switch) == 1
 
@@ -114,6 +116,7 @@ def test_crew_group_off_then_device_dim_keeps_the_light_off_and_clearing_nothing
     line = [ln for ln in shown.stdout.splitlines() if ln.startswith("L-002")][0]
     assert "off" in line and "maintenance" in line
     assert f"override on group road: switch off until" in shown.stdout and f"by {me}" in shown.stdout
+    assert unlabelled_times(shown.stdout) == [], shown.stdout          # one clock, labelled
 
     res = lentera("override", "-c", str(config), "--device", "L-002", "--clear")
     assert res.returncode == 0, res.stderr

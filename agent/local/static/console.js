@@ -8,10 +8,37 @@
   var group = null;
 
   function $(sel) { return document.querySelector(sel); }
+  var said = document.getElementById("act-msg");
+  var W = said ? JSON.parse(said.dataset.words) : {};
+
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; });
+  }
+
+  // What happened, light by light, in the page's language: "L-003: refused, relay protection,
+  // try again in 24 s"; "L-001, L-002: switched off for 10 min".
+  function worded(res, form) {
+    var sel = form.elements.hold_s, hold = sel.options[sel.selectedIndex].text;
+    var done = fill(W["res_" + res.op] || res.op, {dim: form.elements.dim.value});
+    if (res.op !== "release") { done += " " + fill(W.res_for, {hold: hold}); }
+    var lines = res.applied.length ? [res.applied.join(", ") + ": " + done] : [];
+    Object.keys(res.refused || {}).forEach(function (k) {
+      var wait = /try again in (\d+) s/.exec(res.refused[k]);
+      lines.push(k + ": " + W.res_refused + ", " + (wait ? fill(W.res_relay, {s: wait[1]}) : res.refused[k]));
+    });
+    Object.keys(res.errors || {}).forEach(function (k) {
+      lines.push(k + ": " + W.res_failed + ", " + res.errors[k]);
+    });
+    return lines.join("\n");
+  }
 
   function mark() {
     document.querySelectorAll("[data-l]").forEach(function (el) {
       el.classList.toggle("sel", selected.indexOf(el.dataset.l) >= 0);
+    });
+    // the map's ring goes around a pole, so the pole keeps its state colour
+    document.querySelectorAll("[data-ring]").forEach(function (el) {
+      el.classList.toggle("sel", selected.indexOf(el.dataset.ring) >= 0);
     });
   }
 
@@ -21,10 +48,23 @@
     var form = $("#act-form");
     form.elements.devices.value = grp ? "" : ids.join(",");
     form.elements.group.value = grp || "";
-    $("#act-what").textContent = grp ? grp : (ids.length === 1 ? ids[0] : ids.length + " \u2713");
+    $("#act-what").textContent = grp ? grp : (ids.length === 1 ? ids[0] : ids.length + " " + W.selected);
     $("#act-msg").textContent = "";
     act.hidden = ids.length === 0 && !grp;
+    clearOfSheet(ids);
     mark();
+  }
+
+  // The sheet covers the bottom of the screen: the page gets that much room below its last
+  // light, and a tapped light that would sit under the sheet scrolls up above it.
+  function clearOfSheet(ids) {
+    var open = act && !act.hidden;
+    document.body.style.paddingBottom = open ? (act.offsetHeight + 8) + "px" : "";
+    if (!open || ids.length === 0) { return; }
+    var el = document.querySelector('#view [data-l="' + CSS.escape(ids[ids.length - 1]) + '"]');
+    if (!el) { return; }
+    var below = el.getBoundingClientRect().bottom - act.getBoundingClientRect().top + 8;
+    if (below > 0) { window.scrollBy(0, below); }
   }
 
   document.addEventListener("click", function (e) {
@@ -63,10 +103,7 @@
         .then(function (r) { return r.json().catch(function () { return {error: r.statusText}; }); })
         .then(function (res) {
           if (res.error) { msg.textContent = res.error; msg.className = "err"; return; }
-          var lines = [res.op + " " + res.target + ": " + res.applied.length + " \u2713"];
-          Object.keys(res.refused || {}).forEach(function (k) { lines.push(k + ": " + res.refused[k]); });
-          Object.keys(res.errors || {}).forEach(function (k) { lines.push(k + ": " + res.errors[k]); });
-          msg.textContent = lines.join("\n");
+          msg.textContent = worded(res, e.target);
           msg.className = res.ok ? "ok" : "err";
           refresh();
         });

@@ -24,6 +24,6 @@ def test_plan_prints_each_step_with_who_decides():
 def test_plan_names_a_calendar_exception_and_refuses_a_bad_date():
     res = CliRunner().invoke(main, ["plan", "-c", str(EXAMPLE), "--date", "2026-08-17"])
     assert res.exit_code == 0 and "exception Independence Day" in res.output
-    assert "02:00:00  off" in res.output
+    assert "02:00:00 +07  off" in res.output
     bad = CliRunner().invoke(main, ["plan", "-c", str(EXAMPLE), "--date", "24.12.2026"])
     assert bad.exit_code == 2 and "expected a date like 2026-12-24" in bad.output

@@ -1,5 +1,6 @@
 """Config validation: golden bad configs name the offending key; good configs load."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,10 @@ REPO = Path(__file__).resolve().parents[3]
 CASES = sorted(p for p in (REPO / "tests" / "config_cases").iterdir() if p.is_dir())
 
 
+def _env() -> dict:
+    return dict(os.environ, PYTHONPATH=str(REPO))
+
+
 def test_there_are_at_least_ten_golden_cases():
     assert len(CASES) >= 10
 
@@ -23,9 +28,21 @@ def test_golden_bad_config_is_rejected_naming_the_key(case):
     with pytest.raises(ConfigProblems) as info:
         load_config(case / "gateway.yaml")
     report = "\n".join(info.value.problems)
-    for expected in (case / "expected.err").read_text().splitlines():
-        if expected.strip():
-            assert expected.strip() in report, f"{expected!r} not in:\n{report}"
+    lines = [e.strip() for e in (case / "expected.err").read_text().splitlines() if e.strip()]
+    for expected in lines:
+        assert expected in report, f"{expected!r} not in:\n{report}"
+    # every problem in one run, and nothing else: one expected line per reported problem
+    assert len(info.value.problems) == len(lines), report
+
+
+def test_the_docs_example_output_is_what_check_config_prints():
+    case = REPO / "tests" / "config_cases" / "docs_config_example"
+    res = subprocess.run([sys.executable, "-m", "agent.cli", "check-config", "gateway.yaml"],
+                         capture_output=True, text=True, cwd=case, env=_env())
+    doc = (REPO / "docs" / "config.md").read_text()
+    block = doc.split("$ lentera check-config gateway.yaml\n", 1)[1].split("```", 1)[0]
+    assert res.returncode == 2
+    assert res.stdout + res.stderr == block
 
 
 def test_check_config_cli_exit_codes():

@@ -46,7 +46,7 @@ def test_outside_text_is_escaped_everywhere():
 def test_map_and_geojson_list_every_light_placed_or_not():
     rows = [row("L-1"), row("L-2", "fault", -6.2, 106.7), row("L-3", lat=None, lon=None)]
     svg = map_svg(rows)
-    assert svg.count("<circle") == 2 and 'data-state="fault"' in svg
+    assert svg.count("class=\"pole") == 2 and 'data-state="fault"' in svg
     doc = geojson(rows)
     assert [f["id"] for f in doc["features"]] == ["L-1", "L-2", "L-3"]
     assert doc["features"][1]["geometry"] == {"type": "Point", "coordinates": [106.7, -6.2]}
