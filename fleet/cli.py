@@ -1,0 +1,114 @@
+"""`lentera-fleet` (also `lentera fleet`): the city's side, one command per job.
+
+Each command imports what it needs when it runs, so `--help` needs no database driver.
+"""
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+
+import click
+
+DSN_HELP = "PostgreSQL URL, e.g. postgresql://lentera@db.city.local/lentera (env LENTERA_FLEET_DB)"
+
+
+def _run(coro):
+    try:
+        return asyncio.run(coro)
+    except OSError as exc:
+        raise click.ClickException(f"{exc}: is PostgreSQL (or the broker) reachable?") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """The city's side of Lentera: ingest, the light registry, faults and complaints.
+
+    Typical order: `migrate`, `lights import`, then one `ingest` per worker core on any
+    number of machines (they share the load through an MQTT 5 shared subscription).
+    """
+
+
+@main.command()
+@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
+def migrate(dsn):
+    """Create or upgrade the schema (safe to run again, and from several machines)."""
+    from fleet import db
+
+    async def go():
+        conn = await db.connect(dsn)
+        try:
+            return await db.migrate(conn)
+        finally:
+            await conn.close()
+    applied = _run(go())
+    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@main.group()
+def lights():
+    """The registry of gateways and lights."""
+
+
+@lights.command("import")
+@click.argument("geojson", type=click.File("r", encoding="utf-8"))
+@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
+def lights_import(geojson, dsn):
+    """Import lights from a GeoJSON FeatureCollection (properties: gateway, device,
+    pole_id, group, office; Point geometry in lon/lat)."""
+    from fleet import db
+    from fleet.registry import RegistryError, import_lights, lights_from_geojson
+    try:
+        rows = lights_from_geojson(geojson.read())
+    except RegistryError as exc:
+        raise click.ClickException(f"{geojson.name}: {exc}") from None
+
+    async def go():
+        conn = await db.connect(dsn)
+        try:
+            return await import_lights(conn, rows)
+        finally:
+            await conn.close()
+    click.echo(f"{_run(go())} lights imported from {geojson.name}")
+
+
+@main.command()
+@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
+              help="the city's broker (any node of the cluster)")
+@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
+@click.option("--group", default="lentera-ingest", show_default=True,
+              help="shared-subscription group: workers with the same group split the load")
+@click.option("--worker-id", required=True,
+              help="stable per worker (its MQTT session: a restarted worker gets back what "
+                   "it had not acknowledged)")
+@click.option("--prefix", default="city/lighting", show_default=True)
+@click.option("--batch-max", default=2000, show_default=True)
+@click.option("--batch-window", default=0.05, show_default=True, help="seconds")
+@click.option("--progress", default=10.0, show_default=True,
+              help="seconds between progress lines on stderr (0: none)")
+def ingest(broker, dsn, group, worker_id, prefix, batch_max, batch_window, progress):
+    """Run one ingest worker until SIGTERM/SIGINT (then the batch in hand is committed
+    and acknowledged)."""
+    from fleet.ingest import IngestWorker
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    worker = IngestWorker(broker, dsn, group, f"lentera-fleet-{group}-{worker_id}", prefix,
+                          batch_max, batch_window)
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        task = asyncio.create_task(worker.run(), name="fleet.ingest")
+        while not task.done():
+            await asyncio.wait({task}, timeout=progress or None)
+            if progress and not task.done():
+                print(f"{time.strftime('%H:%M:%S')} {worker.stats.line()}", file=sys.stderr,
+                      flush=True)
+        await task
+    _run(go())
+    click.echo(worker.stats.line())
+
+
+if __name__ == "__main__":
+    main()
