@@ -151,10 +151,10 @@ class BatchWriter:
         for r in rows:
             # retained statuses arrive again after every reconnect: never go back in time
             await self.conn.execute(
-                "UPDATE gateways SET state = $2, status_ts = coalesce($3, now()), "
+                "UPDATE gateways SET state = $2, status_ts = coalesce($3::timestamptz, now()), "
                 "status = $4::jsonb, outbox_dropped = greatest(outbox_dropped, coalesce($5, 0)),"
                 " outbox_backlog = $6, seen_at = now() WHERE id = $1 AND "
-                "(status_ts IS NULL OR $3 IS NULL OR status_ts <= $3)",
+                "(status_ts IS NULL OR $3::timestamptz IS NULL OR status_ts <= $3::timestamptz)",
                 r.gateway, r.state, _time(r.ts) if r.ts else None, r.body, r.outbox_dropped,
                 r.outbox_backlog)
 
