@@ -110,5 +110,76 @@ def ingest(broker, dsn, group, worker_id, prefix, batch_max, batch_window, progr
     click.echo(worker.stats.line())
 
 
+def _with_conn(dsn, job):
+    from fleet import db
+
+    async def go():
+        conn = await db.connect(dsn)
+        try:
+            return await job(conn)
+        finally:
+            await conn.close()
+    return _run(go())
+
+
+@main.group()
+def complaints():
+    """Citizens' complaints: import them, then `lentera-fleet match`."""
+
+
+@complaints.command("import")
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None,
+              help="default: from the file name (.json, else CSV)")
+@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
+def complaints_import(source, fmt, dsn):
+    """Import a complaints app's export: id, text, reported_at (ISO 8601 or epoch ms),
+    lat + lon and/or pole_id, office. A re-import of an id changes nothing."""
+    from fleet.complaints import ComplaintError, import_complaints, parse_complaints
+    fmt = fmt or ("json" if source.name.endswith(".json") else "csv")
+    try:
+        rows = parse_complaints(source.read(), fmt)
+    except ComplaintError as exc:
+        raise click.ClickException(f"{source.name}: {exc}") from None
+    _with_conn(dsn, lambda conn: import_complaints(conn, rows))
+    click.echo(f"{len(rows)} complaints read from {source.name}")
+
+
+@main.command("match")
+@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
+@click.option("--radius", default=30.0, show_default=True,
+              help="metres: the worst GPS error expected of the complaints app")
+@click.option("--all", "again", is_flag=True, help="match every complaint again, not only new")
+def match_command(dsn, radius, again):
+    """Match complaints to the lights' faults and say why: confirmed by telemetry, no
+    fault seen (send a crew), or lamp reports healthy since the complaint."""
+    from fleet.complaints import match
+
+    async def job(conn):
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM complaints")] if again \
+            else None
+        return await match(conn, ids, radius)
+    results = _with_conn(dsn, job)
+    for r in results:
+        click.echo(f"{r['id']} {r['verdict']}: {r['explanation']}")
+    counts = {v: sum(1 for r in results if r["verdict"] == v) for v in
+              ("confirmed", "send_crew", "healthy_since")}
+    click.echo(f"{len(results)} matched: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@main.command("work-orders")
+@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
+def work_orders_command(dsn):
+    """Open work per office and group: confirmed faults and complaints needing a crew."""
+    from fleet.complaints import work_orders
+    office = None
+    for r in _with_conn(dsn, work_orders):
+        if r["office"] != office:
+            office = r["office"]
+            click.echo(f"== {office}")
+        click.echo(f"  [{r['grp']}] {r['id']} {r['verdict']} pole {r['pole_id'] or '-'} "
+                   f"{r['gateway_id'] or '-'}/{r['device_id'] or '-'}")
+
+
 if __name__ == "__main__":
     main()
