@@ -181,5 +181,43 @@ def work_orders_command(dsn):
                    f"{r['gateway_id'] or '-'}/{r['device_id'] or '-'}")
 
 
+@main.command()
+@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
+@click.option("--all", "show_all", is_flag=True, help="also gateways without gaps")
+def gaps(dsn, show_all):
+    """Gaps in each gateway's seq: lost (the gateway reported dropping them), not yet
+    arrived (still in its outbox), or unexplained."""
+    from fleet.reports import seq_gaps
+    rows = _with_conn(dsn, seq_gaps)
+    for r in rows:
+        if show_all or r["missing"] or r["recovered_jumps"]:
+            spans = ", ".join(f"{x.lower}-{x.upper - 1}" for x in (r["ranges"] or [])[:5])
+            click.echo(f"{r['gateway_id']}: committed {r['committed']} up to seq "
+                       f"{r['last_seq']}; missing {r['missing']} ({spans}): lost {r['lost']}, "
+                       f"not yet arrived {r['not_yet_arrived']}, unexplained "
+                       f"{r['unexplained']}; outbox replaced {r['recovered_jumps']} time(s)")
+    bad = sum(r["unexplained"] for r in rows)
+    click.echo(f"{len(rows)} gateways, {sum(r['missing'] for r in rows)} missing, "
+               f"{bad} unexplained")
+
+
+@main.command()
+@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
+@click.option("--keep-days", default=400, show_default=True, help="telemetry kept, in days")
+@click.option("--ahead", default=3, show_default=True, help="day partitions made ahead")
+def retention(dsn, keep_days, ahead):
+    """Make tomorrow's telemetry partitions and drop those past retention (a daily timer)."""
+    from datetime import datetime, timedelta, timezone
+
+    from fleet.partitions import drop_older_than, ensure_days
+    today = datetime.now(timezone.utc).date()
+
+    async def job(conn):
+        await ensure_days(conn, {today + timedelta(days=d) for d in range(ahead + 1)}, set())
+        return await drop_older_than(conn, keep_days, today)
+    dropped = _with_conn(dsn, job)
+    click.echo(f"dropped {len(dropped)} partition(s): {', '.join(dropped) or '-'}")
+
+
 if __name__ == "__main__":
     main()

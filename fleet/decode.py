@@ -16,6 +16,8 @@ MAX_PAYLOAD = 64 * 1024          # a telemetry message is ~300 B, a snapshot ack
 MAX_SEQ = 2**63 - 1              # bigint; an outbox_recovered seq is epoch ms, far below
 TS_MIN, TS_MAX = 946_684_800_000, 4_102_444_800_000   # 2000-01-01 .. 2100-01-01 in ms
 MAX_TEXT = 512
+TOPIC_CACHE_MAX = 200_000        # topics are few (gateways x devices x kinds): decode once
+_topics: dict = {}
 FAULT_KINDS = frozenset({"lampFailure", "dayBurning", "cycling", "activePowerTooHigh",
                          "lampVoltageTooLow", "lampVoltageTooHigh", "sensorStuck",
                          "energyCounterDecrease"})
@@ -106,16 +108,29 @@ def _clean(value, depth: int = 0):
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def _json(payload: bytes) -> dict:
     if len(payload) > MAX_PAYLOAD:
         raise BadMessage("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD}")
     try:
-        body = json.loads(payload, parse_constant=_no_constants)
+        body = _DECODER.decode(payload.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadMessage("not_json") from None
     if not isinstance(body, dict):
         raise BadMessage("not_object")
-    return _clean(body)
+    # strict UTF-8 and parse_constant already refuse bad bytes and NaN/Infinity; NUL and
+    # lone surrogates can only come as \u escapes, so the walk is needed only then
+    return _clean(body) if b"\\u" in payload else body
+
+
+def _dump(value) -> str:
+    """JSON text for jsonb; an overflowing number (1e999 reads as inf) is refused here."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise BadMessage("not_finite") from None
 
 
 def _int(body: dict, key: str, lo: int, hi: int, required: bool = True) -> int | None:
@@ -146,6 +161,16 @@ def _number(values: dict, key: str) -> float | None:
 
 def split_topic(topic: str, prefix: str) -> tuple[str, str, str | None]:
     """(gateway, kind, device) of `{prefix}/{gw}/{kind}[/{device}]`, or BadMessage."""
+    known = _topics.get((topic, prefix))
+    if known is None:
+        known = _split_topic(topic, prefix)
+        if len(_topics) >= TOPIC_CACHE_MAX:
+            _topics.clear()          # forged topics cannot grow it without bound
+        _topics[(topic, prefix)] = known
+    return known
+
+
+def _split_topic(topic: str, prefix: str) -> tuple[str, str, str | None]:
     if not topic.startswith(prefix + "/"):
         raise BadMessage("bad_topic")
     parts = topic[len(prefix) + 1:].split("/")
@@ -169,7 +194,7 @@ def decode(topic: str, payload: bytes, prefix: str = "city/lighting"):
         outbox = body.get("outbox") if isinstance(body.get("outbox"), dict) else {}
         return Status(gateway, state, _int(body, "ts", TS_MIN, TS_MAX, required=False),
                       _int(outbox, "dropped", 0, MAX_SEQ, required=False),
-                      _int(outbox, "backlog", 0, MAX_SEQ, required=False), json.dumps(body))
+                      _int(outbox, "backlog", 0, MAX_SEQ, required=False), _dump(body))
     seq, ts = _int(body, "seq", 0, MAX_SEQ), _int(body, "ts", TS_MIN, TS_MAX)
     if kind == "telemetry":
         values = body.get("values")
@@ -180,15 +205,15 @@ def decode(topic: str, payload: bytes, prefix: str = "city/lighting"):
             raise BadMessage("bad_quality")
         lamp = values.get("lamp_state")
         lamp = int(lamp) if type(lamp) in (int, float) and 0 <= lamp < 100 else None
-        return Telemetry(gateway, device, seq, ts, quality, json.dumps(values),
+        return Telemetry(gateway, device, seq, ts, quality, _dump(values),
                          _number(values, "power"), _number(values, "energy"), lamp)
     if kind == "events":
         state = _text(body, "state", required=False)
         dropped = _int(body, "dropped", 0, MAX_SEQ, required=False) \
             if body.get("event") == "outbox_dropped" else None
-        return Event(gateway, device, seq, ts, _text(body, "event"), state, json.dumps(body),
+        return Event(gateway, device, seq, ts, _text(body, "event"), state, _dump(body),
                      dropped)
     if "result" not in body or "id" not in body:
         raise BadMessage("bad_ack")
     return Ack(gateway, seq, ts, _text(body, "id", required=False), _text(body, "result"),
-               _text(body, "reason", required=False), json.dumps(body))
+               _text(body, "reason", required=False), _dump(body))

@@ -48,7 +48,7 @@ ADAPTERS = {
 }
 # the city's side (fleet/, docs/fleet.md): PostgreSQL, its own MQTT client, CLI and HTTP
 ADAPTERS["asyncpg"] = ("fleet/db.py", "fleet/writer.py", "fleet/partitions.py",
-                       "fleet/registry.py", "fleet/complaints.py")
+                       "fleet/registry.py", "fleet/complaints.py", "fleet/reports.py")
 ADAPTERS["paho"] += ("fleet/mqtt.py",)
 ADAPTERS["click"] += ("fleet/cli.py",)
 ANYWHERE = ("tests/", "bench/")

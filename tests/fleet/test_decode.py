@@ -44,7 +44,7 @@ def test_the_documented_examples_decode():
      "nul_in_text"),
     ("city/lighting/gw-7/events/L-1", b'{"ts":1767225600123,"seq":1,"event":"\\ud800"}',
      "bad_unicode"),
-    ("city/lighting/gw-7/events/L-1", b'{"ts":1767225600123,"seq":1,"event":1e999}',
+    ("city/lighting/gw-7/events/L-1", b'{"ts":1767225600123,"seq":1,"event":"x","evidence":{"p":1e999}}',
      "not_finite"),
     ("city/lighting/gw-7/telemetry", b"{}", "bad_topic"),
     ("city/lighting/gw-7/whatever/L-1", b"{}", "bad_topic"),
