@@ -23,6 +23,8 @@ command -v mcopy >/dev/null 2>&1 || need_apt+=(mtools)
 command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || need_apt+=(dosfstools)
 command -v sfdisk >/dev/null 2>&1 || [ -x /usr/sbin/sfdisk ] || need_apt+=(fdisk)
 command -v strace >/dev/null 2>&1 || need_apt+=(strace)   # the unit's syscall filter check
+# the fleet tests start their own PostgreSQL 15 + PostGIS (initdb in a temp dir, never 5432)
+[ -f /usr/share/postgresql/15/extension/postgis.control ] || need_apt+=(postgresql-15-postgis-3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing system packages: ${need_apt[*]}"
   $SUDO apt-get update -qq
@@ -36,7 +38,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing Lentera and its test dependencies into .venv"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,fleet]"
 
 if [ -f tests/micropython/package.json ]; then
   echo "==> installing the MicroPython WebAssembly test harness (npm)"

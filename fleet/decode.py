@@ -1,0 +1,219 @@
+"""Messages from gateways (docs/mqtt.md) decoded into checked records, or BadMessage.
+
+Everything here comes from outside: the broker delivers whatever any client with publish
+rights sent. A message is checked against the contract before it is near the database
+(size first, then JSON, then every field), so a bad one is counted alone and never
+poisons a batch. Pure Python, no I/O: the fuzz test drives it with random bytes.
+"""
+
+import json
+import math
+from dataclasses import dataclass
+
+from agent.config.topics import TOPIC_LEVEL
+
+MAX_PAYLOAD = 64 * 1024          # a telemetry message is ~300 B, a snapshot ack a few kB
+MAX_SEQ = 2**63 - 1              # bigint; an outbox_recovered seq is epoch ms, far below
+TS_MIN, TS_MAX = 946_684_800_000, 4_102_444_800_000   # 2000-01-01 .. 2100-01-01 in ms
+MAX_TEXT = 512
+TOPIC_CACHE_MAX = 200_000        # topics are few (gateways x devices x kinds): decode once
+_topics: dict = {}
+FAULT_KINDS = frozenset({"lampFailure", "dayBurning", "cycling", "activePowerTooHigh",
+                         "lampVoltageTooLow", "lampVoltageTooHigh", "sensorStuck",
+                         "energyCounterDecrease"})
+
+
+class BadMessage(ValueError):
+    """A message that breaks the contract; `reason` is a short, stable label for counting."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """One poll of one device."""
+    gateway: str
+    device: str
+    seq: int
+    ts: int
+    quality: str
+    values: str                  # JSON text of the checked values object
+    power: float | None
+    energy: float | None
+    lamp_state: int | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event; `fault` is set for the street-light faults (raised/cleared)."""
+    gateway: str
+    device: str
+    seq: int
+    ts: int
+    kind: str
+    state: str | None
+    body: str                    # JSON text of the whole checked message
+    dropped: int | None          # outbox_dropped: how many the gateway's cap dropped
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A gateway's answer to a command."""
+    gateway: str
+    seq: int
+    ts: int
+    command_id: str | None
+    result: str
+    reason: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """The retained status (no seq: only the newest matters)."""
+    gateway: str
+    state: str
+    ts: int | None
+    outbox_dropped: int | None
+    outbox_backlog: int | None
+    body: str
+
+
+def _no_constants(name: str):
+    raise BadMessage("not_json", f"{name} is not JSON")
+
+
+def _clean(value, depth: int = 0):
+    """Reject what PostgreSQL's jsonb/text cannot hold: NUL, lone surrogates, deep nests."""
+    if depth > 8:
+        raise BadMessage("too_deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadMessage("nul_in_text")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadMessage("bad_unicode") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _clean(k, depth + 1)
+            _clean(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _clean(v, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise BadMessage("not_finite")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
+def _json(payload: bytes) -> dict:
+    if len(payload) > MAX_PAYLOAD:
+        raise BadMessage("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD}")
+    try:
+        body = _DECODER.decode(payload.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadMessage("not_json") from None
+    if not isinstance(body, dict):
+        raise BadMessage("not_object")
+    # strict UTF-8 and parse_constant already refuse bad bytes and NaN/Infinity; NUL and
+    # lone surrogates can only come as \u escapes, so the walk is needed only then
+    return _clean(body) if b"\\u" in payload else body
+
+
+def _dump(value) -> str:
+    """JSON text for jsonb; an overflowing number (1e999 reads as inf) is refused here."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise BadMessage("not_finite") from None
+
+
+def _int(body: dict, key: str, lo: int, hi: int, required: bool = True) -> int | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if type(value) is not int or not lo <= value <= hi:
+        raise BadMessage(f"bad_{key}", repr(value)[:40])
+    return value
+
+
+def _text(body: dict, key: str, required: bool = True) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+        raise BadMessage(f"bad_{key}", repr(value)[:40])
+    return value
+
+
+def _number(values: dict, key: str) -> float | None:
+    value = values.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and abs(value) < 1e15 else None
+
+
+def split_topic(topic: str, prefix: str) -> tuple[str, str, str | None]:
+    """(gateway, kind, device) of `{prefix}/{gw}/{kind}[/{device}]`, or BadMessage."""
+    known = _topics.get((topic, prefix))
+    if known is None:
+        known = _split_topic(topic, prefix)
+        if len(_topics) >= TOPIC_CACHE_MAX:
+            _topics.clear()          # forged topics cannot grow it without bound
+        _topics[(topic, prefix)] = known
+    return known
+
+
+def _split_topic(topic: str, prefix: str) -> tuple[str, str, str | None]:
+    if not topic.startswith(prefix + "/"):
+        raise BadMessage("bad_topic")
+    parts = topic[len(prefix) + 1:].split("/")
+    if len(parts) not in (2, 3) or not all(TOPIC_LEVEL.fullmatch(p) for p in parts):
+        raise BadMessage("bad_topic")
+    if len(parts[0]) > 64 or (len(parts) == 3 and len(parts[2]) > 64):
+        raise BadMessage("bad_topic", "id longer than 64")
+    kind = parts[1]
+    if (kind in ("telemetry", "events")) != (len(parts) == 3) or kind not in (
+            "telemetry", "events", "ack", "status"):
+        raise BadMessage("bad_topic")
+    return parts[0], kind, parts[2] if len(parts) == 3 else None
+
+
+def decode(topic: str, payload: bytes, prefix: str = "city/lighting"):
+    """The checked record of one message; BadMessage (with a `reason`) for anything else."""
+    gateway, kind, device = split_topic(topic, prefix)
+    body = _json(payload)
+    if kind == "status":
+        state = _text(body, "state")
+        outbox = body.get("outbox") if isinstance(body.get("outbox"), dict) else {}
+        return Status(gateway, state, _int(body, "ts", TS_MIN, TS_MAX, required=False),
+                      _int(outbox, "dropped", 0, MAX_SEQ, required=False),
+                      _int(outbox, "backlog", 0, MAX_SEQ, required=False), _dump(body))
+    seq, ts = _int(body, "seq", 0, MAX_SEQ), _int(body, "ts", TS_MIN, TS_MAX)
+    if kind == "telemetry":
+        values = body.get("values")
+        if not isinstance(values, dict):
+            raise BadMessage("bad_values")
+        quality = body.get("quality")
+        if not isinstance(quality, str) or len(quality) > 32:
+            raise BadMessage("bad_quality")
+        lamp = values.get("lamp_state")
+        lamp = int(lamp) if type(lamp) in (int, float) and 0 <= lamp < 100 else None
+        return Telemetry(gateway, device, seq, ts, quality, _dump(values),
+                         _number(values, "power"), _number(values, "energy"), lamp)
+    if kind == "events":
+        state = _text(body, "state", required=False)
+        dropped = _int(body, "dropped", 0, MAX_SEQ, required=False) \
+            if body.get("event") == "outbox_dropped" else None
+        return Event(gateway, device, seq, ts, _text(body, "event"), state, _dump(body),
+                     dropped)
+    if "result" not in body or "id" not in body:
+        raise BadMessage("bad_ack")
+    return Ack(gateway, seq, ts, _text(body, "id", required=False), _text(body, "result"),
+               _text(body, "reason", required=False), _dump(body))

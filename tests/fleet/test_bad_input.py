@@ -1,0 +1,111 @@
+"""Bad input never crashes a worker or poisons a batch: garbage, oversized, unknown
+gateways, a duplicate storm, a row PostgreSQL refuses, and SQL injection in every text."""
+
+import asyncio
+import json
+import time
+
+import asyncpg
+
+from fleet.decode import Telemetry, decode
+from fleet.writer import BatchWriter
+from tests.fleet.conftest import GatewayPublisher, query, register
+from tests.fleet.test_ingest import counts, run_workers
+
+INJECTIONS = ["'; DROP TABLE telemetry; --", "\" OR 1=1 --", "x'); DELETE FROM received; --",
+              "$1", "\\", "%s", "$$; TRUNCATE gateways; $$", "') ON CONFLICT DO NOTHING; --"]
+
+
+def test_garbage_among_good_messages_is_counted_and_the_rest_is_written(broker, fleet_dsn):
+    register(fleet_dsn, ["gw-1"])
+    bad = [("city/lighting/gw-1/telemetry/L-1", b"\xff\xfe not json"),
+           ("city/lighting/gw-1/telemetry/L-1", b"{" * 50_000),
+           ("city/lighting/gw-1/telemetry/L-1", b"[" * 70_000),                 # oversized
+           ("city/lighting/gw-1/events/L-1", b'{"ts":1795881120000,"seq":9,"event":"a\\u0000"}'),
+           ("city/lighting/gw-1/telemetry/L-1", b'{"ts":1,"seq":1,"values":{},"quality":"good"}'),
+           ("city/lighting/gw-unknown/telemetry/L-1", json.dumps(
+               {"ts": 1795881120000, "seq": 1, "values": {}, "quality": "good"}).encode()),
+           ("city/lighting/gw-1/nonsense", b"{}")]
+
+    def publish(workers):
+        pub = GatewayPublisher(broker.port)
+        for seq in range(1, 201):
+            pub.telemetry("gw-1", seq)
+            topic, payload = bad[seq % len(bad)]
+            pub.raw(topic, payload)
+        for _ in range(5):                       # a duplicate storm of one message
+            for _ in range(200):
+                pub.telemetry("gw-1", 7)
+        unsubscribed = sum(1 for s in range(1, 201) if bad[s % len(bad)][0].endswith("nonsense"))
+        deadline = time.monotonic() + 60
+        while sum(w.stats.received for w in workers) < 1400 - unsubscribed and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pub.close()
+
+    workers = asyncio.run(run_workers(broker, fleet_dsn, 1, publish))
+    stats = workers[0].stats
+    assert counts(fleet_dsn) == (200, 200, 200)
+    assert stats.duplicates == 1000
+    rejected = {r["reason"]: r["count"] for r in query(
+        fleet_dsn, "SELECT reason, sum(count)::int AS count FROM rejects GROUP BY reason")}
+    # 200 bad messages, spread over the seven kinds; "nonsense" is not subscribed at all
+    assert rejected.get("unknown_gateway", 0) > 20 and rejected.get("oversized", 0) > 20
+    assert {"not_json", "nul_in_text", "bad_ts"} <= set(rejected)
+    assert sum(rejected.values()) == sum(stats.rejected.values())
+    unknown = query(fleet_dsn, "SELECT gateway_id, sample FROM rejects "
+                    "WHERE reason = 'unknown_gateway'")
+    assert [tuple(r) for r in unknown] == [("?", "gw-unknown")]
+
+
+def test_a_row_the_database_refuses_is_dropped_alone(fleet_dsn):
+    register(fleet_dsn, ["gw-1"])
+    good = [decode(f"city/lighting/gw-1/telemetry/L-1", json.dumps(
+        {"ts": 1795881120000 + s, "seq": s, "values": {"power": 1}, "quality": "good"}).encode())
+        for s in range(1, 11)]
+    # a record the decoder would never make (its values are not JSON): PostgreSQL refuses it
+    poison = Telemetry("gw-1", "L-1", 99, 1795881120000, "good", "{not json", None, None, None)
+
+    async def go():
+        conn = await asyncpg.connect(fleet_dsn)
+        try:
+            return await BatchWriter(conn).write(good[:5] + [poison] + good[5:])
+        finally:
+            await conn.close()
+    result = asyncio.run(go())
+    assert result.written == 10 and [r[1] for r in result.rejected] == ["db_22P02"]
+    assert counts(fleet_dsn) == (10, 10, 10)
+
+
+def test_injection_strings_in_every_text_field_are_stored_as_text(fleet_dsn):
+    register(fleet_dsn, ["gw-1"])
+    records = []
+    for i, evil in enumerate(INJECTIONS):
+        records.append(decode("city/lighting/gw-1/telemetry/L-1", json.dumps(
+            {"ts": 1795881120000, "seq": 100 + i, "quality": evil[:32],
+             "values": {evil: 1.0}}).encode()))
+        records.append(decode("city/lighting/gw-1/events/L-1", json.dumps(
+            {"ts": 1795881120000, "seq": 200 + i, "event": evil, "state": evil,
+             "evidence": {evil: evil}}).encode()))
+        records.append(decode("city/lighting/gw-1/ack", json.dumps(
+            {"ts": 1795881120000, "seq": 300 + i, "id": evil, "result": evil,
+             "reason": evil}).encode()))
+    records.append(decode("city/lighting/gw-1/status", json.dumps(
+        {"state": INJECTIONS[0], "ts": 1795881120000}).encode()))
+
+    async def go():
+        conn = await asyncpg.connect(fleet_dsn)
+        try:
+            return await BatchWriter(conn).write(
+                records, {("gw-1", evil): [1, evil] for evil in INJECTIONS})
+        finally:
+            await conn.close()
+    result = asyncio.run(go())
+    assert result.written == len(records) and not result.rejected
+    assert counts(fleet_dsn) == (len(INJECTIONS), len(INJECTIONS), 3 * len(INJECTIONS))
+    kinds = {r["kind"] for r in query(fleet_dsn, "SELECT kind FROM events")}
+    assert kinds == set(INJECTIONS)
+    assert {r["command_id"] for r in query(fleet_dsn, "SELECT command_id FROM acks")} \
+        == set(INJECTIONS)
+    assert query(fleet_dsn, "SELECT state FROM gateways")[0]["state"] == INJECTIONS[0]
+    assert {r["reason"] for r in query(fleet_dsn, "SELECT reason FROM rejects")} \
+        == set(INJECTIONS)

@@ -1,0 +1,93 @@
+"""The decoder of gateway messages: the contract's good messages pass, anything else is a
+BadMessage with a reason (fuzzed: random bytes, random topics, mutated good messages)."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fleet.decode import MAX_PAYLOAD, Ack, BadMessage, Event, Status, Telemetry, decode
+
+GOOD_TELEMETRY = {"ts": 1767225600123, "seq": 48213, "quality": "good",
+                  "values": {"switch": 1, "dim": 100, "lamp_state": 1, "power": 90.6,
+                             "energy": 31234}}
+GOOD_EVENT = {"ts": 1795881120000, "seq": 48977, "event": "lampFailure", "state": "raised",
+              "score": 0.77, "evidence": {"power": 0.3}, "first_seen_ts": 1795880880000}
+GOOD_ACK = {"ts": 1767225000456, "seq": 48290, "id": "c-0001", "result": "done",
+            "reason": None, "details": {"devices": ["L-001"]}}
+
+
+def test_the_documented_examples_decode():
+    t = decode("city/lighting/gw-7/telemetry/L-001", json.dumps(GOOD_TELEMETRY).encode())
+    assert isinstance(t, Telemetry) and (t.gateway, t.device, t.seq, t.power, t.lamp_state) \
+        == ("gw-7", "L-001", 48213, 90.6, 1)
+    e = decode("city/lighting/gw-7/events/L-001", json.dumps(GOOD_EVENT).encode())
+    assert isinstance(e, Event) and (e.kind, e.state) == ("lampFailure", "raised")
+    a = decode("city/lighting/gw-7/ack", json.dumps(GOOD_ACK).encode())
+    assert isinstance(a, Ack) and (a.command_id, a.result) == ("c-0001", "done")
+    s = decode("city/lighting/gw-7/status", b'{"state":"online","outbox":{"dropped":5}}')
+    assert isinstance(s, Status) and s.outbox_dropped == 5
+
+
+@pytest.mark.parametrize("topic, payload, reason", [
+    ("city/lighting/gw-7/telemetry/L-1", b"x" * (MAX_PAYLOAD + 1), "oversized"),
+    ("city/lighting/gw-7/telemetry/L-1", b"{not json", "not_json"),
+    ("city/lighting/gw-7/telemetry/L-1", b"[1, 2]", "not_object"),
+    ("city/lighting/gw-7/telemetry/L-1", b'{"ts": NaN, "seq": 1}', "not_json"),
+    ("city/lighting/gw-7/telemetry/L-1", b'{"ts": 1767225600123, "seq": -1}', "bad_seq"),
+    ("city/lighting/gw-7/telemetry/L-1", b'{"ts": 1767225600123, "seq": true}', "bad_seq"),
+    ("city/lighting/gw-7/telemetry/L-1", b'{"ts": 99, "seq": 1}', "bad_ts"),
+    ("city/lighting/gw-7/telemetry/L-1", b'{"ts":1767225600123,"seq":1,"values":[]}',
+     "bad_values"),
+    ("city/lighting/gw-7/events/L-1", b'{"ts":1767225600123,"seq":1,"event":"a\\u0000b"}',
+     "nul_in_text"),
+    ("city/lighting/gw-7/events/L-1", b'{"ts":1767225600123,"seq":1,"event":"\\ud800"}',
+     "bad_unicode"),
+    ("city/lighting/gw-7/events/L-1", b'{"ts":1767225600123,"seq":1,"event":"x","evidence":{"p":1e999}}',
+     "not_finite"),
+    ("city/lighting/gw-7/telemetry", b"{}", "bad_topic"),
+    ("city/lighting/gw-7/whatever/L-1", b"{}", "bad_topic"),
+    ("other/prefix/gw-7/ack", b"{}", "bad_topic"),
+    ("city/lighting/" + "g" * 65 + "/ack", b"{}", "bad_topic"),
+    ("city/lighting/gw-7/ack", b'{"ts":1767225600123,"seq":1}', "bad_ack"),
+])
+def test_each_kind_of_bad_message_has_its_reason(topic, payload, reason):
+    with pytest.raises(BadMessage) as err:
+        decode(topic, payload)
+    assert err.value.reason == reason
+
+
+TOPICS = st.sampled_from(["city/lighting/gw-1/telemetry/L-1", "city/lighting/gw-1/events/x",
+                          "city/lighting/gw-1/ack", "city/lighting/gw-1/status"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(topic=st.one_of(TOPICS, st.text(max_size=80)), payload=st.binary(max_size=300))
+def test_random_bytes_and_topics_give_only_bad_message(topic, payload):
+    try:
+        decode(topic, payload)
+    except BadMessage:
+        pass
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                    lambda kids: st.lists(kids, max_size=4)
+                    | st.dictionaries(st.text(max_size=8), kids, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(topic=TOPICS, base=st.sampled_from([GOOD_TELEMETRY, GOOD_EVENT, GOOD_ACK]),
+       key=st.sampled_from(["ts", "seq", "values", "quality", "event", "state", "id",
+                            "result", "reason", "outbox", "evidence", "extra"]), value=JSON)
+def test_mutated_good_messages_decode_to_clean_records_or_bad_message(topic, base, key, value):
+    body = dict(base, **{key: value})
+    try:
+        record = decode(topic, json.dumps(body).encode())
+    except BadMessage:
+        return
+    # whatever passes must be storable: valid UTF-8, no NUL, JSON text PostgreSQL accepts
+    for text in (getattr(record, name) for name in ("values", "body") if hasattr(record, name)):
+        assert "\x00" not in text and "\\u0000" not in text
+        json.loads(text)
+        text.encode("utf-8")

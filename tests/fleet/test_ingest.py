@@ -1,0 +1,126 @@
+"""Ingest workers against a real mosquitto and a real PostgreSQL: shared load, duplicates
+dropped, nothing lost when a worker is SIGKILLed or the database restarts mid-run."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fleet.ingest import IngestWorker
+from tests.fleet.conftest import GatewayPublisher, query, register
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def counts(dsn):
+    """(telemetry rows, distinct (gateway, seq) in telemetry, ledger rows)."""
+    row = query(dsn, "SELECT (SELECT count(*) FROM telemetry) AS n, (SELECT count(*) FROM "
+                "(SELECT DISTINCT gateway_id, seq FROM telemetry) d) AS distinct_n, "
+                "(SELECT count(*) FROM received) AS ledger")[0]
+    return row["n"], row["distinct_n"], row["ledger"]
+
+
+def wait_rows(dsn, expected, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = counts(dsn)[0]
+        if n >= expected:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: {counts(dsn)} of {expected}")
+
+
+async def run_workers(broker, dsn, n, until, timeout=60):
+    workers = [IngestWorker(broker.url, dsn, "city", f"w{i}", batch_window=0.02)
+               for i in range(n)]
+    tasks = [asyncio.create_task(w.run(), name=f"fleet.ingest.w{i}")
+             for i, w in enumerate(workers)]
+    deadline = time.monotonic() + timeout
+    while not all(w.mqtt.connected.is_set() for w in workers):
+        assert time.monotonic() < deadline, "workers did not connect"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)          # the SUBACKs
+    await asyncio.get_running_loop().run_in_executor(None, until, workers)
+    for w in workers:
+        w.stop()
+    await asyncio.gather(*tasks)
+    return workers
+
+
+def test_two_workers_share_the_load_and_redelivery_never_doubles(broker, fleet_dsn):
+    gateways = [f"gw-{i}" for i in range(4)]
+    register(fleet_dsn, gateways)
+
+    def publish(workers):
+        pub = GatewayPublisher(broker.port)
+        for seq in range(1, 1001):
+            for gw in gateways:
+                pub.telemetry(gw, seq)
+        for seq in range(1, 301):              # a redelivery storm of the same messages
+            pub.telemetry("gw-0", seq).wait_for_publish(5) if seq == 300 else \
+                pub.telemetry("gw-0", seq)
+        wait_rows(fleet_dsn, 4000, 60, "4000 readings")
+        deadline = time.monotonic() + 30
+        while sum(w.stats.received for w in workers) < 4300 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pub.close()
+
+    workers = asyncio.run(run_workers(broker, fleet_dsn, 2, publish))
+    assert counts(fleet_dsn) == (4000, 4000, 4000)
+    assert all(w.stats.received > 500 for w in workers), \
+        f"the shared subscription did not split: {[w.stats.received for w in workers]}"
+    assert sum(w.stats.duplicates for w in workers) == 300
+    per_gw = query(fleet_dsn, "SELECT gateway_id, min(seq), max(seq), count(*) FROM "
+                   "telemetry GROUP BY 1 ORDER BY 1")
+    assert [tuple(r) for r in per_gw] == [(gw, 1, 1000, 1000) for gw in gateways]
+
+
+def start_worker(broker, dsn, worker_id, log):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "fleet.cli", "ingest", "--broker", broker.url, "--db", dsn,
+         "--group", "city", "--worker-id", worker_id, "--batch-max", "500",
+         "--progress", "0.5"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_a_worker_killed_mid_run_and_a_database_restart_lose_nothing(broker, fleet_dsn,
+                                                                     postgres, tmp_path):
+    gateways = [f"gw-{i}" for i in range(10)]
+    register(fleet_dsn, gateways)
+    log = open(tmp_path / "workers.log", "ab")
+    a = start_worker(broker, fleet_dsn, "a", log)
+    b = start_worker(broker, fleet_dsn, "b", log)
+    try:
+        time.sleep(2)                           # both subscribed (their first progress line)
+        pub = GatewayPublisher(broker.port)
+        total = 0
+        for seq in range(1, 601):
+            for gw in gateways:
+                pub.telemetry(gw, seq)
+                total += 1
+            if seq == 200:
+                a.send_signal(signal.SIGKILL)   # mid-run, batches in flight
+                a.wait()
+            if seq == 300:
+                a = start_worker(broker, fleet_dsn, "a", log)   # as systemd would
+            if seq == 400:
+                postgres.stop()                 # every worker's connection drops
+            if seq == 450:
+                postgres.start()
+        wait_rows(fleet_dsn, total, 90, f"{total} readings after the kill and the restart")
+        pub.close()
+        assert counts(fleet_dsn) == (total, total, total)
+        missing = query(fleet_dsn, "SELECT g, s FROM unnest($1::text[]) g, "
+                        "generate_series(1, 600) s EXCEPT SELECT gateway_id, seq FROM received",
+                        gateways)
+        assert missing == []
+    finally:
+        for proc in (a, b):
+            proc.send_signal(signal.SIGTERM)
+        for proc in (a, b):
+            proc.wait(20)
+    out = (tmp_path / "workers.log").read_text()
+    assert "retrying" in out or "reconnecting" in out, "the database restart went unnoticed"
