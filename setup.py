@@ -9,9 +9,9 @@ setup(
     "anomaly detection, MQTT uplink",
     python_requires=">=3.11",
     packages=find_packages(include=["agent", "agent.*", "drivers", "drivers.*",
-                                    "edge_rules", "edge_rules.*", "fleet", "fleet.*"]),
+                                    "edge_rules", "edge_rules.*"]),
     package_data={"drivers": ["profiles/*.yaml"], "agent": ["local/static/*"],
-                  "fleet": ["migrations/*.sql"]},
+                  "agent.fleet": ["migrations/*.sql"]},
     install_requires=[
         # pymodbus renames API between minor versions (slave -> device_id,
         # datastore -> SimDevice): only the tested minor is allowed.
@@ -47,11 +47,11 @@ setup(
                  "grpcio-tools>=1.85.4,<1.86"],
         # bench/fuzz.py only (coverage-guided); wheels for x86_64 only, so never on the
         # gateway: without it bench/fuzz.py falls back to hypothesis
-        # the city's side (fleet/, never on a gateway): PostgreSQL driver, wheels for
+        # the city's side (agent/fleet/, never on a gateway): PostgreSQL driver, wheels for
         # x86_64 and aarch64
         "fleet": ["asyncpg>=0.29,<0.33"],
         "fuzz": ["atheris>=2.3,<2.4; platform_machine == 'x86_64'"],
     },
     entry_points={"console_scripts": ["lentera=agent.cli:main",
-                                      "lentera-fleet=fleet.cli:main"]},
+                                      "lentera-fleet=agent.fleet.cli:main"]},
 )

@@ -18,11 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import asyncpg  # noqa: E402
 
 from bench.complaints_set import lights_geojson, make_set  # noqa: E402
-from fleet import db  # noqa: E402
-from fleet.complaints import import_complaints, match, parse_complaints  # noqa: E402
-from fleet.decode import decode  # noqa: E402
-from fleet.registry import import_lights, lights_from_geojson  # noqa: E402
-from fleet.writer import BatchWriter  # noqa: E402
+from agent.fleet import db  # noqa: E402
+from agent.fleet.complaints import import_complaints, match, parse_complaints  # noqa: E402
+from agent.fleet.decode import decode  # noqa: E402
+from agent.fleet.registry import import_lights, lights_from_geojson  # noqa: E402
+from agent.fleet.writer import BatchWriter  # noqa: E402
 
 
 def _messages(data: dict):
@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--radius", type=float, default=30.0)
     args = parser.parse_args()
-    from fleet.localdb import LocalPostgres
+    from agent.fleet.localdb import LocalPostgres
     server = LocalPostgres().start()
     try:
         result = asyncio.run(evaluate(server.dsn, args.radius, make_set()))

@@ -7,7 +7,7 @@ but silent since (send_crew). Positions carry GPS noise of 5-30 m in a random di
 a fifth of the complaints name the pole id instead of (or as well as) a position.
 
 `python bench/complaints_set.py` writes bench/complaints_set.json; bench/complaints_match.py
-and tests/fleet/test_complaints.py load it (or make it with make_set()).
+and tests/agent/fleet/test_complaints.py load it (or make it with make_set()).
 """
 
 import json

@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 
-from fleet import db  # noqa: E402
-from fleet.localdb import LocalPostgres  # noqa: E402
+from agent.fleet import db  # noqa: E402
+from agent.fleet.localdb import LocalPostgres  # noqa: E402
 from tests.support.broker import Broker  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -79,7 +79,7 @@ def run(server, broker, workers: int, gateways: int, per_gw: int) -> dict:
     dsn = asyncio.run(fresh_db(server, f"bench_{workers}", gateways))
     total = gateways * per_gw
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "fleet.cli", "ingest", "--broker", broker.url, "--db", dsn,
+        [sys.executable, "-m", "agent.fleet.cli", "ingest", "--broker", broker.url, "--db", dsn,
          "--group", f"bench{workers}", "--worker-id", str(i), "--progress", "0"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for i in range(workers)]

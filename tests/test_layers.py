@@ -12,15 +12,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PRODUCT = ("agent", "drivers", "edge_rules", "fleet")
+PRODUCT = ("agent", "drivers", "edge_rules")
 
 # the folders of the product, one job each (docs/architecture.md); a new folder is added here
 FOLDERS = {
     "agent/core", "agent/anomaly", "agent/config", "agent/store", "agent/uplink", "agent/services",
     "agent/local", "agent/platform", "agent/demo", "agent/cli", "agent/provision",
     "drivers/modbus", "drivers/serial", "drivers/sim", "edge_rules",
-    "agent/sparkplug",
-    "fleet",
+    "agent/sparkplug", "agent/fleet",
 }
 
 # what a MicroPython-compatible package may import (top-level names or dotted prefixes)
@@ -50,11 +49,11 @@ ADAPTERS = {
     "google": ("agent/sparkplug/",),
 }
 ADAPTERS["paho"] += ("agent/sparkplug/",)     # the Sparkplug session is a client of its own
-# the city's side (fleet/, docs/fleet.md): PostgreSQL, its own MQTT client, CLI and HTTP
-ADAPTERS["asyncpg"] = ("fleet/db.py", "fleet/writer.py", "fleet/partitions.py",
-                       "fleet/registry.py", "fleet/complaints.py", "fleet/reports.py")
-ADAPTERS["paho"] += ("fleet/mqtt.py",)
-ADAPTERS["click"] += ("fleet/cli.py",)
+# the city's side (agent/fleet/, docs/fleet.md): PostgreSQL, its own MQTT client, CLI and HTTP
+ADAPTERS["asyncpg"] = ("agent/fleet/db.py", "agent/fleet/writer.py", "agent/fleet/partitions.py",
+                       "agent/fleet/registry.py", "agent/fleet/complaints.py", "agent/fleet/reports.py")
+ADAPTERS["paho"] += ("agent/fleet/mqtt.py",)
+ADAPTERS["click"] += ("agent/fleet/cli.py",)
 ANYWHERE = ("tests/", "bench/")
 
 # how far each lower layer may reach (dotted prefixes of our own packages)
@@ -62,7 +61,7 @@ OWN_IMPORTS = {
     "drivers": {"drivers"},
     "edge_rules": {"edge_rules"},
     # the city's side takes the contract (topic rules, command signing), never the agent
-    "fleet": {"fleet", "agent.config.topics", "agent.uplink.signing"},
+    "agent/fleet": {"agent.fleet", "agent.config.topics", "agent.uplink.signing"},
 }
 
 
@@ -101,7 +100,6 @@ def test_every_folder_is_listed_and_exists():
              if p.name == "__init__.py" and p.parent.relative_to(REPO).parts[0] in PRODUCT
              and len(p.parent.relative_to(REPO).parts) == 2}
     found.add("edge_rules")
-    found.add("fleet")
     assert found == FOLDERS, ("folders on disk and in docs/architecture.md differ: "
                               f"not listed {sorted(found - FOLDERS)}, missing {sorted(FOLDERS - found)}")
 
@@ -147,8 +145,6 @@ def unit_of(module: str) -> str | None:
         return None
     if parts[0] == "edge_rules":
         return "edge_rules"
-    if parts[0] == "fleet":
-        return "fleet"
     if len(parts) >= 2 and "/".join(parts[:2]) in FOLDERS:
         return ".".join(parts[:2])
     return ".".join(parts[:2]) if len(parts) >= 2 else parts[0]

@@ -14,7 +14,7 @@ LONG_FUNCTIONS: dict[str, str] = {
 
 
 def product_modules():
-    for top in ("agent", "drivers", "edge_rules", "fleet"):
+    for top in ("agent", "drivers", "edge_rules"):
         yield from sorted((REPO / top).rglob("*.py"))
 
 

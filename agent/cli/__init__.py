@@ -25,5 +25,5 @@ for _command in (service.check_config, service.run, simulation.simulate, simulat
                  console.audit, console.status, ports.ports, provision.provision,
                  provision.firstboot):
     main.add_command(_command)
-# the city's side (fleet/, docs/fleet.md): also installed as `lentera-fleet`
-main.add_command(__import__("fleet.cli", fromlist=["main"]).main, "fleet")
+# the city's side (agent/fleet/, docs/fleet.md): also installed as `lentera-fleet`
+main.add_command(__import__("agent.fleet.cli", fromlist=["main"]).main, "fleet")

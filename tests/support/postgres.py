@@ -1,5 +1,5 @@
-"""Test access to the private PostgreSQL + PostGIS helper (fleet/localdb.py)."""
+"""Test access to the private PostgreSQL + PostGIS helper (agent/fleet/localdb.py)."""
 
-from fleet.localdb import LocalDbUnavailable, LocalPostgres
+from agent.fleet.localdb import LocalDbUnavailable, LocalPostgres
 
 __all__ = ["LocalDbUnavailable", "LocalPostgres"]

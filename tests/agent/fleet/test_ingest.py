@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from fleet.ingest import IngestWorker
-from tests.fleet.conftest import GatewayPublisher, query, register
+from agent.fleet.ingest import IngestWorker
+from tests.agent.fleet.conftest import GatewayPublisher, query, register
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def counts(dsn):
@@ -81,7 +81,7 @@ def test_two_workers_share_the_load_and_redelivery_never_doubles(broker, fleet_d
 def start_worker(broker, dsn, worker_id, log):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [sys.executable, "-m", "fleet.cli", "ingest", "--broker", broker.url, "--db", dsn,
+        [sys.executable, "-m", "agent.fleet.cli", "ingest", "--broker", broker.url, "--db", dsn,
          "--group", "city", "--worker-id", worker_id, "--batch-max", "500",
          "--progress", "0.5"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 

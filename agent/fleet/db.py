@@ -1,7 +1,7 @@
 """PostgreSQL access for the fleet (asyncpg): connect, migrate, tell transient failures apart.
 
-Only fleet/db.py, fleet/writer.py, fleet/partitions.py and the other fleet adapters touch
-asyncpg; every query is parameterised (tests/fleet/test_injection.py feeds SQL through
+Only agent/fleet/db.py, agent/fleet/writer.py, agent/fleet/partitions.py and the other fleet adapters touch
+asyncpg; every query is parameterised (tests/agent/fleet/test_bad_input.py feeds SQL through
 every text field).
 """
 

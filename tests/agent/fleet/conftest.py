@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from fleet import db
+from agent.fleet import db
 from tests.support.broker import Broker
 from tests.support.postgres import LocalDbUnavailable, LocalPostgres
 

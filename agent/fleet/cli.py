@@ -34,7 +34,7 @@ def main():
 @click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
 def migrate(dsn):
     """Create or upgrade the schema (safe to run again, and from several machines)."""
-    from fleet import db
+    from agent.fleet import db
 
     async def go():
         conn = await db.connect(dsn)
@@ -57,8 +57,8 @@ def lights():
 def lights_import(geojson, dsn):
     """Import lights from a GeoJSON FeatureCollection (properties: gateway, device,
     pole_id, group, office; Point geometry in lon/lat)."""
-    from fleet import db
-    from fleet.registry import RegistryError, import_lights, lights_from_geojson
+    from agent.fleet import db
+    from agent.fleet.registry import RegistryError, import_lights, lights_from_geojson
     try:
         rows = lights_from_geojson(geojson.read())
     except RegistryError as exc:
@@ -90,7 +90,7 @@ def lights_import(geojson, dsn):
 def ingest(broker, dsn, group, worker_id, prefix, batch_max, batch_window, progress):
     """Run one ingest worker until SIGTERM/SIGINT (then the batch in hand is committed
     and acknowledged)."""
-    from fleet.ingest import IngestWorker
+    from agent.fleet.ingest import IngestWorker
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     worker = IngestWorker(broker, dsn, group, f"lentera-fleet-{group}-{worker_id}", prefix,
                           batch_max, batch_window)
@@ -111,7 +111,7 @@ def ingest(broker, dsn, group, worker_id, prefix, batch_max, batch_window, progr
 
 
 def _with_conn(dsn, job):
-    from fleet import db
+    from agent.fleet import db
 
     async def go():
         conn = await db.connect(dsn)
@@ -135,7 +135,7 @@ def complaints():
 def complaints_import(source, fmt, dsn):
     """Import a complaints app's export: id, text, reported_at (ISO 8601 or epoch ms),
     lat + lon and/or pole_id, office. A re-import of an id changes nothing."""
-    from fleet.complaints import ComplaintError, import_complaints, parse_complaints
+    from agent.fleet.complaints import ComplaintError, import_complaints, parse_complaints
     fmt = fmt or ("json" if source.name.endswith(".json") else "csv")
     try:
         rows = parse_complaints(source.read(), fmt)
@@ -153,7 +153,7 @@ def complaints_import(source, fmt, dsn):
 def match_command(dsn, radius, again):
     """Match complaints to the lights' faults and say why: confirmed by telemetry, no
     fault seen (send a crew), or lamp reports healthy since the complaint."""
-    from fleet.complaints import match
+    from agent.fleet.complaints import match
 
     async def job(conn):
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM complaints")] if again \
@@ -171,7 +171,7 @@ def match_command(dsn, radius, again):
 @click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
 def work_orders_command(dsn):
     """Open work per office and group: confirmed faults and complaints needing a crew."""
-    from fleet.complaints import work_orders
+    from agent.fleet.complaints import work_orders
     office = None
     for r in _with_conn(dsn, work_orders):
         if r["office"] != office:
@@ -187,7 +187,7 @@ def work_orders_command(dsn):
 def gaps(dsn, show_all):
     """Gaps in each gateway's seq: lost (the gateway reported dropping them), not yet
     arrived (still in its outbox), or unexplained."""
-    from fleet.reports import seq_gaps
+    from agent.fleet.reports import seq_gaps
     rows = _with_conn(dsn, seq_gaps)
     for r in rows:
         if show_all or r["missing"] or r["recovered_jumps"]:
@@ -209,7 +209,7 @@ def retention(dsn, keep_days, ahead):
     """Make tomorrow's telemetry partitions and drop those past retention (a daily timer)."""
     from datetime import datetime, timedelta, timezone
 
-    from fleet.partitions import drop_older_than, ensure_days
+    from agent.fleet.partitions import drop_older_than, ensure_days
     today = datetime.now(timezone.utc).date()
 
     async def job(conn):

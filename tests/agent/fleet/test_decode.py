@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleet.decode import MAX_PAYLOAD, Ack, BadMessage, Event, Status, Telemetry, decode
+from agent.fleet.decode import MAX_PAYLOAD, Ack, BadMessage, Event, Status, Telemetry, decode
 
 GOOD_TELEMETRY = {"ts": 1767225600123, "seq": 48213, "quality": "good",
                   "values": {"switch": 1, "dim": 100, "lamp_state": 1, "power": 90.6,

@@ -12,10 +12,10 @@ import pytest
 
 from bench.complaints_match import evaluate
 from bench.complaints_set import make_set
-from fleet.complaints import ComplaintError, match, parse_complaints
-from fleet.decode import decode
-from fleet.writer import BatchWriter
-from tests.fleet.conftest import query
+from agent.fleet.complaints import ComplaintError, match, parse_complaints
+from agent.fleet.decode import decode
+from agent.fleet.writer import BatchWriter
+from tests.agent.fleet.conftest import query
 
 
 def test_the_labelled_set_is_matched_with_95_percent_precision_and_recall(fleet_dsn):
@@ -78,7 +78,7 @@ def test_the_cli_imports_matches_and_lists_work_orders(fleet_dsn, tmp_path):
     (tmp_path / "c.csv").write_text("\n".join(csv_lines) + "\n")
 
     def cli(*args):
-        out = subprocess.run([sys.executable, "-m", "fleet.cli", *args, "--db", fleet_dsn],
+        out = subprocess.run([sys.executable, "-m", "agent.fleet.cli", *args, "--db", fleet_dsn],
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
         return out.stdout

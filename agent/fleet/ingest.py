@@ -1,7 +1,7 @@
 """`lentera fleet ingest`: one worker of a shared-subscription group, MQTT 5 -> PostgreSQL.
 
 Loop: wait for messages, gather for `batch_window` or until `batch_max`, drop those of
-unknown gateways (counted), commit the rest in one transaction (fleet/writer.py), then
+unknown gateways (counted), commit the rest in one transaction (agent/fleet/writer.py), then
 PUBACK them all. A worker killed between commit and PUBACK loses nothing (the broker
 redelivers, `received` drops the duplicates); one killed before the commit loses nothing
 either (nothing was acked). While the database is away the batch is retried with
@@ -14,9 +14,9 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from fleet import db
-from fleet.mqtt import SharedSubscriber
-from fleet.writer import BatchWriter
+from agent.fleet import db
+from agent.fleet.mqtt import SharedSubscriber
+from agent.fleet.writer import BatchWriter
 
 log = logging.getLogger("lentera.fleet.ingest")
 REGISTRY_REFRESH_S = 5.0

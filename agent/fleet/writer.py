@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 
 import asyncpg
 
-from fleet.db import is_transient
-from fleet.decode import FAULT_KINDS, Ack, Event, Status, Telemetry
-from fleet.partitions import day_of, ensure_days
+from agent.fleet.db import is_transient
+from agent.fleet.decode import FAULT_KINDS, Ack, Event, Status, Telemetry
+from agent.fleet.partitions import day_of, ensure_days
 
 KIND_CODE = {Telemetry: "t", Event: "e", Ack: "a"}
 TELEMETRY_COLUMNS = ("gateway_id", "device_id", "seq", "ts", "quality", "values", "power",

@@ -1,6 +1,6 @@
 """The ingest worker's MQTT 5 side (paho 2.x): shared subscriptions, manual PUBACK.
 
-paho's network thread decodes each message (fleet/decode.py) and appends it to a bounded
+paho's network thread decodes each message (agent/fleet/decode.py) and appends it to a bounded
 inbox; the asyncio side takes batches and, once a batch is committed, acks it with
 `client.ack(mid, qos)` (paho's `manual_ack=True`: no PUBACK leaves before the commit). The
 broker sends at most `receive_max` unacknowledged messages (MQTT 5 Receive Maximum), which
@@ -22,7 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from fleet.decode import BadMessage, decode
+from agent.fleet.decode import BadMessage, decode
 
 KINDS = ("telemetry/#", "events/#", "ack", "status")
 

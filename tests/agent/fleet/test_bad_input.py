@@ -7,10 +7,10 @@ import time
 
 import asyncpg
 
-from fleet.decode import Telemetry, decode
-from fleet.writer import BatchWriter
-from tests.fleet.conftest import GatewayPublisher, query, register
-from tests.fleet.test_ingest import counts, run_workers
+from agent.fleet.decode import Telemetry, decode
+from agent.fleet.writer import BatchWriter
+from tests.agent.fleet.conftest import GatewayPublisher, query, register
+from tests.agent.fleet.test_ingest import counts, run_workers
 
 INJECTIONS = ["'; DROP TABLE telemetry; --", "\" OR 1=1 --", "x'); DELETE FROM received; --",
               "$1", "\\", "%s", "$$; TRUNCATE gateways; $$", "') ON CONFLICT DO NOTHING; --"]

@@ -9,11 +9,11 @@ from datetime import date
 
 import asyncpg
 
-from fleet.decode import decode
-from fleet.partitions import drop_older_than, ensure_days
-from fleet.reports import seq_gaps
-from fleet.writer import BatchWriter
-from tests.fleet.conftest import query, register
+from agent.fleet.decode import decode
+from agent.fleet.partitions import drop_older_than, ensure_days
+from agent.fleet.reports import seq_gaps
+from agent.fleet.writer import BatchWriter
+from tests.agent.fleet.conftest import query, register
 
 
 def reading(gw, seq):
@@ -57,7 +57,7 @@ def test_gaps_are_told_lost_from_not_yet_arrived(fleet_dsn):
             gaps["gw-behind"]["lost"]) == (10, 10, 0)
     assert (gaps["gw-odd"]["missing"], gaps["gw-odd"]["unexplained"]) == (2, 2)
     assert (gaps["gw-recovered"]["missing"], gaps["gw-recovered"]["recovered_jumps"]) == (0, 1)
-    out = subprocess.run([sys.executable, "-m", "fleet.cli", "gaps", "--db", fleet_dsn],
+    out = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "gaps", "--db", fleet_dsn],
                          capture_output=True, text=True, timeout=60)
     assert "gw-odd: committed 3 up to seq 5; missing 2 (3-4)" in out.stdout, out.stderr
     assert "4 gateways, 22 missing, 2 unexplained" in out.stdout
