@@ -7,6 +7,7 @@ Reads come from agent/local/view.py, actions go through agent/local/actions.py.
 
 import asyncio
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "lentera_session"
+BACK = re.compile(r"/(map|plots|events|site)?(\?[A-Za-z0-9_.,=&%-]*)?")
 NO_ACCOUNT_RECHECK_S = 10.0     # while nobody may log in, the port stays closed
 HISTORY_SAVE_S = 600.0
 SECURITY_HEADERS = {
@@ -207,7 +209,7 @@ class Console:
         """Switch the language; remembered in a cookie for a year."""
         to = request.query.get("to")
         back = request.query.get("back", "/")
-        if not back.startswith("/") or back.startswith("//"):
+        if not BACK.fullmatch(back):          # only a page of ours: never //host, /\t/host
             back = "/"
         response = web.HTTPFound(back)
         if to in LANGS:
