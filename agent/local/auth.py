@@ -20,11 +20,12 @@ MAX_TRACKED = 4096            # failure counters kept (oldest forgotten first)
 class Session:
     """One logged-in crew member."""
 
-    def __init__(self, name: str, role: str, now: float):
+    def __init__(self, name: str, role: str, now: float, credential: str = ""):
         self.token = secrets.token_urlsafe(32)
         self.csrf = secrets.token_urlsafe(32)
         self.name = name
         self.role = role
+        self.credential = credential    # the password hash it logged in with: a change ends it
         self.started = now
         self.seen = now
 
@@ -38,14 +39,14 @@ class Sessions:
         self.clock = clock
         self.by_token: dict[str, Session] = {}
 
-    def open(self, name: str, role: str) -> Session:
+    def open(self, name: str, role: str, credential: str = "") -> Session:
         """A new session (the oldest is dropped past MAX_SESSIONS)."""
         now = self.clock()
         self._expire(now)
         if len(self.by_token) >= MAX_SESSIONS:
             oldest = min(self.by_token.values(), key=lambda s: s.seen)
             del self.by_token[oldest.token]
-        session = Session(name, role, now)
+        session = Session(name, role, now, credential)
         self.by_token[session.token] = session
         return session
 

@@ -120,8 +120,8 @@ class Console:
         if session is None:
             return None
         account = self.accounts.reload().get(session.name)   # removed or demoted since login
-        if account is None:
-            self.sessions.drop_user(session.name)
+        if account is None or account["hash"] != session.credential:   # or a new password
+            self.sessions.close(session.token)    # the new password's sessions stay
             return None
         session.role = account["role"]
         return session
@@ -238,7 +238,8 @@ class Console:
                 self._audit(name, addr, "login", "refused", locked_s=round(wait) or None)
             msg = w["locked"].format(s=int(wait) + 1) if wait > 0 else w["bad_login"]
             return self._refused(request, w, lang, msg, 429 if wait > 0 else 401)
-        session = self.sessions.open(name, role)
+        session = self.sessions.open(name, role,
+                                     self.accounts.reload().get(name, {}).get("hash", ""))
         self._audit(name, addr, "login", "ok", role=role)
         response = web.HTTPFound("/")
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict",
