@@ -15,6 +15,7 @@ import time
 
 MAX_SESSIONS = 256            # a flood of logins cannot grow memory without bound
 MAX_TRACKED = 4096            # failure counters kept (oldest forgotten first)
+MAX_DOUBLINGS = 40            # base_s * 2**40 is past any lockout_max the config allows
 
 
 class Session:
@@ -106,7 +107,9 @@ class Lockout:
             entry = self.failures.pop(key, [0, 0.0])
             entry[0] += 1
             if entry[0] >= self.after:
-                entry[1] = now + min(self.max_s, self.base_s * 2 ** (entry[0] - self.after))
+                # the exponent is capped: 2 ** 1024 overflows a float (after ~1,000 failures)
+                doublings = min(entry[0] - self.after, MAX_DOUBLINGS)
+                entry[1] = now + min(self.max_s, self.base_s * 2 ** doublings)
             self.failures[key] = entry          # re-inserted: dict order is recency
         while len(self.failures) > MAX_TRACKED:
             del self.failures[next(iter(self.failures))]
