@@ -23,3 +23,7 @@ class RuleConfigError(EdgeRulesError):
 
     def __str__(self):
         return "%s: %s" % (self.path, self.message) if self.path else self.message
+
+
+class ArbitrationFull(EdgeRulesError):
+    """A held source (overrides or city commands) has MAX_ENTRIES live entries: nothing was held."""

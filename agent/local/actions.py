@@ -12,10 +12,12 @@ import time
 
 from agent.errors import LenteraError
 from agent.store.outbox import EVENT
+from edge_rules.errors import ArbitrationFull
 
 log = logging.getLogger(__name__)
 
 OPS = ("on", "off", "dim", "release")
+NO_ROOM = "not held: too many overrides are live already; release some and try again"
 MAX_TARGETS = 1000
 
 
@@ -111,9 +113,9 @@ class CrewActions:
                 controller.clear("maintenance", device=light)
         elif todo:
             expires = int(self.lighting.clock.wall() + hold_s)
-            for light in todo:
-                controller.apply_override(expires, device=light, switch=switch, dim=dim,
-                                          reason=f"crew {who} on site")
+            if not self._hold(todo, expires, switch, dim, who):
+                refused.update({d: NO_ROOM for d in todo})
+                todo = []
         written = await self.lighting.step() if todo else {}
         now = self.monotonic()
         for light in todo:
@@ -125,6 +127,19 @@ class CrewActions:
                   "errors": errors, "expires_s": expires}
         self._record(who, addr, op, dim, hold_s, lights, result)
         return result
+
+    def _hold(self, lights, expires, switch, dim, who) -> bool:
+        """Hold every light (one entry each, so each can be released alone) or none."""
+        controller = self.lighting.controller
+        saved = controller.arbiter.saved("maintenance")
+        try:
+            for light in lights:
+                controller.apply_override(expires, device=light, switch=switch, dim=dim,
+                                          reason=f"crew {who} on site")
+        except ArbitrationFull:
+            controller.arbiter.restore("maintenance", saved)     # no half-applied selection
+            return False
+        return True
 
     def _record(self, who, addr, op, dim, hold_s, lights, result) -> None:
         fields = {"who": who, "addr": addr, "action": op, "target": result["target"],

@@ -12,8 +12,9 @@ from agent.services.arbiter import CityArbiter
 from agent.services.clock_trust import ClockTrust, load_mark, save_mark
 from agent.services.overrides import OverrideApi
 from agent.core.bus import PRIORITY_COMMAND
-from agent.errors import DeviceError
+from agent.errors import DeviceError, Refused
 from agent.store.outbox import ALARM, EVENT
+from edge_rules.errors import ArbitrationFull
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,12 @@ class LightingService(OverrideApi, CityArbiter):
                                       "under local control")
         mine = [d for d in device_ids if d not in results]
         if mine:
-            self.controller.apply_command(expires, lights=mine, switch=switch, dim=dim,
-                                          reason="city command")
+            try:
+                self.controller.apply_command(expires, lights=mine, switch=switch, dim=dim,
+                                              reason="city command")
+            except ArbitrationFull as exc:      # one entry for all: nothing was held
+                raise Refused(f"busy: {exc} (wait for one to end, or send fewer and "
+                              "longer commands)") from None
         written = await self.step()
         for device_id in mine:
             source = self.outputs.get(device_id, {}).get("source")
