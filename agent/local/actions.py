@@ -111,8 +111,7 @@ class CrewActions:
         before = {d: self.lighting.outputs.get(d, {}).get("switch") for d in todo}
         expires = None
         if op == "release":
-            for light in todo:
-                self.lighting.controller.clear("maintenance", device=light)
+            self._release(todo, refused)
         elif todo:
             expires = int(self.lighting.clock.wall() + hold_s)
             if not self._hold(todo, expires, switch, dim, who):
@@ -140,6 +139,21 @@ class CrewActions:
         device = lights[0] if len(lights) == 1 else "gateway"
         self.emit_event(device, "crew_action", EVENT, **fields)
         return result
+
+    def _release(self, lights, refused) -> None:
+        """End the crew's overrides on these lights; a light another override still holds
+        (a group override from the control socket) is reported, not called released."""
+        controller = self.lighting.controller
+        for light in lights:
+            controller.clear("maintenance", device=light)
+        for light in lights:
+            holders = [e for e in controller.arbiter.entries("maintenance") if light in e.lights]
+            if holders:
+                e = holders[0]
+                by = f" (set by {e.user})" if e.user else ""
+                refused[light] = (f"still held by the override on {e.target[0]} {e.target[1]}"
+                                  f"{by}: end that one (`lentera override --{e.target[0]} "
+                                  f"{e.target[1]} --clear`) or wait for it to expire")
 
     def _note_write_failure(self, fields) -> None:
         """The switching failed after the record was written: say so on the record too."""

@@ -142,3 +142,18 @@ def test_nothing_is_switched_when_the_action_cannot_be_recorded(crew, tmp_path):
     asyncio.run(svc.step())
     assert svc.outputs["L-002"]["source"] != "maintenance" and devices["L-002"].writes == []
 
+
+
+def test_release_is_not_ok_while_a_group_override_still_holds_the_light(crew):
+    """Before: "Release" answered ok while the control socket's group override kept the
+    light off."""
+    actions, svc, devices, events, _, audit = crew
+    asyncio.run(svc.override(group="road", switch=False, for_s=3600, reason="pole works",
+                             user="sari"))
+    act(actions, op="dim", device="L-001", dim=40, hold_s=600)
+    result = act(actions, op="release", device="L-001")
+    assert not result["ok"] and result["applied"] == []
+    assert "still held by the override on group road (set by sari)" in result["refused"]["L-001"]
+    assert svc.outputs["L-001"]["source"] == "maintenance"
+    assert [d for d, o in svc.outputs.items() if o["switch"]] == []
+    assert json.loads(audit.read_text().splitlines()[-1])["result"] == "refused"
