@@ -109,6 +109,13 @@ class Arbiter:
         self.held[source] = [e for e in self.held[source] if e.target != tuple(target)]
         return gone
 
+    def shift(self, delta_s: int) -> None:
+        """Move every held entry's end by delta_s: the wall clock was stepped, and a hold is a
+        duration (2 h off stays 2 h off whatever NTP does to the calendar time)."""
+        for source in HELD:
+            for entry in self.held[source]:
+                entry.expires_s += delta_s
+
     def saved(self, source: str) -> list:
         """The held entries of a source as they are, for restore() (all-or-nothing changes)."""
         return list(self.held[source])
