@@ -272,11 +272,9 @@ class Agent:
                 self.notifier, self.schedulers, self.supervisor, 2 * longest + 60))
 
     def _start_console(self, start) -> None:
-        """The crew's web console (imported only when configured: aiohttp costs memory)."""
-        from agent.local.console import Console
-        console = Console(self)
-        start("console.serve", console.serve_loop)
-        start("console.history", console.history_loop)
+        """The crew's web console; a file it cannot read disables it, never the agent."""
+        from agent.local.boot import start_console
+        start_console(self, start)
 
     async def _shutdown(self) -> None:
         """Every step bounded, and run even if an earlier one failed: the whole stop stays

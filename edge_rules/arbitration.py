@@ -8,9 +8,12 @@ source the newest entry that sets a field wins, and when it expires the next liv
 source, shows through. Nothing remembers a "before" value.
 """
 
+from edge_rules.errors import ArbitrationFull
+
 SOURCES = ("maintenance", "command", "rule", "schedule", "failsafe")
 HELD = ("maintenance", "command")  # sources set from outside, held until they expire
 MAX_ENTRIES = 256                  # per held source: a flood of commands is refused, not hoarded
+# ... on top of one entry per light, so a group of any size can be held light by light
 
 
 def _output(switch: bool, dim) -> dict:
@@ -94,9 +97,9 @@ class Arbiter:
             if not _hidden(older, table):
                 table.append(older)
         table = table[1:]
-        if len(table) >= MAX_ENTRIES:
-            raise ValueError("%d %s entries are live already: clear some or let them expire"
-                             % (len(table), source))
+        if len(table) >= MAX_ENTRIES + len(self.lights):
+            raise ArbitrationFull("%d %s entries are live already: clear some or let them expire"
+                                  % (len(table), source))
         self.held[source] = [entry] + table
         return entry
 
@@ -105,6 +108,21 @@ class Arbiter:
         gone = [e for e in self.held[source] if e.target == tuple(target)]
         self.held[source] = [e for e in self.held[source] if e.target != tuple(target)]
         return gone
+
+    def shift(self, delta_s: int) -> None:
+        """Move every held entry's end by delta_s: the wall clock was stepped, and a hold is a
+        duration (2 h off stays 2 h off whatever NTP does to the calendar time)."""
+        for source in HELD:
+            for entry in self.held[source]:
+                entry.expires_s += delta_s
+
+    def saved(self, source: str) -> list:
+        """The held entries of a source as they are, for restore() (all-or-nothing changes)."""
+        return list(self.held[source])
+
+    def restore(self, source: str, entries: list) -> None:
+        """Put back what saved() returned: undoes every hold() since."""
+        self.held[source] = list(entries)
 
     def entries(self, source: str) -> list:
         """Live entries of a held source, newest first."""

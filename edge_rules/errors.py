@@ -32,3 +32,7 @@ def collect(errors: list, fn, *args):
     except RuleConfigError as exc:
         errors.append(exc)
         return None
+
+
+class ArbitrationFull(EdgeRulesError):
+    """A held source (overrides or city commands) has MAX_ENTRIES live entries: nothing was held."""

@@ -73,7 +73,15 @@ class Accounts:
             return self.accounts
         self._mtime = mtime
         try:
-            doc = json.loads(self.path.read_bytes())
+            raw = self.path.read_bytes()
+        except OSError as exc:            # e.g. root:root 0600 after `sudo lentera crew add`
+            log.error("crew accounts %s cannot be read (%s): nobody can log in; make it "
+                      "readable by the service user (chown lentera %s)", self.path,
+                      exc.strerror, self.path)
+            self.accounts = {}
+            return self.accounts
+        try:
+            doc = json.loads(raw)
             accounts = {str(k): {"role": v["role"], "hash": v["hash"]}
                         for k, v in doc["accounts"].items() if v["role"] in ROLES}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -11,11 +11,14 @@ import logging
 import time
 
 from agent.errors import LenteraError
+from agent.store.audit import AuditError
 from agent.store.outbox import EVENT
+from edge_rules.errors import ArbitrationFull
 
 log = logging.getLogger(__name__)
 
 OPS = ("on", "off", "dim", "release")
+NO_ROOM = "not held: too many overrides are live already; release some and try again"
 MAX_TARGETS = 1000
 
 
@@ -103,37 +106,80 @@ class CrewActions:
         op, switch, dim, hold_s = self._wanted(form)
         refused = self._relay_refusals(lights, switch)
         todo = [d for d in lights if d not in refused]
-        controller = self.lighting.controller
+        arbiter = self.lighting.controller.arbiter
+        saved = arbiter.saved("maintenance")
         before = {d: self.lighting.outputs.get(d, {}).get("switch") for d in todo}
         expires = None
         if op == "release":
-            for light in todo:
-                controller.clear("maintenance", device=light)
+            self._release(todo, refused)
         elif todo:
             expires = int(self.lighting.clock.wall() + hold_s)
-            for light in todo:
-                controller.apply_override(expires, device=light, switch=switch, dim=dim,
-                                          reason=f"crew {who} on site")
-        written = await self.lighting.step() if todo else {}
+            if not self._hold(todo, expires, switch, dim, who):
+                refused.update({d: NO_ROOM for d in todo})
+        todo = [d for d in todo if d not in refused]
+        result = {"ok": not refused, "op": op, "target": label, "applied": todo,
+                  "refused": refused, "errors": {}, "expires_s": expires}
+        fields = _fields(who, addr, op, dim, hold_s, lights, result)
+        try:        # on the record before any light changes: no record, no action
+            self.audit.append(self.wall(), **fields)
+        except AuditError:
+            arbiter.restore("maintenance", saved)
+            raise
+        written = await self.lighting.step() if todo or op == "release" else {}
         now = self.monotonic()
         for light in todo:
             if self.lighting.outputs.get(light, {}).get("switch") != before[light]:
                 self.last_toggle[light] = now
         errors = {d: e for d, e in written.items() if e and d in todo}
-        result = {"ok": not refused and not errors, "op": op, "target": label,
-                  "applied": [d for d in todo if d not in errors], "refused": refused,
-                  "errors": errors, "expires_s": expires}
-        self._record(who, addr, op, dim, hold_s, lights, result)
-        return result
-
-    def _record(self, who, addr, op, dim, hold_s, lights, result) -> None:
-        fields = {"who": who, "addr": addr, "action": op, "target": result["target"],
-                  "lights": lights, "dim": dim, "hold_s": hold_s,
-                  "expires_s": result["expires_s"],
-                  "result": "ok" if result["ok"] else "partly refused" if result["applied"]
-                  else "refused", "refused": result["refused"], "errors": result["errors"]}
-        fields = {k: v for k, v in fields.items() if v not in (None, {}, [])}
-        self.audit.append(self.wall(), **fields)
+        if errors:
+            result.update(ok=False, errors=errors, applied=[d for d in todo if d not in errors])
+            fields = _fields(who, addr, op, dim, hold_s, lights, result)
+            self._note_write_failure(fields)
         log.info("crew action: %s", fields)
         device = lights[0] if len(lights) == 1 else "gateway"
         self.emit_event(device, "crew_action", EVENT, **fields)
+        return result
+
+    def _release(self, lights, refused) -> None:
+        """End the crew's overrides on these lights; a light another override still holds
+        (a group override from the control socket) is reported, not called released."""
+        controller = self.lighting.controller
+        for light in lights:
+            controller.clear("maintenance", device=light)
+        for light in lights:
+            holders = [e for e in controller.arbiter.entries("maintenance") if light in e.lights]
+            if holders:
+                e = holders[0]
+                by = f" (set by {e.user})" if e.user else ""
+                refused[light] = (f"still held by the override on {e.target[0]} {e.target[1]}"
+                                  f"{by}: end that one (`lentera override --{e.target[0]} "
+                                  f"{e.target[1]} --clear`) or wait for it to expire")
+
+    def _note_write_failure(self, fields) -> None:
+        """The switching failed after the record was written: say so on the record too."""
+        try:
+            self.audit.append(self.wall(), **{**fields, "action": f"{fields['action']} result"})
+        except AuditError as exc:
+            log.error("%s", exc)
+
+    def _hold(self, lights, expires, switch, dim, who) -> bool:
+        """Hold every light (one entry each, so each can be released alone) or none."""
+        controller = self.lighting.controller
+        saved = controller.arbiter.saved("maintenance")
+        try:
+            for light in lights:
+                controller.apply_override(expires, device=light, switch=switch, dim=dim,
+                                          reason=f"crew {who} on site")
+        except ArbitrationFull:
+            controller.arbiter.restore("maintenance", saved)     # no half-applied selection
+            return False
+        return True
+
+
+def _fields(who, addr, op, dim, hold_s, lights, result) -> dict:
+    """The audit line and crew_action event of one action (empty fields left out)."""
+    fields = {"who": who, "addr": addr, "action": op, "target": result["target"],
+              "lights": lights, "dim": dim, "hold_s": hold_s, "expires_s": result["expires_s"],
+              "result": "ok" if result["ok"] else "partly refused" if result["applied"]
+              else "refused", "refused": result["refused"], "errors": result["errors"]}
+    return {k: v for k, v in fields.items() if v not in (None, {}, [])}

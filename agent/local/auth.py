@@ -15,16 +15,18 @@ import time
 
 MAX_SESSIONS = 256            # a flood of logins cannot grow memory without bound
 MAX_TRACKED = 4096            # failure counters kept (oldest forgotten first)
+MAX_DOUBLINGS = 40            # base_s * 2**40 is past any lockout_max the config allows
 
 
 class Session:
     """One logged-in crew member."""
 
-    def __init__(self, name: str, role: str, now: float):
+    def __init__(self, name: str, role: str, now: float, credential: str = ""):
         self.token = secrets.token_urlsafe(32)
         self.csrf = secrets.token_urlsafe(32)
         self.name = name
         self.role = role
+        self.credential = credential    # the password hash it logged in with: a change ends it
         self.started = now
         self.seen = now
 
@@ -38,14 +40,14 @@ class Sessions:
         self.clock = clock
         self.by_token: dict[str, Session] = {}
 
-    def open(self, name: str, role: str) -> Session:
+    def open(self, name: str, role: str, credential: str = "") -> Session:
         """A new session (the oldest is dropped past MAX_SESSIONS)."""
         now = self.clock()
         self._expire(now)
         if len(self.by_token) >= MAX_SESSIONS:
             oldest = min(self.by_token.values(), key=lambda s: s.seen)
             del self.by_token[oldest.token]
-        session = Session(name, role, now)
+        session = Session(name, role, now, credential)
         self.by_token[session.token] = session
         return session
 
@@ -105,7 +107,9 @@ class Lockout:
             entry = self.failures.pop(key, [0, 0.0])
             entry[0] += 1
             if entry[0] >= self.after:
-                entry[1] = now + min(self.max_s, self.base_s * 2 ** (entry[0] - self.after))
+                # the exponent is capped: 2 ** 1024 overflows a float (after ~1,000 failures)
+                doublings = min(entry[0] - self.after, MAX_DOUBLINGS)
+                entry[1] = now + min(self.max_s, self.base_s * 2 ** doublings)
             self.failures[key] = entry          # re-inserted: dict order is recency
         while len(self.failures) > MAX_TRACKED:
             del self.failures[next(iter(self.failures))]

@@ -7,8 +7,8 @@ Reads come from agent/local/view.py, actions go through agent/local/actions.py.
 
 import asyncio
 import logging
+import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from agent.local.auth import Lockout, Sessions, csrf_ok
 from agent.local.events import RecentEvents
 from agent.local.geo import geojson
 from agent.local.keeping import keep_history
+from agent.local.login import LoginGate
 from agent.local.http import make_app, serve, tls_context
 from agent.local.i18n import LANGS, words
 from agent.local.plotdata import plot_data, plot_names
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "lentera_session"
+BACK = re.compile(r"/(map|plots|events|site)?(\?[A-Za-z0-9_.,=&%-]*)?")
 NO_ACCOUNT_RECHECK_S = 10.0     # while nobody may log in, the port stays closed
 HISTORY_SAVE_S = 600.0
 SECURITY_HEADERS = {
@@ -71,8 +73,7 @@ class Console:
         self.actions = CrewActions(site.lighting, lambda: groups_of(site), self.audit,
                                    site.emit_event, self.cfg, monotonic)
         self.extra_routes: list = []   # other local services' routes (docs/console.md)
-        # one scrypt at a time: 32 MiB each, so a login flood cannot take the Pi's memory
-        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="console-scrypt")
+        self.gate = LoginGate(self.accounts, self.lockout)   # lock-out, bounded scrypt
 
     def routes(self) -> list:
         """The console's routes, for make_app()."""
@@ -119,8 +120,8 @@ class Console:
         if session is None:
             return None
         account = self.accounts.reload().get(session.name)   # removed or demoted since login
-        if account is None:
-            self.sessions.drop_user(session.name)
+        if account is None or account["hash"] != session.credential:   # or a new password
+            self.sessions.close(session.token)    # the new password's sessions stay
             return None
         session.role = account["role"]
         return session
@@ -208,7 +209,7 @@ class Console:
         """Switch the language; remembered in a cookie for a year."""
         to = request.query.get("to")
         back = request.query.get("back", "/")
-        if not back.startswith("/") or back.startswith("//"):
+        if not BACK.fullmatch(back):          # only a page of ours: never //host, /\t/host
             back = "/"
         response = web.HTTPFound(back)
         if to in LANGS:
@@ -227,20 +228,18 @@ class Console:
         form = await request.post()
         name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:256]
         addr = request.remote or "?"
-        keys = (f"user:{name}", f"addr:{addr}")
         w, lang = words(self._lang(request)), self._lang(request)
-        wait = self.lockout.wait_s(*keys)
-        if wait > 0:
-            return self._refused(request, w, lang, w["locked"].format(s=int(wait) + 1), 429)
-        role = await asyncio.get_running_loop().run_in_executor(
-            self._hasher, self.accounts.check, name, password)
+        attempt = await self.gate.attempt(name, password, addr)
+        if attempt.busy:
+            return self._refused(request, w, lang, w["busy_login"], 503)
+        role, wait = attempt.role, attempt.wait_s
         if role is None:
-            wait = self.lockout.failed(*keys)
-            self._audit(name, addr, "login", "refused", locked_s=round(wait) or None)
+            if attempt.checked:
+                self._audit(name, addr, "login", "refused", locked_s=round(wait) or None)
             msg = w["locked"].format(s=int(wait) + 1) if wait > 0 else w["bad_login"]
             return self._refused(request, w, lang, msg, 429 if wait > 0 else 401)
-        self.lockout.succeeded(*keys)
-        session = self.sessions.open(name, role)
+        session = self.sessions.open(name, role,
+                                     self.accounts.reload().get(name, {}).get("hash", ""))
         self._audit(name, addr, "login", "ok", role=role)
         response = web.HTTPFound("/")
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict",

@@ -14,6 +14,8 @@ _TEXT = {
     "bad_login": ("Wrong name or password.", "Nama atau kata sandi salah."),
     "locked": ("Too many failed logins: try again in {s} s.",
                "Terlalu banyak gagal masuk: coba lagi dalam {s} detik."),
+    "busy_login": ("Too many logins at once: try again in a few seconds.",
+                   "Terlalu banyak yang masuk bersamaan: coba lagi beberapa detik lagi."),
     "all_groups": ("All groups", "Semua grup"),
     "uplink_up": ("uplink up", "uplink tersambung"),
     "uplink_down": ("uplink DOWN", "uplink TERPUTUS"),

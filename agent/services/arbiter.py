@@ -11,8 +11,9 @@ import logging
 import time
 
 from agent.core.bus import PRIORITY_COMMAND
-from agent.errors import DeviceError
+from agent.errors import DeviceError, Refused
 from edge_rules.arbitration import Arbiter
+from edge_rules.errors import ArbitrationFull
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,13 @@ class DirectArbiter(CityArbiter):
         wanted = {k: v for k, v in (("switch", None if switch is None else int(switch)),
                                     ("dim", dim)) if v is not None}
         async with self._lock:
-            self.arbiter.hold("command", ("lights", ",".join(device_ids)), list(device_ids),
-                              switch, dim, self.wall() + (duration_s or FOREVER_S), "city command")
+            try:
+                self.arbiter.hold("command", ("lights", ",".join(device_ids)), list(device_ids),
+                                  switch, dim, self.wall() + (duration_s or FOREVER_S),
+                                  "city command")
+            except ArbitrationFull as exc:      # nothing was held or written
+                raise Refused(f"busy: {exc} (wait for one to end, or send fewer and "
+                              "longer commands)") from None
             results = await asyncio.gather(*(self._write(d, wanted) for d in device_ids))
         self._changed.set()
         return dict(zip(device_ids, results))

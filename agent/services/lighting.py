@@ -12,14 +12,16 @@ from agent.services.arbiter import CityArbiter
 from agent.services.clock_trust import ClockTrust, load_mark, save_mark
 from agent.services.overrides import OverrideApi
 from agent.core.bus import PRIORITY_COMMAND
-from agent.errors import DeviceError
+from agent.errors import DeviceError, Refused
 from agent.store.outbox import ALARM, EVENT
+from edge_rules.errors import ArbitrationFull
 
 log = logging.getLogger(__name__)
 
 STEP_S = 5.0
 MIN_REAL_STEP_S = 0.05   # under --time-warp a step every STEP_S warped seconds, at most 20/s real
 UNTIL_REVOKED_S = 7 * 86400.0   # a command "without end" still expires: a week
+CLOCK_STEP_S = 2.0   # wall minus monotonic moving more than this between steps is a clock step
 
 
 class LightingService(OverrideApi, CityArbiter):
@@ -39,6 +41,7 @@ class LightingService(OverrideApi, CityArbiter):
         self.write_errors: dict[str, str] = {}
         self.on_commanded = None              # (device id, epoch s): a write was made
         self._lock = asyncio.Lock()
+        self._wall_offset = None              # wall - monotonic at the last step
         self.trust = ClockTrust(trust_file)
         if trust_file and hasattr(clock, "carry"):
             clock.carry(load_mark(trust_file))   # trust kept across a restart, if still continuous
@@ -69,6 +72,7 @@ class LightingService(OverrideApi, CityArbiter):
     async def step(self) -> dict:
         """One decision and the writes it needs; {device: None or error} of those written."""
         async with self._lock:
+            self._follow_clock_steps()
             outputs, records, alarms = self.controller.step(
                 int(self.clock.wall()), self._points(), self.clock.trusted(),
                 self.clock.monotonic())
@@ -82,6 +86,18 @@ class LightingService(OverrideApi, CityArbiter):
             todo = [d for d in outputs if d in self.devices and self._differs(d, outputs[d])]
             results = await asyncio.gather(*(self._write(d, outputs[d]) for d in todo))
             return dict(zip(todo, results))
+
+    def _follow_clock_steps(self) -> None:
+        """Holds and timed commands end on the monotonic clock: when the wall clock steps
+        (NTP's first sync after boot, an RTC set by hand), their ends step with it."""
+        offset = self.clock.wall() - self.clock.monotonic()
+        last, self._wall_offset = self._wall_offset, offset
+        if last is None or abs(offset - last) <= CLOCK_STEP_S:
+            return
+        delta = int(round(offset - last))
+        self.controller.arbiter.shift(delta)
+        log.warning("the wall clock stepped %+d s: overrides and timed commands keep their "
+                    "remaining time (their ends moved with it)", delta)
 
     def _observe_trust(self) -> None:
         """Log and publish every change of clock trust; keep the continuity mark while synced."""
@@ -159,8 +175,12 @@ class LightingService(OverrideApi, CityArbiter):
                                       "under local control")
         mine = [d for d in device_ids if d not in results]
         if mine:
-            self.controller.apply_command(expires, lights=mine, switch=switch, dim=dim,
-                                          reason="city command")
+            try:
+                self.controller.apply_command(expires, lights=mine, switch=switch, dim=dim,
+                                              reason="city command")
+            except ArbitrationFull as exc:      # one entry for all: nothing was held
+                raise Refused(f"busy: {exc} (wait for one to end, or send fewer and "
+                              "longer commands)") from None
         written = await self.step()
         for device_id in mine:
             source = self.outputs.get(device_id, {}).get("source")

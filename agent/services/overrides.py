@@ -8,6 +8,7 @@ import logging
 
 from agent.errors import LenteraError
 from agent.store.outbox import EVENT
+from edge_rules.errors import ArbitrationFull
 
 log = logging.getLogger("agent.services.lighting")
 
@@ -54,8 +55,11 @@ class OverrideApi:
         _check(switch, dim, for_s)
         reason = str(reason or "maintenance on site")
         expires = int(self.clock.wall() + for_s)
-        self.controller.apply_override(expires, switch=switch, dim=dim, reason=reason,
-                                       user=user, **target)
+        try:
+            self.controller.apply_override(expires, switch=switch, dim=dim, reason=reason,
+                                           user=user, **target)
+        except ArbitrationFull as exc:
+            raise OverrideError(f"{exc}: clear some overrides first") from None
         written = await self.step()
         self._override_event(target, "set", user, switch=switch, dim=dim, reason=reason,
                              expires_s=expires, for_s=for_s)

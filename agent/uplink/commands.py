@@ -175,6 +175,10 @@ class CommandHandler:
                           "(check the gateway's and the backend's clocks)")
         if command.expires_at > now + self.max_ttl_ms:
             raise Refused(f"expires more than {self.max_ttl_ms // 1000} s ahead")
+        if command.issued_at is not None and command.issued_at > now + CLOCK_SLACK_MS:
+            # accepted, it would move the replay horizon ahead and block every later command
+            raise Refused(f"clock_untrusted: issued_at is {(command.issued_at - now) / 1000:.0f}"
+                          " s ahead of this gateway's clock; check the backend's clock")
         return command
 
     def _check_clock(self, now: int) -> None:

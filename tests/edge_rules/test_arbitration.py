@@ -122,12 +122,17 @@ def test_newer_entry_hides_an_older_one_for_good_and_it_is_dropped():
 
 def test_a_flood_of_entries_is_refused_not_hoarded():
     from edge_rules.arbitration import MAX_ENTRIES
+    from edge_rules.errors import ArbitrationFull
     arb = Arbiter(["L-1"])
-    for i in range(MAX_ENTRIES):
+    cap = MAX_ENTRIES + 1                     # the cap and one entry per light
+    for i in range(cap):
         arb.hold("command", ("device", "L-1"), ["L-1"], None, i % 100, T0 + 1000 - i, "c%d" % i)
+    saved = arb.saved("command")
     try:
         arb.hold("command", ("device", "L-1"), ["L-1"], None, 5, T0 + 1, "one too many")
         raised = False
-    except ValueError:
+    except ArbitrationFull:
         raised = True
-    assert raised and len(arb.entries("command")) == MAX_ENTRIES
+    assert raised and len(arb.entries("command")) == cap
+    arb.restore("command", saved[:3])
+    assert arb.entries("command") == saved[:3]

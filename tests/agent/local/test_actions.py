@@ -8,7 +8,7 @@ import pytest
 from agent.config.console import ConsoleConfig
 from agent.local.actions import ActionError, CrewActions
 from agent.services.lighting import LightingService
-from agent.store.audit import AuditLog, verify
+from agent.store.audit import AuditError, AuditLog, verify
 from edge_rules.controller import LightingController
 from edge_rules.tz import FixedOffset
 
@@ -127,3 +127,33 @@ def test_relay_protection_refuses_a_second_toggle_within_the_interval(crew):
     assert devices["L-001"].writes == [("switch", 0), ("switch", 1)]
     results = [json.loads(x)["result"] for x in audit.read_text().splitlines()]
     assert results == ["ok", "partly refused", "ok"]
+
+
+def test_nothing_is_switched_when_the_action_cannot_be_recorded(crew, tmp_path):
+    """Before: the lights were switched first and the audit line written after, so on a failed
+    append the light was off, the crew was told "not taken" and no crew_action was sent."""
+    actions, svc, devices, events, _, _ = crew
+    (tmp_path / "full").mkdir()
+    actions.audit = AuditLog(tmp_path / "full")        # a directory: every append fails
+    with pytest.raises(AuditError, match="the action was not taken"):
+        act(actions, op="off", device="L-002", hold_s=600)
+    assert devices["L-002"].writes == []
+    assert svc.controller.arbiter.entries("maintenance") == []
+    asyncio.run(svc.step())
+    assert svc.outputs["L-002"]["source"] != "maintenance" and devices["L-002"].writes == []
+
+
+
+def test_release_is_not_ok_while_a_group_override_still_holds_the_light(crew):
+    """Before: "Release" answered ok while the control socket's group override kept the
+    light off."""
+    actions, svc, devices, events, _, audit = crew
+    asyncio.run(svc.override(group="road", switch=False, for_s=3600, reason="pole works",
+                             user="sari"))
+    act(actions, op="dim", device="L-001", dim=40, hold_s=600)
+    result = act(actions, op="release", device="L-001")
+    assert not result["ok"] and result["applied"] == []
+    assert "still held by the override on group road (set by sari)" in result["refused"]["L-001"]
+    assert svc.outputs["L-001"]["source"] == "maintenance"
+    assert [d for d, o in svc.outputs.items() if o["switch"]] == []
+    assert json.loads(audit.read_text().splitlines()[-1])["result"] == "refused"

@@ -109,3 +109,15 @@ def test_an_account_can_be_removed(tmp_path):
     accounts.add("budi", "lamp post 17")
     assert accounts.remove("budi") and not accounts.remove("budi")
     assert Accounts(tmp_path / "crew.json").check("budi", "lamp post 17") is None
+
+
+def test_the_lockout_survives_thousands_of_failures():
+    """Before: base_s * 2 ** (count - after) overflowed a float after 1,029 failures
+    (OverflowError: the counter was dropped, the lock lifted, the login answered 500)."""
+    clock = Clock()
+    lock = Lockout(after=5, base_s=30.0, max_s=3600.0, clock=clock)   # as the config gives them
+    keys = ("user:budi", "addr:10.0.0.7")
+    for _ in range(1100):
+        wait = lock.failed(*keys)
+    assert wait == 3600 and lock.failures["user:budi"][0] == 1100
+    assert lock.wait_s("addr:10.0.0.7") == 3600

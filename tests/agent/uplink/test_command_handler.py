@@ -113,3 +113,20 @@ def test_issued_at_must_come_before_expiry():
         return acks
     acks = asyncio.run(go())
     assert acks[0][1] == "refused" and "issued_at" in acks[0][2]
+
+
+def test_a_command_issued_in_the_future_does_not_block_later_ones():
+    """Before: one signed command with issued_at 20 h ahead moved the replay horizon 20 h into
+    the future, and every later command was refused clock_untrusted for up to max_ttl."""
+    async def go():
+        outbox = FakeOutbox()
+        handler, acks, arbiter = _handler(outbox)
+        ahead = json.loads(_cmd("ahead"))
+        ahead.update(issued_at=NOW + 20 * 3_600_000, expires_at=NOW + 21 * 3_600_000)
+        await handler.handle(json.dumps(ahead))
+        await handler.handle(_cmd("later", issued_at=NOW - 1000))
+        return acks, outbox, arbiter
+    acks, outbox, arbiter = asyncio.run(go())
+    assert acks[0][1] == "refused" and "ahead of this gateway's clock" in acks[0][2], acks[0]
+    assert acks[1][1] == "done", acks[1]
+    assert outbox.newest_issued <= NOW and len(arbiter.calls) == 1
