@@ -61,7 +61,7 @@ OWN_IMPORTS = {
     "drivers": {"drivers"},
     "edge_rules": {"edge_rules"},
     # the city's side takes the contract (topic rules, command signing), never the agent
-    "agent/fleet": {"agent.fleet", "agent.config.topics", "agent.uplink.signing"},
+    "agent/fleet": {"agent.fleet", "agent.config.topics", "agent.uplink.signing", "drivers.errors"},
 }
 
 

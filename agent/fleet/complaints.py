@@ -18,11 +18,12 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
+from drivers.errors import LenteraError
 
 VERDICTS = ("confirmed", "send_crew", "healthy_since")
 
 
-class ComplaintError(ValueError):
+class ComplaintError(LenteraError, ValueError):
     """A complaints file that cannot be read; names the record and field."""
 
 

@@ -9,11 +9,12 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+from drivers.errors import LenteraError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-class FleetDbError(RuntimeError):
+class FleetDbError(LenteraError, RuntimeError):
     """The database refused something for a reason that waiting will not fix."""
 
 

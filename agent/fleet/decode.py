@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from agent.config.topics import TOPIC_LEVEL
+from drivers.errors import LenteraError
 
 MAX_PAYLOAD = 64 * 1024          # a telemetry message is ~300 B, a snapshot ack a few kB
 MAX_SEQ = 2**63 - 1              # bigint; an outbox_recovered seq is epoch ms, far below
@@ -23,7 +24,7 @@ FAULT_KINDS = frozenset({"lampFailure", "dayBurning", "cycling", "activePowerToo
                          "energyCounterDecrease"})
 
 
-class BadMessage(ValueError):
+class BadMessage(LenteraError, ValueError):
     """A message that breaks the contract; `reason` is a short, stable label for counting."""
 
     def __init__(self, reason: str, detail: str = ""):

@@ -14,13 +14,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from drivers.errors import LenteraError
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 INSTALL_HINT = ("install it with `sudo apt-get install postgresql-15-postgis-3` "
                 "(deploy/dev/setup.sh does it for you)")
 
 
-class LocalDbUnavailable(RuntimeError):
+class LocalDbUnavailable(LenteraError, RuntimeError):
     """This machine cannot run a private PostgreSQL (binaries missing, no non-root user)."""
 
 

@@ -8,9 +8,10 @@ optional `pole_id`, `group`, `office` — the shape the gateway console's
 import json
 
 import asyncpg
+from drivers.errors import LenteraError
 
 
-class RegistryError(ValueError):
+class RegistryError(LenteraError, ValueError):
     """A GeoJSON file that is not a list of lights; names the feature and field."""
 
 

@@ -9,6 +9,7 @@ and stable while the config is: node metrics first, then each device's points in
 from google.protobuf.message import DecodeError
 
 from agent.sparkplug import sparkplug_b_pb2 as pb
+from drivers.errors import LenteraError
 
 REBIRTH = "Node Control/Rebirth"
 REBOOT = "Node Control/Reboot"
@@ -23,7 +24,7 @@ INT_TYPES = {pb.Int8, pb.Int16, pb.Int32, pb.UInt8, pb.UInt16, pb.UInt32}
 LONG_TYPES = {pb.Int64, pb.UInt64, pb.DateTime}
 
 
-class PayloadError(ValueError):
+class PayloadError(LenteraError, ValueError):
     """Bytes from the broker that are not a usable Sparkplug command (counted, then dropped)."""
 
 

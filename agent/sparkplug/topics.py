@@ -1,12 +1,13 @@
 """Sparkplug topic namespace (chapter 4): spBv1.0/{group}/{TYPE}/{edge node}[/{device}]."""
 
 import json
+from drivers.errors import LenteraError
 
 NAMESPACE = "spBv1.0"         # [tck-id-topic-structure-namespace-a]
 MAX_STATE = 1024              # bytes of a STATE message read at most
 
 
-class StateError(ValueError):
+class StateError(LenteraError, ValueError):
     """A STATE message that is not the JSON object of chapter 4 (ignored, counted)."""
 
 
