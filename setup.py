@@ -38,7 +38,9 @@ setup(
         # console's browser tests (never downloads one); pytest-xdist runs the suite in
         # parallel (it mostly waits on brokers, agents and browsers)
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "hypothesis>=6.100,<7",
-                 "apsw>=3.53,<3.55", "playwright>=1.40,<2"],
+                 "apsw>=3.53,<3.55", "playwright>=1.40,<2",
+                 # TALQ: the official OAS files run by an outside tool (tests/agent/talq)
+                 "schemathesis>=4.30,<5", "jsonschema>=4.20,<5"],
         # bench/fuzz.py only (coverage-guided); wheels for x86_64 only, so never on the
         # gateway: without it bench/fuzz.py falls back to hypothesis
         "fuzz": ["atheris>=2.3,<2.4; platform_machine == 'x86_64'"],

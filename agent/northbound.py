@@ -13,7 +13,7 @@ JSON = INTERFACES["json"]
 
 def interfaces(config: GatewayConfig) -> tuple[str, ...]:
     """The configured northbound interfaces, by name."""
-    return ("json",)
+    return ("json",) + (("talq",) if config.talq is not None else ())
 
 
 def routes(config: GatewayConfig) -> dict[str, int | None]:
@@ -21,4 +21,8 @@ def routes(config: GatewayConfig) -> dict[str, int | None]:
 
     Acks answer the JSON interface's signed commands, so they go there only.
     """
+    if config.talq is not None:
+        # the TALQ log-report client (issue 19, step 5) does not drain its consumer yet: rows
+        # bound for it would never be acked and would fill the card, so none are routed there
+        return {"telemetry": JSON, "events": JSON, "acks": JSON}
     return {"telemetry": None, "events": None, "acks": JSON}

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field,
                       field_validator, model_validator)
 
-from agent.config.console import ConsoleConfig, MetricsConfig
+from agent.config.console import ConsoleConfig, ControlConfig, MetricsConfig
+from agent.config.talq import TalqConfig
 from agent.config.topics import check_level, check_prefix
 from agent.errors import PathError
 from agent.config.units import Duration
@@ -185,12 +186,6 @@ class AnomalyConfig(Strict):
     state_file: str = "anomaly.npz"       # learnt state; relative: next to the config file
 
 
-class ControlConfig(Strict):
-    """The local control socket for maintenance crews (`lentera override`)."""
-
-    socket: str = "lentera.sock"          # relative: next to the config file
-
-
 class CommandsConfig(Strict):
     """Signed commands from the city."""
 
@@ -251,6 +246,7 @@ class GatewayConfig(Strict):
     groups: dict[str, list[str]] = {}     # named sets of device ids, for city commands
     profiles: list[str] = []              # extra profile folders, searched before the default
     metrics: MetricsConfig = MetricsConfig()
+    talq: TalqConfig | None = None        # the TALQ gateway interface (docs/talq.md); None: off
 
     @model_validator(mode="after")
     def _groups_known(self):
