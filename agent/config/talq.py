@@ -22,6 +22,8 @@ class TalqConfig(BaseModel):
     cms_address: str                      # the CMS's TALQ address (UUID), GatewayFunction.cmsAddress
     gateway_uri: str = Field(pattern=r"^https://\S+$")    # how the CMS reaches this gateway
     gateway_address: str                  # this gateway's TALQ address (UUID)
+    # GatewayFunction.crlUrn (mandatory): where the CMS finds the CRL; the default says none
+    crl_urn: str = Field(default="urn:lentera:no-crl", pattern=r"^[a-z][a-z0-9+.-]*:\S+$")
     retry_period: float = Field(default=60.0, ge=1, le=86400)   # GatewayFunction.retryPeriod, s
     profile: str = Field(default="lighting", pattern=r"^lighting$")   # the one profile served
     page_limit: int = Field(default=100, ge=1, le=1000)  # devices per page when none is asked

@@ -126,7 +126,8 @@ def gateway_functions(site, talq) -> list[dict]:
     gateway = {"id": "gateway", "type": "GatewayFunction", "cmsUri": a.uri(talq.cms_uri),
                "cmsAddress": a.text(talq.cms_address), "gatewayUri": a.uri(talq.gateway_uri),
                "gatewayAddress": a.text(talq.gateway_address),
-               "retryPeriod": a.number(talq.retry_period), "vendor": a.text("Lentera"),
+               "retryPeriod": a.number(talq.retry_period), "crlUrn": a.uri(talq.crl_urn),
+               "vendor": a.text("Lentera"),
                "currentReleaseId": a.text(__version__)}
     time = {"id": "time", "type": "TimeFunction", "timeZone": a.text(site.config.gateway.timezone),
             "currentTime": a.when(clock.wall()),

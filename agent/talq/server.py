@@ -16,8 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def make_app(site, talq) -> web.Application:
-    # client_max_size bounds every request body (413 past it, as a TALQ error body)
-    app = web.Application(middlewares=[talq_errors], client_max_size=talq.max_body)
+    # client_max_size bounds every request body (413 past it, as a TALQ error body); bodies
+    # are decompressed by agent/talq/bodies.py under the same bound, so a gzip bomb is refused
+    # and an encoding §3.5 does not allow reaches talq_errors (415) instead of the parser
+    app = web.Application(middlewares=[talq_errors], client_max_size=talq.max_body,
+                          handler_args={"auto_decompress": False})
     app.add_routes(Resources(site, talq).routes())
     return app
 
