@@ -44,7 +44,9 @@ setup(
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4", "hypothesis>=6.100,<7",
                  "apsw>=3.53,<3.55", "playwright>=1.40,<2",
                  # regenerates agent/sparkplug/sparkplug_b_pb2.py byte for byte (that protoc)
-                 "grpcio-tools>=1.85.4,<1.86"],
+                 "grpcio-tools>=1.85.4,<1.86",
+                 # TALQ: the official OAS files run by an outside tool (tests/agent/talq)
+                 "schemathesis>=4.30,<5", "jsonschema>=4.20,<5"],
         # bench/fuzz.py only (coverage-guided); wheels for x86_64 only, so never on the
         # gateway: without it bench/fuzz.py falls back to hypothesis
         # the city's side (agent/fleet/, never on a gateway): PostgreSQL driver, wheels for

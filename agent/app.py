@@ -259,6 +259,9 @@ class Agent:
             from agent.local.metrics import MetricsServer, agent_figures
             metrics = MetricsServer(self.config.metrics.listen, lambda: agent_figures(self))
             start("metrics.serve", metrics.serve_loop)
+        if self.config.talq is not None:      # the TALQ gateway API (docs/talq.md)
+            from agent.talq.server import TalqServer
+            start("talq.serve", TalqServer(self, self.config.talq).serve_loop)
         self._start_notify()
 
     def _start_notify(self) -> None:

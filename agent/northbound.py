@@ -12,7 +12,11 @@ JSON = INTERFACES["json"]
 
 
 def interfaces(config: GatewayConfig) -> tuple[str, ...]:
-    """The configured northbound interfaces, by name."""
+    """The configured northbound interfaces that drain the outbox, by name.
+
+    TALQ (docs/talq.md) serves live state over HTTPS and takes no outbox rows yet: its log-report
+    client is not built, and rows bound for an interface nobody acks would fill the card.
+    """
     if config.sparkplug.enabled:      # docs/sparkplug.md: a Sparkplug B edge node as well
         return ("json", "sparkplug")
     return ("json",)

@@ -20,6 +20,7 @@ FOLDERS = {
     "agent/local", "agent/platform", "agent/demo", "agent/cli", "agent/provision",
     "drivers/modbus", "drivers/serial", "drivers/sim", "edge_rules",
     "agent/sparkplug", "agent/fleet",
+    "agent/talq",
 }
 
 # what a MicroPython-compatible package may import (top-level names or dotted prefixes)
@@ -40,7 +41,7 @@ ADAPTERS = {
     "pydantic": ("agent/config/", "agent/uplink/commands.py", "drivers/modbus/profile.py"),
     "yaml": ("agent/config/", "drivers/modbus/profile.py"),
     "click": ("agent/cli/",),
-    "aiohttp": ("agent/local/",),
+    "aiohttp": ("agent/local/", "agent/talq/"),
     "prometheus_client": ("agent/local/",),
     # provisioning: X.509 for the gateways' client certificates, comment-keeping YAML edits
     "cryptography": ("agent/provision/",),

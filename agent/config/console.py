@@ -1,4 +1,4 @@
-"""The local listeners' settings: the crew's console and the Prometheus metrics."""
+"""The local listeners' settings: the crew's control socket and console, the Prometheus metrics."""
 
 from typing import Annotated
 
@@ -44,3 +44,11 @@ class MetricsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     listen: str | None = Field(default=None, pattern=r"^[^:\s]+:\d{1,5}$")   # HOST:PORT; None: off
+
+
+class ControlConfig(BaseModel):
+    """The local control socket for maintenance crews (`lentera override`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    socket: str = "lentera.sock"          # relative: next to the config file

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field,
                       field_validator, model_validator)
 
-from agent.config.console import ConsoleConfig, MetricsConfig
+from agent.config.console import ConsoleConfig, ControlConfig, MetricsConfig
 from agent.config.sparkplug import SparkplugConfig
+from agent.config.talq import TalqConfig
 from agent.config.cross import cross_problems
 from agent.config.topics import check_level, check_prefix
 from agent.errors import PathError
@@ -187,12 +188,6 @@ class AnomalyConfig(Strict):
     state_file: str = "anomaly.npz"       # learnt state; relative: next to the config file
 
 
-class ControlConfig(Strict):
-    """The local control socket for maintenance crews (`lentera override`)."""
-
-    socket: str = "lentera.sock"          # relative: next to the config file
-
-
 class CommandsConfig(Strict):
     """Signed commands from the city."""
 
@@ -254,6 +249,7 @@ class GatewayConfig(Strict):
     profiles: list[str] = []              # extra profile folders, searched before the default
     metrics: MetricsConfig = MetricsConfig()
     sparkplug: SparkplugConfig = SparkplugConfig()   # docs/sparkplug.md; off by default
+    talq: TalqConfig | None = None        # the TALQ gateway interface (docs/talq.md); None: off
 
     @model_validator(mode="after")
     def _groups_known(self):

@@ -1,0 +1,86 @@
+"""The TALQ view of the site: devices (with stable addresses), device classes and services.
+
+Addresses are UUIDs (Device.address, format uuid): the gateway device has the configured
+gateway address; each field device a name-based UUID under it, so an address never changes
+while the device id in gateway.yaml does not.
+"""
+
+import uuid
+
+from agent.talq import functions as f
+
+# profile kind (drivers/modbus/profile.py) -> TALQ device class and its function types
+CLASSES = {
+    "streetlight": ("LenteraStreetlight", (("basic", "BasicFunction"),
+                                           ("lampActuator", "LampActuatorFunction"),
+                                           ("lampMonitor", "LampMonitorFunction"),
+                                           ("communication", "CommunicationFunction"))),
+    "meter": ("LenteraElectricalMeter", (("basic", "BasicFunction"),
+                                         ("electricalMeter", "ElectricalMeterFunction"),
+                                         ("communication", "CommunicationFunction"))),
+    "lux-sensor": ("LenteraLightSensor", (("basic", "BasicFunction"),
+                                          ("lightSensor", "LightSensorFunction"),
+                                          ("communication", "CommunicationFunction"))),
+    "other": ("LenteraFieldDevice", (("basic", "BasicFunction"),
+                                     ("communication", "CommunicationFunction"))),
+    "gateway": ("LenteraGateway", (("basic", "BasicFunction"), ("gateway", "GatewayFunction"),
+                                   ("time", "TimeFunction"))),
+}
+
+
+class Catalog:
+    """Stateless: every answer is computed from `site` at the time of the request."""
+
+    def __init__(self, site, talq):
+        self.site, self.talq = site, talq
+        root = uuid.UUID(talq.gateway_address)
+        self.by_address = {talq.gateway_address: None}
+        self.order = [talq.gateway_address]          # §5.10: the implied order of the pages
+        for device in site.config.devices:
+            address = str(uuid.uuid5(root, device.id))
+            self.by_address[address] = device
+            self.order.append(address)
+
+    def kind(self, device) -> str:
+        if device is None:
+            return "gateway"
+        modbus = self.site.devices.get(device.id) if getattr(self.site, "devices", None) else None
+        kind = modbus.profile.kind if modbus is not None else "other"
+        return kind if kind in CLASSES else "other"
+
+    def class_of(self, address: str) -> str:
+        return CLASSES[self.kind(self.by_address[address])][0]
+
+    def functions(self, address: str) -> list[dict]:
+        device = self.by_address[address]
+        kind = self.kind(device)
+        if kind == "gateway":
+            return f.gateway_functions(self.site, self.talq)
+        made = [f.basic(self.site, device)]
+        if kind == "streetlight":
+            made += [f.lamp_actuator(self.site, device), f.lamp_monitor(self.site, device)]
+        elif kind in ("meter", "lux-sensor"):
+            made.append(f.sensor(self.site, device, kind))
+        return made + [f.communication(self.site, device)]
+
+    def device(self, address: str) -> dict:
+        device = self.by_address[address]
+        name = self.site.config.gateway.id if device is None else device.id
+        return {"address": address, "name": name, "class": self.class_of(address),
+                "functions": self.functions(address)}
+
+    def addresses(self, classes: list[str] | None = None) -> list[str]:
+        if not classes:
+            return list(self.order)
+        return [x for x in self.order if self.class_of(x) in classes]
+
+    def device_classes(self) -> list[dict]:
+        used = {self.class_of(x) for x in self.order}
+        return [{"name": name, "functions": [{"functionId": fid, "type": ftype}
+                                             for fid, ftype in funcs]}
+                for name, funcs in CLASSES.values() if name in used]
+
+    def services(self) -> list[dict]:
+        """What this gateway supports (§5; Service models in the data-model OAS)."""
+        return [{"name": "ConfigurationService", "commissioningSupported": False,
+                 "devicesPaginationSupported": True, "supportedProfiles": ["lighting"]}]

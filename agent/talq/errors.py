@@ -1,0 +1,68 @@
+"""TALQ error answers (spec §3.5; TALQErrorMessage in the data-model OAS) and the middleware
+that turns every refused request into one, so a CMS always gets a body it can parse."""
+
+import logging
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2.7.1"
+# §3.5: every response says no-transform and the API version it speaks
+HEADERS = {"cache-control": "no-transform", "talq-api-version": API_VERSION}
+ENCODINGS = ("gzip", "deflate")             # §3.5: the only content-encodings allowed
+
+
+class TalqError(Exception):
+    """A refused request: HTTP status, TALQErrorMessage key and a description naming the cause."""
+
+    def __init__(self, status: int, key: str, description: str):
+        super().__init__(description)
+        self.status, self.key, self.description = status, key, description
+
+
+def bad(key: str, description: str) -> TalqError:
+    return TalqError(400, key, description)
+
+
+def not_found(description: str) -> TalqError:
+    return TalqError(404, "resourceNotFound", description)
+
+
+def error_response(status: int, key: str, description: str) -> web.Response:
+    """The OAS's error body: an array of TALQErrorMessage."""
+    return web.json_response([{"key": key, "description": description}], status=status,
+                             headers=HEADERS)
+
+
+def json_answer(body, status: int = 200, headers: dict | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers={**HEADERS, **(headers or {})})
+
+
+@web.middleware
+async def talq_errors(request: web.Request, handler):
+    """Refusals become TALQ error bodies; an encoding §3.5 does not allow is a 415."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding and encoding not in ENCODINGS + ("identity",):
+        return error_response(415, "headerValueNotValid",
+                              f"content-encoding {encoding!r} is not supported; send gzip, "
+                              "deflate or no content-encoding (TALQ 2.7.1 §3.5)")
+    try:
+        response = await handler(request)
+    except TalqError as error:
+        return error_response(error.status, error.key, error.description)
+    except web.HTTPRequestEntityTooLarge as error:
+        return error_response(413, "payloadError", f"request body too large: {error.text}")
+    except web.HTTPNotFound:
+        return error_response(404, "resourceNotFound",
+                              f"{request.path} is not a resource of this gateway; GET /services "
+                              "lists what it supports (docs/talq.md)")
+    except web.HTTPMethodNotAllowed as error:
+        return error_response(404, "resourceNotFound",
+                              f"{request.method} {request.path} is not supported by this gateway "
+                              f"(it answers {', '.join(sorted(error.allowed_methods))}); "
+                              "see docs/talq.md")
+    if encoding in ENCODINGS and isinstance(response, web.Response):
+        # §3.5: the server answers with the encoding the client's request used
+        response.enable_compression(web.ContentCoding(encoding))
+    return response

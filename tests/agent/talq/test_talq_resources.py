@@ -1,0 +1,126 @@
+"""The gateway's TALQ resources on a live agent, checked against the official data-model OAS."""
+
+import asyncio
+
+import jsonschema
+import pytest
+
+from tests.agent.talq.oas import lighting_mandatory, validate
+from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway
+
+LIGHTS = 4
+
+
+def test_devices_functions_and_attributes_follow_the_data_model(tmp_path, site_factory):
+    site = site_factory(LIGHTS)
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, LIGHTS) as (agent, pki, port):
+            await agent.lighting.step()
+            get = lambda path, **kw: asyncio.to_thread(call, port, pki, "GET", path, **kw)
+            status, _, devices = await get("/devices")
+            assert status == 200 and len(devices) == 1 + LIGHTS
+            for device in devices:
+                validate(device, "Device")
+                for function in device["functions"]:
+                    validate(function, function["type"])      # e.g. LampActuatorFunction
+                    missing = lighting_mandatory(function["type"]) - set(function)
+                    assert not missing, f"{device['name']}.{function['id']}: {missing}"
+            lights = {d["name"]: d for d in devices if d["class"] == "LenteraStreetlight"}
+            assert sorted(lights) == [f"L-{u:03d}" for u in range(1, LIGHTS + 1)]
+            gateway = next(d for d in devices if d["address"] == GATEWAY)
+            fn = {f["id"]: f for f in gateway["functions"]}
+            assert fn["gateway"]["cmsAddress"]["value"] == CMS
+            light = lights["L-001"]
+            actuator = next(f for f in light["functions"] if f["id"] == "lampActuator")
+            # the failsafe level is the TALQ default light state (gateway.yaml failsafe.level)
+            assert actuator["defaultLightState"]["value"]["value"] == 70
+            # what the lighting decided now, translated: level and reason
+            out = agent.lighting.outputs["L-001"]
+            level = out["dim"] if out["switch"] else 0
+            assert actuator["targetLightCommand"]["value"]["state"]["value"] == level
+            # one function, one attribute, by path
+            address = light["address"]
+            status, _, one = await get(f"/devices/{address}/lampActuator")
+            assert status == 200 and one["id"] == "lampActuator"
+            validate(one, "LampActuatorFunction")
+            status, _, attr = await get(f"/devices/{address}/lampMonitor/supplyVoltage")
+            assert status == 200 and attr["type"] == "AttributeFloat"
+            validate(attr, "AttributeFloat")
+            volts = agent.lighting.latest["L-001"]["voltage"]
+            assert attr["value"] == pytest.approx(volts)
+            status, _, classes = await get("/device-classes")
+            for found in classes:
+                validate(found, "DeviceClass")
+            assert {c["name"] for c in classes} == {"LenteraGateway", "LenteraStreetlight"}
+            status, _, services = await get("/services")
+            for service in services:
+                validate(service, service["name"])
+            status, _, count = await get("/devices/count")
+            assert (status, count) == (200, 1 + LIGHTS)
+    asyncio.run(scenario())
+
+
+def test_pagination_follows_section_5_10(tmp_path, site_factory):
+    site = site_factory(LIGHTS)
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, LIGHTS) as (agent, pki, port):
+            get = lambda path: asyncio.to_thread(call, port, pki, "GET", path)
+            _, _, everything = await get("/devices")
+            seen = []
+            for offset in range(0, len(everything), 2):
+                status, headers, body = await get(f"/devices?offset={offset}&limit=2")
+                assert status == 200
+                assert headers["pagination-offset"] == str(offset)
+                assert headers["pagination-totalCount"] == str(len(everything))
+                assert headers["pagination-count"] == str(len(body))
+                seen += [d["address"] for d in body]
+            assert seen == [d["address"] for d in everything]     # stable order, no gap
+            # only an offset: the gateway's default limit (page_limit: 3 in the test config)
+            status, headers, body = await get("/devices?offset=1")
+            assert len(body) == 3 and headers["pagination-defaultLimit"] == "3"
+            status, _, body = await get("/devices?offset=999")
+            assert (status, body) == (200, [])
+            for abuse in ("limit=0", "limit=-1", "limit=1000000000", "offset=-5", "limit=abc",
+                          "offset=1e3", "limit=" + "9" * 5000):
+                status, _, body = await get(f"/devices?{abuse}")
+                assert status == 400, abuse
+                validate(body[0], "TALQErrorMessage")
+                assert body[0]["key"] == "parameterValueNotValid"
+    asyncio.run(scenario())
+
+
+def test_refusals_are_talq_errors_never_server_errors(tmp_path, site_factory):
+    site = site_factory(1)
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, 1) as (agent, pki, port):
+            def ask(method, path, **kw):
+                return asyncio.to_thread(call, port, pki, method, path, **kw)
+            cases = [
+                (ask("GET", "/devices", headers={"talq-api-version": "9.9"}), 400,
+                 "headerValueNotValid"),
+                (ask("GET", "/devices", query=""), 400, "parameterMissing"),
+                (ask("GET", "/devices", query="clientAddress=not-a-uuid"), 400,
+                 "parameterValueNotValid"),
+                (ask("GET", "/devices", query=f"clientAddress={GATEWAY}"), 400,
+                 "parameterValueNotValid"),                    # not the attached CMS (§4.1)
+                (ask("GET", "/devices/00000000-0000-0000-0000-000000000001"), 404,
+                 "resourceNotFound"),
+                (ask("GET", f"/devices/{GATEWAY}/nofunction"), 404, "resourceNotFound"),
+                (ask("GET", f"/devices/{GATEWAY}/gateway/noattribute"), 404, "resourceNotFound"),
+                (ask("GET", "/device-classes/Nope"), 404, "resourceNotFound"),
+                (ask("GET", "/services/DataPackageService"), 404, "resourceNotFound"),
+                (ask("GET", "/bracket-types"), 404, "resourceNotFound"),   # optional, unsupported
+                (ask("DELETE", f"/devices/{GATEWAY}"), 404, "resourceNotFound"),
+                (ask("POST", "/devices", body=b"{not json"), 404, "resourceNotFound"),
+                (ask("POST", "/devices", body=b"x", headers={"content-encoding": "br"}), 415,
+                 "headerValueNotValid"),
+            ]
+            for pending, status, key in cases:
+                got, _, body = await pending
+                assert got == status, body
+                validate(body[0], "TALQErrorMessage")
+                assert body[0]["key"] == key and body[0]["description"]
+    asyncio.run(scenario())
