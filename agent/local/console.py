@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "lentera_session"
-BACK = re.compile(r"/(map|plots|events|site)?(\?[A-Za-z0-9_.,=&%-]*)?")
+BACK = re.compile(r"/(map|plots|events|site)?(\?[A-Za-z0-9_.,:=&%-]*)?")
 NO_ACCOUNT_RECHECK_S = 10.0     # while nobody may log in, the port stays closed
 HISTORY_SAVE_S = 600.0
 SECURITY_HEADERS = {
