@@ -8,6 +8,7 @@ relative to its own period, goes first) and the load is reported.
 
 import asyncio
 
+from agent.core.rate import PollRate, cause
 from drivers.errors import DeviceError
 
 PRIORITY_COMMAND = 0
@@ -85,6 +86,7 @@ class BusScheduler:
         self.demand = 0.0             # as of the last status()
         self._t_mark = None
         now = clock()
+        self.rate = PollRate(now)     # achieved against configured poll rate
         for i, target in enumerate(self.targets):
             # spread first polls so a big bus does not start with a burst
             target.next_due = now + target.period * i / max(1, len(self.targets))
@@ -191,8 +193,9 @@ class BusScheduler:
 
     async def _poll_once(self, target):
         start = self.clock()
-        if target.last_start is not None:
-            interval = start - target.last_start
+        interval = None if target.last_start is None or target.failures else (
+            start - target.last_start)   # none after a failure: its back-off is on purpose
+        if interval is not None:
             target.effective_period += (interval - target.effective_period) * 0.2
         target.last_start = start
         ts = self.wall_ms()
@@ -211,6 +214,8 @@ class BusScheduler:
             spent - target.service_s) * 0.2
         target.polls += 1
         if values is not None:
+            if interval is not None:
+                self.rate.polled(target.period, interval, start, self.max_in_flight)
             self._good(target, values, ts, start)
         else:
             self._failed(target, error, ts, start)
@@ -250,6 +255,7 @@ class BusScheduler:
         busy = now - start
         elapsed = now - self._t_mark if self._t_mark is not None else busy
         self._t_mark = now
+        self.rate.spent(busy)
         if elapsed > 0:
             self.load += (min(1.0, busy / elapsed) - self.load) * LOAD_SMOOTHING
 
@@ -257,7 +263,18 @@ class BusScheduler:
         """Bus figures for the status message."""
         # demand: sum(service time / period); > 1 means over-subscribed
         self.demand = sum(t.service_s / t.period for t in self.targets) / self.max_in_flight
+        now = self.clock()
+        self.rate.roll(now, self.max_in_flight)
+        share = self.rate.share
+        configured = sum(1.0 / t.period for t in self.targets if not t.failures)
+        over = self.rate.oversubscribed()
         return {"load": round(self.load, 3), "demand": round(self.demand, 3),
-                "oversubscribed": self.demand > 1.0,
+                "oversubscribed": over,
+                "rate_share": None if share is None else round(share, 4),
+                "polls_per_s": round(configured * (1.0 if share is None else share), 2),
+                "configured_polls_per_s": round(configured, 2),
+                "oversubscribed_cause": cause(self.name, share, configured * share, configured,
+                                              self.rate.bus_busy(now, self.max_in_flight))
+                if over else None,
                 "devices_failing": sum(1 for t in self.targets if t.failures),
                 "pending_jobs": len(self.jobs)}

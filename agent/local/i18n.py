@@ -23,6 +23,7 @@ _TEXT = {
     "clock_ok": ("clock trusted", "jam terpercaya"),
     "clock_bad": ("clock NOT trusted", "jam TIDAK terpercaya"),
     "warped": ("time warp", "waktu simulasi"),
+    "behind": ("polls behind schedule", "pembacaan terlambat"),
     "on": ("on", "nyala"),
     "off": ("off", "mati"),
     "fault": ("fault", "rusak"),

@@ -79,6 +79,10 @@ def _field(add, s: dict) -> None:
         [((n,), b["load"]) for n, b in buses.items()], ("bus",))
     add("gauge", "bus_demand", "Poll demand on a bus; > 1 is over-subscribed",
         [((n,), b["demand"]) for n, b in buses.items()], ("bus",))
+    add("gauge", "bus_oversubscribed", "1 while a bus keeps < 99 % of its configured poll rate",
+        [((n,), int(bool(b.get("oversubscribed")))) for n, b in buses.items()], ("bus",))
+    add("gauge", "bus_polls_per_second", "Polls a second a bus achieves (of its healthy devices)",
+        [((n,), b.get("polls_per_s", 0)) for n, b in buses.items()], ("bus",))
     add("counter", "bus_line_errors", "Line errors on a bus by kind",
         [((n, k), v) for n, b in buses.items() for k, v in b.get("line", {}).items()
          if not isinstance(v, dict)], ("bus", "kind"))

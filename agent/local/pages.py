@@ -88,6 +88,9 @@ def header(w: dict, summary: dict) -> str:
               f'{w["clock_ok"] if clock["trusted"] else w["clock_bad"]}</span>']
     if clock["warped"]:
         badges.append(f'<span class="badge">{w["warped"]}</span>')
+    if summary.get("oversubscribed"):
+        badges.append(f'<span class="badge bad" id="oversubscribed" title="'
+                      f'{escape(" / ".join(summary["oversubscribed"]))}">{w["behind"]}</span>')
     return (f'<div class="summary"><b>{escape(summary["site"])}</b> '
             f'{"".join(badges)}</div>')
 

@@ -104,7 +104,14 @@ async def site_summary(site) -> dict:
                        "url": site.config.uplink.mqtt.url},
             "backlog": outbox["backlog"], "oldest_age_s": outbox["oldest_age_s"],
             "clock": clock_summary(site),
+            "oversubscribed": behind_buses(site),
             "sources": site.lighting.status()["sources"] if site.lighting else {}}
+
+
+def behind_buses(site) -> list[str]:
+    """The cause, with what to do, of every bus that cannot keep its configured poll rate."""
+    return [s.status()["oversubscribed_cause"] for s in site.schedulers.values()
+            if s.rate.oversubscribed()]
 
 
 async def local_status(site) -> dict:

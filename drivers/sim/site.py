@@ -52,6 +52,7 @@ class SimulatedSite:
         self.labels: list[dict] = []            # ground truth of injected faults
         self.requests: Counter = Counter()      # (unit, function code) -> count
         self.wire: Wire | None = None           # set while serving RTU
+        self.answer_delay_s = 0.0               # > 0: a slow device or gateway (tests)
         self._server = None
 
     def _local_hour(self) -> float:
@@ -133,6 +134,8 @@ class SimulatedSite:
 
     def _action_for(self, unit: int):
         async def action(fc, start, address, count, registers, set_values):
+            if self.answer_delay_s:
+                await asyncio.sleep(self.answer_delay_s)
             return self._on_access(unit, fc, start, address, count, registers, set_values)
         return action
 

@@ -1,0 +1,61 @@
+"""CPU per poll, old code against new, alternating in one run.
+
+The box is shared, so absolute CPU figures drift between runs; the ratio of two agents
+measured in turn (A B A B ...) under the same load is the figure that holds. Each round
+runs bench/tcp_fleet.py's measurement once per agent; the report gives every run, the
+medians, and new/old for CPU per poll.
+
+Run: .venv/bin/python bench/cpu_per_poll.py --old /tmp/lentera-old [--rounds 3]
+     [--endpoints 5 --units 100 --poll 1s --seconds 20]
+(make the old checkout with `git archive <commit> | tar -x -C /tmp/lentera-old`)
+"""
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tcp_fleet import REPO, measure  # noqa: E402  (bench/ is the script's own folder)
+
+KEYS = ("cpu_ms_per_poll", "loop_ms_per_poll", "threads_ms_per_poll", "p50", "p99", "share",
+        "polls_per_device_s", "rss_mb")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--old", required=True, help="checkout of the old code")
+    parser.add_argument("--new", default=str(REPO), help="checkout of the new code")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--endpoints", type=int, default=5)
+    parser.add_argument("--units", type=int, default=100)
+    parser.add_argument("--in-flight", type=int, default=4)
+    parser.add_argument("--poll", default="1s")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=8.0)
+    parser.add_argument("--batch-window", default=None)
+    args = parser.parse_args(argv)
+    runs = {"old": [], "new": []}
+    for _ in range(args.rounds):
+        for label in ("old", "new"):
+            figures = measure(args, Path(getattr(args, label)))
+            if figures is None:
+                print(f"{label}: no telemetry arrived")
+                return 1
+            runs[label].append(figures)
+            print(f"  {label}: " + ", ".join(f"{k} {figures[k]:.3f}" for k in KEYS), flush=True)
+    medians = {label: {k: statistics.median(r[k] for r in rs) for k in KEYS}
+               for label, rs in runs.items()}
+    for label in ("old", "new"):
+        m = medians[label]
+        print(f"{label} median: CPU {m['cpu_ms_per_poll']:.3f} ms/poll (loop "
+              f"{m['loop_ms_per_poll']:.3f}, threads {m['threads_ms_per_poll']:.3f}), p50/p99 "
+              f"{m['p50']:.1f}/{m['p99']:.1f} ms, delivered {m['share'] * 100:.2f} %, "
+              f"polls/device/s {m['polls_per_device_s']:.3f}, peak RSS {m['rss_mb']:.1f} MB")
+    ratio = medians["new"]["cpu_ms_per_poll"] / medians["old"]["cpu_ms_per_poll"]
+    print(f"new/old CPU per poll: {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
