@@ -5,6 +5,8 @@ import logging
 
 from aiohttp import web
 
+from drivers.errors import LenteraError
+
 log = logging.getLogger(__name__)
 
 API_VERSION = "2.7.1"
@@ -13,7 +15,7 @@ HEADERS = {"cache-control": "no-transform", "talq-api-version": API_VERSION}
 ENCODINGS = ("gzip", "deflate")             # §3.5: the only content-encodings allowed
 
 
-class TalqError(Exception):
+class TalqError(LenteraError):
     """A refused request: HTTP status, TALQErrorMessage key and a description naming the cause."""
 
     def __init__(self, status: int, key: str, description: str):
