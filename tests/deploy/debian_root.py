@@ -100,8 +100,12 @@ class DebianRoot:
                 (src / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(REPO / name, src / name)
         shutil.copytree(wheels, path / "wheels")
-        res = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
-                              str(path / "wheels"), str(REPO)], capture_output=True, text=True)
+        # one build at a time: setuptools builds in the checkout's own build/, and two
+        # pytest-xdist workers building at once left a wheel without the agent in it
+        with _locked("lentera-wheel-build"):
+            res = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                                  str(path / "wheels"), str(REPO)], capture_output=True,
+                                 text=True)
         assert res.returncode == 0, "building the lentera wheel failed:\n" + res.stderr[-3000:]
         return root
 
