@@ -120,9 +120,10 @@ def test_dead_unit_costs_only_its_timeout_and_recovers(rtu_site_factory):
             bus.close()
         return live_gaps, goods[2][0] - revived
     live_gaps, recovery = asyncio.run(main())
-    # a live unit's interval: its period, plus at most one timeout of the dead one and
-    # two polls' line time; never a stall behind the dead unit
-    assert max(live_gaps) < 0.3 + timeout_s + 0.25, live_gaps
+    # a live unit's interval: its period, plus at most one timeout of the dead one, the
+    # late-reply window after it (at least 20 ms, docs: RTU) and two polls' line time; never a
+    # stall behind the dead unit (0.754 s was seen against the old bound that left the window out)
+    assert max(live_gaps) < 0.3 + timeout_s + 0.03 + 0.25, live_gaps
     assert recovery < 1.0 + 0.5       # back-off is capped at 1 s here
 
 
