@@ -4,6 +4,8 @@ per test, a private mosquitto, and a publisher that speaks the gateways' contrac
 import asyncio
 import itertools
 import json
+import time
+from pathlib import Path
 
 import asyncpg
 import paho.mqtt.client as mqtt
@@ -15,6 +17,7 @@ from tests.support.broker import Broker
 from tests.support.postgres import LocalDbUnavailable, LocalPostgres
 
 _numbers = itertools.count()
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +47,24 @@ def fleet_dsn(postgres):
     return postgres.dsn_for(name)
 
 
+INGEST_BROKER_CONF = REPO / "deploy/fleet/mosquitto-ingest.conf"
+
+
+def ingest_broker() -> Broker:
+    """A mosquitto of our own on a free port, with the settings a city's broker needs under
+    the ingest (deploy/fleet/mosquitto-ingest.conf, as docs/fleet.md asks)."""
+    b = Broker()
+    b.dir.chmod(0o777)     # mosquitto started as root saves as user mosquitto
+    b.conf.write_text(b.conf.read_text().replace("persistence false\n", "")
+                      + f"persistence_location {b.dir}/\n"
+                      + INGEST_BROKER_CONF.read_text(encoding="utf-8"))
+    return b
+
+
 @pytest.fixture
 def broker():
-    """A mosquitto of our own on a free port."""
-    b = Broker().start()
+    """A private mosquitto configured as the ingest's broker."""
+    b = ingest_broker().start()
     yield b
     b.stop()
 
@@ -78,6 +95,9 @@ class GatewayPublisher:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
+        # the PUBACK's reason per mid: 0 Success, 16 "No matching subscribers" (MQTT 5)
+        self.reasons: dict[int, int] = {}
+        self.client.on_publish = self._on_publish
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
 
@@ -90,6 +110,18 @@ class GatewayPublisher:
     def raw(self, topic: str, payload, retain: bool = False):
         """Any bytes on any topic."""
         return self.client.publish(topic, payload, qos=1, retain=retain)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        self.reasons[mid] = reason_code.value
+
+    def wait_pubacks(self, mids: list[int], timeout: float) -> None:
+        """Until every mid has its PUBACK (paho re-sends, after a reconnect, what was
+        published while the broker was away; its wait_for_publish() raises for those)."""
+        deadline = time.monotonic() + timeout
+        while not all(mid in self.reasons for mid in mids):
+            missing = sum(mid not in self.reasons for mid in mids)
+            assert time.monotonic() < deadline, f"{missing} messages never PUBACKed"
+            time.sleep(0.05)
 
     def close(self):
         """Disconnect after everything queued went out."""
