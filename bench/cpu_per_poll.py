@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--batch-window", default=None)
+    parser.add_argument("--sparkplug", action="store_true",
+                        help="also run the Sparkplug B edge node in both agents")
     args = parser.parse_args(argv)
     runs = {"old": [], "new": []}
     for _ in range(args.rounds):

@@ -126,6 +126,7 @@ class BusScheduler:
     async def run_loop(self) -> None:
         """Serve the bus forever: max_in_flight workers, children of this coroutine."""
         self._t_mark = self.clock()
+        self.rate.restart(self._t_mark)   # the window counts from the first poll, not the build
         if self.max_in_flight == 1:
             await self._worker()
             return

@@ -33,6 +33,12 @@ class PollRate:
         self.share = None             # of the closed buckets; None until one has a poll
         self.busy_share = 0.0         # of the last closed bucket: is the bus the bottleneck?
 
+    def restart(self, now: float) -> None:
+        """Start afresh at `now` (the bus begins to poll): the time between building the
+        scheduler and its first poll is no bus time, and would make a bus that is busy all
+        the time look idle in the first bucket (a wrong cause in the first seconds)."""
+        self.__init__(now)
+
     def polled(self, period: float, interval: float, now: float, workers: int = 1) -> None:
         """A good poll after a good one: planned `period` after the last start, it came `interval` after."""
         self.roll(now, workers)
@@ -50,7 +56,8 @@ class PollRate:
         self.closed.append((self.planned, self.taken))
         if len(self.closed) > BUCKETS:
             self.closed.pop(0)
-        self.busy_share = self.busy / ((now - self.start) * workers)
+        # a transaction is counted whole in the bucket it ends in: cap at the whole bucket
+        self.busy_share = min(1.0, self.busy / ((now - self.start) * workers))
         self.start, self.planned, self.taken, self.busy = now, 0.0, 0.0, 0.0
         planned = sum(b[0] for b in self.closed)
         taken = sum(b[1] for b in self.closed)
@@ -62,7 +69,7 @@ class PollRate:
         open_s = now - self.start
         if open_s < 0.5:
             return self.busy_share
-        return max(self.busy_share, self.busy / (open_s * workers))
+        return max(self.busy_share, min(1.0, self.busy / (open_s * workers)))
 
     def oversubscribed(self) -> bool:
         return self.share is not None and self.share < KEEP_UP_SHARE

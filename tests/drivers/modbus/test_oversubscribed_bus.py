@@ -19,10 +19,12 @@ PROMISE_S = 10.0          # shows within 10 s of falling behind, clears within 1
 ON_TIME_S = 5.0           # how long an on-time bus is watched for a false alarm
 
 
-async def _fleet(sink):
-    """10 simulated lights on one Modbus TCP connection, polled every 0.5 s."""
+async def _fleet(sink, answer_delay_s=0.0, build_to_run_s=0.0):
+    """10 simulated lights on one Modbus TCP connection, polled every 0.5 s; the poll loop
+    starts build_to_run_s after the scheduler is built (as the agent wires the rest first)."""
     port = free_port()
     site = SimulatedSite(LIGHTS)
+    site.answer_delay_s = answer_delay_s
     server = asyncio.create_task(site.serve_tcp("127.0.0.1", port))
     bus = ModbusTcpBus("lan", "127.0.0.1", port, timeout_s=2.0, max_in_flight=1, connections=1)
     for _ in range(100):
@@ -35,6 +37,7 @@ async def _fleet(sink):
                for u in range(1, LIGHTS + 1)]
     scheduler = BusScheduler("lan", targets, sink, time.monotonic,
                              lambda: int(time.time() * 1000), max_in_flight=1)
+    await asyncio.sleep(build_to_run_s)
     poller = asyncio.create_task(scheduler.run_loop())
     return site, scheduler, (poller, server), bus
 
@@ -116,3 +119,23 @@ def test_an_agent_short_of_cpu_is_oversubscribed_though_the_bus_has_time():
     assert "the bus has time" in shown["oversubscribed_cause"], shown
     assert "CPU is short" in shown["oversubscribed_cause"], shown
     assert cleared_s is not None, f"still oversubscribed {PROMISE_S} s after recovery: {cleared}"
+
+
+def test_a_bus_slow_from_the_start_names_the_bus_time_as_the_cause_from_the_first_status():
+    # the rate window opened when the scheduler was built: the agent wires the uplink, the
+    # rules and the watch before the poll loops start, so the first bucket held that idle time
+    # and a bus busy all the time read as "busy 70 %, the agent's CPU is short" in the first
+    # seconds (seen failing on the old code)
+    async def main():
+        site, scheduler, tasks, bus = await _fleet(lambda reading: None, answer_delay_s=0.04,
+                                                   build_to_run_s=0.6)
+        try:
+            return await _statuses(scheduler, PROMISE_S / 2)
+        finally:
+            await _stop(tasks, bus)
+    statuses = asyncio.run(main())
+    over = [s for s in statuses if s["oversubscribed"]]
+    assert over, f"a bus with demand 1.6 not oversubscribed in {PROMISE_S / 2} s: {statuses[-1]}"
+    for status in over:
+        assert "more bus time than there is" in status["oversubscribed_cause"], status
+        assert "CPU is short" not in status["oversubscribed_cause"], status
