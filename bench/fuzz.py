@@ -2,8 +2,8 @@
 
 Decoders (properties in tests/drivers/fuzz_props.py): the RTU reply scanner, the
 MBAP decoder, the SDS011 / PMS5003 / ASCII serial parsers, the signed-command
-envelope decoder, the gateway.yaml loader and the Sparkplug NCMD/DCMD and STATE
-decoders (agent/sparkplug/). Each runs in its own process under
+envelope decoder, the gateway.yaml loader, the Sparkplug NCMD/DCMD and STATE
+decoders (agent/sparkplug/) and the TALQ body and OverrideCommand decoders (agent/talq/). Each runs in its own process under
 atheris (libFuzzer; `pip install atheris`, x86_64 wheels) with our packages
 instrumented, seeded with valid inputs. Without atheris, hypothesis runs the same
 properties with --runs examples (no coverage figure then).
@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("rtu", "mbap", "sds011", "pms5003", "ascii", "envelope", "config", "spb_cmd",
-           "spb_state")
+           "spb_state", "talq_override")
 
 
 def seeds(name: str) -> list[bytes]:
@@ -54,6 +54,21 @@ def seeds(name: str) -> list[bytes]:
         return [rebirth.SerializeToString(), write.SerializeToString()]
     if name == "spb_state":
         return [b'{"online": true, "timestamp": 1767225600123}']
+    if name == "talq_override":   # first byte: content-encoding (identity, gzip, deflate)
+        import gzip
+        import json
+        import uuid
+        light = str(uuid.uuid5(uuid.UUID("00000000-0000-0000-0000-000000006a7e"), "L-001"))
+        road = str(uuid.uuid5(uuid.UUID("00000000-0000-0000-0000-000000006a7e"), "group:road"))
+        body = json.dumps({"addresses": [{"resource": "devices", "address": light},
+                                         {"resource": "groups", "address": road}],
+                           "targetCommand": {"reason": "override", "cmsRefId": "x",
+                                             "expiration": "2027-10-16T03:33:12Z",
+                                             "rampToLevelTime": 0.5,
+                                             "state": {"name": "LevelState", "value": 50}}})
+        return [b"\x00" + body.encode(), b"\x01" + gzip.compress(body.encode()),
+                b"\x00" + json.dumps({"addresses": [{"resource": "devices",
+                                                      "address": light + "/lampActuator"}]}).encode()]
     if name == "envelope":
         return [b'{"payload": "{\\"cmd\\": \\"dim\\"}", "sig": "00ff"}']
     cases = sorted((REPO / "tests" / "config_cases").glob("*/gateway.yaml"))
@@ -82,7 +97,7 @@ def fuzz_one(name: str, runs: int, work: Path) -> dict:
     for i, seed in enumerate(seeds(name)):
         (corpus / f"seed-{i}").write_bytes(seed)
     # the envelope up to the intake's 16 kB limit: deep nesting needs 1,000+ bytes
-    max_len = {"config": 8192, "envelope": 16384}.get(name, 1024)
+    max_len = {"config": 8192, "envelope": 16384, "talq_override": 4096}.get(name, 1024)
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, __file__, "--child", name, "--runs", str(runs),
                            "--corpus", str(corpus), "--artifacts", str(artifacts),

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def make_app(site, talq) -> web.Application:
-    # client_max_size bounds every request body (413 past it, as a TALQ error body); bodies
+    # client_max_size bounds every request body (a 400 payloadError past it); bodies
     # are decompressed by agent/talq/bodies.py under the same bound, so a gzip bomb is refused
     # and an encoding §3.5 does not allow reaches talq_errors (415) instead of the parser
     app = web.Application(middlewares=[talq_errors], client_max_size=talq.max_body,

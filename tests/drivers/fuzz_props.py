@@ -8,6 +8,7 @@ RecursionError is a crash: it propagates out of the check).
 """
 
 import math
+import types
 
 from agent.config.loading import parse_config
 from agent.errors import ConfigError
@@ -15,6 +16,10 @@ from agent.sparkplug.edge import EdgeState
 from agent.sparkplug.node import HostState
 from agent.sparkplug.payloads import build_models
 from agent.sparkplug.topics import Topics
+from agent.talq.bodies import decode as talq_decode
+from agent.talq.catalog import Catalog
+from agent.talq.errors import TalqError
+from agent.talq.overrides import decode_override
 from agent.uplink.intake import CommandIntake
 from agent.uplink.signing import BadEnvelope, envelope_parts
 from drivers.errors import FrameError
@@ -167,6 +172,41 @@ def check_spb_state(data: bytes) -> None:
         assert isinstance(host.online, bool) and 0 <= host.timestamp < 2 ** 63
 
 
+class _TalqSite:
+    """What the TALQ decoders look at: two lights in group road, a meter (no lamp actuator)."""
+
+    def __init__(self):
+        kinds = {"L-001": "streetlight", "L-002": "streetlight", "M-1": "meter"}
+        ns = types.SimpleNamespace
+        self.config = ns(devices=[ns(id=d) for d in kinds], gateway=ns(id="gw"))
+        self.devices = {d: ns(profile=ns(kind=k)) for d, k in kinds.items()}
+        self.lighting = ns(controller=ns(groups={"road": ["L-001", "L-002"]},
+                                         devices=["L-001", "L-002"]))
+
+
+TALQ_CATALOG = Catalog(_TalqSite(), types.SimpleNamespace(
+    gateway_address="00000000-0000-0000-0000-000000006a7e"))
+TALQ_NOW = 1_800_000_000.0
+
+
+def check_talq_override(data: bytes) -> None:
+    """A TALQ request body (identity, gzip or deflate, as §3.5 allows) decoded and read as an
+    OverrideCommand: lights of ours with a level 0..100, or a TalqError (400 or 422)."""
+    encoding = ("identity", "gzip", "deflate")[data[0] % 3] if data else "identity"
+    try:
+        body = talq_decode(data[1:], encoding, 4096)
+        lights, switch, dim, expires, label = decode_override(body, TALQ_CATALOG, TALQ_NOW)
+    except TalqError as exc:
+        assert exc.status in (400, 422) and exc.key and exc.description
+        return
+    assert lights and set(lights) <= {"L-001", "L-002"} and len(set(lights)) == len(lights)
+    assert (switch, dim) == (None, None) or switch is (dim is not None)
+    assert dim is None or (type(dim) is int and 1 <= dim <= 100)
+    assert expires is None or expires > TALQ_NOW
+    assert isinstance(label, str) and len(label) < 100
+
+
 CHECKS = {"rtu": check_rtu, "mbap": check_mbap, "sds011": check_sds011,
           "pms5003": check_pms5003, "ascii": check_ascii, "envelope": check_envelope,
-          "config": check_config, "spb_cmd": check_spb_command, "spb_state": check_spb_state}
+          "config": check_config, "spb_cmd": check_spb_command, "spb_state": check_spb_state,
+          "talq_override": check_talq_override}

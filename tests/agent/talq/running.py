@@ -90,3 +90,14 @@ def call(port: int, pki: dict, method: str, path: str, body=None, headers=None,
         return response.status, dict(response.getheaders()), json.loads(raw) if raw else None
     finally:
         connection.close()
+
+
+async def until(predicate, what: str, timeout: float = 20.0):
+    """Wait (bounded) until predicate() is truthy, e.g. a simulated lamp reaching a level:
+    the simulator has no event to wait on, so it is looked at every 0.1 s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := predicate()):
+        assert loop.time() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.1)
+    return value
