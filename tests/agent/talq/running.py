@@ -36,12 +36,12 @@ class PolledAgent(Agent):
 
 
 def talq_gateway_yaml(tmp_path, site_port: int, lights: int, pki: dict, port: int,
-                      extra: str = "") -> object:
+                      extra: str = "", cms_port: int = 9, talq_extra: str = "") -> object:
     talq = (f'talq: {{listen: "127.0.0.1:{port}", tls_cert: "{pki["server.crt"]}", '
             f'tls_key: "{pki["server.key"]}", cms_ca: "{pki["ca.crt"]}", '
-            f'cms_uri: "https://127.0.0.1:9/talq", cms_address: "{CMS}", '
+            f'cms_uri: "https://127.0.0.1:{cms_port}/talq", cms_address: "{CMS}", '
             f'gateway_uri: "https://127.0.0.1:{port}", gateway_address: "{GATEWAY}", '
-            'page_limit: 3, max_body: 4096}\n')
+            f'page_limit: 3, max_body: 4096{talq_extra}}}\n')
     lighting = ("lighting:\n  groups:\n    road: {devices: [" +
                 ", ".join(f"L-{u:03d}" for u in range(1, lights + 1)) + "], schedule: evening}\n"
                 "  schedules:\n    evening: {on: sunset, off: sunrise}\n"
@@ -53,11 +53,13 @@ def talq_gateway_yaml(tmp_path, site_port: int, lights: int, pki: dict, port: in
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(tmp_path, site, lights: int):
-    """(agent, pki, port) while the agent runs with every light polled once."""
-    pki = make_talq_pki(tmp_path / "pki")
+async def running_gateway(tmp_path, site, lights: int, pki: dict | None = None, **yaml):
+    """(agent, pki, port) while the agent runs with every light polled once; `yaml`: more
+    talq_gateway_yaml arguments (extra, cms_port, talq_extra)."""
+    pki = pki or make_talq_pki(tmp_path / "pki")
     port = free_port()
-    agent = PolledAgent(talq_gateway_yaml(tmp_path, site.port, lights, pki, port), lights=lights)
+    agent = PolledAgent(talq_gateway_yaml(tmp_path, site.port, lights, pki, port, **yaml),
+                        lights=lights)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
