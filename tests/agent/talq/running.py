@@ -36,7 +36,8 @@ class PolledAgent(Agent):
 
 
 def talq_gateway_yaml(tmp_path, site_port: int, lights: int, pki: dict, port: int,
-                      extra: str = "", cms_port: int = 9, talq_extra: str = "") -> object:
+                      extra: str = "", cms_port: int = 9, talq_extra: str = "",
+                      schedule: str = "{on: sunset, off: sunrise}", load: bool = True):
     talq = (f'talq: {{listen: "127.0.0.1:{port}", tls_cert: "{pki["server.crt"]}", '
             f'tls_key: "{pki["server.key"]}", cms_ca: "{pki["ca.crt"]}", '
             f'cms_uri: "https://127.0.0.1:{cms_port}/talq", cms_address: "{CMS}", '
@@ -44,12 +45,12 @@ def talq_gateway_yaml(tmp_path, site_port: int, lights: int, pki: dict, port: in
             f'page_limit: 3, max_body: 4096{talq_extra}}}\n')
     lighting = ("lighting:\n  groups:\n    road: {devices: [" +
                 ", ".join(f"L-{u:03d}" for u in range(1, lights + 1)) + "], schedule: evening}\n"
-                "  schedules:\n    evening: {on: sunset, off: sunrise}\n"
+                f"  schedules:\n    evening: {schedule}\n"
                 "  failsafe: {level: 70}\n")
     path = write_gateway(tmp_path / "gateway.yaml", f"mqtt://127.0.0.1:{free_port()}",
                          site_port, lights, poll="200ms", clock="assume",
                          extra=talq + lighting + extra)
-    return load_config(path)
+    return load_config(path) if load else path
 
 
 @contextlib.asynccontextmanager
