@@ -3,7 +3,7 @@
 Decoders (properties in tests/drivers/fuzz_props.py): the RTU reply scanner, the
 MBAP decoder, the SDS011 / PMS5003 / ASCII serial parsers, the signed-command
 envelope decoder, the gateway.yaml loader, the Sparkplug NCMD/DCMD and STATE
-decoders (agent/sparkplug/) and the TALQ body and OverrideCommand decoders (agent/talq/). Each runs in its own process under
+decoders (agent/sparkplug/) and the TALQ body, OverrideCommand and LoggerConfig decoders (agent/talq/). Each runs in its own process under
 atheris (libFuzzer; `pip install atheris`, x86_64 wheels) with our packages
 instrumented, seeded with valid inputs. Without atheris, hypothesis runs the same
 properties with --runs examples (no coverage figure then).
@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("rtu", "mbap", "sds011", "pms5003", "ascii", "envelope", "config", "spb_cmd",
-           "spb_state", "talq_override")
+           "spb_state", "talq_override", "talq_logger")
 
 
 def seeds(name: str) -> list[bytes]:
@@ -69,6 +69,14 @@ def seeds(name: str) -> list[bytes]:
         return [b"\x00" + body.encode(), b"\x01" + gzip.compress(body.encode()),
                 b"\x00" + json.dumps({"addresses": [{"resource": "devices",
                                                       "address": light + "/lampActuator"}]}).encode()]
+    if name == "talq_logger":
+        import json
+        body = {"address": "faults", "ownerCMS": "x",
+                "sourceAddresses": {"blackList": [{"resource": "groups", "address": "nope"}]},
+                "recordingMode": {"type": "EventRecordingMode",
+                                  "sourceEvents": {"whiteList": ["lampFailure"], "blackList": []}},
+                "reportingMode": {"type": "ImmediateReportingMode", "delay": 5}}
+        return [b"\x00" + json.dumps(body).encode()]
     if name == "envelope":
         return [b'{"payload": "{\\"cmd\\": \\"dim\\"}", "sig": "00ff"}']
     cases = sorted((REPO / "tests" / "config_cases").glob("*/gateway.yaml"))
@@ -97,7 +105,8 @@ def fuzz_one(name: str, runs: int, work: Path) -> dict:
     for i, seed in enumerate(seeds(name)):
         (corpus / f"seed-{i}").write_bytes(seed)
     # the envelope up to the intake's 16 kB limit: deep nesting needs 1,000+ bytes
-    max_len = {"config": 8192, "envelope": 16384, "talq_override": 4096}.get(name, 1024)
+    max_len = {"config": 8192, "envelope": 16384, "talq_override": 4096,
+               "talq_logger": 4096}.get(name, 1024)
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, __file__, "--child", name, "--runs", str(runs),
                            "--corpus", str(corpus), "--artifacts", str(artifacts),

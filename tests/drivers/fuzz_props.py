@@ -19,6 +19,7 @@ from agent.sparkplug.topics import Topics
 from agent.talq.bodies import decode as talq_decode
 from agent.talq.catalog import Catalog
 from agent.talq.errors import TalqError
+from agent.talq.loggers import decode_logger, records
 from agent.talq.overrides import decode_override
 from agent.uplink.intake import CommandIntake
 from agent.uplink.signing import BadEnvelope, envelope_parts
@@ -206,7 +207,20 @@ def check_talq_override(data: bytes) -> None:
     assert isinstance(label, str) and len(label) < 100
 
 
+def check_talq_logger(data: bytes) -> None:
+    """A TALQ body read as a LoggerConfig: a stored form whose filters answer, or TalqError."""
+    encoding = ("identity", "gzip", "deflate")[data[0] % 3] if data else "identity"
+    try:
+        logger = decode_logger(talq_decode(data[1:], encoding, 4096), TALQ_CATALOG)
+    except TalqError as exc:
+        assert exc.status in (400, 422) and exc.key and exc.description
+        return
+    assert isinstance(logger["config"]["address"], str) and 0 <= logger["delay"] <= 86400
+    for device in ("L-001", "M-1", "gateway"):
+        assert records(logger, device, "lampFailure") in (True, False)
+
+
 CHECKS = {"rtu": check_rtu, "mbap": check_mbap, "sds011": check_sds011,
           "pms5003": check_pms5003, "ascii": check_ascii, "envelope": check_envelope,
           "config": check_config, "spb_cmd": check_spb_command, "spb_state": check_spb_state,
-          "talq_override": check_talq_override}
+          "talq_override": check_talq_override, "talq_logger": check_talq_logger}

@@ -128,3 +128,15 @@ def test_override_commands_near_valid_ones_decode_or_are_talq_errors(level, name
         level if level is HUGE else json.dumps(level)), 1).encode()
     raw = (raw, gzip.compress(raw), zlib.compress(raw))[encoding]
     CHECKS["talq_override"](bytes([encoding]) + raw)
+
+
+@SHORT
+@given(events=JSON, sources=JSON, delay=JSON | st.integers(-1, 90000),
+       kind=st.sampled_from(["EventRecordingMode", "PeriodicRecordingMode", 7]),
+       report=st.sampled_from(["ImmediateReportingMode", "ScheduledReportingMode", None]))
+def test_logger_configs_near_valid_ones_decode_or_are_talq_errors(events, sources, delay, kind,
+                                                                  report):
+    body = {"address": "faults", "ownerCMS": "cms", "sourceAddresses": sources,
+            "recordingMode": {"type": kind, "sourceEvents": events},
+            "reportingMode": {"type": report, "delay": delay}}
+    CHECKS["talq_logger"](b"\x00" + json.dumps(body).encode())
