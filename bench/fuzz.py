@@ -27,7 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("rtu", "mbap", "sds011", "pms5003", "ascii", "envelope", "config", "spb_cmd",
-           "spb_state", "talq_override", "talq_logger")
+           "spb_state", "talq_override", "talq_logger", "talq_override_tree",
+           "talq_logger_tree")
 
 
 def seeds(name: str) -> list[bytes]:
@@ -77,6 +78,8 @@ def seeds(name: str) -> list[bytes]:
                                   "sourceEvents": {"whiteList": ["lampFailure"], "blackList": []}},
                 "reportingMode": {"type": "ImmediateReportingMode", "delay": 5}}
         return [b"\x00" + json.dumps(body).encode()]
+    if name.endswith("_tree"):      # opcodes of tests.drivers.fuzz_props.talq_tree
+        return [bytes([0, 2, 5, 1, 1, 0, 2, 2, 8, 25, 8, 5, 1, 8, 2, 0, 1, 8, 7]), bytes(64)]
     if name == "envelope":
         return [b'{"payload": "{\\"cmd\\": \\"dim\\"}", "sig": "00ff"}']
     cases = sorted((REPO / "tests" / "config_cases").glob("*/gateway.yaml"))

@@ -207,6 +207,73 @@ def check_talq_override(data: bytes) -> None:
     assert isinstance(label, str) and len(label) < 100
 
 
+_LIGHT = TALQ_CATALOG.address_of("L-001")
+TALQ_WORDS = ("addresses", "resource", "address", "devices", "groups", "targetCommand",
+              "state", "name", "value", "LevelState", "levelState", "BooleanState", "reason",
+              "override", "program", "cmsRefId", "expiration", "start", "rampToLevelTime",
+              "2027-01-01T00:00:00Z", "2020-01-01T00:00:00+07:00", "2027-01-01T00:00:00",
+              "9999-12-31T23:59:59-23:59", _LIGHT, _LIGHT + "/lampActuator",
+              _LIGHT + "/lampActuator/targetLightCommand", _LIGHT + "/x",
+              TALQ_CATALOG.address_of("M-1"), "00000000-0000-0000-0000-000000006a7e",
+              next(iter(TALQ_CATALOG.groups)), "ownerCMS", "recordingMode", "reportingMode",
+              "type", "EventRecordingMode", "PeriodicRecordingMode", "ImmediateReportingMode",
+              "ScheduledReportingMode", "sourceEvents", "whiteList", "blackList", "delay",
+              "lampFailure", "sourceAddresses", "activePeriods", "faults", "")
+
+
+def talq_tree(data: bytes, words=TALQ_WORDS):
+    """A JSON value built from bytes (opcodes and the words of the TALQ bodies), so the
+    coverage-guided fuzzer steers through the decoders' Python, not through C json."""
+    pos = [0]
+
+    def byte() -> int:
+        pos[0] += 1
+        return data[pos[0] - 1] if pos[0] <= len(data) else 0
+
+    def value(depth: int):
+        op = byte() % 9
+        if op == 0 and depth < 6:
+            return {words[byte() % len(words)]: value(depth + 1) for _ in range(byte() % 5)}
+        if op == 1 and depth < 6:
+            return [value(depth + 1) for _ in range(byte() % 5)]
+        if op == 2:
+            return byte() - 8
+        if op == 3:
+            return (byte() << 24 | byte() << 16 | byte() << 8 | byte()) - (1 << 31)
+        if op == 4:
+            return (float("nan"), float("inf"), -0.0, 0.5, 100.0, 1e308)[byte() % 6]
+        if op == 5:
+            return bool(byte() & 1)
+        if op == 6:
+            return None
+        return words[byte() % len(words)]
+    return value(0)
+
+
+def check_talq_override_tree(data: bytes) -> None:
+    """decode_override on structures near real OverrideCommands (see talq_tree)."""
+    body = talq_tree(data)
+    try:
+        lights, switch, dim, expires, label = decode_override(body, TALQ_CATALOG, TALQ_NOW)
+    except TalqError as exc:
+        assert exc.status in (400, 422) and exc.key and exc.description
+        return
+    assert lights and set(lights) <= {"L-001", "L-002"}
+    assert dim is None or (type(dim) is int and 1 <= dim <= 100)
+    assert expires is None or expires > TALQ_NOW
+
+
+def check_talq_logger_tree(data: bytes) -> None:
+    """decode_logger on structures near real LoggerConfigs (see talq_tree)."""
+    try:
+        logger = decode_logger(talq_tree(data), TALQ_CATALOG)
+    except TalqError as exc:
+        assert exc.status in (400, 422) and exc.key and exc.description
+        return
+    for device in ("L-001", "M-1", "gateway"):
+        assert records(logger, device, "lampFailure") in (True, False)
+
+
 def check_talq_logger(data: bytes) -> None:
     """A TALQ body read as a LoggerConfig: a stored form whose filters answer, or TalqError."""
     encoding = ("identity", "gzip", "deflate")[data[0] % 3] if data else "identity"
@@ -223,4 +290,6 @@ def check_talq_logger(data: bytes) -> None:
 CHECKS = {"rtu": check_rtu, "mbap": check_mbap, "sds011": check_sds011,
           "pms5003": check_pms5003, "ascii": check_ascii, "envelope": check_envelope,
           "config": check_config, "spb_cmd": check_spb_command, "spb_state": check_spb_state,
-          "talq_override": check_talq_override, "talq_logger": check_talq_logger}
+          "talq_override": check_talq_override, "talq_logger": check_talq_logger,
+          "talq_override_tree": check_talq_override_tree,
+          "talq_logger_tree": check_talq_logger_tree}
