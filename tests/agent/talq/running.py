@@ -54,13 +54,14 @@ def talq_gateway_yaml(tmp_path, site_port: int, lights: int, pki: dict, port: in
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(tmp_path, site, lights: int, pki: dict | None = None, **yaml):
+async def running_gateway(tmp_path, site, lights: int, pki: dict | None = None, clock=None,
+                          **yaml):
     """(agent, pki, port) while the agent runs with every light polled once; `yaml`: more
     talq_gateway_yaml arguments (extra, cms_port, talq_extra)."""
     pki = pki or make_talq_pki(tmp_path / "pki")
     port = free_port()
     agent = PolledAgent(talq_gateway_yaml(tmp_path, site.port, lights, pki, port, **yaml),
-                        lights=lights)
+                        lights=lights, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
