@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.agent.talq.oas import GATEWAY_API, standard_dir
 from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway
+from tests.agent.talq.test_talq_plans import program
 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance")
@@ -19,7 +20,10 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
 IMPLEMENTED = (r"^(GET /(devices|device-classes|services)(/|$)"
                r"|GET /groups(/count|/\{groupAddress\})?$|POST /override-commands$"
                r"|POST /logger-configs$|(GET|PUT) /logger-configs/\{loggerAddress\}$"
-               r"|GET /log-reports/(count|\{loggerAddress\})$)")
+               r"|GET /log-reports/(count|\{loggerAddress\})$"
+               r"|(GET|POST) /(calendars|control-programs)$|GET /(calendars|control-programs)/count$"
+               r"|GET /calendars/\{calendarAddress\}$"
+               r"|GET /control-programs/\{controlProgramAddress\}$|POST /assign-commands$)")
 
 
 FAULTS = {"address": "faults", "ownerCMS": CMS,
@@ -47,6 +51,7 @@ def test_schemathesis_finds_no_failure_on_the_implemented_operations(tmp_path, s
     config.write_text(f'[parameters]\n"query.clientAddress" = "{CMS}"\n'
                       f'"path.deviceAddress" = "{light}"\n"path.functionId" = "lampMonitor"\n'
                       f'"path.groupAddress" = "{road}"\n"path.loggerAddress" = "faults"\n'
+                      '"path.calendarAddress" = "city"\n"path.controlProgramAddress" = "night"\n'
                       '"path.attributeName" = "supplyVoltage"\n'
                       '"path.className" = "LenteraStreetlight"\n'
                       '"path.serviceName" = "ConfigurationService"\n')
@@ -58,6 +63,13 @@ def test_schemathesis_finds_no_failure_on_the_implemented_operations(tmp_path, s
                 call, port, pki, "POST", "/logger-configs", body=FAULTS,
                 query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
             assert created[0] == 201, created
+            # and a program and a calendar to read (test_talq_plans runs them)
+            for path, body in (("/control-programs", [program()]), ("/calendars", [
+                    {"id": "city", "ownerCMS": CMS, "defaultProgram": "night"}])):
+                made = await asyncio.to_thread(
+                    call, port, pki, "POST", path, body=body,
+                    query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
+                assert made[0] == 201, made
             process = await asyncio.create_subprocess_exec(
                 *schemathesis_command(port, pki, config, 40), cwd=tmp_path,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -69,7 +81,7 @@ def test_schemathesis_finds_no_failure_on_the_implemented_operations(tmp_path, s
     print(out[-3000:])
     assert code == 0, out[-6000:]
     summary = out[out.rfind("SUMMARY"):]
-    assert "Tested: 19" in summary                 # the 20 implemented, less that DELETE
+    assert "Tested: 28" in summary                 # the 29 implemented, less that DELETE
     cases = re.search(r"(\d+) generated, (\d+) passed", summary)
     assert cases and cases[1] == cases[2] and int(cases[1]) > 100, summary
     assert "returned only 404" not in out          # the real ids reached the 200 answers
