@@ -55,6 +55,11 @@ class LogReporter:
             self.fresh.extend(mine)
             self._wake.set()
 
+    def status(self) -> dict:
+        """For the status message: reports and records the CMS took, failed POSTs, records
+        waiting for the CMS, and why the last report was not taken (None: it was)."""
+        return {**self.counts, "waiting": len(self.waiting), "cause": self.last_error}
+
     async def report_loop(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self.talq.report_timeout)
         connector = aiohttp.TCPConnector(ssl=client_context(self.talq), limit=1)

@@ -71,6 +71,9 @@ def test_lamp_failures_reach_a_misbehaving_cms_as_lampfailure_records(tmp_path, 
             assert cms.invalid == []              # every request as the CMS OAS defines it
             # nothing waits any more: the records the CMS took are acknowledged
             await until(lambda: not agent.talq.reporter.waiting, "no record waiting")
+            figures = agent.talq.reporter.status()
+            assert figures["failures"] >= 4 and figures["records"] >= 3
+            assert figures["waiting"] == 0 and figures["cause"] is None
             status, _, report = await ask("GET", "/log-reports/faults")
             assert status == 200 and report == {"address": "faults", "entries": []}
             validate(report, "LogReport")
