@@ -68,6 +68,7 @@ class Agent:
         self._drops_unreported = 0
         self.history = None                  # the console's local history (agent/store/history)
         self.recent_events = None            # the console's recent events (agent/local/events)
+        self.talq = None                     # the TALQ interface's state (agent/talq/wiring.py)
 
     def _build_field(self) -> None:
         self.buses, self.devices, self.schedulers = build_field(self.config, self.on_reading,
@@ -260,8 +261,8 @@ class Agent:
             metrics = MetricsServer(self.config.metrics.listen, lambda: agent_figures(self))
             start("metrics.serve", metrics.serve_loop)
         if self.config.talq is not None:      # the TALQ gateway API (docs/talq.md)
-            from agent.talq.server import TalqServer
-            start("talq.serve", TalqServer(self, self.config.talq).serve_loop)
+            from agent.talq.wiring import start_talq
+            self.talq = start_talq(self, start)
         self._start_notify()
 
     def _start_notify(self) -> None:

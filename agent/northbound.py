@@ -12,14 +12,13 @@ JSON = INTERFACES["json"]
 
 
 def interfaces(config: GatewayConfig) -> tuple[str, ...]:
-    """The configured northbound interfaces that drain the outbox, by name.
-
-    TALQ (docs/talq.md) serves live state over HTTPS and takes no outbox rows yet: its log-report
-    client is not built, and rows bound for an interface nobody acks would fill the card.
-    """
+    """The configured northbound interfaces that drain the outbox, by name."""
+    names = ["json"]
     if config.sparkplug.enabled:      # docs/sparkplug.md: a Sparkplug B edge node as well
-        return ("json", "sparkplug")
-    return ("json",)
+        names.append("sparkplug")
+    if config.talq is not None:       # docs/talq.md: log reports to the CMS (§5.5)
+        names.append("talq")
+    return tuple(names)
 
 
 def routes(config: GatewayConfig) -> dict[str, int | None]:
@@ -27,8 +26,10 @@ def routes(config: GatewayConfig) -> dict[str, int | None]:
 
     Acks answer the JSON interface's signed commands, so they go there only.
     Sparkplug carries telemetry only (its births/deaths say what events would): not events.
+    TALQ carries events only: its log reports record events (EventRecordingMode, §5.5);
+    the CMS reads live values with GET, so telemetry rows would only wait for it in vain.
     """
-    if config.sparkplug.enabled:
-        every = sum(INTERFACES[name] for name in interfaces(config))
-        return {"telemetry": None, "events": every & ~INTERFACES["sparkplug"], "acks": JSON}
-    return {"telemetry": None, "events": None, "acks": JSON}
+    every = sum(INTERFACES[name] for name in interfaces(config))
+    talq, sparkplug = INTERFACES["talq"], INTERFACES["sparkplug"]
+    return {"telemetry": every & ~talq if every & talq else None,
+            "events": every & ~sparkplug if every & sparkplug else None, "acks": JSON}

@@ -36,4 +36,6 @@ async def full_snapshot(agent) -> dict:
     out["commands"] = {**agent.commands.counts, **agent.intake.status()}
     if getattr(agent, "sparkplug", None) is not None:     # docs/sparkplug.md
         out["sparkplug"] = agent.sparkplug.status()
+    if getattr(agent, "talq", None) is not None:          # docs/talq.md
+        out["talq"] = {**agent.talq.reporter.status(), "loggers": len(agent.talq.store.loggers)}
     return out

@@ -8,6 +8,9 @@ medians, and new/old for CPU per poll.
 Run: .venv/bin/python bench/cpu_per_poll.py --old /tmp/lentera-old [--rounds 3]
      [--endpoints 5 --units 100 --poll 1s --seconds 20]
 (make the old checkout with `git archive <commit> | tar -x -C /tmp/lentera-old`)
+
+     .venv/bin/python bench/cpu_per_poll.py --talq-off-on [...]
+(this checkout twice per round: "old" without the talq: section, "new" with it)
 """
 
 import argparse
@@ -24,7 +27,9 @@ KEYS = ("cpu_ms_per_poll", "loop_ms_per_poll", "threads_ms_per_poll", "p50", "p9
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--old", required=True, help="checkout of the old code")
+    parser.add_argument("--old", help="checkout of the old code")
+    parser.add_argument("--talq-off-on", action="store_true",
+                        help="compare this checkout without and with TALQ instead")
     parser.add_argument("--new", default=str(REPO), help="checkout of the new code")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--endpoints", type=int, default=5)
@@ -37,10 +42,15 @@ def main(argv=None) -> int:
     parser.add_argument("--sparkplug", action="store_true",
                         help="also run the Sparkplug B edge node in both agents")
     args = parser.parse_args(argv)
+    if args.old is None and not args.talq_off_on:
+        parser.error("give --old CHECKOUT or --talq-off-on")
+    args.sparkplug = False
     runs = {"old": [], "new": []}
     for _ in range(args.rounds):
         for label in ("old", "new"):
-            figures = measure(args, Path(getattr(args, label)))
+            args.talq = args.talq_off_on and label == "new"
+            root = args.new if args.talq_off_on else getattr(args, label)
+            figures = measure(args, Path(root))
             if figures is None:
                 print(f"{label}: no telemetry arrived")
                 return 1

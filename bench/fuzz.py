@@ -2,8 +2,8 @@
 
 Decoders (properties in tests/drivers/fuzz_props.py): the RTU reply scanner, the
 MBAP decoder, the SDS011 / PMS5003 / ASCII serial parsers, the signed-command
-envelope decoder, the gateway.yaml loader and the Sparkplug NCMD/DCMD and STATE
-decoders (agent/sparkplug/). Each runs in its own process under
+envelope decoder, the gateway.yaml loader, the Sparkplug NCMD/DCMD and STATE
+decoders (agent/sparkplug/) and the TALQ body, OverrideCommand and LoggerConfig decoders (agent/talq/). Each runs in its own process under
 atheris (libFuzzer; `pip install atheris`, x86_64 wheels) with our packages
 instrumented, seeded with valid inputs. Without atheris, hypothesis runs the same
 properties with --runs examples (no coverage figure then).
@@ -27,7 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("rtu", "mbap", "sds011", "pms5003", "ascii", "envelope", "config", "spb_cmd",
-           "spb_state")
+           "spb_state", "talq_override", "talq_logger", "talq_override_tree",
+           "talq_logger_tree")
 
 
 def seeds(name: str) -> list[bytes]:
@@ -54,6 +55,31 @@ def seeds(name: str) -> list[bytes]:
         return [rebirth.SerializeToString(), write.SerializeToString()]
     if name == "spb_state":
         return [b'{"online": true, "timestamp": 1767225600123}']
+    if name == "talq_override":   # first byte: content-encoding (identity, gzip, deflate)
+        import gzip
+        import json
+        import uuid
+        light = str(uuid.uuid5(uuid.UUID("00000000-0000-0000-0000-000000006a7e"), "L-001"))
+        road = str(uuid.uuid5(uuid.UUID("00000000-0000-0000-0000-000000006a7e"), "group:road"))
+        body = json.dumps({"addresses": [{"resource": "devices", "address": light},
+                                         {"resource": "groups", "address": road}],
+                           "targetCommand": {"reason": "override", "cmsRefId": "x",
+                                             "expiration": "2027-10-16T03:33:12Z",
+                                             "rampToLevelTime": 0.5,
+                                             "state": {"name": "LevelState", "value": 50}}})
+        return [b"\x00" + body.encode(), b"\x01" + gzip.compress(body.encode()),
+                b"\x00" + json.dumps({"addresses": [{"resource": "devices",
+                                                      "address": light + "/lampActuator"}]}).encode()]
+    if name == "talq_logger":
+        import json
+        body = {"address": "faults", "ownerCMS": "x",
+                "sourceAddresses": {"blackList": [{"resource": "groups", "address": "nope"}]},
+                "recordingMode": {"type": "EventRecordingMode",
+                                  "sourceEvents": {"whiteList": ["lampFailure"], "blackList": []}},
+                "reportingMode": {"type": "ImmediateReportingMode", "delay": 5}}
+        return [b"\x00" + json.dumps(body).encode()]
+    if name.endswith("_tree"):      # opcodes of tests.drivers.fuzz_props.talq_tree
+        return [bytes([0, 2, 5, 1, 1, 0, 2, 2, 8, 25, 8, 5, 1, 8, 2, 0, 1, 8, 7]), bytes(64)]
     if name == "envelope":
         return [b'{"payload": "{\\"cmd\\": \\"dim\\"}", "sig": "00ff"}']
     cases = sorted((REPO / "tests" / "config_cases").glob("*/gateway.yaml"))
@@ -82,7 +108,8 @@ def fuzz_one(name: str, runs: int, work: Path) -> dict:
     for i, seed in enumerate(seeds(name)):
         (corpus / f"seed-{i}").write_bytes(seed)
     # the envelope up to the intake's 16 kB limit: deep nesting needs 1,000+ bytes
-    max_len = {"config": 8192, "envelope": 16384}.get(name, 1024)
+    max_len = {"config": 8192, "envelope": 16384, "talq_override": 4096,
+               "talq_logger": 4096}.get(name, 1024)
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, __file__, "--child", name, "--runs", str(runs),
                            "--corpus", str(corpus), "--artifacts", str(artifacts),

@@ -58,7 +58,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _config(work: Path, broker_port: int, ports: list[int], units: int, in_flight: int,
             batch_window: str | None = None, sparkplug: bool = False,
-            poll: str = "1s") -> Path:
+            poll: str = "1s", talq: bool = False) -> Path:
     lines = ["gateway: {id: bench-gw, site: bench, location: {lat: -6.178, lon: 106.632}, "
              "timezone: Asia/Jakarta}",
              "uplink:", f'  mqtt: {{url: "mqtt://127.0.0.1:{broker_port}", qos: 1}}',
@@ -74,6 +74,15 @@ def _config(work: Path, broker_port: int, ports: list[int], units: int, in_fligh
                          f"profile: streetlight-generic, poll: {poll}}}")
     if sparkplug:             # the Sparkplug edge node beside the JSON topics (docs/sparkplug.md)
         lines.append("sparkplug: {enabled: true, group_id: bench}")
+    if talq:                  # the TALQ gateway interface beside them (docs/talq.md)
+        from tests.support.talq_pki import make_talq_pki
+        pki = make_talq_pki(work / "pki")
+        lines.append(f'talq: {{listen: "127.0.0.1:{free_port()}", tls_cert: "{pki["server.crt"]}", '
+                     f'tls_key: "{pki["server.key"]}", cms_ca: "{pki["ca.crt"]}", '
+                     'cms_uri: "https://127.0.0.1:9/talq", '
+                     'cms_address: "00000000-0000-0000-0000-000001c0ffee", '
+                     'gateway_uri: "https://127.0.0.1:9", '
+                     'gateway_address: "00000000-0000-0000-0000-000000006a7e"}')
     path = work / "gateway.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -134,13 +143,15 @@ def measure(args, agent_root: Path) -> dict | None:
             wait_port(port)
         collector = Collector(broker.port)
         config = _config(work, broker.port, ports, args.units, args.in_flight,
-                         args.batch_window, args.sparkplug, args.poll)
+                         args.batch_window, args.sparkplug, args.poll,
+                         getattr(args, "talq", False))
         agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c", str(config)],
                                  cwd=agent_root, stderr=open(work / "agent.log", "wb"))
         procs.append(agent)
         print(f"{agent_root}: {args.endpoints} endpoints x {args.units} controllers, poll "
               f"{args.poll}, max_in_flight {args.in_flight}, outbox batch_window "
-              f"{args.batch_window or 'default'}, sparkplug {'on' if args.sparkplug else 'off'}"
+              f"{args.batch_window or 'default'}, sparkplug {'on' if args.sparkplug else 'off'}, "
+              f"talq {'on' if getattr(args, 'talq', False) else 'off'}"
               f"; warm-up {args.warmup:g} s, "
               f"window {args.seconds:g} s", flush=True)
         time.sleep(args.warmup)

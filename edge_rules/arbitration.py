@@ -109,6 +109,25 @@ class Arbiter:
         self.held[source] = [e for e in self.held[source] if e.target != tuple(target)]
         return gone
 
+    def withdraw(self, source: str, kind: str, lights: list) -> int:
+        """Take `lights` out of the held entries of `source` whose target is of `kind` (an
+        entry left with no light ends); the number of entries changed. TALQ §5.6: a later
+        override replaces the former on the lights it names, and leaves it on the others."""
+        gone = set(lights)
+        kept = []
+        changed = 0
+        for entry in self.held[source]:
+            if entry.target[0] != kind or not gone.intersection(entry.lights):
+                kept.append(entry)
+                continue
+            changed += 1
+            left = [light for light in entry.lights if light not in gone]
+            if left:          # a copy: saved() lists stay as they were, for restore()
+                kept.append(Entry(entry.seq, entry.source, entry.target, left, entry.switch,
+                                  entry.dim, entry.expires_s, entry.reason, entry.user))
+        self.held[source] = kept
+        return changed
+
     def shift(self, delta_s: int) -> None:
         """Move every held entry's end by delta_s: the wall clock was stepped, and a hold is a
         duration (2 h off stays 2 h off whatever NTP does to the calendar time)."""

@@ -27,7 +27,15 @@ class TalqConfig(BaseModel):
     retry_period: float = Field(default=60.0, ge=1, le=86400)   # GatewayFunction.retryPeriod, s
     profile: str = Field(default="lighting", pattern=r"^lighting$")   # the one profile served
     page_limit: int = Field(default=100, ge=1, le=1000)  # devices per page when none is asked
-    max_body: int = Field(default=1 << 20, ge=1024, le=16 << 20)  # request bytes; larger: 413
+    max_body: int = Field(default=1 << 20, ge=1024, le=16 << 20)  # request bytes; larger: 400
+    # the gateway as client of the CMS (log reports, §5.5): its client certificate (default:
+    # tls_cert/tls_key, which then need the clientAuth usage too); the CMS's server
+    # certificate is checked against cms_ca
+    client_cert: str | None = None
+    client_key: str | None = None
+    loggers_file: str | None = None       # logger configs (default: beside the outbox)
+    report_timeout: float = Field(default=10.0, gt=0, le=300)    # one POST /log-reports, s
+    report_max_entries: int = Field(default=500, ge=1, le=10000)  # per LogReport message
 
     @field_validator("cms_address", "gateway_address")
     @classmethod

@@ -190,6 +190,34 @@ class LightingService(OverrideApi, CityArbiter):
                 results[device_id] = written.get(device_id)
         return results
 
+    async def replace_commands(self, origin: str, device_ids: list, switch, dim,
+                               expires_s: float | None, reason: str) -> dict:
+        """City commands from `origin` (e.g. "talq") that replace that origin's earlier ones on
+        these lights; switch and dim both None only withdraws them, so the lights resume their
+        plan or failsafe. At the city's priority: a crew's hold still wins. Per device None
+        (applied), or why not; Refused and nothing changed when arbitration is full."""
+        unknown = [d for d in device_ids if d not in self.controller.devices]
+        if unknown:
+            raise Refused(f"{', '.join(unknown[:5])}: not in any lighting group, so not under "
+                          "local control; add them to a group in gateway.yaml")
+        arbiter = self.controller.arbiter
+        saved = arbiter.saved("command")
+        arbiter.withdraw("command", origin, device_ids)
+        if switch is not None or dim is not None:
+            expires = int(expires_s if expires_s is not None
+                          else self.clock.wall() + UNTIL_REVOKED_S)
+            try:
+                arbiter.hold("command", (origin, reason), list(device_ids), switch, dim,
+                             expires, reason)
+            except ArbitrationFull as exc:      # nothing withdrawn, nothing held
+                arbiter.restore("command", saved)
+                raise Refused(f"busy: {exc} (let some end, or address groups instead of "
+                              "single lights)") from None
+        written = await self.step()
+        return {d: ("a maintenance override on site holds this light"
+                    if self.outputs.get(d, {}).get("source") == "maintenance"
+                    else written.get(d)) for d in device_ids}
+
     def close(self) -> None:
         """Nothing to release: commands live in the controller."""
 

@@ -33,6 +33,15 @@ class PushedSchedule:
         log.info("lighting: using the schedule pushed by the city (%s)", path)
         return controller
 
+    def current(self) -> dict:
+        """The lighting section that runs now as data: the pushed one, else gateway.yaml's."""
+        try:
+            lighting = json.loads(Path(self.config.commands.schedule_file).read_text("utf-8"))
+            self._check(lighting, "pushed", ValueError)
+            return lighting
+        except (OSError, ValueError):
+            return self.config.lighting
+
     def _check(self, lighting: dict, where: str, error: type) -> None:
         problems = lighting_problems(self.config, lighting, where)
         if problems:

@@ -40,6 +40,10 @@ class Catalog:
             address = str(uuid.uuid5(root, device.id))
             self.by_address[address] = device
             self.order.append(address)
+        # the lighting groups of gateway.yaml, read-only: address -> group name
+        lighting = getattr(site, "lighting", None)
+        self.groups = {str(uuid.uuid5(root, "group:" + name)): name
+                       for name in (lighting.controller.groups if lighting else {})}
 
     def kind(self, device) -> str:
         if device is None:
@@ -79,6 +83,16 @@ class Catalog:
         return [{"name": name, "functions": [{"functionId": fid, "type": ftype}
                                              for fid, ftype in funcs]}
                 for name, funcs in CLASSES.values() if name in used]
+
+    def address_of(self, device_id: str) -> str:
+        return str(uuid.uuid5(uuid.UUID(self.talq.gateway_address), device_id))
+
+    def group(self, address: str) -> dict:
+        """A lighting group as a TALQ Group (data-model OAS): its lights, by device address."""
+        lights = self.site.lighting.controller.groups[self.groups[address]]
+        return {"address": address, "ownerCMS": self.talq.cms_address,
+                "members": [{"resource": "devices", "address": self.address_of(d)}
+                            for d in lights]}
 
     def services(self) -> list[dict]:
         """What this gateway supports (§5; Service models in the data-model OAS)."""

@@ -54,7 +54,9 @@ async def talq_errors(request: web.Request, handler):
     except TalqError as error:
         return error_response(error.status, error.key, error.description)
     except web.HTTPRequestEntityTooLarge as error:
-        return error_response(413, "payloadError", f"request body too large: {error.text}")
+        # 400, not 413: the gateway OAS documents 400 (payloadError) for a body it refuses
+        return error_response(400, "payloadError", f"request body too large: {error.text} "
+                              "(talq.max_body in gateway.yaml)")
     except web.HTTPNotFound:
         return error_response(404, "resourceNotFound",
                               f"{request.path} is not a resource of this gateway; GET /services "

@@ -6,8 +6,10 @@ request: nothing is cached between requests, so a CMS reads what the lights do n
 
 from aiohttp import web
 
+from agent.talq.bodies import read_json
 from agent.talq.catalog import Catalog
-from agent.talq.errors import json_answer, not_found
+from agent.talq.errors import HEADERS, json_answer, not_found
+from agent.talq.overrides import apply_override
 from agent.talq.pagination import page
 from agent.talq.requests import check_common
 
@@ -28,6 +30,9 @@ class Resources:
                 web.get("/device-classes", self.classes),
                 web.get("/device-classes/count", self.classes_count),
                 web.get("/device-classes/{name}", self.device_class),
+                web.get("/groups", self.groups), web.get("/groups/count", self.groups_count),
+                web.get("/groups/{group}", self.group),
+                web.post("/override-commands", self.override),
                 web.get("/services", self.services),
                 web.get("/services/{name}", self.service)]
 
@@ -84,6 +89,28 @@ class Resources:
             if found["name"] == name:
                 return json_answer(found)
         raise not_found(f"no device class {name[:60]!r}; GET /device-classes lists them")
+
+    async def groups(self, request):
+        catalog = self._catalog(request)
+        return json_answer([catalog.group(x) for x in catalog.groups])
+
+    async def groups_count(self, request):
+        return json_answer(len(self._catalog(request).groups))
+
+    async def group(self, request):
+        catalog = self._catalog(request)
+        address = request.match_info["group"].lower()
+        if address not in catalog.groups:
+            raise not_found(f"no group {address[:60]!r}; GET /groups lists the lighting "
+                            "groups of gateway.yaml")
+        return json_answer(catalog.group(address))
+
+    async def override(self, request):
+        """§5.6: 201 once the override is held (or withdrawn) and the lights are written."""
+        check_common(request, self.talq.cms_address, request_id=True)
+        body = await read_json(request, self.talq.max_body)
+        await apply_override(self.site, Catalog(self.site, self.talq), body)
+        return web.Response(status=201, headers=HEADERS)
 
     async def services(self, request):
         return json_answer(self._catalog(request).services())

@@ -8,6 +8,7 @@ RecursionError is a crash: it propagates out of the check).
 """
 
 import math
+import types
 
 from agent.config.loading import parse_config
 from agent.errors import ConfigError
@@ -15,6 +16,11 @@ from agent.sparkplug.edge import EdgeState
 from agent.sparkplug.node import HostState
 from agent.sparkplug.payloads import build_models
 from agent.sparkplug.topics import Topics
+from agent.talq.bodies import decode as talq_decode
+from agent.talq.catalog import Catalog
+from agent.talq.errors import TalqError
+from agent.talq.loggers import decode_logger, records
+from agent.talq.overrides import decode_override
 from agent.uplink.intake import CommandIntake
 from agent.uplink.signing import BadEnvelope, envelope_parts
 from drivers.errors import FrameError
@@ -167,6 +173,123 @@ def check_spb_state(data: bytes) -> None:
         assert isinstance(host.online, bool) and 0 <= host.timestamp < 2 ** 63
 
 
+class _TalqSite:
+    """What the TALQ decoders look at: two lights in group road, a meter (no lamp actuator)."""
+
+    def __init__(self):
+        kinds = {"L-001": "streetlight", "L-002": "streetlight", "M-1": "meter"}
+        ns = types.SimpleNamespace
+        self.config = ns(devices=[ns(id=d) for d in kinds], gateway=ns(id="gw"))
+        self.devices = {d: ns(profile=ns(kind=k)) for d, k in kinds.items()}
+        self.lighting = ns(controller=ns(groups={"road": ["L-001", "L-002"]},
+                                         devices=["L-001", "L-002"]))
+
+
+TALQ_CATALOG = Catalog(_TalqSite(), types.SimpleNamespace(
+    gateway_address="00000000-0000-0000-0000-000000006a7e"))
+TALQ_NOW = 1_800_000_000.0
+
+
+def check_talq_override(data: bytes) -> None:
+    """A TALQ request body (identity, gzip or deflate, as §3.5 allows) decoded and read as an
+    OverrideCommand: lights of ours with a level 0..100, or a TalqError (400 or 422)."""
+    encoding = ("identity", "gzip", "deflate")[data[0] % 3] if data else "identity"
+    try:
+        body = talq_decode(data[1:], encoding, 4096)
+        lights, switch, dim, expires, label = decode_override(body, TALQ_CATALOG, TALQ_NOW)
+    except TalqError as exc:
+        assert exc.status in (400, 422) and exc.key and exc.description
+        return
+    assert lights and set(lights) <= {"L-001", "L-002"} and len(set(lights)) == len(lights)
+    assert (switch, dim) == (None, None) or switch is (dim is not None)
+    assert dim is None or (type(dim) is int and 1 <= dim <= 100)
+    assert expires is None or expires > TALQ_NOW
+    assert isinstance(label, str) and len(label) < 100
+
+
+_LIGHT = TALQ_CATALOG.address_of("L-001")
+TALQ_WORDS = ("addresses", "resource", "address", "devices", "groups", "targetCommand",
+              "state", "name", "value", "LevelState", "levelState", "BooleanState", "reason",
+              "override", "program", "cmsRefId", "expiration", "start", "rampToLevelTime",
+              "2027-01-01T00:00:00Z", "2020-01-01T00:00:00+07:00", "2027-01-01T00:00:00",
+              "9999-12-31T23:59:59-23:59", _LIGHT, _LIGHT + "/lampActuator",
+              _LIGHT + "/lampActuator/targetLightCommand", _LIGHT + "/x",
+              TALQ_CATALOG.address_of("M-1"), "00000000-0000-0000-0000-000000006a7e",
+              next(iter(TALQ_CATALOG.groups)), "ownerCMS", "recordingMode", "reportingMode",
+              "type", "EventRecordingMode", "PeriodicRecordingMode", "ImmediateReportingMode",
+              "ScheduledReportingMode", "sourceEvents", "whiteList", "blackList", "delay",
+              "lampFailure", "sourceAddresses", "activePeriods", "faults", "")
+
+
+def talq_tree(data: bytes, words=TALQ_WORDS):
+    """A JSON value built from bytes (opcodes and the words of the TALQ bodies), so the
+    coverage-guided fuzzer steers through the decoders' Python, not through C json."""
+    pos = [0]
+
+    def byte() -> int:
+        pos[0] += 1
+        return data[pos[0] - 1] if pos[0] <= len(data) else 0
+
+    def value(depth: int):
+        op = byte() % 9
+        if op == 0 and depth < 6:
+            return {words[byte() % len(words)]: value(depth + 1) for _ in range(byte() % 5)}
+        if op == 1 and depth < 6:
+            return [value(depth + 1) for _ in range(byte() % 5)]
+        if op == 2:
+            return byte() - 8
+        if op == 3:
+            return (byte() << 24 | byte() << 16 | byte() << 8 | byte()) - (1 << 31)
+        if op == 4:
+            return (float("nan"), float("inf"), -0.0, 0.5, 100.0, 1e308)[byte() % 6]
+        if op == 5:
+            return bool(byte() & 1)
+        if op == 6:
+            return None
+        return words[byte() % len(words)]
+    return value(0)
+
+
+def check_talq_override_tree(data: bytes) -> None:
+    """decode_override on structures near real OverrideCommands (see talq_tree)."""
+    body = talq_tree(data)
+    try:
+        lights, switch, dim, expires, label = decode_override(body, TALQ_CATALOG, TALQ_NOW)
+    except TalqError as exc:
+        assert exc.status in (400, 422) and exc.key and exc.description
+        return
+    assert lights and set(lights) <= {"L-001", "L-002"}
+    assert dim is None or (type(dim) is int and 1 <= dim <= 100)
+    assert expires is None or expires > TALQ_NOW
+
+
+def check_talq_logger_tree(data: bytes) -> None:
+    """decode_logger on structures near real LoggerConfigs (see talq_tree)."""
+    try:
+        logger = decode_logger(talq_tree(data), TALQ_CATALOG)
+    except TalqError as exc:
+        assert exc.status in (400, 422) and exc.key and exc.description
+        return
+    for device in ("L-001", "M-1", "gateway"):
+        assert records(logger, device, "lampFailure") in (True, False)
+
+
+def check_talq_logger(data: bytes) -> None:
+    """A TALQ body read as a LoggerConfig: a stored form whose filters answer, or TalqError."""
+    encoding = ("identity", "gzip", "deflate")[data[0] % 3] if data else "identity"
+    try:
+        logger = decode_logger(talq_decode(data[1:], encoding, 4096), TALQ_CATALOG)
+    except TalqError as exc:
+        assert exc.status in (400, 422) and exc.key and exc.description
+        return
+    assert isinstance(logger["config"]["address"], str) and 0 <= logger["delay"] <= 86400
+    for device in ("L-001", "M-1", "gateway"):
+        assert records(logger, device, "lampFailure") in (True, False)
+
+
 CHECKS = {"rtu": check_rtu, "mbap": check_mbap, "sds011": check_sds011,
           "pms5003": check_pms5003, "ascii": check_ascii, "envelope": check_envelope,
-          "config": check_config, "spb_cmd": check_spb_command, "spb_state": check_spb_state}
+          "config": check_config, "spb_cmd": check_spb_command, "spb_state": check_spb_state,
+          "talq_override": check_talq_override, "talq_logger": check_talq_logger,
+          "talq_override_tree": check_talq_override_tree,
+          "talq_logger_tree": check_talq_logger_tree}

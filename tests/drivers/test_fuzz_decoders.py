@@ -4,7 +4,11 @@ Random bytes and, for the framers, valid frames wrapped in noise: each decoder r
 a well-formed result or raises its own documented error (tests/drivers/fuzz_props.py).
 """
 
+import gzip
+import json
 import struct
+import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -96,3 +100,43 @@ def test_regression_bus_names_and_device_ids_of_any_yaml_type_are_config_problem
     from agent.config.text import ConfigProblems
     with pytest.raises(ConfigProblems):
         parse_config(junk)
+
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) |
+                    st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=20)
+LIGHT = str(uuid.uuid5(uuid.UUID("00000000-0000-0000-0000-000000006a7e"), "L-001"))
+HUGE = "9" * 5000        # json.loads takes it as text but cannot make it an int (4300 digits)
+
+
+@SHORT
+@given(level=JSON | st.integers(-5, 105) | st.just(HUGE),
+       name=st.sampled_from(["LevelState", "levelState", "X"]),
+       extra=st.dictionaries(st.sampled_from(["reason", "expiration", "start", "cmsRefId",
+                                              "rampToLevelTime"]), JSON, max_size=3),
+       refs=st.lists(st.fixed_dictionaries({
+           "resource": st.sampled_from(["devices", "groups", "x"]),
+           "address": st.sampled_from([LIGHT, "", "nope", LIGHT + "/lampActuator"])}),
+           max_size=3),
+       encoding=st.integers(0, 2))
+@example(level=HUGE, name="LevelState", extra={}, refs=[], encoding=0)
+def test_override_commands_near_valid_ones_decode_or_are_talq_errors(level, name, extra, refs,
+                                                                     encoding):
+    body = {"addresses": refs, "targetCommand": {"state": {"name": name, "value": 0}, **extra}}
+    raw = json.dumps(body).replace('"value": 0', '"value": ' + (
+        level if level is HUGE else json.dumps(level)), 1).encode()
+    raw = (raw, gzip.compress(raw), zlib.compress(raw))[encoding]
+    CHECKS["talq_override"](bytes([encoding]) + raw)
+
+
+@SHORT
+@given(events=JSON, sources=JSON, delay=JSON | st.integers(-1, 90000),
+       kind=st.sampled_from(["EventRecordingMode", "PeriodicRecordingMode", 7]),
+       report=st.sampled_from(["ImmediateReportingMode", "ScheduledReportingMode", None]))
+def test_logger_configs_near_valid_ones_decode_or_are_talq_errors(events, sources, delay, kind,
+                                                                  report):
+    body = {"address": "faults", "ownerCMS": "cms", "sourceAddresses": sources,
+            "recordingMode": {"type": kind, "sourceEvents": events},
+            "reportingMode": {"type": report, "delay": delay}}
+    CHECKS["talq_logger"](b"\x00" + json.dumps(body).encode())

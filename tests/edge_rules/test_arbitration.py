@@ -136,3 +136,18 @@ def test_a_flood_of_entries_is_refused_not_hoarded():
     assert raised and len(arb.entries("command")) == cap
     arb.restore("command", saved[:3])
     assert arb.entries("command") == saved[:3]
+
+
+def test_withdraw_takes_lights_out_of_one_kind_of_entry_and_restore_undoes_it():
+    arb = Arbiter(["L-1", "L-2", "L-3"])
+    layers = {light: {"failsafe": FAILSAFE} for light in arb.lights}
+    older = arb.hold("command", ("talq", "a"), ["L-1", "L-2"], True, 30, T0 + 600, "talq a")
+    arb.hold("command", ("lights", "L-2,L-3"), ["L-2", "L-3"], True, 60, T0 + 600, "mqtt")
+    saved = arb.saved("command")
+    assert arb.withdraw("command", "talq", ["L-2", "L-3"]) == 1      # the mqtt one is not talq
+    outputs, _ = arb.step(T0, layers)
+    assert [outputs[x]["dim"] for x in ("L-1", "L-2", "L-3")] == [30, 60, 60]
+    assert older.lights == ["L-1", "L-2"]          # copied, not changed: saved() still holds it
+    assert arb.withdraw("command", "talq", ["L-1"]) == 1 and len(arb.entries("command")) == 1
+    arb.restore("command", saved)
+    assert [e.lights for e in arb.entries("command")] == [["L-2", "L-3"], ["L-1", "L-2"]]

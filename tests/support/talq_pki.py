@@ -35,8 +35,10 @@ def _cert(subject: str, key, issuer_name: x509.Name, issuer_key, *, ca: bool, se
             key_encipherment=False, data_encipherment=False, key_agreement=False,
             encipher_only=False, decipher_only=False), critical=True)
     else:
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        # a gateway's certificate serves TALQ and is its client certificate towards the CMS
+        usage = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if server \
+            else [ExtendedKeyUsageOID.CLIENT_AUTH]
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=False)
     if server:
         builder = builder.add_extension(x509.SubjectAlternativeName(
             [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
@@ -45,7 +47,8 @@ def _cert(subject: str, key, issuer_name: x509.Name, issuer_key, *, ca: bool, se
 
 
 def make_talq_pki(folder: Path) -> dict:
-    """{name: path} of ca.crt, server.crt/key, cms.crt/key (signed by ca), rogue.crt/key
+    """{name: path} of ca.crt, server.crt/key, cms.crt/key, cms-server.crt/key (the CMS peer's
+    HTTPS server; all signed by ca), rogue.crt/key
     (signed by other-ca, a CA the gateway does not trust)."""
     folder.mkdir(parents=True, exist_ok=True)
     cas = {}
@@ -55,6 +58,7 @@ def make_talq_pki(folder: Path) -> dict:
         _write(folder, stem, key, cert)
         cas[stem] = (key, cert)
     for stem, issuer, server in (("server", "ca", True), ("cms", "ca", False),
+                                 ("cms-server", "ca", True),
                                  ("rogue", "other-ca", False)):
         key = ec.generate_private_key(ec.SECP256R1())
         ca_key, ca_cert = cas[issuer]

@@ -36,28 +36,32 @@ class PolledAgent(Agent):
 
 
 def talq_gateway_yaml(tmp_path, site_port: int, lights: int, pki: dict, port: int,
-                      extra: str = "") -> object:
+                      extra: str = "", cms_port: int = 9, talq_extra: str = "",
+                      schedule: str = "{on: sunset, off: sunrise}", load: bool = True):
     talq = (f'talq: {{listen: "127.0.0.1:{port}", tls_cert: "{pki["server.crt"]}", '
             f'tls_key: "{pki["server.key"]}", cms_ca: "{pki["ca.crt"]}", '
-            f'cms_uri: "https://127.0.0.1:9/talq", cms_address: "{CMS}", '
+            f'cms_uri: "https://127.0.0.1:{cms_port}/talq", cms_address: "{CMS}", '
             f'gateway_uri: "https://127.0.0.1:{port}", gateway_address: "{GATEWAY}", '
-            'page_limit: 3, max_body: 4096}\n')
+            f'page_limit: 3, max_body: 4096{talq_extra}}}\n')
     lighting = ("lighting:\n  groups:\n    road: {devices: [" +
                 ", ".join(f"L-{u:03d}" for u in range(1, lights + 1)) + "], schedule: evening}\n"
-                "  schedules:\n    evening: {on: sunset, off: sunrise}\n"
+                f"  schedules:\n    evening: {schedule}\n"
                 "  failsafe: {level: 70}\n")
     path = write_gateway(tmp_path / "gateway.yaml", f"mqtt://127.0.0.1:{free_port()}",
                          site_port, lights, poll="200ms", clock="assume",
                          extra=talq + lighting + extra)
-    return load_config(path)
+    return load_config(path) if load else path
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(tmp_path, site, lights: int):
-    """(agent, pki, port) while the agent runs with every light polled once."""
-    pki = make_talq_pki(tmp_path / "pki")
+async def running_gateway(tmp_path, site, lights: int, pki: dict | None = None, clock=None,
+                          **yaml):
+    """(agent, pki, port) while the agent runs with every light polled once; `yaml`: more
+    talq_gateway_yaml arguments (extra, cms_port, talq_extra)."""
+    pki = pki or make_talq_pki(tmp_path / "pki")
     port = free_port()
-    agent = PolledAgent(talq_gateway_yaml(tmp_path, site.port, lights, pki, port), lights=lights)
+    agent = PolledAgent(talq_gateway_yaml(tmp_path, site.port, lights, pki, port, **yaml),
+                        lights=lights, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     try:
@@ -90,3 +94,14 @@ def call(port: int, pki: dict, method: str, path: str, body=None, headers=None,
         return response.status, dict(response.getheaders()), json.loads(raw) if raw else None
     finally:
         connection.close()
+
+
+async def until(predicate, what: str, timeout: float = 20.0):
+    """Wait (bounded) until predicate() is truthy, e.g. a simulated lamp reaching a level:
+    the simulator has no event to wait on, so it is looked at every 0.1 s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := predicate()):
+        assert loop.time() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.1)
+    return value

@@ -1,0 +1,161 @@
+"""Logger configs (spec §5.5; LoggerConfig in the data-model OAS): what the gateway records and
+when it reports it, kept atomically in a file so they outlive restarts.
+
+Supported: EventRecordingMode (mandatory for a lighting gateway) with its white/black lists,
+and ImmediateReportingMode (with its coalescing delay). PeriodicRecordingMode, vendor
+recording, active periods and ScheduledReportingMode are refused with 422 (docs/talq.md),
+never half-taken.
+"""
+
+import asyncio
+import json
+import logging
+
+from agent.store.statefile import quarantine, write_atomic_off_loop
+from agent.talq.errors import TalqError, bad
+
+log = logging.getLogger(__name__)
+
+MAX_LOGGERS = 16
+MAX_NAMES = 200                  # events or addresses in one list
+MAX_DELAY_S = 86400
+
+
+def refuse(key: str, description: str) -> TalqError:
+    return TalqError(422, key, description)
+
+
+def _names(value, where: str) -> list:
+    if not isinstance(value, list) or len(value) > MAX_NAMES or not all(
+            isinstance(x, str) and len(x) <= 200 for x in value):
+        raise bad("payloadError", f"{where}: a list of at most {MAX_NAMES} strings")
+    return list(value)
+
+
+def _sources(raw, catalog) -> dict:
+    """sourceAddresses -> {"white": [device ids] or None, "black": [device ids]}."""
+    if raw is None:
+        return {"white": None, "black": []}
+    if not isinstance(raw, dict):
+        raise bad("payloadError", "sourceAddresses: {whiteList, blackList} of ResourceReference")
+    out = {"white": None, "black": []}
+    for key, name in (("whiteList", "white"), ("blackList", "black")):
+        if key not in raw:
+            continue
+        refs = raw[key]
+        if not isinstance(refs, list) or len(refs) > MAX_NAMES:
+            raise bad("payloadError", f"sourceAddresses.{key}: at most {MAX_NAMES} references")
+        ids = []
+        for ref in refs:
+            ids += _devices_of(ref, catalog, f"sourceAddresses.{key}")
+        out[name] = ids
+    return out
+
+
+def _devices_of(ref, catalog, where: str) -> list:
+    if not isinstance(ref, dict) or not isinstance(ref.get("resource"), str) or \
+            not isinstance(ref.get("address"), str):
+        raise bad("payloadError", f"{where}: needs string resource and address")
+    address = ref["address"].lower().split("/")[0]
+    if ref["resource"] == "devices" and address in catalog.by_address:
+        device = catalog.by_address[address]
+        return ["gateway" if device is None else device.id]
+    if ref["resource"] == "groups" and address in catalog.groups:
+        return list(catalog.site.lighting.controller.groups[catalog.groups[address]])
+    raise refuse("relatedResourceNotFound", f"{where}: no {ref['resource'][:20]} "
+                 f"{address[:60]!r} on this gateway (GET /devices, GET /groups)")
+
+
+def decode_logger(body, catalog, address: str | None = None) -> dict:
+    """A LoggerConfig -> the stored form (the CMS's body, and what it resolves to); TalqError
+    (400 or 422) is the only error it raises. `address`: the path's, for PUT."""
+    if not isinstance(body, dict):
+        raise bad("payloadError", "the body is a LoggerConfig object")
+    for key in ("address", "ownerCMS"):
+        if not isinstance(body.get(key), str) or not 0 < len(body[key]) <= 100:
+            raise bad("payloadError", f"LoggerConfig.{key}: a string of 1..100 characters")
+    if address is not None and body["address"] != address:
+        raise bad("payloadError", f"LoggerConfig.address {body['address'][:60]!r} is not the "
+                  f"path's {address[:60]!r}")
+    recording, reporting = body.get("recordingMode"), body.get("reportingMode")
+    if not isinstance(recording, dict) or recording.get("type") != "EventRecordingMode":
+        raise refuse("payloadError", "recordingMode: this gateway records events "
+                     "(EventRecordingMode); periodic and vendor recording are not supported")
+    if recording.get("activePeriods"):
+        raise refuse("payloadError", "recordingMode.activePeriods are not supported: the "
+                     "gateway records all day")
+    events = recording.get("sourceEvents")
+    if not isinstance(events, dict):
+        raise bad("payloadError", "recordingMode.sourceEvents: {whiteList, blackList}")
+    white = _names(events["whiteList"], "sourceEvents.whiteList") if "whiteList" in events \
+        else None
+    black = _names(events["blackList"], "sourceEvents.blackList") if "blackList" in events \
+        else None
+    if not isinstance(reporting, dict) or reporting.get("type") != "ImmediateReportingMode":
+        raise refuse("payloadError", "reportingMode: this gateway reports immediately "
+                     "(ImmediateReportingMode with a delay); scheduled reporting is not "
+                     "supported yet")
+    delay = reporting.get("delay")
+    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY_S:
+        raise bad("payloadError", f"reportingMode.delay: whole seconds 0..{MAX_DELAY_S}")
+    return {"config": body, "events": {"white": white, "black": black},
+            "sources": _sources(body.get("sourceAddresses"), catalog), "delay": delay}
+
+
+def records(logger: dict, device_id: str, event_type: str) -> bool:
+    """Whether the logger records this event of this device (§5.5, EventRecordingMode: the
+    white list reduced by the black list; only a black list: everything else; neither: nothing)."""
+    events = logger["events"]
+    if events["white"] is None and events["black"] is None:
+        return False
+    if events["white"] is not None and event_type not in events["white"]:
+        return False
+    if event_type in (events["black"] or ()):
+        return False
+    sources = logger["sources"]
+    if sources["white"] is not None and device_id not in sources["white"]:
+        return False
+    return device_id not in sources["black"]
+
+
+class LoggerStore:
+    """The logger configs by address, saved atomically on every change."""
+
+    def __init__(self, path):
+        self.path = path
+        self.loggers: dict[str, dict] = {}
+        self.version = 0                     # bumped on every change: the reporter's cue
+
+    def load(self, catalog) -> None:
+        """Read the file; a corrupt one is moved aside (and said so), the gateway starts empty."""
+        try:
+            with open(self.path, "rb") as fh:
+                saved = json.loads(fh.read().decode("utf-8"))
+            self.loggers = {c["address"]: decode_logger(c, catalog) for c in saved}
+        except FileNotFoundError:
+            return
+        except (ValueError, TypeError, KeyError, TalqError) as exc:
+            aside = quarantine(self.path)
+            log.error("TALQ logger configs %s cannot be read (%s): moved aside to %s; the CMS "
+                      "has to send its logger configs again", self.path, exc, aside.name)
+            self.loggers = {}
+
+    async def put(self, logger: dict) -> None:
+        """Add or replace, then save; OSError (disk) leaves memory and file as they were."""
+        if logger["config"]["address"] not in self.loggers and len(self.loggers) >= MAX_LOGGERS:
+            raise refuse("serviceConstraintExceeded", f"{MAX_LOGGERS} logger configs exist "
+                         "already: delete one first")
+        await self._save({**self.loggers, logger["config"]["address"]: logger})
+
+    async def delete(self, address: str) -> None:
+        await self._save({k: v for k, v in self.loggers.items() if k != address})
+
+    async def _save(self, loggers: dict) -> None:
+        data = json.dumps([x["config"] for x in loggers.values()]).encode()
+        try:
+            await asyncio.wait_for(write_atomic_off_loop(self.path, data), 10)
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise TalqError(500, "genericError", f"cannot save the logger configs to "
+                            f"{self.path}: {exc}; check the disk") from None
+        self.loggers = loggers
+        self.version += 1

@@ -1,0 +1,44 @@
+"""Outbox event rows as TALQ log records (EventLogData in the data-model OAS; spec §5.5).
+
+Lentera's fault events already carry TALQ names where TALQ has one (docs/mqtt.md); a
+`raised`/`cleared` pair is a period, so it becomes `startEndFlag` true/false.
+"""
+
+import json
+
+from agent.talq.attributes import iso
+
+# Lentera event -> (TALQ EventType, the function that reports it)
+EVENT_TYPES = {"lampFailure": ("lampFailure", "lampMonitor"),
+               "dayBurning": ("lampUnexpectedOn", "lampMonitor"),
+               "cycling": ("cyclingFailure", "lampMonitor"),
+               "activePowerTooHigh": ("lampPowerTooHigh", "lampMonitor"),
+               "lampVoltageTooLow": ("lampVoltageTooLow", "lampMonitor"),
+               "lampVoltageTooHigh": ("lampVoltageTooHigh", "lampMonitor")}
+
+
+def event_of(topic: str, payload: str) -> tuple | None:
+    """(device id, TALQ event type, function id, start/end or None, epoch s) of an event row,
+    or None when TALQ has no event for it (telemetry, output changes, acks)."""
+    if "/events/" not in topic:
+        return None
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    found = EVENT_TYPES.get(body.get("event")) if isinstance(body, dict) else None
+    if found is None or not isinstance(body.get("ts"), int):
+        return None
+    state = body.get("state")
+    flag = True if state == "raised" else False if state == "cleared" else None
+    return topic.rsplit("/", 1)[1], found[0], found[1], flag, body["ts"] / 1000
+
+
+def log_entry(address: str, event: tuple) -> dict:
+    """One LogReport entry: the event as EventLogData from `address` (device/function)."""
+    _, event_type, function, flag, ts = event
+    data = {"type": "EventLogData", "eventType": event_type,
+            "srcAddress": f"{address}/{function}", "timestamp": iso(ts)}
+    if flag is not None:
+        data["startEndFlag"] = flag
+    return {"data": data}
