@@ -5,8 +5,12 @@ measured in turn (A B A B ...) under the same load is the figure that holds. Eac
 runs bench/tcp_fleet.py's measurement once per agent; the report gives every run, the
 medians, and new/old for CPU per poll.
 
+`--sparkplug` compares instead this checkout with the JSON interface alone ("old") against
+the same with the Sparkplug B edge node as well ("new"): the node's cost (docs/benchmarks.md).
+
 Run: .venv/bin/python bench/cpu_per_poll.py --old /tmp/lentera-old [--rounds 3]
      [--endpoints 5 --units 100 --poll 1s --seconds 20]
+     .venv/bin/python bench/cpu_per_poll.py --sparkplug [--rounds 3]
 (make the old checkout with `git archive <commit> | tar -x -C /tmp/lentera-old`)
 """
 
@@ -24,7 +28,7 @@ KEYS = ("cpu_ms_per_poll", "loop_ms_per_poll", "threads_ms_per_poll", "p50", "p9
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--old", required=True, help="checkout of the old code")
+    parser.add_argument("--old", default=None, help="checkout of the old code")
     parser.add_argument("--new", default=str(REPO), help="checkout of the new code")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--endpoints", type=int, default=5)
@@ -34,11 +38,19 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--batch-window", default=None)
+    parser.add_argument("--sparkplug", action="store_true",
+                        help="old: JSON only, new: JSON + Sparkplug, both this checkout")
     args = parser.parse_args(argv)
+    if args.sparkplug:
+        args.old = args.new
+    elif args.old is None:
+        parser.error("--old is required (or --sparkplug)")
     runs = {"old": [], "new": []}
     for _ in range(args.rounds):
         for label in ("old", "new"):
-            figures = measure(args, Path(getattr(args, label)))
+            run = argparse.Namespace(**vars(args))
+            run.sparkplug = args.sparkplug and label == "new"
+            figures = measure(run, Path(getattr(args, label)))
             if figures is None:
                 print(f"{label}: no telemetry arrived")
                 return 1
