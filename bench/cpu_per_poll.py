@@ -5,8 +5,12 @@ measured in turn (A B A B ...) under the same load is the figure that holds. Eac
 runs bench/tcp_fleet.py's measurement once per agent; the report gives every run, the
 medians, and new/old for CPU per poll.
 
+`--sparkplug` compares instead this checkout with the JSON interface alone ("old") against
+the same with the Sparkplug B edge node as well ("new"): the node's cost (docs/benchmarks.md).
+
 Run: .venv/bin/python bench/cpu_per_poll.py --old /tmp/lentera-old [--rounds 3]
      [--endpoints 5 --units 100 --poll 1s --seconds 20]
+     .venv/bin/python bench/cpu_per_poll.py --sparkplug [--rounds 3]
 (make the old checkout with `git archive <commit> | tar -x -C /tmp/lentera-old`)
 
      .venv/bin/python bench/cpu_per_poll.py --talq-off-on [...]
@@ -27,7 +31,7 @@ KEYS = ("cpu_ms_per_poll", "loop_ms_per_poll", "threads_ms_per_poll", "p50", "p9
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--old", help="checkout of the old code")
+    parser.add_argument("--old", default=None, help="checkout of the old code")
     parser.add_argument("--talq-off-on", action="store_true",
                         help="compare this checkout without and with TALQ instead")
     parser.add_argument("--new", default=str(REPO), help="checkout of the new code")
@@ -40,17 +44,19 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--batch-window", default=None)
     parser.add_argument("--sparkplug", action="store_true",
-                        help="also run the Sparkplug B edge node in both agents")
+                        help="old: JSON only, new: JSON + Sparkplug, both this checkout")
     args = parser.parse_args(argv)
-    if args.old is None and not args.talq_off_on:
-        parser.error("give --old CHECKOUT or --talq-off-on")
-    args.sparkplug = False
+    if args.sparkplug or args.talq_off_on:
+        args.old = args.new
+    elif args.old is None:
+        parser.error("give --old CHECKOUT, --sparkplug or --talq-off-on")
     runs = {"old": [], "new": []}
     for _ in range(args.rounds):
         for label in ("old", "new"):
-            args.talq = args.talq_off_on and label == "new"
-            root = args.new if args.talq_off_on else getattr(args, label)
-            figures = measure(args, Path(root))
+            run = argparse.Namespace(**vars(args))
+            run.sparkplug = args.sparkplug and label == "new"
+            run.talq = args.talq_off_on and label == "new"
+            figures = measure(run, Path(getattr(args, label)))
             if figures is None:
                 print(f"{label}: no telemetry arrived")
                 return 1

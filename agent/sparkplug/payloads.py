@@ -110,11 +110,15 @@ def ndeath(ts_ms: int, bdseq: int) -> bytes:
 
 
 def dbirth(ts_ms: int, seq: int, model: DeviceMetrics, values: dict, value_ts: int) -> bytes:
-    """A device's birth: every metric with name, alias, datatype, properties, current value."""
+    """A device's birth: every metric with name, alias, datatype, properties, current value.
+
+    Every metric takes the reading's timestamp (a point the reading lacks is null as of then),
+    so the list is in chronological order [tck-id-operational-behavior-data-publish-dbirth-order].
+    """
     payload = pb.Payload(timestamp=ts_ms, seq=seq)
     for name, (alias, datatype, point) in model.metrics.items():
         metric = payload.metrics.add(name=name, alias=alias, datatype=datatype,
-                                     timestamp=value_ts if name in values else ts_ms)
+                                     timestamp=value_ts)
         set_value(metric, datatype, values.get(name))
         _properties(metric, point)
     return payload.SerializeToString()

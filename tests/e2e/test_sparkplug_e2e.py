@@ -37,6 +37,8 @@ def test_births_data_rebirth_and_the_primary_host_state(tmp_path, broker, site_f
                                                         host_factory, agent_factory):
     site = site_factory(5)
     host = host_factory(broker.port, online=False)
+    # another host online is not the primary [tck-id-message-flow-edge-node-birth-publish-phid-wait-id]
+    host_factory(broker.port, host_id="other-scada")
     agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 5,
                                         extra=SPARKPLUG))
     time.sleep(4)                            # connected, polling: but the host is not online

@@ -125,3 +125,19 @@ def test_sparkplug_is_an_interface_for_telemetry_only_when_enabled(tmp_path):
     assert northbound.interfaces(config) == ("json", "sparkplug")
     routes = northbound.routes(config)
     assert routes["telemetry"] is None and routes["events"] == INTERFACES["json"]
+
+
+def test_live_metrics_are_in_chronological_order_in_births_and_data(edge):
+    """[tck-id-operational-behavior-data-publish-dbirth-order]: live metrics oldest first."""
+    edge.birth(bdseq=0)
+    for i in range(20):
+        edge.row(*row("L-1", 10_001 + i, dim=i, voltage=230.0 + i))
+    edge.clock[0] = 20_000
+    edge.birth(bdseq=0)                            # births carrying the last readings
+    checked = 0
+    for topic, payload in edge.sent_messages:
+        if "/DBIRTH/" in topic or "/DDATA/" in topic:
+            stamps = [m.timestamp for m in payload.metrics if not m.is_historical]
+            assert stamps == sorted(stamps), (topic, stamps)
+            checked += 1
+    assert checked >= 20
