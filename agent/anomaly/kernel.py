@@ -79,16 +79,21 @@ class Step:
         self.refract(ts, out)
 
     def refract(self, ts: float, out: np.ndarray) -> None:
-        """One alarm per episode: scores are 0 for `refractory` s after one reached `fire`.
+        """One alarm per episode: for `refractory` s after a score reached `fire`, scores are 0
+        unless they beat that alarm's score by `escalate` (a new, clearly stronger alarm).
 
         NAB credits the first detection in a window and charges every later one outside
         it; an operator likewise wants one alert, not a burst of them."""
-        last, quiet, fired = self.s["last_fire"], self.quiet, self.fired
+        last, top, quiet, fired = self.s["last_fire"], self.s["fire_top"], self.quiet, self.fired
         np.subtract(ts, last, out=self.dt)                   # last = -inf: never fired
         np.greater(self.dt, self.p["refractory"], out=quiet)
+        np.add(top, self.p["escalate"], out=self.dt)
+        np.greater(out, self.dt, out=fired)
+        np.logical_or(quiet, fired, out=quiet)
         np.multiply(out, quiet, out=out)
         np.greater_equal(out, self.p["fire"], out=fired)
         np.copyto(last, ts, where=fired)
+        np.copyto(top, out, where=fired)
 
     def new_origins(self, ref: np.ndarray, mag_floor: float) -> None:
         """Channels got their first sample: refresh the magnitude floor and latest start."""

@@ -240,3 +240,29 @@ def test_one_alarm_per_episode_then_quiet_for_the_refractory_period():
     assert np.sum(s[i:i + 120, 0] >= 0.7) == 1
     later = np.arange(len(s)) > first + 1440
     np.testing.assert_array_equal(s[later & (free[:, 0] < 0.7)][:, 0] >= 0.7, False)
+
+
+def _one_alarm_rule(free, ts, fire=0.7, refractory=86400.0, escalate=0.1):
+    """Row-by-row rendering of the rule, for one channel."""
+    out, last, top = free.copy(), -np.inf, 0.0
+    for i, v in enumerate(free):
+        if not (ts[i] - last > refractory or v > top + escalate):
+            out[i] = 0.0
+        elif v >= fire:
+            last, top = ts[i], v
+    return out
+
+
+def test_one_alarm_rule_lets_a_clearly_stronger_alarm_through():
+    rng = np.random.default_rng(22)
+    x = 50 + rng.normal(0, 1.0, (5 * 1440, 3))
+    for k, size in enumerate((4.0, 6.0, 9.0, 30.0)):      # growing spikes, 2 h apart
+        x[int(2.5 * 1440) + 120 * k, :] += size
+    ts = 60.0 * np.arange(len(x))
+    free = AnomalyDetector(3, refractory=0).update_many(x, ts)
+    s = AnomalyDetector(3).update_many(x, ts)
+    for c in range(3):
+        np.testing.assert_array_equal(s[:, c], _one_alarm_rule(free[:, c], ts))
+    assert np.sum((s >= 0.7) & (free >= 0.7)) < np.sum(free >= 0.7)
+    fires = [ts[s[:, c] >= 0.7] for c in range(3)]
+    assert any(len(f) > 1 and f[1] - f[0] <= 86400.0 for f in fires)   # an escalation
