@@ -14,7 +14,8 @@ import numpy as np
 
 from agent.anomaly.kernel import LIMIT, F, Step
 
-# Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py; docs/anomaly.md says why.
+# Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py (fire, refractory, escalate:
+# on NAB v1.1, docs/benchmarks.md says how); docs/anomaly.md says why.
 DEFAULTS = {
     "period": 86400.0,      # seasonal period (s) of the reading's timestamp: day/night
     "n_bins": 24,           # seasonal bins per period
