@@ -157,8 +157,20 @@ def load_detector_class(rev: str | None):
     if rev is None:
         from agent.anomaly import AnomalyDetector
         return AnomalyDetector
-    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:agent/anomaly/detector.py"],
-                         check=True, capture_output=True, text=True).stdout
+    def show(path: str) -> str | None:
+        r = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"],
+                           capture_output=True, text=True)
+        return r.stdout if r.returncode == 0 else None
+
+    src = show("agent/anomaly/detector.py")
+    if src is None:
+        raise SystemExit(f"{rev} has no agent/anomaly/detector.py")
+    kernel = show("agent/anomaly/kernel.py")
+    if kernel is not None:        # the revision's own kernel, not today's (other state keys)
+        kmod = types.ModuleType("legacy_kernel")
+        sys.modules[kmod.__name__] = kmod
+        exec(compile(kernel, f"{rev}:kernel.py", "exec"), kmod.__dict__)
+        src = src.replace("from agent.anomaly.kernel import", "from legacy_kernel import")
     mod = types.ModuleType("legacy_detector")
     sys.modules[mod.__name__] = mod
     exec(compile(src, f"{rev}:detector.py", "exec"), mod.__dict__)

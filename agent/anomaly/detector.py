@@ -14,7 +14,8 @@ import numpy as np
 
 from agent.anomaly.kernel import LIMIT, F, Step
 
-# Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py; docs/anomaly.md says why.
+# Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py (fire, refractory, escalate:
+# on NAB v1.1, docs/benchmarks.md says how); docs/anomaly.md says why.
 DEFAULTS = {
     "period": 86400.0,      # seasonal period (s) of the reading's timestamp: day/night
     "n_bins": 24,           # seasonal bins per period
@@ -38,16 +39,20 @@ DEFAULTS = {
     "calib_floor": 0.5,     # absolute sd floor of the calibration (raw scores are unitless)
     "calib_clip": 8.0,      # raw excess clipped at this many sds before it moves the history
     "k_score": 1.6,         # calibrated sds at which the score is 0.5 (NAB-optimal on the yardstick)
+    "fire": 0.7,            # a score this high is an alarm ...
+    "refractory": 86400.0,  # ... and the channel's scores are 0 for this many s after it ...
+    "escalate": 0.1,        # ... unless they beat that alarm's score by this much
 }
 log = logging.getLogger(__name__)
 _INT_PARAMS = ("n_bins", "levels", "context", "n_calib", "calib_warmup")
 
 _STATE_1D = ("level", "gscale", "count", "lo", "hi", "ctx", "ns", "cal_count",
-             "cal_mean", "cal_var")
+             "cal_mean", "cal_var", "last_fire", "fire_top")
 _STATE_2D = ("season", "bscale", "bcount", "envelope", "env_today")
 # lo = hi = 0: values are relative to the first sample, so the range starts right there
-_INIT = {"t0": np.inf, "ref": np.nan, "bin_period": np.nan}
-_FLOAT64 = ("t0", "ref", "bin_period")   # times and the per-channel origin of the values
+_INIT = {"t0": np.inf, "ref": np.nan, "bin_period": np.nan, "last_fire": -np.inf}
+# times and the per-channel origin of the values
+_FLOAT64 = ("t0", "ref", "bin_period", "last_fire", "fire_top")
 
 
 def _params(params: dict) -> dict:

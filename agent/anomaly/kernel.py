@@ -41,6 +41,7 @@ class Step:
         n_ctx = int(p["levels"]) ** int(p["context"])
         self.offsets = np.arange(lo, hi, dtype=np.float64)
         self.idx64 = np.empty(m)
+        self.dt, self.quiet, self.fired = np.empty(m), np.empty(m, bool), np.empty(m, bool)
         self.p = p
         self.n_level, self.n_bin = 1.0 / p["alpha_level"], 1.0 / p["alpha_bin"]
         self.n_ctx_keep = n_ctx // int(p["levels"])    # contexts of the k-1 newest levels
@@ -75,6 +76,24 @@ class Step:
         exc, q = self.range_levels(row, g, span, den)
         age = self.context_age(row, q)
         self.calibrate(g, z, exc, age, out)
+        self.refract(ts, out)
+
+    def refract(self, ts: float, out: np.ndarray) -> None:
+        """One alarm per episode: for `refractory` s after a score reached `fire`, scores are 0
+        unless they beat that alarm's score by `escalate` (a new, clearly stronger alarm).
+
+        NAB credits the first detection in a window and charges every later one outside
+        it; an operator likewise wants one alert, not a burst of them."""
+        last, top, quiet, fired = self.s["last_fire"], self.s["fire_top"], self.quiet, self.fired
+        np.subtract(ts, last, out=self.dt)                   # last = -inf: never fired
+        np.greater(self.dt, self.p["refractory"], out=quiet)
+        np.add(top, self.p["escalate"], out=self.dt)
+        np.greater(out, self.dt, out=fired)
+        np.logical_or(quiet, fired, out=quiet)
+        np.multiply(out, quiet, out=out)
+        np.greater_equal(out, self.p["fire"], out=fired)
+        np.copyto(last, ts, where=fired)
+        np.copyto(top, out, where=fired)
 
     def new_origins(self, ref: np.ndarray, mag_floor: float) -> None:
         """Channels got their first sample: refresh the magnitude floor and latest start."""

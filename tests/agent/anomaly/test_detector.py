@@ -99,14 +99,15 @@ def _clean_channels(t_n, rng):
 def test_one_threshold_means_the_same_rarity_on_every_channel():
     rng = np.random.default_rng(5)
     x = _clean_channels(6 * 1440, rng)
-    s = AnomalyDetector(x.shape[1]).update_many(x, 0.0, step=60.0)[3 * 1440:]
+    # refractory=0: this is a property of the calibrated score, before the one-alarm rule
+    s = AnomalyDetector(x.shape[1], refractory=0).update_many(x, 0.0, step=60.0)[3 * 1440:]
     rate = np.mean(s > 0.9, axis=0)              # false alarms per sample, by channel
     assert np.all(rate < 0.01), rate
     # a spike of 10 of its own sds outranks the noise of every channel, whatever its scale
     # (the old scores: a counter's noise 0.99, a smooth series' true anomalies 0.6-0.96)
     y = x.copy()
     y[5 * 1440] += 10 * np.nanstd(x[:1440], axis=0)
-    hit = AnomalyDetector(x.shape[1]).update_many(y, 0.0, step=60.0)[5 * 1440]
+    hit = AnomalyDetector(x.shape[1], refractory=0).update_many(y, 0.0, step=60.0)[5 * 1440]
     assert np.min(hit) > np.max(np.quantile(s, 0.999, axis=0)), hit
 
 
@@ -133,7 +134,7 @@ def test_recovers_from_level_shift():
     x = ds.points["voltage"].copy()
     i = int(np.searchsorted(ds.ts, ds.ts[0] + 2.5 * DAY))
     x[i:] += 15.0                                         # a new normal, ~20 noise sigmas
-    s = AnomalyDetector(x.shape[1]).update_many(x, ds.ts)
+    s = AnomalyDetector(x.shape[1], refractory=0).update_many(x, ds.ts)
     assert np.nanmedian(s[i]) > 0.9                       # high right after
     assert np.all(np.nanmax(s[i - 600:i], axis=0) < s[i])
     assert np.nanmedian(s[i + 60:i + 180]) < 0.1          # low again within the hour
@@ -222,3 +223,46 @@ def test_float32_sample_counter_moves_back_without_changing_scores():
     b = old.update_many(x[300:], 9000.0, step=30.0)
     assert np.array_equal(a, b)
     assert np.all(old.state["ns"] < LIMIT)              # it did move back
+
+
+def test_one_alarm_per_episode_then_quiet_for_the_refractory_period():
+    rng = np.random.default_rng(21)
+    x = 50 + rng.normal(0, 1.0, (4 * 1440, 2))
+    i = int(2.5 * 1440)
+    x[i:i + 30, :] += 20.0                                # a 30-minute excursion
+    free = AnomalyDetector(2, refractory=0).update_many(x, 0.0, step=60.0)
+    s = AnomalyDetector(2).update_many(x, 0.0, step=60.0)
+    fired = np.flatnonzero(s[:, 0] >= 0.7)
+    assert fired.size and fired[-1] >= i                  # the excursion is reported ...
+    first = fired[fired >= i][0]
+    assert np.all(s[first + 1:first + 1440 + 1] == 0.0)   # ... once, then 24 h of quiet
+    assert np.sum(free[i:i + 120, 0] >= 0.7) >= 2         # without the rule: several alarms
+    assert np.sum(s[i:i + 120, 0] >= 0.7) == 1
+    later = np.arange(len(s)) > first + 1440
+    np.testing.assert_array_equal(s[later & (free[:, 0] < 0.7)][:, 0] >= 0.7, False)
+
+
+def _one_alarm_rule(free, ts, fire=0.7, refractory=86400.0, escalate=0.1):
+    """Row-by-row rendering of the rule, for one channel."""
+    out, last, top = free.copy(), -np.inf, 0.0
+    for i, v in enumerate(free):
+        if not (ts[i] - last > refractory or v > top + escalate):
+            out[i] = 0.0
+        elif v >= fire:
+            last, top = ts[i], v
+    return out
+
+
+def test_one_alarm_rule_lets_a_clearly_stronger_alarm_through():
+    rng = np.random.default_rng(22)
+    x = 50 + rng.normal(0, 1.0, (5 * 1440, 3))
+    for k, size in enumerate((4.0, 6.0, 9.0, 30.0)):      # growing spikes, 2 h apart
+        x[int(2.5 * 1440) + 120 * k, :] += size
+    ts = 60.0 * np.arange(len(x))
+    free = AnomalyDetector(3, refractory=0).update_many(x, ts)
+    s = AnomalyDetector(3).update_many(x, ts)
+    for c in range(3):
+        np.testing.assert_array_equal(s[:, c], _one_alarm_rule(free[:, c], ts))
+    assert np.sum((s >= 0.7) & (free >= 0.7)) < np.sum(free >= 0.7)
+    fires = [ts[s[:, c] >= 0.7] for c in range(3)]
+    assert any(len(f) > 1 and f[1] - f[0] <= 86400.0 for f in fires)   # an escalation

@@ -43,3 +43,11 @@ def test_one_threshold_is_chosen_over_all_series():
     r = evaluate(series, perfect)
     assert abs(r["score"] - 100.0) < 1e-9 and r["fp_points"] == 0
     assert all(abs(v - 100.0) < 1e-9 for v in r["per_kind"].values())
+
+
+def test_legacy_detector_runs_with_its_own_kernel():
+    # 7484d58's detector has no last_fire state; against today's kernel it raised KeyError
+    from bench.anomaly_eval import load_detector_class
+    old = load_detector_class("7484d58")(2)
+    s = old.update_many(np.ones((5, 2)), 0.0, step=60.0)
+    assert s.shape == (5, 2) and "last_fire" not in old.state
