@@ -113,13 +113,13 @@ def test_user_profile_in_etc_is_used_by_the_agent_and_reported(root, site_factor
                                                              "model: acme-lamp"))
     cfg = root.p("/etc/lentera/gateway.yaml")
     text = cfg.read_text()
-    # never the machine's own broker on 1883: a closed port (the agent keeps retrying)
+    # no broker: a closed loopback port (the agent keeps retrying), never the machine's 1883
     cfg.write_text(text.replace("port: 5020", f"port: {site.port}").replace(
-        "mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{free_port()}").replace(
+        "mqtts://broker.city.example:8883", f"mqtt://127.0.0.1:{free_port()}").replace(
         "  - {id: L-002, bus: lan, unit: 2, profile: streetlight-generic, poll: 10s}\n",
         "  - {id: L-002, bus: lan, unit: 2, profile: streetlight-generic, poll: 10s}\n"
         "  - {id: L-003, bus: lan, unit: 3, profile: acme-lamp, poll: 1s}\n"))
-    assert ":1883" not in cfg.read_text()
+    assert ":1883" not in cfg.read_text() and "broker.city.example" not in cfg.read_text()
     root.run("chown -R root:lentera /etc/lentera && chmod 0640 /etc/lentera/profiles/* "
              "/etc/lentera/gateway.yaml && install -d -o lentera -g lentera /run/lentera")
     listing = root.as_lentera("lentera profiles")

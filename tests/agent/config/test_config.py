@@ -62,7 +62,7 @@ def test_example_config_loads_into_immutable_objects():
     cfg = load_config(REPO / "deploy" / "raspberrypi" / "gateway.example.yaml")
     assert cfg.gateway.id == "tgr-gw-0001"
     assert cfg.devices[0].poll == 10.0
-    assert cfg.uplink.mqtt.port == 1883
+    assert cfg.uplink.mqtt.port == 8883       # a placeholder broker, never the system's 1883
     with pytest.raises(Exception):
         cfg.devices[0].unit = 5
 
