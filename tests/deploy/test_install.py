@@ -147,7 +147,7 @@ def test_user_profile_in_etc_is_used_by_the_agent_and_reported(root, site_factor
 
 
 def _agent_as_service(root: DebianRoot) -> subprocess.Popen:
-    """`lentera run` as lentera.service runs it: its user and groups, umask 0077, in its state dir."""
+    """`lentera run` as lentera.service runs it: its user, groups and umask, in its state dir."""
     root.run("install -d -o lentera -g lentera -m 0750 /run/lentera")
     script = ("umask 0077 && cd /var/lib/lentera && exec setpriv --reuid lentera --regid lentera "
               "--init-groups lentera run -c /etc/lentera/gateway.yaml")
