@@ -112,3 +112,11 @@ def test_every_metric_the_guides_name_is_one_the_agent_exposes():
              for m in re.findall(r"\blentera_[a-z_]+[a-z]", doc.read_text())}
     named.discard("lentera_session")                # the console's cookie, not a metric
     assert named and named <= exposed, sorted(named - exposed)
+
+
+def test_the_readme_and_setup_say_where_the_lentera_command_is():
+    readme = (REPO / "README.md").read_text()
+    setup = (REPO / "deploy" / "dev" / "setup.sh").read_text()
+    assert "`.venv/bin/lentera`" in readme and "/usr/local/bin/lentera" in readme
+    assert ".venv/bin/lentera" in setup.split('"==> ready')[-1]
+    assert (Path(__import__("sys").executable).parent / "lentera").exists()   # where it says
