@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -109,10 +110,10 @@ def scan(bus_name, config_file, units, baud_sweep, parity_sweep, timeout_ms, wri
     if not rtu and (baud_sweep or parity_sweep):
         raise click.BadParameter(f"bus {bus_name!r} is Modbus TCP: there is no baud rate or "
                                  "parity to sweep", param_hint="--baud-sweep/--parity-sweep")
-    configured = scanner.LineSetting(cfg.baudrate, cfg.parity) if rtu else \
+    configured = scanner.LineSetting(cfg.baudrate, cfg.parity, cfg.stopbits) if rtu else \
         scanner.LineSetting(None, None)
-    settings = scanner.sweep_settings(cfg.baudrate, cfg.parity, baud_sweep, parity_sweep) \
-        if rtu else [configured]
+    settings = scanner.sweep_settings(cfg.baudrate, cfg.parity, baud_sweep, parity_sweep,
+                                      cfg.stopbits) if rtu else [configured]
 
     def open_bus(setting):
         timeout = timeout_ms / 1000 if timeout_ms else scanner.probe_timeout_s(setting)
@@ -120,7 +121,7 @@ def scan(bus_name, config_file, units, baud_sweep, parity_sweep, timeout_ms, wri
         if rtu:
             from drivers.modbus.rtu import ModbusRtuBus
             return ModbusRtuBus(bus_name, cfg.port, baudrate=setting.baudrate,
-                                parity=setting.parity, stopbits=cfg.stopbits, timeout_s=timeout,
+                                parity=setting.parity, stopbits=setting.stopbits, timeout_s=timeout,
                                 late_window_s=cfg.late_reply_window)
         from drivers.modbus.tcp import ModbusTcpBus
         return ModbusTcpBus(bus_name, cfg.host, cfg.port, timeout_s=timeout)
@@ -137,6 +138,10 @@ def scan(bus_name, config_file, units, baud_sweep, parity_sweep, timeout_ms, wri
         raise click.ClickException(f"{exc}; is the port right, and is `lentera run` "
                                    "(which holds the port) stopped?") from exc
     click.echo("", err=True)
+    if rtu and parity_sweep and os.path.realpath(cfg.port).startswith("/dev/pts/"):
+        click.echo(f"note: {cfg.port} is a pseudo-terminal (the simulator): it carries no "
+                   "parity, so every parity answers and the first tried is reported; on a "
+                   "real RS-485 adapter only the device's own parity answers", err=True)
     for hit in hits:
         what = hit.profile or "no matching profile"
         also = f" (also matches {', '.join(hit.matches[1:])})" if len(hit.matches) > 1 else ""

@@ -14,8 +14,8 @@ class ConsoleConfig(BaseModel):
 
     listen: str | None = Field(default=None, pattern=r"^[^:\s]+:\d{1,5}$")   # HOST:PORT
     accounts: str = "crew.json"           # `lentera crew add`; relative: next to the config file
-    audit: str = "audit.log"              # hash-chained record of crew actions
-    history: str = "history.bin"          # the small local history behind the plots
+    audit: str = "audit.log"              # hash-chained record of crew actions; relative: next
+    history: str = "history.bin"          # to the outbox (the state folder); the plots' history
     history_bucket: Annotated[Duration, Field(ge=1, le=3600)] = 60.0
     tls_cert: str | None = None           # both: serve HTTPS with the gateway's certificate
     tls_key: str | None = None

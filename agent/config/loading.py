@@ -44,8 +44,12 @@ def _resolve_files(cfg: GatewayConfig, base: Path) -> GatewayConfig:
     uplink = cfg.uplink.model_copy(update={"mqtt": mqtt})
     anomaly = cfg.anomaly.model_copy(update={"state_file": resolve(cfg.anomaly.state_file)})
     control = cfg.control.model_copy(update={"socket": resolve(cfg.control.socket)})
-    console = cfg.console.model_copy(update={k: resolve(getattr(cfg.console, k)) for k in (
-        "accounts", "audit", "history", "tls_cert", "tls_key")})
+    # the audit log and the plots' history are state the agent writes: relative, they sit
+    # next to the outbox (/var/lib/lentera on a gateway), not in the config's read-only folder
+    state = Path(outbox.path).parent
+    console = cfg.console.model_copy(update={
+        **{k: resolve(getattr(cfg.console, k)) for k in ("accounts", "tls_cert", "tls_key")},
+        **{k: str(state / getattr(cfg.console, k)) for k in ("audit", "history")}})
     return cfg.model_copy(update={"outbox": outbox, "commands": commands, "uplink": uplink,
                                   "anomaly": anomaly, "control": control, "console": console})
 

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 
@@ -38,6 +39,9 @@ class Broker:
         self.binary = binary
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="lentera-broker-"))
+        # its folder (config, log) goes with it: when the object is collected or at exit at the
+        # latest (not in stop(): a stopped broker may start again on the same port)
+        weakref.finalize(self, shutil.rmtree, str(self.dir), True)
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
                              f"persistence false\n{extra_conf}")

@@ -104,21 +104,29 @@ class Accounts:
             raise AccountError(f"the password is shorter than {MIN_PASSWORD} characters")
         accounts = dict(self.reload())
         accounts[name] = {"role": role, "hash": hash_password(password)}
-        write_atomic(self.path, json.dumps({"version": 1, "accounts": accounts},
-                                           indent=1).encode())
-        os.chmod(self.path, 0o600)
-        self.reload()
+        self._save(accounts)
 
     def remove(self, name: str) -> bool:
         """Delete one account (its open sessions end at their next request); True if it existed."""
         accounts = dict(self.reload())
         if accounts.pop(name, None) is None:
             return False
+        self._save(accounts)
+        return True
+
+    def _save(self, accounts: dict) -> None:
+        """Write the file 0640 in its folder's group: on a gateway `sudo lentera crew add`
+        writes /etc/lentera/crew.json as root:lentera, which the service (group lentera) reads."""
         write_atomic(self.path, json.dumps({"version": 1, "accounts": accounts},
                                            indent=1).encode())
-        os.chmod(self.path, 0o600)
+        group = self.path.parent.stat().st_gid
+        if self.path.stat().st_gid != group:
+            try:
+                os.chown(self.path, -1, group)
+            except PermissionError:
+                pass        # not in the folder's group: the file keeps the writer's group
+        os.chmod(self.path, 0o640)
         self.reload()
-        return True
 
     def check(self, name: str, password: str) -> str | None:
         """The account's role if name and password match, else None."""

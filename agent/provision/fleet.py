@@ -31,6 +31,7 @@ class Row:
     def __init__(self, line: int, values: dict):
         self.line = line
         self.values = values
+        self.problems: list[str] = []      # found while reading (extra fields, duplicate id)
 
     @property
     def gateway_id(self) -> str:
@@ -43,7 +44,11 @@ class Row:
 
 
 def read_fleet(path: Path) -> list[Row]:
-    """The fleet's rows; ProvisionError for a bad header, empty file or duplicate ids."""
+    """The fleet's rows; ProvisionError for a bad header, an empty or too long file.
+
+    A row's own problems (a duplicate id, extra fields) go into row.problems: the caller
+    checks every row and reports them all together, so a duplicate masks no other bad row.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -62,9 +67,10 @@ def read_fleet(path: Path) -> list[Row]:
             continue                        # blank line
         row = Row(reader.line_num, values)
         if None in record:
-            problems.append(f"row {row.line}: more fields than the header's {len(header)}")
+            row.problems.append(f"row {row.line}: more fields than the header's {len(header)}")
         if row.gateway_id in seen:
-            problems.append(f"{row.where('id')}: duplicate id, also on row {seen[row.gateway_id]}")
+            row.problems.append(f"{row.where('id')}: duplicate id, also on row "
+                                f"{seen[row.gateway_id]}")
         seen.setdefault(row.gateway_id, row.line)
         rows.append(row)
     if len(rows) > MAX_ROWS:

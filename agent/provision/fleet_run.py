@@ -15,6 +15,7 @@ def provision(fleet: Path, template: Path, out: Path, ca: "pki.Ca | None",
     tmpl = Template(template)
     problems, bundles, manifest = [], {}, []
     for row in rows:
+        problems += row.problems
         try:
             made = _one(row, tmpl, fleet.parent, ca, days)
         except ProvisionError as exc:

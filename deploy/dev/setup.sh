@@ -36,13 +36,27 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating Python virtual environment in .venv"
   python3 -m venv .venv
 fi
-echo "==> installing Lentera and its test dependencies into .venv"
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[test,fleet]"
+# an editable install: code changes need no reinstall, only a changed setup.py (dependencies)
+stamp="$(sha256sum setup.py | cut -c1-16)"
+if [ -x .venv/bin/lentera ] && [ "$(cat .venv/.lentera-setup 2>/dev/null)" = "$stamp" ] &&
+   .venv/bin/python -c 'import agent' 2>/dev/null; then
+  echo "==> .venv is up to date (setup.py unchanged since the last install): reusing it"
+else
+  echo "==> installing Lentera and its test dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".[test,fleet]"
+  echo "$stamp" > .venv/.lentera-setup
+fi
 
 if [ -f tests/micropython/package.json ]; then
-  echo "==> installing the MicroPython WebAssembly test harness (npm)"
-  npm install --prefix tests/micropython --no-audit --no-fund --silent >/dev/null
+  npm_stamp="$(sha256sum tests/micropython/package.json | cut -c1-16)"
+  if [ "$(cat tests/micropython/node_modules/.lentera-setup 2>/dev/null)" = "$npm_stamp" ]; then
+    echo "==> the MicroPython WebAssembly test harness is installed: reusing it"
+  else
+    echo "==> installing the MicroPython WebAssembly test harness (npm)"
+    npm install --prefix tests/micropython --no-audit --no-fund --silent >/dev/null
+    echo "$npm_stamp" > tests/micropython/node_modules/.lentera-setup
+  fi
 fi
 if [ "${1:-}" = "--debian-root" ]; then
   # the deploy tests' cached Debian root and wheelhouse (~2 min cold; the tests build them too)
@@ -50,4 +64,5 @@ if [ "${1:-}" = "--debian-root" ]; then
   .venv/bin/python -c "from tests.deploy.debian_root import root_tarball, wheelhouse; \
 print(root_tarball(), wheelhouse())"
 fi
-echo "==> ready"
+echo "==> ready: the lentera command is $PWD/.venv/bin/lentera (not on the PATH: run it by"
+echo "    that path, e.g. .venv/bin/lentera --help, or 'source .venv/bin/activate' first)"

@@ -36,10 +36,12 @@ class LineSetting(NamedTuple):
 
     baudrate: int | None
     parity: str | None
+    stopbits: int = 1
 
     def label(self) -> str:
-        """'9600 8N1'-style label."""
-        return "tcp" if self.baudrate is None else f"{self.baudrate} 8{self.parity}1"
+        """'9600 8N1'-style label: the framing the scan used (8 data bits, parity, stop bits)."""
+        return ("tcp" if self.baudrate is None
+                else f"{self.baudrate} 8{self.parity}{self.stopbits}")
 
 
 class ScanHit(NamedTuple):
@@ -84,12 +86,12 @@ def parse_units(text: str) -> list[int]:
 
 
 def sweep_settings(baudrate: int, parity: str, baud_sweep: bool,
-                   parity_sweep: bool) -> list[LineSetting]:
+                   parity_sweep: bool, stopbits: int = 1) -> list[LineSetting]:
     """Line settings to try, the configured one first."""
     bauds = [baudrate] + [b for b in SWEEP_BAUDS if b != baudrate] if baud_sweep else [baudrate]
     parities = ([parity] + [p for p in SWEEP_PARITIES if p != parity] if parity_sweep
                 else [parity])
-    return [LineSetting(b, p) for b in bauds for p in parities]
+    return [LineSetting(b, p, stopbits) for b in bauds for p in parities]
 
 
 def probe_timeout_s(setting: LineSetting) -> float:

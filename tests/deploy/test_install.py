@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from drivers.modbus.profile import skeleton
-from tests.deploy.debian_root import DebianRoot
+from tests.deploy.debian_root import CHROOT_ENV, DebianRoot
 from tests.support.broker import free_port
+from tests.support.console import PASSWORD, wait_until
 from tests.support.gateway_files import make_certs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,13 +113,13 @@ def test_user_profile_in_etc_is_used_by_the_agent_and_reported(root, site_factor
                                                              "model: acme-lamp"))
     cfg = root.p("/etc/lentera/gateway.yaml")
     text = cfg.read_text()
-    # never the machine's own broker on 1883: a closed port (the agent keeps retrying)
+    # no broker: a closed loopback port (the agent keeps retrying), never the machine's 1883
     cfg.write_text(text.replace("port: 5020", f"port: {site.port}").replace(
-        "mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{free_port()}").replace(
+        "mqtts://broker.city.example:8883", f"mqtt://127.0.0.1:{free_port()}").replace(
         "  - {id: L-002, bus: lan, unit: 2, profile: streetlight-generic, poll: 10s}\n",
         "  - {id: L-002, bus: lan, unit: 2, profile: streetlight-generic, poll: 10s}\n"
         "  - {id: L-003, bus: lan, unit: 3, profile: acme-lamp, poll: 1s}\n"))
-    assert ":1883" not in cfg.read_text()
+    assert ":1883" not in cfg.read_text() and "broker.city.example" not in cfg.read_text()
     root.run("chown -R root:lentera /etc/lentera && chmod 0640 /etc/lentera/profiles/* "
              "/etc/lentera/gateway.yaml && install -d -o lentera -g lentera /run/lentera")
     listing = root.as_lentera("lentera profiles")
@@ -142,6 +144,73 @@ def test_user_profile_in_etc_is_used_by_the_agent_and_reported(root, site_factor
     assert check.returncode == 2 and "points[0].table:" in check.stderr \
         and "(acme-bad.yaml line 3)" in check.stderr
     (profiles / "acme-bad.yaml").unlink()
+
+
+def _agent_as_service(root: DebianRoot) -> subprocess.Popen:
+    """`lentera run` as lentera.service runs it: its user, groups and umask, in its state dir."""
+    root.run("install -d -o lentera -g lentera -m 0750 /run/lentera")
+    script = ("umask 0077 && cd /var/lib/lentera && exec setpriv --reuid lentera --regid lentera "
+              "--init-groups lentera run -c /etc/lentera/gateway.yaml")
+    return subprocess.Popen(["chroot", str(root.path), "/bin/sh", "-c", script], env=CHROOT_ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _console_switches(url: str, light: str, op: str) -> dict:
+    """Log in as budi over HTTP, then switch one light as the console's own page does."""
+    http = requests.Session()
+    login = http.post(url + "/login", data={"name": "budi", "password": PASSWORD},
+                      allow_redirects=False, timeout=10)
+    assert login.status_code == 302, f"log-in refused ({login.status_code}): {login.text[-500:]}"
+    csrf = re.search(r'<meta name="csrf" content="([^"]+)"', http.get(url + "/", timeout=10).text)
+    answer = http.post(url + "/api/action", data={"op": op, "device": light, "hold_s": "600"},
+                       headers={"X-CSRF-Token": csrf.group(1)}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_console_works_as_the_service_user_after_sudo_crew_add(root, site_factory):
+    """Review finding 5: `sudo lentera crew add` wrote crew.json root:root 0600 (the service
+    could not read it, nobody could log in), and the audit log and history defaulted into
+    /etc/lentera, which the service cannot write."""
+    site = site_factory(2)
+    port = free_port()
+    text = (PI / "gateway.example.yaml").read_text().replace("port: 5020", f"port: {site.port}")
+    text = re.sub(r'url: "mqtts?://[^"]+"', f'url: "mqtt://127.0.0.1:{free_port()}"', text)
+    root.p("/etc/lentera/gateway.yaml").write_text(
+        text + f'console: {{listen: "127.0.0.1:{port}", relay_min_interval: 1s}}\n')
+    root.run("chown root:lentera /etc/lentera/gateway.yaml && chmod 0640 /etc/lentera/gateway.yaml")
+    added = root.run(f"echo '{PASSWORD}' | lentera crew add budi -c /etc/lentera/gateway.yaml "
+                     "--password-stdin")
+    assert "saved in /etc/lentera/crew.json" in added.stdout, added.stdout
+    assert owner("/etc/lentera/crew.json", root) == "root:lentera 640"
+    agent = _agent_as_service(root)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(url, agent), "the console to answer", 60)
+        before = site.call(lambda: site.site.light(1).switch)
+        result = _console_switches(url, "L-001", "off" if before else "on")
+        assert result["applied"], result
+        wait_until(lambda: site.call(lambda: site.site.light(1).switch) != before,
+                   "the simulator's switch register to change", 20)
+    finally:
+        agent.terminate()
+        output = agent.communicate(timeout=30)[0]
+    assert "Permission denied" not in output and "console disabled" not in output, output[-3000:]
+    assert owner("/var/lib/lentera/audit.log", root).startswith("lentera:lentera"), output[-3000:]
+    assert owner("/var/lib/lentera/history.bin", root).startswith("lentera:lentera")
+    assert not root.p("/etc/lentera/audit.log").exists()
+    verify = root.run("lentera audit verify -c /etc/lentera/gateway.yaml")
+    assert "audit log intact" in verify.stdout, verify.stdout + verify.stderr
+    entries = [json.loads(x) for x in root.p("/var/lib/lentera/audit.log").read_text().splitlines()]
+    assert any(e.get("who") == "budi" and e.get("lights") == ["L-001"] for e in entries), entries
+
+
+def _answers(url: str, agent: subprocess.Popen) -> bool:
+    assert agent.poll() is None, agent.communicate()[0][-3000:]
+    try:
+        return requests.get(url + "/login", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
 
 
 def _bundles(tmp_path: Path, ids: list[str]) -> Path:

@@ -67,6 +67,23 @@ def test_duplicate_ids_and_bad_header_are_reported(tmp_path, ca):
     assert "missing column lat" in res.stderr and "unknown column 'latitude'" in res.stderr
 
 
+def test_a_duplicate_id_masks_no_other_bad_row(tmp_path, ca):
+    """Before: a duplicate id stopped the run while reading the CSV, so the bad lat on row 3
+    and the duplicate's own bad lon went unreported until the next run."""
+    fleet = fleet_csv(tmp_path / "fleet.csv", 6, bad={1: {"lat": "north"},
+                                                      3: {"id": "tgr-gw-0001", "lon": "500"}})
+    res = provision(tmp_path, fleet, ca)
+    assert res.returncode == 2, res.stdout + res.stderr
+    problem_lines = [x for x in res.stderr.splitlines() if "fleet.csv row" in x]
+    assert len(problem_lines) == 3, res.stderr
+    assert "fleet.csv row 3 (tgr-gw-0002), column lat: " in problem_lines[0], res.stderr
+    assert "fleet.csv row 5 (tgr-gw-0001), column id: duplicate id, also on row 2" \
+        in problem_lines[1], res.stderr
+    assert "fleet.csv row 5 (tgr-gw-0001), column lon: " in problem_lines[2], res.stderr
+    assert "nothing was written" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fleet.csv"]
+
+
 def test_fifty_bundles_pass_check_config_and_their_certificates_verify(tmp_path, ca):
     fleet = fleet_csv(tmp_path / "fleet.csv", 50)
     res = provision(tmp_path, fleet, ca)

@@ -62,7 +62,7 @@ def test_example_config_loads_into_immutable_objects():
     cfg = load_config(REPO / "deploy" / "raspberrypi" / "gateway.example.yaml")
     assert cfg.gateway.id == "tgr-gw-0001"
     assert cfg.devices[0].poll == 10.0
-    assert cfg.uplink.mqtt.port == 1883
+    assert cfg.uplink.mqtt.port == 8883       # a placeholder broker, never the system's 1883
     with pytest.raises(Exception):
         cfg.devices[0].unit = 5
 
@@ -96,3 +96,17 @@ def test_late_reply_window_reaches_the_rtu_bus():
     assert build_buses(default)["rs485"].late_window_s is None    # sized per request
     with pytest.raises(ConfigProblems, match="late_reply_window"):
         parse_config(_with_rtu_bus("    late_reply_window: 5ms\n"))
+
+
+def test_console_state_files_sit_next_to_the_outbox_and_accounts_next_to_the_config(tmp_path):
+    """Review finding 5: relative audit and history resolved into the config's folder
+    (/etc/lentera on a gateway, read-only to the service), so every crew action failed."""
+    from tests.support.gateway_files import write_gateway
+    (tmp_path / "etc").mkdir()
+    config = write_gateway(tmp_path / "etc" / "gateway.yaml", "mqtt://127.0.0.1:1", 5020, 1,
+                           extra="outbox: {path: %s}\nconsole: {listen: '127.0.0.1:8080'}\n"
+                           % (tmp_path / "state" / "outbox.db"))
+    console = load_config(config).console
+    assert console.accounts == str(tmp_path / "etc" / "crew.json")
+    assert console.audit == str(tmp_path / "state" / "audit.log")
+    assert console.history == str(tmp_path / "state" / "history.bin")

@@ -34,7 +34,9 @@ def test_parse_units_and_sweep_order():
             continue
         raise AssertionError(f"{bad!r} accepted")
     settings = scanner.sweep_settings(19200, "E", baud_sweep=True, parity_sweep=True)
-    assert settings[0] == (19200, "E") and len(settings) == 24 == len(set(settings))
+    assert settings[0] == (19200, "E", 1) and len(settings) == 24 == len(set(settings))
+    two = scanner.sweep_settings(9600, "E", baud_sweep=False, parity_sweep=False, stopbits=2)
+    assert [s.label() for s in two] == ["9600 8E2"]     # the framing used, not always "...1"
 
 
 def test_tcp_scan_finds_units_and_profiles(site_factory):
@@ -153,3 +155,32 @@ def test_scan_cli_sweeps_baud_over_rtu_and_writes_yaml(tmp_path):
     assert [(d["unit"], d["profile"]) for d in devices] == [
         (1, "streetlight-generic"), (2, "streetlight-generic"), (3, "lux-rs485-generic")]
     assert "answered at 19200 8N1, not the bus's 9600 8N1" in out.read_text()
+
+
+def test_scan_cli_reports_the_framing_it_used_and_says_a_pty_carries_no_parity(tmp_path):
+    """Before: every hit was labelled 8x1 whatever the bus's stop bits, and a parity sweep on
+    the simulator's pty reported the first parity tried as found, without a word."""
+    link = tmp_path / "rs485"
+    sim = subprocess.Popen([sys.executable, "-m", "agent.cli", "simulate", "--lights", "1",
+                            "--rtu", str(link), "--parity", "E"],
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True)
+    try:
+        assert sim.stdout.readline().strip().startswith("/dev/")
+        config = tmp_path / "gateway.yaml"
+        config.write_text(textwrap.dedent(f"""\
+            gateway: {{id: gw, site: test, location: {{lat: -6.2, lon: 106.6}}}}
+            uplink: {{mqtt: {{url: "mqtt://broker.city.example:8883"}}}}
+            buses:
+              rs485: {{type: modbus-rtu, port: {link}, baudrate: 9600, parity: E, stopbits: 2}}
+            devices: []
+            """))
+        result = subprocess.run([sys.executable, "-m", "agent.cli", "scan", "--bus", "rs485",
+                                 "-c", str(config), "--units", "1-2", "--parity-sweep"],
+                                cwd=REPO, capture_output=True, text=True, timeout=60)
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    assert result.returncode == 0, result.stderr
+    assert "unit   1  9600 8E2    streetlight-generic" in result.stdout, result.stdout
+    assert "is a pseudo-terminal (the simulator): it carries no parity" in result.stderr
