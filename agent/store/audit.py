@@ -7,6 +7,10 @@ a line breaks the chain at that line, which `lentera audit verify` reports.
 Appending is the one write in the agent that is not a whole-file replacement: each line
 is written and fsynced on its own. A torn last line (power cut mid-write) is kept as the
 evidence it is; the chain goes on from the last good line with a `chain_resumed` entry.
+
+The newest end is anchored by a sealed head file (see agent/store/audithead.py). A head
+that does not match the log at start is not quietly resealed: an `anchor_lost` entry goes
+into the chain first, and verify lists it for ever after.
 """
 
 import hashlib
@@ -16,6 +20,7 @@ import os
 from pathlib import Path
 
 from agent.errors import LenteraError
+from agent.store import audithead
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ def verify(path: str | Path) -> tuple[int, list[str]]:
     problems = []
     prev = GENESIS
     count = 0
+    hashes = []
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, 1):
             count = number
@@ -65,8 +71,12 @@ def verify(path: str | Path) -> tuple[int, list[str]]:
             elif entry["prev"] != prev:
                 problems.append(f"line {number}: does not follow line {number - 1} "
                                 "(a line was removed, inserted or reordered)")
+            if entry.get("action") == "anchor_lost":
+                problems.append(f"line {number}: the agent found the head broken at a start: "
+                                f"{entry.get('why')}")
             prev = entry["hash"]
-    return count, problems
+            hashes.append(prev)
+    return count, problems + audithead.check(path, hashes)
 
 
 class AuditLog:
@@ -76,12 +86,37 @@ class AuditLog:
         self.path = Path(path)
         self.last = GENESIS
         self.count = 0
+        self.entries = 0                     # chained (well-formed) lines: what the head seals
         self._resume_note = None
+        self._anchor_note = None
+        self.head_path, self.key_path = audithead.paths(self.path)
+        self._key = None
 
     def open(self) -> None:
-        """Find the chain's last hash; a torn or foreign last line is noted, not trusted."""
-        if not self.path.exists():
-            return
+        """Find the chain's last hash; a torn or foreign last line is noted, not trusted;
+        a head that does not match is noted in the chain before the next entry."""
+        self._load_key()
+        hashes = self._scan() if self.path.exists() else []
+        problems = audithead.check(self.path, hashes)
+        if problems:
+            log.error("audit log %s does not match its sealed head (%s): noted in the log",
+                      self.path, problems[0])
+            self._anchor_note = problems[0]
+            return                           # resealed only with the anchor_lost entry
+        if hashes and not self.head_path.exists():
+            log.warning("audit log %s has no head file yet: sealed as found", self.path)
+        if hashes or self.head_path.exists():
+            self._seal()
+
+    def _load_key(self) -> None:
+        try:
+            self._key = audithead.load_key(self.key_path, create=True)
+        except OSError as exc:
+            raise AuditError(f"cannot read or make the audit head key {self.key_path} "
+                             f"({exc.strerror}): fix the state folder's permissions") from exc
+
+    def _scan(self) -> list[str]:
+        hashes = []
         last_good = GENESIS
         bad_tail = None
         with open(self.path, "rb") as fh:
@@ -92,19 +127,34 @@ class AuditLog:
                     bad_tail = f"line {number}: {why}"
                 else:
                     last_good, bad_tail = entry["hash"], None
+                    hashes.append(last_good)
         self.last = last_good
+        self.entries = len(hashes)
         if bad_tail is not None:
             log.warning("audit log %s ends in a damaged line (%s): kept as evidence; the chain "
                         "resumes after it (`lentera audit verify` will list it)", self.path,
                         bad_tail)
             self._resume_note = bad_tail
+        return hashes
+
+    def _seal(self) -> None:
+        try:
+            audithead.seal(self.head_path, self._key, self.entries, self.last)
+        except OSError as exc:
+            raise AuditError(f"cannot write the audit head {self.head_path} ({exc.strerror}): "
+                             "free space or fix permissions") from exc
 
     def append(self, ts: float, **fields) -> dict:
         """Write one entry (who, action, target, address, result...) and return it."""
+        if self._key is None:
+            self._load_key()
         if self._resume_note is not None:
             note, self._resume_note = self._resume_note, None
             self._write({"ts": round(ts, 3), "action": "chain_resumed", "after": note},
                         newline_first=True)
+        if self._anchor_note is not None:
+            note, self._anchor_note = self._anchor_note, None
+            self._write({"ts": round(ts, 3), "action": "anchor_lost", "why": note})
         return self._write({"ts": round(ts, 3), **fields})
 
     def _write(self, fields: dict, newline_first: bool = False) -> dict:
@@ -124,6 +174,8 @@ class AuditLog:
                              "free space or fix permissions; the action was not taken") from exc
         self.last = entry["hash"]
         self.count += 1
+        self.entries += 1
+        self._seal()
         return entry
 
     def _ends_torn(self) -> bool:
