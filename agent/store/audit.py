@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 MAX_LINE = 64 * 1024          # a longer "line" is not ours: verify says so, never loads it
+MAX_BYTES = 1024 * 1024       # the live file rotates past this...
+KEEP = 4                      # ...into audit.log.1 .. audit.log.4 (about 20,000 actions in all)
 
 
 class AuditError(LenteraError, ValueError):
@@ -54,37 +56,56 @@ def _parse(raw: bytes):
     return entry, None
 
 
+def files(path: str | Path, keep: int | None = None) -> list[Path]:
+    """The log's files, oldest first: the rotated ones (path.N ... path.1), then path."""
+    path = Path(path)
+    rotated = []
+    n = 1
+    while (keep is None or n <= keep) and path.with_name(f"{path.name}.{n}").exists():
+        rotated.append(path.with_name(f"{path.name}.{n}"))
+        n += 1
+    return rotated[::-1] + ([path] if path.exists() else [])
+
+
 def verify(path: str | Path) -> tuple[int, list[str]]:
-    """(lines checked, problems) for the log at path; no problems means the chain is intact."""
+    """(lines checked, problems) for the log at path and its rotated files; no problems means
+    the chain is intact and ends where its sealed head says."""
     problems = []
-    prev = GENESIS
+    prev = first = audithead.sealed_first(path, GENESIS)
     count = 0
     hashes = []
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, 1):
-            count = number
-            entry, why = _parse(raw.rstrip(b"\n"))
-            if entry is None:
-                problems.append(f"line {number}: {why}")
-                continue
-            if entry_hash(entry) != entry["hash"]:
-                problems.append(f"line {number}: content does not match its hash (edited)")
-            elif entry["prev"] != prev:
-                problems.append(f"line {number}: does not follow line {number - 1} "
-                                "(a line was removed, inserted or reordered)")
-            if entry.get("action") == "anchor_lost":
-                problems.append(f"line {number}: the agent found the head broken at a start: "
-                                f"{entry.get('why')}")
-            prev = entry["hash"]
-            hashes.append(prev)
-    return count, problems + audithead.check(path, hashes)
+    for part in files(path):
+        where = "line" if part == Path(path) else f"{part.name} line"
+        with open(part, "rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                count += 1
+                entry, why = _parse(raw.rstrip(b"\n"))
+                if entry is None:
+                    problems.append(f"{where} {number}: {why}")
+                    continue
+                if not hashes:
+                    first = entry["prev"]
+                if entry_hash(entry) != entry["hash"]:
+                    problems.append(f"{where} {number}: content does not match its hash (edited)")
+                elif entry["prev"] != prev:
+                    before = f"line {number - 1}" if number > 1 else "the file before"
+                    problems.append(f"{where} {number}: does not follow {before} "
+                                    "(a line was removed, inserted or reordered)")
+                if entry.get("action") == "anchor_lost":
+                    problems.append(f"{where} {number}: the agent found the head broken at a "
+                                    f"start: {entry.get('why')}")
+                prev = entry["hash"]
+                hashes.append(prev)
+    return count, problems + audithead.check(path, hashes, first)
 
 
 class AuditLog:
     """Append-only, hash-chained JSON lines; append() is durable when it returns."""
 
-    def __init__(self, path: str | Path, fsync=os.fsync):
+    def __init__(self, path: str | Path, fsync=os.fsync, max_bytes=MAX_BYTES, keep=KEEP):
         self.path = Path(path)
+        self.max_bytes, self.keep = max_bytes, keep
+        self.first = GENESIS                 # the oldest kept line's prev (sealed in the head)
         self._fsync = fsync                  # the seam a test slows down (a dying SD card)
         self._worker = SerialWorker(f"audit {self.path.name}")
         self.last = GENESIS
@@ -99,8 +120,8 @@ class AuditLog:
         """Find the chain's last hash; a torn or foreign last line is noted, not trusted;
         a head that does not match is noted in the chain before the next entry."""
         self._load_key()
-        hashes = self._scan() if self.path.exists() else []
-        problems = audithead.check(self.path, hashes)
+        hashes = self._scan()
+        problems = audithead.check(self.path, hashes, self.first)
         if problems:
             log.error("audit log %s does not match its sealed head (%s): noted in the log",
                       self.path, problems[0])
@@ -120,15 +141,19 @@ class AuditLog:
 
     def _scan(self) -> list[str]:
         hashes = []
-        last_good = GENESIS
+        last_good = self.first = audithead.sealed_first(self.path, GENESIS)
         bad_tail = None
-        with open(self.path, "rb") as fh:
-            for number, raw in enumerate(fh, 1):
-                self.count = number
-                entry, why = _parse(raw.rstrip(b"\n"))
-                if entry is None:
-                    bad_tail = f"line {number}: {why}"
-                else:
+        self.count = 0
+        for part in files(self.path, self.keep):
+            with open(part, "rb") as fh:
+                for number, raw in enumerate(fh, 1):
+                    self.count = number if part == self.path else 0
+                    entry, why = _parse(raw.rstrip(b"\n"))
+                    if entry is None:
+                        bad_tail = f"line {number}: {why}" if part == self.path else None
+                        continue
+                    if not hashes:
+                        self.first = entry["prev"]
                     last_good, bad_tail = entry["hash"], None
                     hashes.append(last_good)
         self.last = last_good
@@ -142,7 +167,7 @@ class AuditLog:
 
     def _seal(self) -> None:
         try:
-            audithead.seal(self.head_path, self._key, self.entries, self.last)
+            audithead.seal(self.head_path, self._key, self.entries, self.last, self.first)
         except OSError as exc:
             raise AuditError(f"cannot write the audit head {self.head_path} ({exc.strerror}): "
                              "free space or fix permissions") from exc
@@ -171,6 +196,9 @@ class AuditLog:
         line = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         data = (b"\n" if newline_first and self._ends_torn() else b"") + line.encode() + b"\n"
         try:
+            if self.entries and self.path.exists() and \
+                    self.path.stat().st_size + len(data) > self.max_bytes:
+                self._rotate()
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             try:
                 os.write(fd, data)
@@ -185,6 +213,17 @@ class AuditLog:
         self.entries += 1
         self._seal()
         return entry
+
+    def _rotate(self) -> None:
+        """audit.log -> audit.log.1 -> ... -> audit.log.KEEP (the oldest dropped); the chain runs
+        on into the new file, and the head is resealed at once with where it now starts."""
+        for n in range(self.keep, 0, -1):
+            older = self.path if n == 1 else self.path.with_name(f"{self.path.name}.{n - 1}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{n}"))
+        self._resume_note = None
+        self._scan()
+        self._seal()
 
     def _ends_torn(self) -> bool:
         try:

@@ -9,7 +9,9 @@ cannot read the key cannot forge a head that matches a shortened or re-chained l
 root on the gateway the second anchor is the city's copy: every crew_action event carries
 `audit_head`, the hash of its audit line, and what the city has received cannot be taken back.
 
-The head is rewritten (atomically) after each appended line. A power cut between the two
+The log rotates by size (audit.log.1 ... audit.log.N, oldest dropped); the chain runs on
+across the files and the head also seals where the kept chain starts (`first`), so removing
+a rotated file shows too. The head is rewritten (atomically) after each appended line. A power cut between the two
 leaves one entry after the sealed head; verify accepts exactly that one, and the agent
 reseals at its next start. A log older than the head file is sealed as found at the first
 start (trust on first use, logged).
@@ -49,19 +51,30 @@ def load_key(key_path: Path, create: bool = False) -> bytes:
     return key
 
 
-def _mac(key: bytes, entries: int, last: str) -> str:
-    return hmac.new(key, f"lentera-audit-head:{entries}:{last}".encode(),
+def _mac(key: bytes, entries: int, last: str, first: str) -> str:
+    return hmac.new(key, f"lentera-audit-head:{entries}:{last}:{first}".encode(),
                     hashlib.sha256).hexdigest()
 
 
-def seal(head_path: Path, key: bytes, entries: int, last: str) -> None:
-    """Write the head (entries, newest hash, seal) crash-safely; OSError on failure."""
-    head = {"entries": entries, "last": last, "mac": _mac(key, entries, last)}
+def seal(head_path: Path, key: bytes, entries: int, last: str, first: str) -> None:
+    """Write the head (entries in the kept files, newest hash, the oldest kept line's `prev`,
+    seal) crash-safely; OSError on failure."""
+    head = {"entries": entries, "last": last, "first": first,
+            "mac": _mac(key, entries, last, first)}
     write_atomic(head_path, json.dumps(head, sort_keys=True).encode() + b"\n")
 
 
-def check(log_path: str | Path, hashes: list[str]) -> list[str]:
-    """Problems of the log's chained entry hashes (oldest first) against its sealed head."""
+def sealed_first(log_path: str | Path, default: str) -> str:
+    """Where the head says the kept chain starts (after rotation dropped older files)."""
+    try:
+        return str(json.loads(paths(log_path)[0].read_bytes())["first"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return default
+
+
+def check(log_path: str | Path, hashes: list[str], first: str) -> list[str]:
+    """Problems of the log's chained entry hashes (oldest first, across its rotated files;
+    first: the oldest line's `prev`) against its sealed head."""
     head_path, key_path = paths(log_path)
     if not head_path.exists():
         if not hashes:
@@ -76,10 +89,14 @@ def check(log_path: str | Path, hashes: list[str]) -> list[str]:
     try:
         head = json.loads(head_path.read_bytes())
         entries, last, mac = int(head["entries"]), str(head["last"]), str(head["mac"])
+        sealed_start = str(head["first"])
     except (OSError, ValueError, TypeError, KeyError) as exc:
         return [f"the head file {head_path} is unreadable ({exc}): it was damaged or edited"]
-    if not hmac.compare_digest(mac, _mac(key, entries, last)):
+    if not hmac.compare_digest(mac, _mac(key, entries, last, sealed_start)):
         return [f"the head file {head_path} does not match its seal: it was edited"]
+    if hashes and first != sealed_start:
+        return ["the oldest kept entry is not where the sealed head starts the chain: an older "
+                "rotated file or the oldest lines were removed"]
     if len(hashes) < entries:
         return [f"{entries - len(hashes)} newest entr{'y' if entries - len(hashes) == 1 else 'ies'}"
                 f" missing: the sealed head records {entries}, the log holds {len(hashes)} "

@@ -201,3 +201,41 @@ def test_an_empty_log_with_no_head_is_no_actions_yet(tmp_path):
     path.write_bytes(b"")
     result = CliRunner().invoke(audit_verify, ["--file", str(path)])
     assert result.exit_code == 1 and "4 newest entries missing" in result.output
+
+
+# Review finding 9: the log rotates by size, and the chain and its head cover the rotated files.
+
+def _rotating(path, n):
+    log = AuditLog(path, max_bytes=600, keep=2)
+    log.open()
+    for i in range(n):
+        log.append(1000.0 + i, who="budi", action="off", lights=[f"L-{i:03}"], result="ok")
+    return log
+
+
+def test_the_log_rotates_by_size_and_verifies_across_its_files(tmp_path):
+    path = tmp_path / "a.log"
+    _rotating(path, 15)
+    _rotating(path, 15)                                   # reopened: the chain goes on
+    assert (tmp_path / "a.log.1").exists() and (tmp_path / "a.log.2").exists()
+    assert not (tmp_path / "a.log.3").exists()            # the oldest was dropped
+    assert all(p.stat().st_size <= 600 for p in tmp_path.glob("a.log*") if p.suffix != ".key")
+    count, problems = verify(path)
+    assert problems == [] and 3 <= count < 30
+    head = json.loads((tmp_path / "a.log.head").read_text())
+    assert head["entries"] == count and head["first"] != "0" * 64
+
+
+@pytest.mark.parametrize("gone", ["a.log.2", "a.log.1"])
+def test_removing_a_rotated_file_is_detected(tmp_path, gone):
+    path = tmp_path / "a.log"
+    _rotating(path, 30)
+    (tmp_path / gone).unlink()
+    assert verify(path)[1]
+
+
+def test_truncating_the_live_file_after_rotation_is_detected(tmp_path):
+    path = tmp_path / "a.log"
+    _rotating(path, 30)
+    path.write_bytes(b"")
+    assert "newest entr" in verify(path)[1][0]
