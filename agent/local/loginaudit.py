@@ -2,7 +2,8 @@
 
 Anyone who can reach the console can send failed logins; one audit line (and fsync) each
 would let them write the SD card full. Per address, the first failure of a window is
-written; the rest of that window are counted and the count rides on the address's next
+written, and so is every failure that locks the address out (the lock-out's growing waits
+bound those); the rest of that window are counted and the count rides on the address's next
 written line (`repeats`). Addresses beyond MAX_ADDRS share one tally ("*"), so the table
 itself stays bounded too.
 """
@@ -27,7 +28,8 @@ class FailedLogins:
             if len(self._seen) >= self.max_addrs:
                 addr = "*"
         seen = self._seen.get(addr)
-        if seen is not None and now - seen[0] < self.window_s:
+        locks = bool(fields.get("locked_s"))        # a lock-out is always on the record
+        if seen is not None and now - seen[0] < self.window_s and not locks:
             seen[1] += 1
             return None
         repeats = seen[1] if seen is not None else 0
