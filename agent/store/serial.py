@@ -29,6 +29,11 @@ class SerialWorker:
         self._jobs.put((loop, done, fn, args, kwargs))
         return await done
 
+    def submit(self, fn, *args) -> None:
+        """Queue fn(*args) and return at once (fn reports its own errors; nobody awaits it)."""
+        self._start()
+        self._jobs.put((None, None, fn, args, {}))
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:
@@ -42,6 +47,8 @@ class SerialWorker:
                 outcome = (True, fn(*args, **kwargs))
             except BaseException as exc:      # handed to the awaiting coroutine, raised there
                 outcome = (False, exc)
+            if loop is None:
+                continue
             try:
                 loop.call_soon_threadsafe(_settle, done, outcome)
             except RuntimeError:
