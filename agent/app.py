@@ -139,7 +139,9 @@ class Agent:
                   if {"switch", "dim"} <= {p.name for p in dev.profile.points}}
         self.lighting = LightingService(controller, self.clock, lights, bus_of, self.emit_event,
                                         trust_file=str(Path(self.config.outbox.path).with_name(
-                                            "clock-trust.json")))
+                                            "clock-trust.json")),
+                                        holds_file=str(Path(self.config.outbox.path).with_name(
+                                            "holds.json")))
         return self.lighting
 
     def _build_watch(self) -> FaultWatch | None:

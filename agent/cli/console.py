@@ -1,6 +1,7 @@
 """`lentera crew add`, `lentera audit verify` and `lentera status`: the console's commands."""
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -93,7 +94,12 @@ def audit_verify(config_file, log_file):
         if config_file is None:
             raise click.UsageError("give -c CONFIG or --file AUDIT_LOG")
         log_file = _config(config_file).console.audit
+    from agent.store.audithead import paths
     try:
+        if not Path(log_file).exists() and not paths(log_file)[0].exists():
+            click.echo(f"audit log {log_file}: no actions recorded yet (nobody has logged in "
+                       "to the console or acted from it)")
+            return
         count, problems = verify(log_file)
     except OSError as exc:
         raise click.ClickException(f"cannot read {log_file} ({exc.strerror})") from None
@@ -102,7 +108,10 @@ def audit_verify(config_file, log_file):
     if problems:
         click.echo(f"audit log BROKEN: {len(problems)} problem(s) in {count} line(s)", err=True)
         sys.exit(1)
-    click.echo(f"audit log intact: {count} line(s), chain verified")
+    if count == 0:
+        click.echo(f"audit log {log_file}: no actions recorded yet")
+        return
+    click.echo(f"audit log intact: {count} line(s), chain and sealed head verified")
 
 
 def _ago(seconds) -> str:

@@ -121,7 +121,7 @@ class CrewActions:
                   "refused": refused, "errors": {}, "expires_s": expires}
         fields = _fields(who, addr, op, dim, hold_s, lights, result)
         try:        # on the record before any light changes: no record, no action
-            self.audit.append(self.wall(), **fields)
+            head = (await self.audit.write(self.wall(), **fields))["hash"]
         except AuditError:
             arbiter.restore("maintenance", saved)
             raise
@@ -134,10 +134,11 @@ class CrewActions:
         if errors:
             result.update(ok=False, errors=errors, applied=[d for d in todo if d not in errors])
             fields = _fields(who, addr, op, dim, hold_s, lights, result)
-            self._note_write_failure(fields)
+            head = await self._note_write_failure(fields) or head
         log.info("crew action: %s", fields)
         device = lights[0] if len(lights) == 1 else "gateway"
-        self.emit_event(device, "crew_action", EVENT, **fields)
+        # audit_head: the city's copy of the log's newest hash, the anchor root cannot retract
+        self.emit_event(device, "crew_action", EVENT, **fields, audit_head=head)
         return result
 
     def _release(self, lights, refused) -> None:
@@ -155,12 +156,15 @@ class CrewActions:
                                   f"{by}: end that one (`lentera override --{e.target[0]} "
                                   f"{e.target[1]} --clear`) or wait for it to expire")
 
-    def _note_write_failure(self, fields) -> None:
-        """The switching failed after the record was written: say so on the record too."""
+    async def _note_write_failure(self, fields) -> str | None:
+        """The switching failed after the record was written: say so on the record too
+        (the new line's hash, None if it could not be written)."""
         try:
-            self.audit.append(self.wall(), **{**fields, "action": f"{fields['action']} result"})
+            return (await self.audit.write(
+                self.wall(), **{**fields, "action": f"{fields['action']} result"}))["hash"]
         except AuditError as exc:
             log.error("%s", exc)
+            return None
 
     def _hold(self, lights, expires, switch, dim, who) -> bool:
         """Hold every light (one entry each, so each can be released alone) or none."""

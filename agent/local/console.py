@@ -21,6 +21,7 @@ from agent.local.events import RecentEvents
 from agent.local.geo import geojson
 from agent.local.keeping import keep_history
 from agent.local.login import LoginGate
+from agent.local.loginaudit import FailedLogins
 from agent.local.http import make_app, serve, tls_context
 from agent.local.i18n import LANGS, words
 from agent.local.plotdata import plot_data, plot_names
@@ -74,6 +75,7 @@ class Console:
                                    site.emit_event, self.cfg, monotonic)
         self.extra_routes: list = []   # other local services' routes (docs/console.md)
         self.gate = LoginGate(self.accounts, self.lockout)   # lock-out, bounded scrypt
+        self.failed = FailedLogins(monotonic)                # audited, not a disk flood
 
     def routes(self) -> list:
         """The console's routes, for make_app()."""
@@ -101,9 +103,8 @@ class Console:
                         NO_ACCOUNT_RECHECK_S)
             while not self.accounts.reload():
                 await asyncio.sleep(NO_ACCOUNT_RECHECK_S)   # a period, not a hand-off
-        ssl_context = (tls_context(self.cfg.tls_cert, self.cfg.tls_key)
-                       if self.cfg.tls_cert else None)
-        await serve(self.app(), self.cfg.listen, ssl_context)
+        tls = tls_context(self.cfg.tls_cert, self.cfg.tls_key) if self.cfg.tls_cert else None
+        await serve(self.app(), self.cfg.listen, tls)
 
     async def history_loop(self) -> None:
         """Save the plots' history now and then, and once more on the way out."""
@@ -234,13 +235,13 @@ class Console:
             return self._refused(request, w, lang, w["busy_login"], 503)
         role, wait = attempt.role, attempt.wait_s
         if role is None:
-            if attempt.checked:
-                self._audit(name, addr, "login", "refused", locked_s=round(wait) or None)
+            if attempt.checked and (extra := self.failed.note(addr, locked_s=round(wait) or None)):
+                await self._audit(name, addr, "login", "refused", **extra)
             msg = w["locked"].format(s=int(wait) + 1) if wait > 0 else w["bad_login"]
             return self._refused(request, w, lang, msg, 429 if wait > 0 else 401)
         session = self.sessions.open(name, role,
                                      self.accounts.reload().get(name, {}).get("hash", ""))
-        self._audit(name, addr, "login", "ok", role=role)
+        await self._audit(name, addr, "login", "ok", role=role)
         response = web.HTTPFound("/")
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict",
                             secure=bool(self.cfg.tls_cert), max_age=int(self.cfg.session_max))
@@ -261,9 +262,9 @@ class Console:
         response.del_cookie(COOKIE)
         raise response
 
-    def _audit(self, who, addr, action, result, **extra) -> None:
+    async def _audit(self, who, addr, action, result, **extra) -> None:
         try:
-            self.audit.append(time.time(), who=who, addr=addr, action=action, result=result,
+            await self.audit.write(time.time(), who=who, addr=addr, action=action, result=result,
                               **{k: v for k, v in extra.items() if v is not None})
         except AuditError as exc:
             log.error("%s", exc)
@@ -287,8 +288,7 @@ class Console:
     async def api_action(self, request) -> web.Response:
         """on / off / dim with a hold, or release, for a light, a group or a selection."""
         form = await request.post()
-        session = self._changer(request, request.headers.get("X-CSRF-Token")
-                                or form.get("csrf"))
+        session = self._changer(request, request.headers.get("X-CSRF-Token") or form.get("csrf"))
         try:
             result = await self.actions.act(session.name, request.remote or "?", dict(form))
         except ActionError as exc:

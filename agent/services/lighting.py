@@ -9,6 +9,7 @@ import asyncio
 import logging
 
 from agent.services.arbiter import CityArbiter
+from agent.services.holds import HoldFile
 from agent.services.clock_trust import ClockTrust, load_mark, save_mark
 from agent.services.overrides import OverrideApi
 from agent.core.bus import PRIORITY_COMMAND
@@ -28,7 +29,8 @@ class LightingService(OverrideApi, CityArbiter):
     """Keeps each street light's switch and dim at what the controller decides."""
 
     def __init__(self, controller, clock, devices: dict, scheduler_of: dict, emit_event,
-                 step_s: float = STEP_S, trust_file: str | None = None):
+                 step_s: float = STEP_S, trust_file: str | None = None,
+                 holds_file: str | None = None):
         self.controller = controller
         self.clock = clock
         self.devices = devices                # device id -> ModbusDevice (controllable ones)
@@ -45,6 +47,9 @@ class LightingService(OverrideApi, CityArbiter):
         self.trust = ClockTrust(trust_file)
         if trust_file and hasattr(clock, "carry"):
             clock.carry(load_mark(trust_file))   # trust kept across a restart, if still continuous
+        self.holds = HoldFile(holds_file) if holds_file else None   # held across a restart
+        if self.holds is not None and (n := self.holds.rearm(controller, clock.wall())):
+            log.warning("%d override(s)/timed command(s) re-armed from %s", n, holds_file)
 
     def observe(self, reading: dict) -> None:
         """Feed a reading into what the rules see (hot path: store only; step() flattens)."""
@@ -77,6 +82,8 @@ class LightingService(OverrideApi, CityArbiter):
                 int(self.clock.wall()), self._points(), self.clock.trusted(),
                 self.clock.monotonic())
             self.outputs = outputs
+            if self.holds is not None:
+                self.holds.save(self.controller.arbiter, self.clock.wall())
             self._observe_trust()
             for record in records:
                 self.emit_event(record["light"], "output_changed", EVENT, **{

@@ -85,6 +85,8 @@ def test_off_with_a_hold_is_a_maintenance_override_recorded_twice(crew):
     crew_events = [(a, k) for a, k in events if a[1] == "crew_action"]
     assert crew_events[0][0][0] == "L-002" and crew_events[0][1]["hold_s"] == 600
     assert verify(audit) == (1, [])
+    # review finding 8: the city gets the log's newest hash, an anchor the gateway cannot retract
+    assert crew_events[0][1]["audit_head"] == entry["hash"]
 
 
 def test_release_hands_the_light_back(crew):

@@ -78,3 +78,63 @@ def test_a_slewing_clock_is_not_a_step():
         clock.offset += 0.5                           # NTP slewing: small, steady
         asyncio.run(svc.step())
     assert entry.expires_s == end
+
+
+# Review finding 3: holds and timed city commands survive a restart, re-armed honestly.
+
+def _restartable(path, clock):
+    ctl = LightingController(ROAD, FixedOffset(7 * 3600, "WIB"), -6.178, 106.632)
+    devices = {d: Device() for d in ("L-001", "L-002")}
+    svc = LightingService(ctl, clock, devices, {d: Scheduler() for d in devices},
+                          lambda *a, **k: None, holds_file=str(path))
+    asyncio.run(svc.step())
+    return svc
+
+
+def _wait_saved(path, count):
+    import json
+    import time
+    for _ in range(500):                  # the save is on the holds' writer thread
+        if path.exists() and len(json.loads(path.read_text())["entries"]) == count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{path} never held {count} entries")
+
+
+def _held_then_restarted(tmp_path, down_s, wall_step_s):
+    path = tmp_path / "holds.json"
+    clock = SteppedClock()
+    svc = _restartable(path, clock)
+    asyncio.run(svc.override(device="L-001", switch=False, for_s=600, user="budi"))
+    asyncio.run(svc.apply_city_command(["L-002"], None, 30, 600))
+    _wait_saved(path, 2)
+    again = SteppedClock()                  # a new process: a new monotonic origin
+    again.offset = clock.wall() + down_s + wall_step_s - again.mono
+    return _restartable(path, again), again
+
+
+def test_a_restart_under_a_hold_keeps_it_until_its_end(tmp_path):
+    """Before: holds lived only in memory; a restart handed the light back to the schedule
+    (seen failing on the old code)."""
+    svc, clock = _held_then_restarted(tmp_path, down_s=100, wall_step_s=0)
+    assert [svc.outputs[d]["source"] for d in ("L-001", "L-002")] == ["maintenance", "command"]
+    assert svc.outputs["L-001"]["switch"] is False and svc.outputs["L-002"]["dim"] == 30
+    clock.mono += 600 - 100 - 5
+    asyncio.run(svc.step())
+    assert svc.outputs["L-001"]["source"] == "maintenance"
+    clock.mono += 10                                  # the downtime counted against it
+    asyncio.run(svc.step())
+    assert [svc.outputs[d]["source"] for d in ("L-001", "L-002")] == ["failsafe", "failsafe"]
+
+
+def test_a_clock_stepped_forward_while_down_ends_the_hold(tmp_path):
+    svc, _ = _held_then_restarted(tmp_path, down_s=10, wall_step_s=3 * 86400)
+    assert svc.outputs["L-001"]["source"] != "maintenance"
+
+
+def test_a_clock_behind_at_start_gives_no_more_than_the_time_left(tmp_path):
+    """No RTC: the gateway boots with the clock days behind; the hold gets what it had left
+    when saved (600 s), not the days up to its stored end."""
+    svc, clock = _held_then_restarted(tmp_path, down_s=0, wall_step_s=-5 * 86400)
+    entry = svc.controller.arbiter.entries("maintenance")[0]
+    assert entry.expires_s == int(clock.wall()) + 600

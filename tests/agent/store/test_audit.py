@@ -104,3 +104,138 @@ def test_verify_reports_any_garbage_and_never_raises(tmp_path_factory, garbage):
     log = AuditLog(path)
     log.open()
     log.append(3.0, who="x", action="on")
+
+
+# Review finding 8: the chain alone has no anchor at its newest end. Each of these passed
+# `verify` before the sealed head file (seen failing on the old code).
+
+def test_deleting_the_newest_lines_is_detected(tmp_path):
+    path = tmp_path / "a.log"
+    _log(path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:2]) + "\n")
+    assert verify(path)[1] == ["2 newest entries missing: the sealed head records 4, the log "
+                               "holds 2 (lines removed from the end, or the file emptied)"]
+
+
+def test_emptying_the_log_is_detected(tmp_path):
+    path = tmp_path / "a.log"
+    _log(path)
+    path.write_bytes(b"")
+    count, problems = verify(path)
+    assert count == 0 and problems and "4 newest entries missing" in problems[0]
+
+
+def test_a_re_chained_edit_is_detected(tmp_path):
+    from agent.store.audit import GENESIS, entry_hash
+    path = tmp_path / "a.log"
+    _log(path)
+    prev, out = GENESIS, []
+    for i, raw in enumerate(path.read_text().splitlines()):
+        entry = json.loads(raw)
+        if i == 1:
+            entry["result"] = "refused"
+        entry["prev"] = prev
+        entry["hash"] = prev = entry_hash(entry)     # a forger recomputes the whole chain
+        out.append(json.dumps(entry, sort_keys=True, separators=(",", ":")))
+    path.write_text("\n".join(out) + "\n")
+    assert verify(path)[1] == ["entry 4 is not the one the head sealed: the log was re-chained "
+                               "(lines edited or replaced and their hashes recomputed)"]
+
+
+def test_a_forged_head_without_the_key_is_detected(tmp_path):
+    path = tmp_path / "a.log"
+    _log(path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:2]) + "\n")
+    head = json.loads((tmp_path / "a.log.head").read_text())
+    head.update(entries=2, last=json.loads(lines[1])["hash"])
+    (tmp_path / "a.log.head").write_text(json.dumps(head))
+    assert verify(path)[1] == [f"the head file {tmp_path / 'a.log.head'} does not match its "
+                               "seal: it was edited"]
+
+
+def test_a_deleted_head_is_detected(tmp_path):
+    path = tmp_path / "a.log"
+    _log(path)
+    (tmp_path / "a.log.head").unlink()
+    assert "no sealed head file" in verify(path)[1][0]
+
+
+def test_a_truncation_found_at_start_stays_on_the_record(tmp_path, caplog):
+    path = tmp_path / "a.log"
+    _log(path)
+    path.write_text("\n".join(path.read_text().splitlines()[:3]) + "\n")
+    log = AuditLog(path)
+    log.open()
+    assert "does not match its sealed head" in caplog.text
+    assert "1 newest entry missing" in verify(path)[1][0]     # open() did not reseal it away
+    log.append(5000.0, who="budi", action="on", result="ok")
+    problems = verify(path)[1]
+    assert problems == ["line 4: the agent found the head broken at a start: 1 newest entry "
+                        "missing: the sealed head records 4, the log holds 3 (lines removed "
+                        "from the end, or the file emptied)"]
+
+
+def test_a_power_cut_between_line_and_head_is_not_tampering(tmp_path):
+    path = tmp_path / "a.log"
+    _log(path, 3)
+    saved = (tmp_path / "a.log.head").read_bytes()
+    _log(path, 1)
+    (tmp_path / "a.log.head").write_bytes(saved)    # the head's rename never happened
+    assert verify(path) == (4, [])
+    log = AuditLog(path)
+    log.open()                                       # resealed at the next start
+    assert json.loads((tmp_path / "a.log.head").read_text())["entries"] == 4
+
+
+def test_an_empty_log_with_no_head_is_no_actions_yet(tmp_path):
+    from click.testing import CliRunner
+    from agent.cli.console import audit_verify
+    path = tmp_path / "a.log"
+    for make in (lambda: None, lambda: path.write_bytes(b"")):
+        make()
+        result = CliRunner().invoke(audit_verify, ["--file", str(path)])
+        assert result.exit_code == 0 and "no actions recorded yet" in result.output
+    _log(path)
+    path.write_bytes(b"")
+    result = CliRunner().invoke(audit_verify, ["--file", str(path)])
+    assert result.exit_code == 1 and "4 newest entries missing" in result.output
+
+
+# Review finding 9: the log rotates by size, and the chain and its head cover the rotated files.
+
+def _rotating(path, n):
+    log = AuditLog(path, max_bytes=600, keep=2)
+    log.open()
+    for i in range(n):
+        log.append(1000.0 + i, who="budi", action="off", lights=[f"L-{i:03}"], result="ok")
+    return log
+
+
+def test_the_log_rotates_by_size_and_verifies_across_its_files(tmp_path):
+    path = tmp_path / "a.log"
+    _rotating(path, 15)
+    _rotating(path, 15)                                   # reopened: the chain goes on
+    assert (tmp_path / "a.log.1").exists() and (tmp_path / "a.log.2").exists()
+    assert not (tmp_path / "a.log.3").exists()            # the oldest was dropped
+    assert all(p.stat().st_size <= 600 for p in tmp_path.glob("a.log*") if p.suffix != ".key")
+    count, problems = verify(path)
+    assert problems == [] and 3 <= count < 30
+    head = json.loads((tmp_path / "a.log.head").read_text())
+    assert head["entries"] == count and head["first"] != "0" * 64
+
+
+@pytest.mark.parametrize("gone", ["a.log.2", "a.log.1"])
+def test_removing_a_rotated_file_is_detected(tmp_path, gone):
+    path = tmp_path / "a.log"
+    _rotating(path, 30)
+    (tmp_path / gone).unlink()
+    assert verify(path)[1]
+
+
+def test_truncating_the_live_file_after_rotation_is_detected(tmp_path):
+    path = tmp_path / "a.log"
+    _rotating(path, 30)
+    path.write_bytes(b"")
+    assert "newest entr" in verify(path)[1][0]
