@@ -5,7 +5,7 @@ import logging
 import time
 from pathlib import Path
 
-from agent import status
+from agent import northbound, status
 from agent.status import wall_ms
 from agent.platform.clock import AgentClock
 from agent.config.lighting import build_lighting
@@ -23,7 +23,6 @@ from agent.local.view import local_status
 from agent.core.supervisor import Supervisor
 from agent.store.lock import StateLock
 from agent.stopping import bounded, quietly
-from agent import northbound
 from agent.store.outbox import ALARM, EVENT, NOISE, ROUTINE, Outbox
 from agent.uplink.publisher import Publisher
 from agent.uplink.mqtt import MqttUplink
@@ -137,11 +136,10 @@ class Agent:
             return DirectArbiter(self.devices, bus_of)
         lights = {d: dev for d, dev in self.devices.items()
                   if {"switch", "dim"} <= {p.name for p in dev.profile.points}}
+        beside_outbox = Path(self.config.outbox.path).with_name     # the state dir's files
         self.lighting = LightingService(controller, self.clock, lights, bus_of, self.emit_event,
-                                        trust_file=str(Path(self.config.outbox.path).with_name(
-                                            "clock-trust.json")),
-                                        holds_file=str(Path(self.config.outbox.path).with_name(
-                                            "holds.json")))
+                                        trust_file=str(beside_outbox("clock-trust.json")),
+                                        holds_file=str(beside_outbox("holds.json")))
         return self.lighting
 
     def _build_watch(self) -> FaultWatch | None:
