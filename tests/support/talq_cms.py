@@ -41,6 +41,7 @@ class CmsPeer(LoopThread):
 
     def __init__(self, pki: dict, gateway: str, port: int | None = None):
         super().__init__()
+        document(CMS_API)      # skips in the test's thread, not in a handler, without the OAS
         self.pki, self.gateway = pki, gateway
         self.port = port or free_port()
         self.mode = "ok"
