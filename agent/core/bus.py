@@ -20,9 +20,20 @@ async def wait_event(event, timeout: float) -> bool:
     """Wait for event at most timeout seconds; True if it was set."""
     try:
         await asyncio.wait_for(event.wait(), timeout)
-        return True
     except asyncio.TimeoutError:
         return False
+    _raise_lost_cancel()
+    return True
+
+
+def _raise_lost_cancel() -> None:
+    # CPython 3.11's wait_for returns the result when a cancel lands in the step the awaited
+    # event is set (gh-86296, fixed in 3.12): the stop would be lost and the worker poll on.
+    # The task still counts the request; MicroPython has no cancelling() and no such race.
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    if cancelling is not None and cancelling():
+        raise asyncio.CancelledError
 
 
 class PollTarget:

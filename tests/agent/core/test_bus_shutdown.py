@@ -46,3 +46,21 @@ async def test_a_crashed_worker_ends_the_loop_only_after_the_others_unwound():
         await waiter                         # its job was aborted with the loop
     except (asyncio.CancelledError, DeviceError):
         pass
+
+
+async def test_a_cancel_that_lands_as_the_wake_up_arrives_still_stops_the_worker():
+    """Before: CPython 3.11's wait_for returns the inner result when a cancel lands in the same
+    step as the event it waits for (gh-86296), so the cancel was lost and a bus worker polled
+    on after its loop was stopped (the suite hung in test_oversubscribed_bus's teardown)."""
+    from agent.core.bus import wait_event
+    wake = asyncio.Event()
+    task = asyncio.create_task(wait_event(wake, 10.0))
+    await asyncio.sleep(0)                  # the task is waiting for the wake-up
+    wake.set()
+    task.cancel()                           # in the same step, as a stop meets a wake-up
+    outcome = "returned"
+    try:
+        await task
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+    assert outcome == "cancelled"
