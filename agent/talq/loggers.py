@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 
-from agent.store.statefile import quarantine, write_atomic_off_loop
+from agent.store.statefile import load_or_quarantine, write_atomic_off_loop
 from agent.talq.errors import TalqError, bad
 
 log = logging.getLogger(__name__)
@@ -126,19 +126,13 @@ class LoggerStore:
         self.loggers: dict[str, dict] = {}
         self.version = 0                     # bumped on every change: the reporter's cue
 
-    def load(self, catalog) -> None:
-        """Read the file; a corrupt one is moved aside (and said so), the gateway starts empty."""
-        try:
-            with open(self.path, "rb") as fh:
-                saved = json.loads(fh.read().decode("utf-8"))
-            self.loggers = {c["address"]: decode_logger(c, catalog) for c in saved}
-        except FileNotFoundError:
-            return
-        except (ValueError, TypeError, KeyError, TalqError) as exc:
-            aside = quarantine(self.path)
-            log.error("TALQ logger configs %s cannot be read (%s): moved aside to %s; the CMS "
-                      "has to send its logger configs again", self.path, exc, aside.name)
-            self.loggers = {}
+    def load(self, catalog, on_corrupt) -> None:
+        """Read the file; a corrupt one is moved aside and on_corrupt(path, aside, exc) told
+        (statefile.load_or_quarantine): the gateway starts with no logger configs."""
+        def read(path):
+            saved = json.loads(path.read_bytes().decode("utf-8"))
+            return {c["address"]: decode_logger(c, catalog) for c in saved}
+        self.loggers = load_or_quarantine(self.path, read, on_corrupt) or {}
 
     async def put(self, logger: dict) -> None:
         """Add or replace, then save; OSError (disk) leaves memory and file as they were."""

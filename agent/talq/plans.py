@@ -13,7 +13,7 @@ import hashlib
 import json
 
 from agent.errors import Refused
-from agent.store.statefile import write_atomic_off_loop
+from agent.store.statefile import load_or_quarantine, write_atomic_off_loop
 from agent.talq.errors import TalqError, bad
 from agent.talq.overrides import level_of
 
@@ -142,15 +142,16 @@ class PlanStore:
         self.programs: dict[str, dict] = {}
         self.calendars: dict[str, dict] = {}
 
-    def load(self) -> None:
-        try:
-            with open(self.path, "rb") as fh:
-                saved = json.loads(fh.read().decode("utf-8"))
-        except FileNotFoundError:
-            return
-        self.programs = {p["id"]: program_plan(p) for p in saved["programs"]}
-        self.calendars = {c["id"]: c for c in saved["calendars"]
-                          if calendar_program(c, self.programs)}
+    def load(self, on_corrupt) -> None:
+        """Read the file; a corrupt one is moved aside and on_corrupt(path, aside, exc) told
+        (statefile.load_or_quarantine): the lights keep the plan they run."""
+        def read(path):
+            saved = json.loads(path.read_bytes().decode("utf-8"))
+            programs = {p["id"]: program_plan(p) for p in saved["programs"]}
+            return programs, {c["id"]: c for c in saved["calendars"]
+                              if calendar_program(c, programs)}
+        self.programs, self.calendars = load_or_quarantine(self.path, read, on_corrupt) \
+            or ({}, {})
 
     async def save(self, programs: dict, calendars: dict) -> None:
         data = json.dumps({"programs": [p["body"] for p in programs.values()],

@@ -4,9 +4,6 @@ import logging
 import types
 from pathlib import Path
 
-from agent.store.statefile import quarantine
-from agent.talq.errors import TalqError
-
 from agent.talq.catalog import Catalog
 from agent.talq.client import LogReporter
 from agent.talq.loggers import LoggerStore
@@ -23,10 +20,12 @@ def start_talq(agent, start) -> types.SimpleNamespace:
     talq = agent.config.talq
     path = talq.loggers_file or Path(agent.config.outbox.path).parent / "talq-loggers.json"
     store = LoggerStore(path)
-    store.load(Catalog(agent, talq))
+    store.load(Catalog(agent, talq), told(agent, "the CMS has to send its logger configs "
+                                                 "again"))
     reporter = LogReporter(agent, talq, store, agent.outbox.consumer("talq"))
     plans = PlanStore(Path(agent.config.outbox.path).parent / "talq-plans.json")
-    load_plans(plans)
+    plans.load(told(agent, "the CMS has to send its programs and calendars again (the lights "
+                          "keep the plan they run)"))
     state = types.SimpleNamespace(store=store, reporter=reporter, plans=plans)
     state.server = TalqServer(agent, talq, state)
     start("talq.serve", state.server.serve_loop)
@@ -34,12 +33,9 @@ def start_talq(agent, start) -> types.SimpleNamespace:
     return state
 
 
-def load_plans(plans: PlanStore) -> None:
-    """The stored programs and calendars; a corrupt file is moved aside and said so."""
-    try:
-        plans.load()
-    except (ValueError, TypeError, KeyError, TalqError) as exc:
-        aside = quarantine(plans.path)
-        log.error("TALQ programs and calendars %s cannot be read (%s): moved aside to %s; the "
-                  "CMS has to send them again (the lights keep the plan they run)", plans.path,
-                  exc, aside.name)
+def told(agent, what_next: str):
+    """on_corrupt for a TALQ state file: say what the CMS must do, and tell the city."""
+    def on_corrupt(path, aside, exc):
+        log.error("TALQ state %s was moved aside: %s", path, what_next)
+        agent.state_file_corrupt(path, aside, exc)
+    return on_corrupt
