@@ -61,15 +61,14 @@ class HoldFile:
 
     def rearm(self, controller, now_s: float) -> int:
         """Put the saved entries still live back into controller; how many were re-armed."""
-        saved = load_or_quarantine(self.path, lambda p: json.loads(p.read_bytes()),
-                                   lambda *a: None)
+        saved = load_or_quarantine(self.path, _read, lambda *a: None)
         if not saved:
             return 0
-        saved_at = int(saved["saved_at"])
+        saved_at, entries = saved
         count = 0
-        for item in saved["entries"]:
-            left = int(item["expires_s"]) - saved_at          # what it had left at the save
-            end = int(item["expires_s"]) if now_s >= saved_at else int(now_s) + left
+        for item, expires_s in entries:
+            left = expires_s - saved_at                       # what it had left at the save
+            end = expires_s if now_s >= saved_at else int(now_s) + left
             if end <= now_s:
                 continue
             try:
@@ -80,6 +79,13 @@ class HoldFile:
             count += 1
         self._last = _entries(controller.arbiter)
         return count
+
+
+def _read(path: Path) -> tuple[int, list]:
+    """(saved_at, [(entry, its end)]); any other shape raises, so load_or_quarantine moves
+    the file aside instead of the agent failing to start on it."""
+    saved = json.loads(path.read_bytes())
+    return int(saved["saved_at"]), [(item, int(item["expires_s"])) for item in saved["entries"]]
 
 
 class _Saved:
