@@ -26,6 +26,8 @@ from pathlib import Path
 
 from agent.store.statefile import write_atomic
 
+KEY_BYTES = 32
+
 
 def paths(log_path: str | Path) -> tuple[Path, Path]:
     """(head file, key file) of the audit log at log_path."""
@@ -35,19 +37,25 @@ def paths(log_path: str | Path) -> tuple[Path, Path]:
 
 
 def load_key(key_path: Path, create: bool = False) -> bytes:
-    """The sealing key; made (32 random bytes, 0600) when create and missing. OSError else."""
+    """The sealing key; made (32 random bytes, 0600) when create and missing or torn (a power
+    cut while it was first written leaves it short: no head was sealed with it). OSError else."""
     try:
-        return key_path.read_bytes()
+        key = key_path.read_bytes()
+        if len(key) >= KEY_BYTES or not create:
+            return key
     except FileNotFoundError:
         if not create:
             raise
-    key = secrets.token_bytes(32)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    key = secrets.token_bytes(KEY_BYTES)
+    tmp = key_path.with_name(key_path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, key)
         os.fsync(fd)
     finally:
         os.close(fd)
+    os.replace(tmp, key_path)       # whole or not at all
     return key
 
 

@@ -239,3 +239,14 @@ def test_truncating_the_live_file_after_rotation_is_detected(tmp_path):
     _rotating(path, 30)
     path.write_bytes(b"")
     assert "newest entr" in verify(path)[1][0]
+
+
+def test_a_key_torn_at_its_first_write_is_made_again_not_used(tmp_path):
+    # a power cut while the agent first wrote audit.log.key left it empty: before, the head
+    # was then sealed with an empty HMAC key for ever
+    (tmp_path / "audit.log.key").write_bytes(b"")
+    log = _log(tmp_path / "audit.log")
+    key = (tmp_path / "audit.log.key").read_bytes()
+    assert len(key) == 32
+    assert os.stat(tmp_path / "audit.log.key").st_mode & 0o777 == 0o600
+    assert verify(tmp_path / "audit.log") == (4, [])
