@@ -96,9 +96,10 @@ class DirectArbiter(CityArbiter):
         while True:
             nxt = self.arbiter.next_expiry()
             timeout = None if nxt is None else max(0.0, nxt - self.wall())
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
-            except asyncio.TimeoutError:
+            try:                        # not wait_for: it can lose a cancel (gh-86296)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
+            except TimeoutError:
                 pass
             self._changed.clear()
             await self.settle()

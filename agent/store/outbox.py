@@ -130,8 +130,9 @@ class Outbox:
             await self._wake.wait()
             if len(self._pending) < self.batch_max:
                 try:
-                    await asyncio.wait_for(self._full.wait(), self.batch_window_s)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(self.batch_window_s):   # not wait_for: gh-86296
+                        await self._full.wait()
+                except TimeoutError:
                     pass
             if not await self.flush():
                 await asyncio.sleep(RETRY_S)   # disk full / I/O error: back off, keep items

@@ -135,8 +135,9 @@ class ModbusRtuBus:
                 self._send(device, operation, frame)
                 line_s = (len(frame) + scanner.length) * self.char_s
                 try:
-                    pdu = await asyncio.wait_for(asyncio.shield(done), self.timeout_s + line_s)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(self.timeout_s + line_s):   # not wait_for: gh-86296
+                        pdu = await asyncio.shield(done)
+                except TimeoutError:
                     await self._late_window(device, done, scanner)
                     raise NoReply(device, operation,
                                   f"no reply within {self.timeout_s:g} s") from None
@@ -156,8 +157,9 @@ class ModbusRtuBus:
         if window is None:
             window = max(MIN_LATE_WINDOW_S, scanner.length * self.char_s + self.inter_frame_s)
         try:
-            await asyncio.wait_for(asyncio.shield(done), window)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(window):
+                await asyncio.shield(done)
+        except TimeoutError:
             return
         except DeviceError:
             return                      # the port went away meanwhile

@@ -139,8 +139,11 @@ class SerialSensor:
             self._ready.clear()
             remaining = deadline - asyncio.get_running_loop().time()
             try:
-                await asyncio.wait_for(self._ready.wait(), max(0.0, remaining))
-            except asyncio.TimeoutError:
+                # not wait_for: on CPython 3.11 it returns the result when a cancel lands in the
+                # step the event is set (gh-86296), and read_loop then read on after its stop
+                async with asyncio.timeout(max(0.0, remaining)):
+                    await self._ready.wait()
+            except TimeoutError:
                 raise self._silence_error(timeout, self.bytes_received - bytes_before) from None
         return self._pending.popleft()
 

@@ -10,6 +10,7 @@ tests/edge_rules runs under MicroPython too, which has no hypothesis: so this fi
 """
 
 import asyncio
+import time
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -164,3 +165,21 @@ def test_direct_commands_show_the_newest_live_one_and_end_as_found(commands):
     asyncio.run(run())
     assert all(d.values == {"switch": 1, "dim": 100} for d in devices.values())
     assert arb.arbiter.entries("command") == [] and arb.found == {}
+
+
+def test_a_stop_that_lands_as_a_command_arrives_still_ends_the_expiry_loop():
+    """Before: run_loop waited with wait_for, which on CPython 3.11 returns when a cancel lands
+    in the step a new command wakes it (gh-86296): the loop settled and waited on after its stop."""
+    async def body():
+        arb = DirectArbiter({"L-001": None}, {"L-001": None})
+        arb.arbiter.hold("command", ("lights", "L-001"), ["L-001"], True, None,
+                         time.time() + 3600, "city command")   # the loop waits for its expiry
+        loop_task = asyncio.create_task(arb.run_loop(), name="test.arbiter")
+        for _ in range(3):
+            await asyncio.sleep(0)              # the loop waits for a change
+        arb._changed.set()                      # a command was applied
+        loop_task.cancel()                      # and the stop comes in the same step
+        done, _ = await asyncio.wait({loop_task}, timeout=2.0)
+        assert done, "the expiry loop went on after it was cancelled"
+        assert loop_task.cancelled()
+    asyncio.run(body())

@@ -305,3 +305,24 @@ def test_noise_is_dropped_before_routine_when_the_cap_is_reached(tmp_path):
         return rows
     topics = [t for _, t, _ in run(go())]
     assert topics.count("t/L") == 100 and topics.count("t/ack") < 100
+
+
+def test_a_stop_that_lands_as_the_batch_fills_still_ends_the_commit_loop(tmp_path):
+    """Before: commit_loop waited for a full batch with wait_for, which on CPython 3.11 returns
+    when a cancel lands in the step the batch fills (gh-86296): the loop committed and then
+    waited for work forever after its stop."""
+    async def body():
+        box = Outbox(tmp_path / "o.db", max_mb=10, batch_window_s=30, batch_max=3)
+        await box.open()
+        loop_task = asyncio.create_task(box.commit_loop(), name="test.commit")
+        box.put("t/L-1", "L-1", ROUTINE, 1000, {"values": {"i": 0}})
+        for _ in range(3):
+            await asyncio.sleep(0)              # the loop waits for the batch to fill
+        box.put("t/L-1", "L-1", ROUTINE, 1001, {"values": {"i": 1}})
+        box.put("t/L-1", "L-1", ROUTINE, 1002, {"values": {"i": 2}})   # full now
+        loop_task.cancel()                      # and the stop comes in the same step
+        done, _ = await asyncio.wait({loop_task}, timeout=2.0)
+        assert done, "commit_loop went on after it was cancelled"
+        assert (await box.status())["backlog"] == 3     # nothing put was lost by the stop
+        await box.close()
+    run(body())

@@ -222,3 +222,32 @@ def test_run_serial_sensor_reports_path_and_cleans_up():
                 while True:
                     await sensor.next_reading(timeout=3.0)
     run(body())
+
+
+def test_a_stop_that_lands_as_a_frame_arrives_still_ends_the_read_loop():
+    """Before: next_reading waited with wait_for, which on CPython 3.11 returns the result when
+    a cancel lands in the step the frame is handed over (gh-86296); read_loop then read on after
+    its stop, and the CI run hung here until the test's deadline."""
+    async def body():
+        emitter = SerialSensorEmitter("sds011", rate_hz=FAST_HZ, seed=8)
+        path = emitter.open()
+        try:
+            async with SerialSensor(config("sds011", path)) as sensor:
+                got = []
+                loop_task = asyncio.create_task(sensor.read_loop(got.append), name="test.read")
+                for _ in range(3):
+                    await asyncio.sleep(0)          # read_loop is waiting for a reading
+                fd = sensor._port.fileno()
+                sensor._loop.remove_reader(fd)      # the frames wait, unread, until
+                for _ in range(3):
+                    emitter._send(emitter._model.step())
+                await asyncio.sleep(0.05)
+                sensor._on_readable()               # the reader callback hands them over
+                assert sensor._ready.is_set(), "the frame was not read whole"
+                loop_task.cancel()                  # and the stop comes in the same step
+                done, _ = await asyncio.wait({loop_task}, timeout=2.0)
+                assert done, "read_loop kept reading after it was cancelled"
+                assert loop_task.cancelled()
+        finally:
+            await emitter.stop()
+    run(body())
