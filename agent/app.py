@@ -133,7 +133,7 @@ class Agent:
             return self.arbiter_factory(self.devices, bus_of)
         controller = self.schedule.load() or build_lighting(self.config)
         if controller is None:
-            return DirectArbiter(self.devices, bus_of)
+            return DirectArbiter(self.devices, bus_of, self.clock)
         lights = {d: dev for d, dev in self.devices.items()
                   if {"switch", "dim"} <= {p.name for p in dev.profile.points}}
         beside_outbox = Path(self.config.outbox.path).with_name     # the state dir's files

@@ -33,10 +33,12 @@ class CityArbiter:
 class DirectArbiter(CityArbiter):
     """No lighting plan: commands as arbitration entries above the devices' state as found."""
 
-    def __init__(self, devices: dict, schedulers: dict, wall=time.time):
+    def __init__(self, devices: dict, schedulers: dict, clock=None):
         self.devices = devices          # device id -> ModbusDevice
         self.schedulers = schedulers    # device id -> BusScheduler of its bus
-        self.wall = wall
+        # a command's duration is measured on the monotonic clock, as a crew's hold is
+        # (review finding 2): an NTP step must neither end it early nor stretch it
+        self.monotonic = clock.monotonic if clock is not None else time.monotonic
         self.arbiter = Arbiter(list(devices))
         self.found: dict[str, dict] = {}     # device -> {field: value before any command held it}
         self.current: dict[str, dict] = {}   # device -> {field: value last written}
@@ -50,7 +52,7 @@ class DirectArbiter(CityArbiter):
         async with self._lock:
             try:
                 self.arbiter.hold("command", ("lights", ",".join(device_ids)), list(device_ids),
-                                  switch, dim, self.wall() + (duration_s or FOREVER_S),
+                                  switch, dim, self.monotonic() + (duration_s or FOREVER_S),
                                   "city command")
             except ArbitrationFull as exc:      # nothing was held or written
                 raise Refused(f"busy: {exc} (wait for one to end, or send fewer and "
@@ -95,7 +97,7 @@ class DirectArbiter(CityArbiter):
         """Wake at the next expiry (or a new command) and write what shows through."""
         while True:
             nxt = self.arbiter.next_expiry()
-            timeout = None if nxt is None else max(0.0, nxt - self.wall())
+            timeout = None if nxt is None else max(0.0, nxt - self.monotonic())
             try:                        # not wait_for: it can lose a cancel (gh-86296)
                 async with asyncio.timeout(timeout):
                     await self._changed.wait()
@@ -107,7 +109,7 @@ class DirectArbiter(CityArbiter):
     async def settle(self) -> None:
         """Drop expired commands and write each device's fields back to what is live underneath."""
         async with self._lock:
-            self.arbiter.expire(self.wall())
+            self.arbiter.expire(self.monotonic())
             todo = {d: self._wanted(d) for d in list(self.found)}
             for device_id, wanted in todo.items():
                 live = [e for e in self.arbiter.entries("command") if device_id in e.lights]
