@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 from agent import northbound, status
-from agent.status import wall_ms
 from agent.platform.clock import AgentClock
 from agent.config.lighting import build_lighting
 from agent.config.keys import load_key
@@ -71,7 +70,7 @@ class Agent:
 
     def _build_field(self) -> None:
         self.buses, self.devices, self.schedulers = build_field(self.config, self.on_reading,
-                                                                wall_ms, log.warning)
+                                                                status.wall_ms, log.warning)
 
     @property
     def seq(self) -> int:
@@ -102,7 +101,7 @@ class Agent:
         ts = fields.pop("ts", None)
         if fields.get("first_seen_ts") is not None:
             fields["first_seen_ts"] = int(fields["first_seen_ts"] * 1000)
-        ts_ms = wall_ms() if ts is None else int(ts * 1000)
+        ts_ms = status.wall_ms() if ts is None else int(ts * 1000)
         self.outbox.put(self.uplink.topics.events(device), device, priority, ts_ms,
                         {"event": event, **fields}, self.route["events"])
         if self.recent_events is not None:
@@ -114,8 +113,8 @@ class Agent:
         body = {"id": command_id, "result": result, "reason": reason}
         if details is not None:
             body["details"] = details
-        self.outbox.put(self.uplink.topics.ack, "gateway", priority, wall_ms(), body,
-                        self.route["acks"])
+        self.outbox.put(self.uplink.topics.ack, "gateway", priority, status.wall_ms(),
+                        body, self.route["acks"])
 
     def state_file_corrupt(self, path, aside, exc) -> None:
         """A state file could not be loaded: it was moved aside; tell the city."""
@@ -139,7 +138,8 @@ class Agent:
         beside_outbox = Path(self.config.outbox.path).with_name     # the state dir's files
         self.lighting = LightingService(controller, self.clock, lights, bus_of, self.emit_event,
                                         trust_file=str(beside_outbox("clock-trust.json")),
-                                        holds_file=str(beside_outbox("holds.json")))
+                                        holds_file=str(beside_outbox("holds.json")),
+                                        on_corrupt=self.state_file_corrupt)
         return self.lighting
 
     def _build_watch(self) -> FaultWatch | None:
@@ -248,7 +248,7 @@ class Agent:
             start("anomaly.watch", self.watch.run_loop)
         if self.config.console.listen:
             self._start_console(start)
-        sensors = build_serial_sensors(self.config, self.on_reading, wall_ms)
+        sensors = build_serial_sensors(self.config, self.on_reading, status.wall_ms)
         for name, service in sensors.items():
             start(f"serial.{name}.read", service.run_loop)
         for name, scheduler in self.schedulers.items():

@@ -37,8 +37,10 @@ def _entries(arbiter) -> list:
 class HoldFile:
     """save() the controller's held entries when they change; rearm() them at start."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, on_corrupt=None):
         self.path = Path(path)
+        self.on_corrupt = on_corrupt or (lambda *a: None)   # (path, aside, exc): tell the city
+        self.error: str | None = None        # why the last save failed (status shows it)
         self._last = None
         self._writer = SerialWorker(f"save {self.path.name}")
 
@@ -55,13 +57,21 @@ class HoldFile:
         try:
             write_atomic(self.path, data)
         except OSError as exc:
-            log.error("cannot save the held overrides to %s (%s): a restart now would hand "
-                      "them back to the schedule; free space or fix permissions",
-                      self.path, exc.strerror)
+            self._last = None                # try again at the next step, not only on a change
+            error = (f"cannot save the held overrides to {self.path} ({exc.strerror}): a "
+                     "restart now would hand them back to the schedule; free space or fix "
+                     "permissions")
+            if error != self.error:          # logged once per state change
+                log.error("%s", error)
+            self.error = error
+            return
+        if self.error is not None:
+            log.warning("held overrides saved to %s again", self.path)
+        self.error = None
 
     def rearm(self, controller, now_s: float) -> int:
         """Put the saved entries still live back into controller; how many were re-armed."""
-        saved = load_or_quarantine(self.path, _read, lambda *a: None)
+        saved = load_or_quarantine(self.path, _read, self.on_corrupt)
         if not saved:
             return 0
         saved_at, entries = saved

@@ -30,7 +30,7 @@ class LightingService(OverrideApi, CityArbiter):
 
     def __init__(self, controller, clock, devices: dict, scheduler_of: dict, emit_event,
                  step_s: float = STEP_S, trust_file: str | None = None,
-                 holds_file: str | None = None):
+                 holds_file: str | None = None, on_corrupt=None):
         self.controller = controller
         self.clock = clock
         self.devices = devices                # device id -> ModbusDevice (controllable ones)
@@ -47,7 +47,9 @@ class LightingService(OverrideApi, CityArbiter):
         self.trust = ClockTrust(trust_file)
         if trust_file and hasattr(clock, "carry"):
             clock.carry(load_mark(trust_file))   # trust kept across a restart, if still continuous
-        self.holds = HoldFile(holds_file) if holds_file else None   # held across a restart
+        # held across a restart; a holds.json that cannot be read reaches the city as
+        # state_file_corrupt through on_corrupt(path, aside, exc), like every state file
+        self.holds = HoldFile(holds_file, on_corrupt) if holds_file else None
         if self.holds is not None and (n := self.holds.rearm(controller, clock.wall())):
             log.warning("%d override(s)/timed command(s) re-armed from %s", n, holds_file)
 
@@ -235,4 +237,5 @@ class LightingService(OverrideApi, CityArbiter):
             sources[out["source"]] = sources.get(out["source"], 0) + 1
         return {"sources": sources, "write_errors": len(self.write_errors),
                 "overrides": len(self.controller.arbiter.entries("maintenance")),
-                "commands": len(self.controller.arbiter.entries("command"))}
+                "commands": len(self.controller.arbiter.entries("command")),
+                **({"holds_error": self.holds.error} if self.holds and self.holds.error else {})}
