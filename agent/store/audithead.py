@@ -87,8 +87,11 @@ def check(log_path: str | Path, hashes: list[str], first: str) -> list[str]:
     if not head_path.exists():
         if not hashes:
             return []
-        return [f"no sealed head file {head_path}: removed newest lines cannot be ruled out "
-                "(was it deleted? the agent writes it with every entry)"]
+        both = "" if key_path.exists() else f" and no key {key_path.name}"
+        return [f"anchor missing: no sealed head file {head_path}{both}, yet the log holds "
+                f"{len(hashes)} entr{'y' if len(hashes) == 1 else 'ies'} (a fresh install has "
+                "no lines; were they deleted? the agent writes the head with every entry): "
+                "removed newest lines cannot be ruled out"]
     try:
         key = load_key(key_path)
     except OSError as exc:

@@ -250,3 +250,22 @@ def test_a_key_torn_at_its_first_write_is_made_again_not_used(tmp_path):
     assert len(key) == 32
     assert os.stat(tmp_path / "audit.log.key").st_mode & 0o777 == 0o600
     assert verify(tmp_path / "audit.log") == (4, [])
+
+
+def test_head_and_key_deleted_together_are_an_anchor_missing_not_a_fresh_install(tmp_path):
+    """Before: with audit.log, its head and its key deleted, the rotated files left behind
+    gave "no actions recorded yet" and exit 0, as on a gateway nobody had used."""
+    from click.testing import CliRunner
+    from agent.cli.console import audit_verify
+    path = tmp_path / "a.log"
+    _rotating(path, 6)
+    assert (tmp_path / "a.log.1").exists()
+    for name in ("a.log.head", "a.log.key"):
+        (tmp_path / name).unlink()
+    result = CliRunner().invoke(audit_verify, ["--file", str(path)])
+    assert result.exit_code == 1 and "anchor missing" in result.output, result.output
+    assert "no key a.log.key" in result.output
+    path.unlink()                                    # the newest file too
+    result = CliRunner().invoke(audit_verify, ["--file", str(path)])
+    assert result.exit_code == 1 and "anchor missing" in result.output, result.output
+    assert "no actions recorded yet" not in result.output
