@@ -35,6 +35,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -133,6 +134,7 @@ def run_rtu(args) -> int:
     finally:
         proc.terminate()
         proc.wait(10)
+        shutil.rmtree(link.parent, ignore_errors=True)     # only the pty's link lived there
     theory = rtu_theory(result["blocks"], args.baud, args.parity, turnaround_s=0.0)
     achieved = result["registers"] / result["elapsed_s"]
     ratio = achieved / theory["registers_per_s"]

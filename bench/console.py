@@ -11,6 +11,7 @@ agent (a subprocess, measured from /proc) and headless Debian chromium via Playw
 import argparse
 import os
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -183,6 +184,7 @@ def run(lights: int, window: float) -> None:
         agent.terminate()
         for s in sites:
             s.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
         broker.stop()
 
 
@@ -234,6 +236,7 @@ def screenshot_run(folder: Path) -> None:
         agent.terminate()
         site.stop()
         broker.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -186,7 +187,11 @@ def main(argv=None) -> int:
         if r["error"]:
             failed = True
             print("    " + r["error"].replace("\n", "\n    "))
-    return 1 if failed else 0
+    if failed:
+        print(f"artifacts kept under {work}")
+        return 1
+    shutil.rmtree(work, ignore_errors=True)      # a clean run leaves nothing behind
+    return 0
 
 
 def _atheris_version() -> str:

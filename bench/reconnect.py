@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -96,6 +97,7 @@ def main(lights: int, outage: float) -> None:
         sub.close()
         broker.stop()
         site.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

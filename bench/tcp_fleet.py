@@ -15,6 +15,7 @@ script subscribes and measures, over a window after warm-up:
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,7 +122,7 @@ def run_tcp(args) -> int:
     """Run the fleet benchmark and print its figures."""
     figures = measure(args, Path(args.agent_root) if args.agent_root else REPO)
     if figures is None:
-        print("no telemetry arrived: see the agent log in the work folder")
+        print("no telemetry arrived: see agent.log in the kept work folder printed above")
         return 1
     _report(figures)
     return 0
@@ -131,14 +132,14 @@ def measure(args, agent_root: Path) -> dict | None:
     """One run of the agent found at agent_root; its figures, or None if nothing arrived."""
     work = Path(tempfile.mkdtemp(prefix="lentera-bench-tcp-"))
     broker = Broker().start()
-    procs = []
+    procs, logs, figures = [], [], None
     try:
         ports = [free_port() for _ in range(args.endpoints)]
         for i, port in enumerate(ports):
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "agent.cli", "simulate", "--lights", str(args.units),
                  "--tcp", f"127.0.0.1:{port}", "--seed", str(i)], cwd=REPO,
-                stderr=open(work / f"sim{i}.log", "wb")))
+                stderr=_log(logs, work / f"sim{i}.log")))
         for port in ports:
             wait_port(port)
         collector = Collector(broker.port)
@@ -146,7 +147,7 @@ def measure(args, agent_root: Path) -> dict | None:
                          args.batch_window, args.sparkplug, args.poll,
                          getattr(args, "talq", False))
         agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c", str(config)],
-                                 cwd=agent_root, stderr=open(work / "agent.log", "wb"))
+                                 cwd=agent_root, stderr=_log(logs, work / "agent.log"))
         procs.append(agent)
         print(f"{agent_root}: {args.endpoints} endpoints x {args.units} controllers, poll "
               f"{args.poll}, max_in_flight {args.in_flight}, outbox batch_window "
@@ -170,7 +171,8 @@ def measure(args, agent_root: Path) -> dict | None:
         if not rows:
             return None
         main_s = threads1.get(agent.pid, 0.0) - threads0.get(agent.pid, 0.0)
-        return _figures(rows, args, cpu1 - cpu0, main_s, t1 - t0, rss)
+        figures = _figures(rows, args, cpu1 - cpu0, main_s, t1 - t0, rss)
+        return figures
     finally:
         for proc in procs:
             proc.terminate()
@@ -180,6 +182,18 @@ def measure(args, agent_root: Path) -> dict | None:
             except subprocess.TimeoutExpired:
                 proc.kill()
         broker.stop()
+        for fh in logs:
+            fh.close()
+        if figures is not None:          # a good run leaves nothing behind
+            shutil.rmtree(work, ignore_errors=True)
+        else:                            # a failed one keeps its logs to read
+            print(f"work folder kept: {work}", flush=True)
+
+
+def _log(logs: list, path: Path):
+    fh = open(path, "wb")
+    logs.append(fh)
+    return fh
 
 
 def _figures(rows, args, cpu_s, main_s, wall_s, rss_mb) -> dict:
