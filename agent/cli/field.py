@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import os
 import re
 import sys
 from pathlib import Path
@@ -138,10 +137,6 @@ def scan(bus_name, config_file, units, baud_sweep, parity_sweep, timeout_ms, wri
         raise click.ClickException(f"{exc}; is the port right, and is `lentera run` "
                                    "(which holds the port) stopped?") from exc
     click.echo("", err=True)
-    if rtu and parity_sweep and os.path.realpath(cfg.port).startswith("/dev/pts/"):
-        click.echo(f"note: {cfg.port} is a pseudo-terminal (the simulator): it carries no "
-                   "parity, so every parity answers and the first tried is reported; on a "
-                   "real RS-485 adapter only the device's own parity answers", err=True)
     for hit in hits:
         what = hit.profile or "no matching profile"
         also = f" (also matches {', '.join(hit.matches[1:])})" if len(hit.matches) > 1 else ""

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import struct
+import termios
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,11 +80,14 @@ class ModbusRtuBus:
         """Open the port; False (logged once per outage) when it cannot be opened."""
         if self._port is not None:
             return True
-        # Linux pseudo-terminals refuse parity (EINVAL); on the simulator's pty wire
-        # the parity only shapes line timing, so the port itself is opened without
-        parity = "N" if _is_pty(self.endpoint) else self.parity
+        # Linux pseudo-terminals refuse parity (EINVAL), so a pty (the simulator's wire) is
+        # opened without it and the parity is marked where the wire reads it
+        pty = _is_pty(self.endpoint)
         try:
-            port = open_port(self.name, self.endpoint, self.baudrate, parity, self.stopbits)
+            port = open_port(self.name, self.endpoint, self.baudrate,
+                             "N" if pty else self.parity, self.stopbits)
+            if pty:
+                _mark_pty_parity(port, self.parity)
         except DeviceError as exc:
             if not self._unreachable:
                 log.warning("bus %s: %s", self.name, exc.detail)
@@ -252,3 +256,17 @@ def _exception(device: str, operation: str, code: int) -> DeviceError:
 
 def _is_pty(port: str) -> bool:
     return os.path.realpath(port).startswith("/dev/pts/")
+
+
+def _mark_pty_parity(port, parity: str) -> None:
+    """A pty clears PARENB but keeps the rest of its termios: the parity asked for is left as
+    INPCK (parity checked on input) and PARODD, which the simulator's wire reads to answer only
+    at its own framing, as a real bus would (drivers/sim/wire.py); DeviceError if refused."""
+    try:
+        attrs = termios.tcgetattr(port.fileno())
+        attrs[0] = attrs[0] | termios.INPCK if parity != "N" else attrs[0] & ~termios.INPCK
+        attrs[2] = attrs[2] | termios.PARODD if parity == "O" else attrs[2] & ~termios.PARODD
+        termios.tcsetattr(port.fileno(), termios.TCSANOW, attrs)
+    except termios.error as exc:
+        port.close()
+        raise DeviceError("bus", "open", f"cannot set parity {parity} on the pty: {exc}") from exc

@@ -205,7 +205,7 @@ class SimulatedSite:
         self.wire = wire
         server = ModbusSerialServer(self.sim_devices(), framer=FramerType.RTU,
                                     port=wire.device_port, baudrate=baudrate,
-                                    parity="N",     # ptys refuse parity; the wire times it
+                                    parity="N",     # ptys refuse parity; the wire judges it
                                     ignore_missing_devices=True)
         try:
             await server.serve_forever(background=True)

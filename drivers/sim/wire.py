@@ -12,11 +12,13 @@ lives:
   and the line has been silent for the RTU inter-frame gap (3.5 character
   times; 1.75 ms above 19200 baud, as the Modbus serial spec fixes it), plus an
   optional device turnaround before a reply;
-- bytes sent by a client whose port is set to another baud rate (read from
-  the pty's termios, which pyserial sets) never reach the devices, as a real
-  UART would see only framing errors. Parity cannot be checked that way: Linux
-  ptys refuse PARENB, so both ends open the pty without parity and the parity
-  only counts in the character time.
+- bytes sent by a client whose port is set to another framing than the line's
+  never reach the devices, as a real UART would see only framing or parity
+  errors. The client's framing is read from its pty's termios: the baud rate
+  and stop bits (CSTOPB) as pyserial sets them; the parity from INPCK and
+  PARODD, because Linux ptys clear PARENB (the agent's RTU bus marks the parity
+  it wants in those bits on a pty, drivers/modbus/rtu.py). So a scan sweeping
+  parity finds the devices only at the line's own parity.
 
 A thread (not the asyncio loop) keeps the timing: select() sleeps with
 microsecond resolution, where the loop's epoll timers round up to milliseconds.
@@ -87,7 +89,7 @@ class Wire:
         self.frames_to_client = 0
         self.bytes_to_device = 0
         self.bytes_to_client = 0
-        self.dropped_mismatch = 0      # chunks lost: client port at the wrong baud rate
+        self.dropped_mismatch = 0      # chunks lost: client port at another baud rate or framing
         self.busy_s = 0.0              # total line time spent transmitting
         # line time left idle beyond the required gap, by who was slow to talk next
         self.slack_s = {"client": 0.0, "device": 0.0}
@@ -236,10 +238,20 @@ class Wire:
                 pass   # nobody reads that end right now: a line with no listener
 
     def _client_matches(self) -> bool:
-        """Whether the client's port speed (termios) matches the line's."""
+        """Whether the client's port (termios) has the line's speed, parity and stop bits."""
         try:
-            speed = termios.tcgetattr(self.client.slave)[5]     # ospeed
+            attrs = termios.tcgetattr(self.client.slave)
         except termios.error:
             return True
-        baud = _BAUD_CONSTANTS.get(speed)
+        if client_framing(attrs) != (self.parity, self.stopbits):
+            return False
+        baud = _BAUD_CONSTANTS.get(attrs[5])                  # ospeed
         return baud is None or baud == self.baudrate       # unknown speeds are not judged
+
+
+def client_framing(attrs: list) -> tuple[str, int]:
+    """(parity, stop bits) of a pty's termios: INPCK means parity, PARODD odd (PARENB is
+    cleared by every Linux pty, so it cannot tell)."""
+    iflag, cflag = attrs[0], attrs[2]
+    parity = "N" if not iflag & termios.INPCK else "O" if cflag & termios.PARODD else "E"
+    return parity, 2 if cflag & termios.CSTOPB else 1

@@ -161,9 +161,8 @@ def test_scan_cli_sweeps_baud_over_rtu_and_writes_yaml(tmp_path):
     assert "answered at 19200 8N1, not the bus's 9600 8N1" in out.read_text()
 
 
-def test_scan_cli_reports_the_framing_it_used_and_says_a_pty_carries_no_parity(tmp_path):
-    """Before: every hit was labelled 8x1 whatever the bus's stop bits, and a parity sweep on
-    the simulator's pty reported the first parity tried as found, without a word."""
+def _scan_simulated_8e1_bus(tmp_path, framing: str, *flags) -> subprocess.CompletedProcess:
+    """`lentera scan` of units 1-2 on a simulated 8E1 bus, configured as `framing` ('N1')."""
     link = tmp_path / "rs485"
     sim = subprocess.Popen([sys.executable, "-m", "agent.cli", "simulate", "--lights", "1",
                             "--rtu", str(link), "--parity", "E"],
@@ -176,15 +175,31 @@ def test_scan_cli_reports_the_framing_it_used_and_says_a_pty_carries_no_parity(t
             gateway: {{id: gw, site: test, location: {{lat: -6.2, lon: 106.6}}}}
             uplink: {{mqtt: {{url: "mqtt://broker.city.example:8883"}}}}
             buses:
-              rs485: {{type: modbus-rtu, port: {link}, baudrate: 9600, parity: E, stopbits: 2}}
+              rs485: {{type: modbus-rtu, port: {link}, baudrate: 9600, parity: {framing[0]},
+                       stopbits: {framing[1]}}}
             devices: []
             """))
-        result = subprocess.run([sys.executable, "-m", "agent.cli", "scan", "--bus", "rs485",
-                                 "-c", str(config), "--units", "1-2", "--parity-sweep"],
-                                cwd=REPO, capture_output=True, text=True, timeout=60)
+        return subprocess.run([sys.executable, "-m", "agent.cli", "scan", "--bus", "rs485",
+                               "-c", str(config), "--units", "1-2", *flags],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
     finally:
         sim.terminate()
         sim.wait(10)
+
+
+def test_scan_of_a_simulated_8e1_bus_finds_it_at_its_own_parity_only(tmp_path):
+    """Before: the simulator's pty carried no parity, so a parity sweep from 8N1 found the
+    8E1 bus's light at 8N1, the first setting tried, with a note saying so."""
+    result = _scan_simulated_8e1_bus(tmp_path, "N1", "--parity-sweep")
     assert result.returncode == 0, result.stderr
-    assert "unit   1  9600 8E2    streetlight-generic" in result.stdout, result.stdout
-    assert "is a pseudo-terminal (the simulator): it carries no parity" in result.stderr
+    assert "unit   1  9600 8E1    streetlight-generic" in result.stdout, result.stdout
+    assert "8N1" not in result.stdout and "8O1" not in result.stdout, result.stdout
+    assert "pseudo-terminal" not in result.stderr
+
+
+def test_scan_at_the_wrong_stop_bits_finds_nobody_on_a_simulated_bus(tmp_path):
+    """Stop bits are framing too: 8E2 against the 8E1 bus answers nothing (before: it answered
+    and was labelled 8E2)."""
+    result = _scan_simulated_8e1_bus(tmp_path, "E2")
+    assert "0 device(s) answered" in result.stderr, result.stdout + result.stderr
+    assert "8E2" not in result.stdout
