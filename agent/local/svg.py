@@ -11,9 +11,12 @@ from html import escape
 from agent.platform.clock import offset_label
 
 COLOURS = {"on": "#f2b705", "off": "#5b6470", "fault": "#d7263d", "unknown": "#9b59b6"}
-MAP_W, MAP_H, MAP_PAD = 360, 300, 30       # the pad leaves room for the outer poles' labels
 MAP_MIN_H, MAP_MAX_H = 140, 420
 LABEL_CHAR_W, LABEL_H = 6.0, 10.0           # 10 px labels (console.css), generous widths
+# the pad leaves room for a label beside an outer pole, the largest included (radius 9, ring
+# clearance 5, gap 3, three characters, 1 px edge): poles 001/003 at the bend of a street on
+# the drawing's edge had no free side at a pad of 30 and went unlabelled
+MAP_W, MAP_H, MAP_PAD = 360, 300, 9 + 5 + 3 + 3 * LABEL_CHAR_W + 1
 
 
 def project(points: list[tuple], width: float = MAP_W, height: float = MAP_H,

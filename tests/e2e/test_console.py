@@ -6,80 +6,30 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from agent.local.svg import COLOURS, MAP_W, fit_height, project
 from agent.store.audit import verify
 from tests.conftest import AgentProcess
 from tests.support.broker import Broker
-from tests.support.console import (add_crew, launch, login, position, post_action, wait_until,
-                                   write_console_gateway)
+from tests.support.console import (ConsoleRig, add_crew, login, position, post_action,
+                                   wait_until, write_console_gateway)
 from tests.support.site import SiteThread
 
 LIGHTS = 6
 UNPLACED = (6,)
-WARP_RATE = 30          # a 10-minute hold ends after 20 s of test time
 
 
-def _tonight_22h() -> str:
-    today = datetime.now(timezone(timedelta(hours=7))).date()
-    return f"{today.isoformat()}T22:00:00+07:00,{WARP_RATE}"
-
-
-class Peers:
+class Peers(ConsoleRig):
     """One site, broker, agent and browser for the module (each test uses its own lights)."""
 
     def __init__(self, tmp):
-        self.broker = Broker().start()
-        self.site = SiteThread(LIGHTS).start()
-        self.config, self.url = write_console_gateway(tmp / "gw.yaml", self.broker.url,
-                                                      self.site.port, LIGHTS,
-                                                      console=", relay_min_interval: 2s",
-                                                      unplaced=UNPLACED)
-        add_crew(self.config, "budi", "operator")
-        add_crew(self.config, "sari", "viewer")
-        self.audit = tmp / "audit.log"
-        self.agent = AgentProcess(self.config, tmp / "agent.log", ["--time-warp", _tonight_22h()])
-        self.pw = sync_playwright().start()
-        self.browser = launch(self.pw)
-        self.failed_at = None
-        wait_until(lambda: self._up(), "the console to answer", 30)
-
-    def _up(self):
-        assert self.agent.proc.poll() is None, self.agent.output()[-3000:]
-        return "console listening" in self.agent.output()
-
-    def page(self, user: str | None = "budi"):
-        context = self.browser.new_context(viewport={"width": 390, "height": 844})
-        page = context.new_page()
-        if user:
-            login(page, self.url, user)
-            page.wait_for_selector(".lights li[data-l]")
-        return page
-
-    def register(self, unit: int, name: str = "switch"):
-        return self.site.call(lambda: getattr(self.site.site.light(unit), name))
-
-    def fail_lamp_3(self) -> float:
-        """Inject L-003's lamp failure once, after some seconds of good history."""
-        if self.failed_at is None:
-            time.sleep(max(0.0, 8 - (time.monotonic() - self.started)))
-            self.failed_at = time.time()
-            self.site.call(lambda: self.site.site.fail_lamp(3))
-        return self.failed_at
-
-    def close(self):
-        self.browser.close()
-        self.pw.stop()
-        self.agent.terminate()
-        self.site.stop()
-        self.broker.stop()
+        super().__init__(tmp, LIGHTS, crew=(("budi", "operator"), ("sari", "viewer")),
+                         console=", relay_min_interval: 2s", unplaced=UNPLACED)
 
 
 @pytest.fixture(scope="module")
 def peers(tmp_path_factory):
     p = Peers(tmp_path_factory.mktemp("console"))
-    p.started = time.monotonic()
     yield p
     p.close()
 

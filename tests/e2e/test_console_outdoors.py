@@ -5,18 +5,12 @@ under docs/screenshots/ (console-<view>-<lang>.png) for people to look at.
 """
 
 import re
-import time
-from datetime import datetime, timedelta, timezone
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from agent.local.i18n import _TEXT
 from agent.local.svg import COLOURS
-from tests.conftest import AgentProcess
-from tests.support.broker import Broker
-from tests.support.console import REPO, add_crew, launch, login, wait_until, write_console_gateway
-from tests.support.site import SiteThread
+from tests.support.console import REPO, ConsoleRig, post_action, wait_until
 from tests.support.times import unlabelled_times
 
 LIGHTS = 24
@@ -24,47 +18,19 @@ SHOTS = REPO / "docs" / "screenshots"
 LANGS = ("en", "id")
 
 
-class Outdoors:
+class Outdoors(ConsoleRig):
     """24 poles, a broker, the agent under time warp and a phone-sized Chromium."""
 
     def __init__(self, tmp):
-        self.broker = Broker().start()
-        self.site = SiteThread(LIGHTS).start()
-        self.config, self.url = write_console_gateway(
-            tmp / "gw.yaml", self.broker.url, self.site.port, LIGHTS,
-            console=", relay_min_interval: 60s")
-        self.config.write_text(self.config.read_text() + "anomaly: {period: 1s}\n")
-        add_crew(self.config, "budi", "operator")
-        today = datetime.now(timezone(timedelta(hours=7))).date()
-        self.agent = AgentProcess(self.config, tmp / "agent.log",
-                                  ["--time-warp", f"{today.isoformat()}T22:00:00+07:00,30"])
-        self.pw = sync_playwright().start()
-        self.browser = launch(self.pw)
-        self.started = time.monotonic()
-        self.failed = False
-        wait_until(lambda: "console listening" in self.agent.output(), "the console", 40)
+        super().__init__(tmp, LIGHTS, console=", relay_min_interval: 60s",
+                         extra="anomaly: {period: 1s}\n")
 
-    def page(self, lang: str, view: str = ""):
-        context = self.browser.new_context(viewport={"width": 390, "height": 844})
-        page = context.new_page()
-        login(page, self.url, "budi")
-        page.wait_for_selector(".lights li[data-l]")
+    def view(self, lang: str, view: str = ""):
+        """A logged-in page showing `view` in `lang`."""
+        page = self.page()
         page.goto(f"{self.url}/lang?to={lang}&back=/{view}")
         page.wait_for_selector("#view")
         return page
-
-    def fail_lamp_3(self) -> None:
-        if not self.failed:
-            time.sleep(max(0.0, 8 - (time.monotonic() - self.started)))
-            self.site.call(lambda: self.site.site.fail_lamp(3))
-            self.failed = True
-
-    def close(self):
-        self.browser.close()
-        self.pw.stop()
-        self.agent.terminate()
-        self.site.stop()
-        self.broker.stop()
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +57,7 @@ def visible_text(page) -> str:
 @pytest.mark.parametrize("lang", LANGS)
 def test_events_read_as_sentences_with_rounded_named_evidence(outdoors, lang):
     outdoors.fail_lamp_3()
-    page = outdoors.page(lang, "events")
+    page = outdoors.view(lang, "events")
     word = _TEXT["f_lampFailure"][LANGS.index(lang)]
 
     def has_failure():
@@ -110,7 +76,7 @@ def test_events_read_as_sentences_with_rounded_named_evidence(outdoors, lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_results_say_what_happened(outdoors, lang):
     light = {"en": "L-010", "id": "L-011"}[lang]       # relay protection: one light per run
-    page = outdoors.page(lang)
+    page = outdoors.view(lang)
     page.locator(f'.lights li[data-l="{light}"]').click()
     page.wait_for_selector("#act:not([hidden])")
     page.click('#act button[value="off"]')
@@ -155,7 +121,7 @@ def _overlaps(page) -> dict:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_map_labels_never_cover_a_pole_and_the_street_fills_the_drawing(outdoors, lang):
-    page = outdoors.page(lang, "map")
+    page = outdoors.view(lang, "map")
     page.wait_for_selector("#map circle.pole")
     found = _overlaps(page)
     assert found["hits"] == [] and found["clipped"] == [], found
@@ -175,6 +141,54 @@ def test_map_labels_never_cover_a_pole_and_the_street_fills_the_drawing(outdoors
                                 "y": box["y"] + box["height"] / 2 - 1, "width": 2, "height": 2})
     assert _centre_colour(png) == _rgb(COLOURS[pole.get_attribute("data-state")])
     shot(page, f"map-{lang}")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_poles_at_the_bend_are_labelled_clear_of_every_pole_and_ring(outdoors, lang):
+    """Before: 001 and 003, on the drawing's left edge at the street's bend, had no free side
+    at a 30 px pad and went unlabelled (only their tooltip named them)."""
+    page = outdoors.view(lang, "map")
+    page.wait_for_selector("#map circle.pole")
+    found = page.evaluate("""() => {
+        const svg = document.getElementById('map'), out = {labels: [], hits: []};
+        const rings = [...svg.querySelectorAll('circle.ring')].map(c => ({
+            l: c.dataset.ring, x: +c.getAttribute('cx'), y: +c.getAttribute('cy'),
+            r: +c.getAttribute('r')}));
+        svg.querySelectorAll('text.label').forEach(t => {
+            const b = t.getBBox();
+            out.labels.push(t.textContent);
+            rings.forEach(p => {
+                const nx = Math.min(Math.max(p.x, b.x), b.x + b.width);
+                const ny = Math.min(Math.max(p.y, b.y), b.y + b.height);
+                if ((nx - p.x) ** 2 + (ny - p.y) ** 2 < p.r ** 2) {
+                    out.hits.push(t.textContent + ' on ' + p.l);
+                }
+            });
+        });
+        return out;
+    }""")
+    assert {"001", "003"} <= set(found["labels"]), found["labels"]
+    assert found["hits"] == [], found["hits"]
+
+
+def test_a_group_dim_shows_in_the_dim_line_of_a_members_plot(outdoors):
+    page = outdoors.view("en")
+    answer = post_action(page, {"op": "dim", "group": "road", "dim": "40", "hold_s": "600"})
+    assert answer["status"] == 200, answer
+    page.goto(f"{outdoors.url}/plots?of=device:L-012")
+    page.wait_for_selector("svg#night polyline#dim")
+
+    def last_dim_pct():
+        page.reload()
+        points = page.get_attribute("svg#night polyline#dim", "points").split()
+        top, inner_h = 10, 190 - 22 - 10
+        last = float(points[-1].split(",")[1])
+        return round(100 * (1 - (last - top) / inner_h))
+    try:
+        wait_until(lambda: last_dim_pct() == 40, "L-012's dim line at the group's 40 %", 30)
+        shot(page, "plots-group-dim-en")
+    finally:
+        post_action(page, {"op": "release", "group": "road"})
 
 
 def _rgb(hex_colour: str) -> tuple:
@@ -202,7 +216,7 @@ def _centre_colour(png: bytes) -> tuple:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_action_sheet_never_hides_a_light(outdoors, lang):
-    page = outdoors.page(lang)
+    page = outdoors.view(lang)
     page.locator('.lights li[data-l="L-001"]').click()
     page.wait_for_selector("#act:not([hidden])")
     hidden = page.evaluate("""() => {
@@ -225,7 +239,7 @@ def test_the_action_sheet_never_hides_a_light(outdoors, lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_plots_have_a_percent_axis_an_outside_legend_a_true_title_and_fault_marks(outdoors, lang):
     outdoors.fail_lamp_3()
-    page = outdoors.page(lang, "plots?of=device:L-003")
+    page = outdoors.view(lang, "plots?of=device:L-003")
     page.wait_for_selector("svg#night")
     wait_until(lambda: page.reload() or page.locator("svg#night path.fault").count() >= 1,
                "a fault mark on L-003's plot", 60)
@@ -250,7 +264,7 @@ def test_plots_have_a_percent_axis_an_outside_legend_a_true_title_and_fault_mark
 
 def test_bahasa_indonesia_is_complete_on_every_view(outdoors):
     english_only = {en for en, id_ in _TEXT.values() if en != id_ and len(en) > 3}
-    page = outdoors.page("id")
+    page = outdoors.view("id")
     seen = []
     for view in ("", "map", "plots", "events"):
         page.goto(f"{outdoors.url}/{view}")

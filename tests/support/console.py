@@ -1,9 +1,11 @@
 """The crew console's test peers: headless Debian chromium via Playwright, crew accounts,
-and a gateway config with positions and a console listener."""
+a gateway config with positions and a console listener, and ConsoleRig, the one rig the
+console's browser tests share (tests/e2e/test_console.py, test_console_outdoors.py)."""
 
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from tests.support.broker import free_port
@@ -93,3 +95,75 @@ def post_action(page, fields: dict, csrf: str | None = "page") -> dict:
                                      headers}).then(r => r.text().then(t => ({status: r.status,
                                                                               text: t})));
     }""", [fields, csrf])
+
+
+def tonight_22h(rate: int) -> str:
+    """`--time-warp` text: tonight 22:00 at the gateway (+07), `rate` times real time."""
+    today = datetime.now(timezone(timedelta(hours=7))).date()
+    return f"{today.isoformat()}T22:00:00+07:00,{rate}"
+
+
+class ConsoleRig:
+    """One module's peers for console tests: a simulated site, a private broker, the agent
+    under time warp (tonight 22:00, 30x) with a console, crew accounts, and headless chromium.
+
+    Each test opens its own phone-sized page (390x844) with page(); close() stops them all.
+    """
+
+    WARP_RATE = 30          # a 10-minute hold ends after 20 s of test time
+
+    def __init__(self, tmp: Path, lights: int, crew=(("budi", "operator"),), console: str = "",
+                 unplaced=(), extra: str = ""):
+        from playwright.sync_api import sync_playwright
+
+        from tests.conftest import AgentProcess
+        from tests.support.broker import Broker
+        from tests.support.site import SiteThread
+        self.broker = Broker().start()
+        self.site = SiteThread(lights).start()
+        self.config, self.url = write_console_gateway(tmp / "gw.yaml", self.broker.url,
+                                                      self.site.port, lights, console=console,
+                                                      unplaced=unplaced)
+        self.config.write_text(self.config.read_text() + extra)
+        for name, role in crew:
+            add_crew(self.config, name, role)
+        self.audit = tmp / "audit.log"
+        self.agent = AgentProcess(self.config, tmp / "agent.log",
+                                  ["--time-warp", tonight_22h(self.WARP_RATE)])
+        self.pw = sync_playwright().start()
+        self.browser = launch(self.pw)
+        self.started = time.monotonic()
+        self.failed_at = None
+        wait_until(self._up, "the console to answer", 40)
+
+    def _up(self):
+        assert self.agent.proc.poll() is None, self.agent.output()[-3000:]
+        return "console listening" in self.agent.output()
+
+    def page(self, user: str | None = "budi"):
+        """A new phone-sized page, logged in as user (None: not logged in)."""
+        context = self.browser.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        if user:
+            login(page, self.url, user)
+            page.wait_for_selector(".lights li[data-l]")
+        return page
+
+    def register(self, unit: int, name: str = "switch"):
+        """A register of a simulated light, read on the site's thread."""
+        return self.site.call(lambda: getattr(self.site.site.light(unit), name))
+
+    def fail_lamp_3(self) -> float:
+        """Inject L-003's lamp failure once, after some seconds of good history; its time."""
+        if self.failed_at is None:
+            time.sleep(max(0.0, 8 - (time.monotonic() - self.started)))
+            self.failed_at = time.time()
+            self.site.call(lambda: self.site.site.fail_lamp(3))
+        return self.failed_at
+
+    def close(self):
+        self.browser.close()
+        self.pw.stop()
+        self.agent.terminate()
+        self.site.stop()
+        self.broker.stop()
