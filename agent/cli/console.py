@@ -135,6 +135,8 @@ def status_lines(s: dict) -> list[str]:
         out.append(f"bus     {name}: " + " ".join(f"{k}={v}" for k, v in line.items())[:100])
     sources = s.get("lighting", {}).get("sources", {})
     out.append("sources " + (" ".join(f"{k}={v}" for k, v in sorted(sources.items())) or "-"))
+    if s.get("lighting", {}).get("holds_error"):
+        out.append(f"holds   NOT SAVED: {s['lighting']['holds_error']}")
     out.append(f"{'light':10} {'state':7} {'dim':>4} {'W':>6} {'V':>5} {'quality':8} "
                f"{'age':>4} source")
     for r in s.get("lights", []):

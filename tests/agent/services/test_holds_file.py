@@ -100,3 +100,12 @@ def _service(path, on_corrupt=None):
     svc = LightingService(ctl, Clock(), devices, {d: Scheduler() for d in devices},
                           lambda *a, **k: None, holds_file=str(path), on_corrupt=on_corrupt)
     return svc, devices
+
+
+def test_lentera_status_says_when_the_holds_are_not_saved():
+    from agent.cli.console import status_lines
+    snapshot = {"gateway": "gw", "site": "s", "version": "1", "uptime_s": 5,
+                "lighting": {"sources": {"maintenance": 1}, "holds_error": "cannot save x"}}
+    assert "holds   NOT SAVED: cannot save x" in status_lines(snapshot)
+    del snapshot["lighting"]["holds_error"]
+    assert not [line for line in status_lines(snapshot) if line.startswith("holds")]
