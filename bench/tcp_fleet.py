@@ -145,7 +145,7 @@ def measure(args, agent_root: Path) -> dict | None:
                  "--tcp", f"127.0.0.1:{port}", "--seed", str(i)], cwd=REPO,
                 stderr=open(work / f"sim{i}.log", "wb")))
         for port in ports:
-            wait_port(port)
+            wait_port(port, timeout=60.0)    # a loaded box starts them slowly
         collector = Collector(broker.port)
         config = _config(work, broker.port, ports, args.units, args.in_flight,
                          args.batch_window, args.sparkplug, args.poll,
