@@ -1,6 +1,7 @@
 """The field side of the agent, built from the config: buses, devices, their poll schedulers,
 and the serial sensors."""
 
+import asyncio
 import time
 
 from agent.config.models import GatewayConfig, RtuBus
@@ -8,6 +9,23 @@ from agent.core.bus import BusScheduler, PollTarget
 from drivers.modbus.device import ModbusDevice
 from drivers.modbus.profile import load_profile
 from drivers.modbus.tcp import ModbusTcpBus
+
+
+TICK_MAX_S = 0.02      # polls due within this share one wake-up (a 1 s period: 2 % jitter)
+
+
+async def wait_event_timer(event, timeout: float) -> bool:
+    """agent.core.bus.wait_event for CPython, without wait_for: on 3.11 that makes a task per
+    wait and tears it down on every timeout, the usual outcome for a poll scheduler. A timer sets
+    the event instead; only the bus's picking worker waits on it, and it looks again after any
+    wake-up, so the timer's set is one more wake-up. A cancel arrives directly (no gh-86296)."""
+    if not event.is_set():
+        handle = asyncio.get_running_loop().call_later(max(0.0, timeout), event.set)
+        try:
+            await event.wait()
+        finally:
+            handle.cancel()
+    return True
 
 
 def build_buses(config: GatewayConfig) -> dict:
@@ -48,7 +66,8 @@ def build_field(config: GatewayConfig, on_reading, wall_ms, log) -> tuple[dict, 
         schedulers[name] = BusScheduler(
             name, bus_targets, on_reading, time.monotonic, wall_ms,
             retries=bus_cfg.retries, backoff_max=bus_cfg.backoff_max,
-            max_in_flight=getattr(bus_cfg, "max_in_flight", 1), log=log)
+            max_in_flight=getattr(bus_cfg, "max_in_flight", 1), log=log, wait=wait_event_timer,
+            tick=min(TICK_MAX_S, min(t.period for t in bus_targets) / 50))
     return buses, devices, schedulers
 
 

@@ -76,9 +76,12 @@ class BusScheduler:
 
     def __init__(self, name: str, targets, sink, clock, wall_ms, retries: int = 1,
                  backoff_max: float = 300.0, max_in_flight: int = 1, log=None,
-                 wait=None):
+                 wait=None, tick: float = 0.0):
         self.name = name
         self.wait = wait or wait_event   # injectable so tests can run on virtual time
+        # > 0: wake on a grid of `tick` seconds of the clock, so every bus's polls due within one
+        # tick start in one event-loop wake-up, not one each (a poll starts < tick late)
+        self.tick = tick
         self.max_in_flight = max_in_flight   # 1 on RS-485 (half-duplex); more on Modbus TCP
         self.in_flight = 0
         self._picking = asyncio.Lock()   # the worker holding it picks the next work
@@ -175,6 +178,8 @@ class BusScheduler:
                 target.busy = True
                 return None, target
             self.wake.clear()
+            if self.tick > 0:
+                earliest = (int(earliest / self.tick) + 1) * self.tick
             self._watch_until = earliest
             await self.wait(self.wake, earliest - now)
             self._watch_until = None

@@ -59,24 +59,38 @@ class FaultWatch:
         self.generic = AnomalyDetector(len(self.channels))
         self.generic_latch = Hysteresis(len(self.channels), 3, 3)
         self.events_sent = 0
+        self._latest: dict[str, dict] = {}    # device -> its newest values since the last step
         self._sun_cache = (None, None)
         # told when the state file could not be loaded and was moved aside: (path, aside, exc)
         self.on_corrupt = lambda path, aside, exc: None
 
     def observe(self, reading: dict) -> None:
-        """Take one device reading (good ones only: stale values are not new samples)."""
+        """Take one device reading (good ones only: stale values are not new samples).
+
+        Only the newest value of each point counts at the next step, so a reading is merged into
+        its device's latest values here and the arrays are filled once per step (`_fill`), not
+        point by point on every poll."""
         if reading["quality"] != "good":
             return
-        device, values = reading["device"], reading["values"]
-        i = self.light_index.get(device)
-        if i is not None:
-            for point in LIGHT_POINTS:
-                if point in values:
-                    self.poll[point][i] = values[point]
-        for point, value in values.items():
-            j = self.channel_index.get((device, point))
-            if j is not None:
-                self.samples[j] = value
+        latest = self._latest.get(reading["device"])
+        if latest is None:
+            self._latest[reading["device"]] = dict(reading["values"])
+        else:
+            latest.update(reading["values"])
+
+    def _fill(self) -> None:
+        """The latest values of every device since the last step into the detectors' arrays."""
+        for device, values in self._latest.items():
+            i = self.light_index.get(device)
+            if i is not None:
+                for point in LIGHT_POINTS:
+                    if point in values:
+                        self.poll[point][i] = values[point]
+            for point, value in values.items():
+                j = self.channel_index.get((device, point))
+                if j is not None:
+                    self.samples[j] = value
+        self._latest.clear()
 
     def note_command(self, device: str, ts: float) -> None:
         """A switch/dim was commanded: transitions soon after are not 'cycling'."""
@@ -101,6 +115,7 @@ class FaultWatch:
     def evaluate(self, ts: float) -> list[dict]:
         """One detector step over everything observed since the last; returns the events sent."""
         events = []
+        self._fill()
         if self.light_ids:
             transitions = self.lights.update(self.poll, ts, self.sun_up(ts),
                                              last_command_ts=self.last_command)

@@ -11,7 +11,12 @@ Northbound interfaces (JSON topics, Sparkplug, TALQ) each take what is bound for
 their own `OutboxConsumer`: a row is stored once, with the mask of the interfaces that still
 have to deliver it, and is deleted when the last of them has acknowledged it.
 The batch window is a cap on the wait, not a fixed delay: a commit takes whatever
-arrived, up to `batch_max`.
+arrived, up to `batch_max`. Commits are sized by time and count: readings and events start a
+window (and a full batch ends it early); acks alone do not - deleting a delivered row is no
+promise to anyone, so acks ride along with the next commit of items, or go alone after
+ACK_WINDOW_S or once `batch_max` of them wait. A power cut can then re-send up to
+ACK_WINDOW_S of delivered rows after the restart (at-least-once; the backend drops them by seq),
+and loses nothing accepted.
 
 Why one thread: sqlite3 calls block (an fsync on an SD card takes 5-50 ms), so
 they must stay off the event loop; one thread also means one connection and no
@@ -25,6 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from agent.errors import StoreError
+from agent.store.outbox_consumer import OutboxConsumer
 from agent.store.outbox_db import ALARM, EVENT, INTERFACES, NOISE, ROUTINE, Item, OutboxDb
 
 __all__ = ["Outbox", "OutboxConsumer", "INTERFACES", "NOISE", "ROUTINE", "EVENT", "ALARM"]
@@ -35,6 +41,7 @@ MAX_PENDING = 20000       # items held in memory while the disk refuses writes
 SHED_TO = 0.9             # over MAX_PENDING: shed down to 90 % of it (not one item per put)
 RETRY_S = 1.0             # pause after a failed commit before trying again
 RESERVE_EVERY = 200       # after a full disk: try to make the reserve again every N commits
+ACK_WINDOW_S = 1.0        # acks with no items to ride along with wait at most this long
 
 
 def wall_ms() -> int:
@@ -47,8 +54,9 @@ class Outbox:
 
     def __init__(self, path, max_mb: float, max_age_s: float | None = None,
                  batch_window_s: float = 0.02, batch_max: int = 500, clock_ms=wall_ms,
-                 interfaces=("json",)):
+                 interfaces=("json",), ack_window_s: float = ACK_WINDOW_S):
         self.path = path
+        self.ack_window_s = ack_window_s
         self.interfaces = 0                   # mask of the configured INTERFACES
         for name in interfaces:
             self.interfaces |= INTERFACES[name]
@@ -67,6 +75,7 @@ class Outbox:
         self._since_full = 0              # successful commits since the disk was last full
         self._unfinished = None           # (commit future, items, acked) cut off by shutdown
         self._acked: dict[int, list[int]] = {}    # interface bit -> row ids it delivered
+        self._acked_n = 0                 # row ids in _acked
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-sqlite")
@@ -105,7 +114,9 @@ class Outbox:
 
     def _ack(self, bit: int, row_id: int) -> None:
         self._acked.setdefault(bit, []).append(row_id)
-        self._wake.set()
+        self._acked_n += 1
+        if self._acked_n == 1 or self._acked_n >= self.batch_max:
+            self._wake.set()              # the first starts the ack window; many end it
 
     def _shed_pending(self) -> None:
         """The disk refuses and memory is at its cap: shed the lowest class first (answers to
@@ -127,7 +138,7 @@ class Outbox:
     async def commit_loop(self) -> None:
         """Commit batches forever: wait for work, gather for one window, one transaction."""
         while True:
-            await self._wake.wait()
+            await self._work()
             if len(self._pending) < self.batch_max:
                 try:
                     async with asyncio.timeout(self.batch_window_s):   # not wait_for: gh-86296
@@ -137,12 +148,26 @@ class Outbox:
             if not await self.flush():
                 await asyncio.sleep(RETRY_S)   # disk full / I/O error: back off, keep items
 
+    async def _work(self) -> None:
+        """Until there are items to commit, or acks that waited ack_window_s or fill a batch."""
+        while not self._pending and self._acked_n < self.batch_max:
+            self._wake.clear()
+            if not self._acked_n:
+                await self._wake.wait()
+                continue
+            try:
+                async with asyncio.timeout(self.ack_window_s):   # not wait_for: gh-86296
+                    await self._wake.wait()
+            except TimeoutError:
+                return
+
     async def flush(self) -> bool:
         """Commit everything pending now; False (items kept) when the disk refused."""
         self._wake.clear()
         self._full.clear()
         items, self._pending = self._pending, []
         acked, self._acked = self._acked, {}
+        self._acked_n = 0
         if not items and not acked:
             return True
         commit = asyncio.ensure_future(self.call(self.db.commit, items, acked, self.clock_ms()))
@@ -162,6 +187,7 @@ class Outbox:
             self._pending[:0] = items
             for bit, ids in acked.items():
                 self._acked[bit] = ids + self._acked.get(bit, [])
+                self._acked_n += len(ids)
             self._disk_trouble(result.error)
             return
         # after a full disk, commits succeed again once room was made by dropping old rows;
@@ -253,38 +279,3 @@ class Outbox:
         # not wait=True: that blocks the event loop (no timeout could fire); the thread is
         # idle by now, and the interpreter joins it at exit
         self._thread.shutdown(wait=False)
-
-
-class OutboxConsumer:
-    """One northbound interface's end of the outbox: what is bound for it, and its acks.
-
-    After each commit it hands on every row the commit inserted (so ids stay consecutive and
-    a consumer can tell a gap from rows that were not its own): rows bound for other
-    interfaces come as `(id, topic, None)`, to be skipped, never sent.
-    """
-
-    def __init__(self, outbox: Outbox, name: str):
-        self.outbox = outbox
-        self.name = name
-        self.bit = INTERFACES[name]
-        self._alone = outbox.interfaces == self.bit
-        self.on_committed = lambda: None      # the interface's wake-up
-        self.on_fresh = lambda rows: None     # rows just committed: [(id, topic, payload|None)]
-
-    def committed(self, rows: list) -> None:
-        """A commit inserted rows (id, topic, payload, interfaces mask)."""
-        bit = self.bit
-        if self._alone:
-            self.on_fresh([(i, topic, payload) for i, topic, payload, _ in rows])
-        else:
-            self.on_fresh([(i, topic, payload if to & bit else None)
-                           for i, topic, payload, to in rows])
-        self.on_committed()
-
-    async def fetch_after(self, row_id: int, limit: int) -> list[tuple[int, str, str]]:
-        """Committed rows after row_id this interface has still to deliver, oldest first."""
-        return await self.outbox.fetch_after(row_id, limit, self.bit)
-
-    def ack(self, row_id: int) -> None:
-        """This interface delivered the row: in the next batch, it stops waiting for it."""
-        self.outbox._ack(self.bit, row_id)

@@ -12,6 +12,7 @@ DUP set) after a reconnect; the outbox holds them until their PUBACK arrives.
 
 import asyncio
 from collections import deque
+from contextlib import contextmanager
 import json
 import logging
 import random
@@ -149,6 +150,23 @@ class MqttUplink:
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             raise UplinkError("paho's send queue is full")
         return info.mid
+
+    @contextmanager
+    def batch(self):
+        """Publishes inside wake paho's network thread once, not once each: paho 2.x sends a
+        byte to its wake-up socket pair per publish (`_packet_queue`, private; pinned <3)."""
+        client = self._client
+        wake, client._sockpairW = client._sockpairW, None
+        try:
+            yield
+        finally:
+            if client._sockpairW is None:      # paho may have made a new pair meanwhile
+                client._sockpairW = wake
+            if wake is not None:
+                try:
+                    wake.send(b"\0")
+                except OSError:                # full (the thread is awake anyway) or closed
+                    pass
 
     def publish_json(self, topic: str, payload: dict, retain: bool = False,
                      qos: int | None = None) -> None:

@@ -3,7 +3,8 @@
 One publisher per MQTT-borne northbound interface: it drains that interface's outbox consumer
 (agent/store/outbox.py) into a *sink*, anything with `connected` (an asyncio.Event),
 `publish_raw(topic, payload, qos) -> mid` (raising UplinkError when it cannot send) and the
-settable callbacks `on_connected()` and `on_puback(mid)`. The JSON uplink (agent/uplink/mqtt.py)
+settable callbacks `on_connected()` and `on_puback(mid)`, and optionally `batch()`, a context
+manager under which a round's publishes wake the network once. The JSON uplink (agent/uplink/mqtt.py)
 is one; a sink may translate the row to its own topic and encoding. Fresh rows bound for other
 interfaces arrive as `(id, topic, None)`: they keep the ids consecutive and are never sent.
 
@@ -29,6 +30,7 @@ The window is the uplink's inflight window: paho is never handed more than it ma
 """
 
 import asyncio
+from contextlib import nullcontext
 import logging
 
 from agent.errors import UplinkError
@@ -60,6 +62,7 @@ class Publisher:
         consumer.on_fresh = self.on_fresh
         uplink.on_connected = self.wake.set
         uplink.on_puback = self.on_puback
+        self._batch = getattr(uplink, "batch", nullcontext)   # one network wake-up a round
 
     def on_fresh(self, rows: list) -> None:
         """Rows just committed: keep them for sending if they continue the fresh list."""
@@ -110,7 +113,12 @@ class Publisher:
                 return
 
     def _send(self, rows: list, backlog: bool) -> bool:
-        """Hand rows to paho; backlog rows move the cursor (skipping those sent ahead)."""
+        """Hand rows to paho, in one batch; backlog rows move the cursor (skipping those sent
+        ahead)."""
+        with self._batch():
+            return self._send_rows(rows, backlog)
+
+    def _send_rows(self, rows: list, backlog: bool) -> bool:
         first, last = self.ahead
         for row_id, topic, payload in rows:
             if backlog and first <= row_id <= last:
