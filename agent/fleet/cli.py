@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -249,7 +250,10 @@ def command_command(kind, on, level, duration, light, pole, group, polygon, key_
     if duration:
         fields["duration_s"] = duration
     if polygon and polygon.startswith("@"):
-        polygon = open(polygon[1:], encoding="utf-8").read()
+        try:
+            polygon = Path(polygon[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"cannot read {polygon[1:]}: {exc}", param_hint="--polygon")
     address = {"light": light, "pole": pole, "group": group, "polygon": polygon}
     try:
         batch, commands, outcome = _run(run(dsn, broker, prefix, address, kind, fields,

@@ -95,7 +95,8 @@ async def addressees(conn: asyncpg.Connection, light=None, pole=None, group=None
                 "SELECT gateway_id, device_id FROM lights WHERE geom IS NOT NULL AND "
                 "ST_Within(geom::geometry, ST_SetSRID(ST_GeomFromGeoJSON($1), 4326)) "
                 "ORDER BY 1, 2", polygon_geometry(polygon))
-        except asyncpg.DataError as exc:          # e.g. an unclosed ring
+        except (asyncpg.DataError, asyncpg.InternalServerError) as exc:
+            # PostGIS: an unclosed ring is DataError, coordinates that are not arrays XX000
             raise CommandError(f"--polygon: PostGIS cannot read it: {exc}") from None
         what = "light with a position within the polygon"
     if not rows:

@@ -103,3 +103,38 @@ def test_addresses_that_find_nothing_are_named(city):
     with pytest.raises(CommandError, match="Polygon"):
         polygon_geometry(json.dumps({"type": "Point", "coordinates": [0, 0]}))
     assert query(city["dsn"], "SELECT count(*) AS n FROM commands")[0]["n"] == 0
+
+
+INJECTIONS = ["x'; DROP TABLE lights; --", "gw/L' OR '1'='1", "north\" OR 1=1 --", "%", "_"]
+
+
+def test_addresses_are_parameterised(fleet_dsn):
+    """Injection strings through every text address: nothing found, nothing dropped."""
+    import asyncio
+
+    from agent.fleet.commands import addressees
+    from agent.fleet.db import connect
+    query(fleet_dsn, "INSERT INTO gateways (id) VALUES ('gw')")
+    query(fleet_dsn, "INSERT INTO lights (gateway_id, device_id, pole_id, grp) VALUES "
+          "('gw', 'L', 'P', 'north')")
+
+    async def go():
+        conn = await connect(fleet_dsn)
+        try:
+            for text in INJECTIONS:
+                for field in ("light", "pole", "group"):
+                    with pytest.raises(CommandError, match="no "):
+                        await addressees(conn, **{field: text})
+            with pytest.raises(CommandError):
+                await addressees(conn, polygon=json.dumps(
+                    {"type": "Polygon", "coordinates": "'); DROP TABLE lights; --"}))
+        finally:
+            await conn.close()
+    asyncio.run(go())
+    assert query(fleet_dsn, "SELECT count(*) AS n FROM lights")[0]["n"] == 1
+
+
+def test_a_polygon_file_that_cannot_be_read_is_named(tmp_path):
+    out = fleet("command", "switch", "--off", "--polygon", f"@{tmp_path}/none.geojson",
+                "--db", "postgresql://nobody@127.0.0.1:1/none", "--key-file", "k")
+    assert out.returncode == 2 and "cannot read" in out.stderr and "Traceback" not in out.stderr
