@@ -32,6 +32,7 @@ async def full_snapshot(agent) -> dict:
     out["outbox"] = await agent.outbox.status()
     out["uplink"] = {**agent.publisher.status(), "connects": agent.uplink.connects,
                      "broker_refused": agent.uplink.broker_refused,
+                     "not_delivered": agent.uplink.redelivery.not_delivered,
                      "connected": agent.uplink.connected.is_set(), "cause": agent.uplink.cause}
     out["commands"] = {**agent.commands.counts, **agent.intake.status()}
     if getattr(agent, "sparkplug", None) is not None:     # docs/sparkplug.md

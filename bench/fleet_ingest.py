@@ -7,6 +7,12 @@ Everything runs on this machine, on a private mosquitto and a private PostgreSQL
 fsync: the bench measures the ingest, not the disk). G gateways' load comes from two
 bench/fleet_load.py processes. A run counts only when every (gateway, seq) is in the
 database exactly once.
+
+Each run names its limit from where the CPU went: the share of a core each part used over
+the run's wall time (workers, PostgreSQL, mosquitto, the load generators) and the machine's
+busy time outside all of them (other jobs on a shared machine). A part near one core is
+the limit if it is single-threaded (mosquitto, a load generator, a worker); the machine is
+the limit when everything together (ours and others') fills its cores.
 """
 
 import argparse
@@ -43,6 +49,29 @@ def cpu_seconds(pid: int, children_of: bool = False) -> float:
         except (OSError, IndexError):
             pass
     return total
+
+
+def machine_busy() -> float:
+    """CPU-seconds the whole machine spent busy (every core), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]                  # idle + iowait
+    return (sum(fields[:8]) - idle) / TICK
+
+
+def name_limit(cores_used: dict, workers: int, cores: int) -> str:
+    """Which part held the rate back, from its share of the cores (see the module doc)."""
+    total = sum(cores_used.values())
+    if total >= 0.85 * cores:
+        return (f"the machine's {cores} cores: all parts together {total:.2f} cores busy "
+                f"(other jobs {cores_used['others']:.2f})")
+    if cores_used["mosquitto"] >= 0.85:
+        return "mosquitto (one thread, %.2f of a core)" % cores_used["mosquitto"]
+    if cores_used["load"] / 2 >= 0.85:
+        return "the two load generators (%.2f cores)" % cores_used["load"]
+    if cores_used["workers"] / workers >= 0.85:
+        return "the workers (%.2f cores for %d)" % (cores_used["workers"], workers)
+    return ("PostgreSQL (%.2f cores; waits for commits, no part CPU-bound)"
+            % cores_used["postgres"])
 
 
 def _ppid(pid: int) -> int:
@@ -87,6 +116,7 @@ def run(server, broker, workers: int, gateways: int, per_gw: int) -> dict:
     cpu0 = {"workers": sum(cpu_seconds(p.pid) for p in procs),
             "postgres": cpu_seconds(server.proc.pid, children_of=True),
             "mosquitto": cpu_seconds(broker.proc.pid)}
+    busy0 = machine_busy()
     start = time.monotonic()
     half = gateways // 2
     load = [subprocess.Popen([sys.executable, str(REPO / "bench/fleet_load.py"),
@@ -98,13 +128,19 @@ def run(server, broker, workers: int, gateways: int, per_gw: int) -> dict:
             raise SystemExit("timed out: not every message reached the database")
         time.sleep(0.25)
     elapsed = time.monotonic() - start
+    busy = machine_busy() - busy0
     n, distinct = asyncio.run(rows(dsn))
     cpu = {"workers": sum(cpu_seconds(p.pid) for p in procs) - cpu0["workers"],
            "postgres": cpu_seconds(server.proc.pid, children_of=True) - cpu0["postgres"],
            "mosquitto": cpu_seconds(broker.proc.pid) - cpu0["mosquitto"]}
     load_cpu = 0.0
-    for p in load:
-        p.wait(120)
+    for p in load:                     # the load generators end with their last PUBACK
+        _pid, _status, usage = os.wait4(p.pid, 0)
+        p.returncode = 0
+        load_cpu += usage.ru_utime + usage.ru_stime
+    used = {k: v / elapsed for k, v in cpu.items()}
+    used["load"] = load_cpu / elapsed
+    used["others"] = max(0.0, busy / elapsed - sum(used.values()))
     for p in procs:
         p.terminate()
         p.wait(30)
@@ -112,7 +148,8 @@ def run(server, broker, workers: int, gateways: int, per_gw: int) -> dict:
             "seconds": round(elapsed, 2), "msg_per_s": round(total / elapsed),
             **{f"cpu_us_per_msg_{k}": round(v / total * 1e6, 1) for k, v in cpu.items()},
             "worker_msgs_per_cpu_s": round(total / max(cpu["workers"], 1e-9)),
-            "load_cpu": load_cpu}
+            "cores_used": " ".join(f"{k}:{v:.2f}" for k, v in used.items()),
+            "limit": name_limit(used, workers, os.cpu_count())}
 
 
 def main() -> None:
@@ -130,8 +167,9 @@ def main() -> None:
               f"{args.gateways * args.per_gw}")
         for w in args.workers:
             result = run(server, broker, w, args.gateways, args.per_gw)
-            result.pop("load_cpu")
+            limit = result.pop("limit")
             print("  ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+            print(f"  limit: {limit}", flush=True)
     finally:
         broker.stop()
         server.remove()

@@ -52,8 +52,9 @@ ADAPTERS = {
 ADAPTERS["paho"] += ("agent/sparkplug/",)     # the Sparkplug session is a client of its own
 # the city's side (agent/fleet/, docs/fleet.md): PostgreSQL, its own MQTT client, CLI and HTTP
 ADAPTERS["asyncpg"] = ("agent/fleet/db.py", "agent/fleet/writer.py", "agent/fleet/partitions.py",
-                       "agent/fleet/registry.py", "agent/fleet/complaints.py", "agent/fleet/reports.py")
-ADAPTERS["paho"] += ("agent/fleet/mqtt.py",)
+                       "agent/fleet/registry.py", "agent/fleet/complaints.py", "agent/fleet/reports.py",
+                       "agent/fleet/commands.py")
+ADAPTERS["paho"] += ("agent/fleet/mqtt.py", "agent/fleet/command_link.py")
 ADAPTERS["click"] += ("agent/fleet/cli.py",)
 ANYWHERE = ("tests/", "bench/")
 

@@ -28,11 +28,13 @@ from paho.mqtt.packettypes import PacketTypes
 from agent.config.models import Mqtt
 from agent.errors import UplinkError
 from agent.uplink.causes import classify, connack_cause, disconnect_cause
+from agent.uplink.redelivery import Redelivery
 
 log = logging.getLogger(__name__)
 
 MAX_IN_MEMORY_QUEUE = 20000   # paho's own buffer while offline; durability is the outbox's job
 SESSION_EXPIRY_S = 3600       # MQTT 5: the broker keeps our session (command queue) this long
+REDELIVERY_MAX_S = 60.0       # longest pause between re-sends of an undelivered message
 
 
 def tls_context(cfg: Mqtt) -> ssl.SSLContext:
@@ -108,6 +110,8 @@ class MqttUplink:
         self.status_extra = {}
         self.backoff = Backoff(cfg.reconnect_min, cfg.reconnect_max)
         self._loop = asyncio.get_running_loop()
+        self.redelivery = Redelivery(self._loop, self._resend, cfg.reconnect_min,
+                                     REDELIVERY_MAX_S, self.topics.base)
         client_id = cfg.client_id or f"lentera-{gateway_id}"
         if cfg.protocol == "5":
             self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -145,11 +149,15 @@ class MqttUplink:
         self._client.loop_start()
 
     def publish_raw(self, topic: str, payload: str, qos: int = 1) -> int:
-        """Hand a message to paho (queued while offline); returns its mid for on_puback."""
+        """Hand a message to paho (queued while offline); returns its id for on_puback."""
         info = self._client.publish(topic, payload, qos=qos)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             raise UplinkError("paho's send queue is full")
-        return info.mid
+        return self.redelivery.sent(info.mid, topic, payload, qos)
+
+    def _resend(self, topic: str, payload, qos: int) -> int | None:
+        info = self._client.publish(topic, payload, qos=qos)
+        return None if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE else info.mid
 
     @contextmanager
     def batch(self):
@@ -186,6 +194,7 @@ class MqttUplink:
     async def stop(self, timeout: float = 2.0) -> None:
         """Say we are going offline (retained), then disconnect cleanly."""
         self._stopping = True
+        self.redelivery.cancel()
         if self._client.is_connected():
             info = self._client.publish(self.topics.status, json.dumps({"state": "offline"}),
                                         qos=1, retain=True)
@@ -290,9 +299,10 @@ class MqttUplink:
             self._published(*self._acks.popleft())
 
     def _published(self, mid, reason_code):
+        # MQTT 5: reason 16 (no matching subscribers) or a failure (e.g. not authorised) is
+        # not a delivery: the row stays in the outbox and is sent again (redelivery.py)
         if reason_code.is_failure:
-            # the broker refused this message (e.g. not authorised): re-sending cannot help
             self.broker_refused += 1
-            log.error("broker refused message %d: %s; check the broker's ACL for %s/#",
-                      mid, reason_code, self.topics.base)
-        self.on_puback(mid)
+        msg_id = self.redelivery.puback(mid, reason_code)
+        if msg_id is not None:
+            self.on_puback(msg_id)
