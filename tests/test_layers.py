@@ -52,9 +52,11 @@ ADAPTERS = {
 ADAPTERS["paho"] += ("agent/sparkplug/",)     # the Sparkplug session is a client of its own
 # the city's side (agent/fleet/, docs/fleet.md): PostgreSQL, its own MQTT client, CLI and HTTP
 ADAPTERS["asyncpg"] = ("agent/fleet/db.py", "agent/fleet/writer.py", "agent/fleet/partitions.py",
-                       "agent/fleet/registry.py", "agent/fleet/complaints.py", "agent/fleet/reports.py")
+                       "agent/fleet/registry.py", "agent/fleet/complaints.py", "agent/fleet/reports.py",
+                       "agent/fleet/picture.py")
 ADAPTERS["paho"] += ("agent/fleet/mqtt.py",)
 ADAPTERS["click"] += ("agent/fleet/cli.py",)
+ADAPTERS["aiohttp"] += ("agent/fleet/http.py",)
 ANYWHERE = ("tests/", "bench/")
 
 # how far each lower layer may reach (dotted prefixes of our own packages)

@@ -1,0 +1,138 @@
+"""The city's picture as GeoJSON (RFC 7946) and the checks of the HTTP API's query strings.
+
+Pure Python, no I/O: agent/fleet/http.py reads a query string into a checked `Query` (or
+QueryError, which names the parameter and what is allowed), agent/fleet/picture.py fetches
+the rows, and the features are built here. Positions are [lon, lat] in WGS 84 degrees, as
+RFC 7946 says; a light the GIS has no position for keeps a null geometry (still listed).
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from drivers.errors import LenteraError
+
+MAX_TEXT = 128                 # a group or office name; longer is no name of ours
+MAX_LIMIT = 200_000            # features in one answer (a city of 50,000 lights fits)
+DEFAULT_LIMIT = 100_000
+FAULT_KINDS = ("lampFailure", "dayBurning", "cycling", "communication", "activePowerTooHigh",
+               "lampVoltageTooLow", "lampVoltageTooHigh", "sensorStuck", "energyCounterDecrease")
+PARAMS = {"lights": ("bbox", "group", "office", "limit"),
+          "faults": ("bbox", "group", "office", "kind", "limit")}
+
+
+class QueryError(LenteraError, ValueError):
+    """A query string the API will not run; `param` names the culprit."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+@dataclass(frozen=True)
+class Query:
+    """A checked query: every field is None when not asked for."""
+    bbox: tuple[float, float, float, float] | None = None     # west, south, east, north
+    group: str | None = None
+    office: str | None = None
+    kind: str | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise QueryError("bbox", "expected west,south,east,north in degrees (4 numbers)")
+    try:
+        west, south, east, north = (float(p) for p in parts)
+    except ValueError:
+        raise QueryError("bbox", "expected 4 numbers, e.g. 106.60,-6.20,106.70,-6.10") from None
+    if not all(math.isfinite(v) for v in (west, south, east, north)):
+        raise QueryError("bbox", "numbers must be finite")
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90
+            and -90 <= north <= 90):
+        raise QueryError("bbox", "out of range: longitudes -180..180, latitudes -90..90 "
+                                 "(the order is lon,lat: west,south,east,north)")
+    if south > north or west > east:
+        raise QueryError("bbox", "south must not exceed north, nor west east (a box across "
+                                 "the antimeridian is not supported: ask for two)")
+    return west, south, east, north
+
+
+def _text(name: str, text: str) -> str:
+    if not text or len(text) > MAX_TEXT:
+        raise QueryError(name, f"1 to {MAX_TEXT} characters")
+    if any(ord(c) < 32 for c in text):
+        raise QueryError(name, "control characters are not allowed")
+    return text
+
+
+def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
+    """The checked Query of `endpoint` ('lights' or 'faults') from (name, value) pairs."""
+    allowed, seen = PARAMS[endpoint], {}
+    for name, value in items:
+        if name not in allowed:
+            raise QueryError(name, f"unknown parameter (allowed: {', '.join(allowed)})")
+        if name in seen:
+            raise QueryError(name, "given more than once")
+        seen[name] = value
+    fields = {}
+    if "bbox" in seen:
+        fields["bbox"] = _bbox(seen["bbox"])
+    for name in ("group", "office"):
+        if name in seen:
+            fields[name] = _text(name, seen[name])
+    if "kind" in seen:
+        if seen["kind"] not in FAULT_KINDS:
+            raise QueryError("kind", f"one of {', '.join(FAULT_KINDS)}")
+        fields["kind"] = seen["kind"]
+    if "limit" in seen:
+        text = seen["limit"]
+        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+            raise QueryError("limit", f"a whole number 1..{MAX_LIMIT}")
+        fields["limit"] = int(text)
+    return Query(**fields)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _geometry(row) -> dict | None:
+    if row["lon"] is None:
+        return None
+    return {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]}
+
+
+def collection(features: list[dict], limit: int) -> dict:
+    """A FeatureCollection; `truncated` (a foreign member) says the limit cut it."""
+    doc = {"type": "FeatureCollection", "features": features[:limit]}
+    if len(features) > limit:
+        doc["truncated"] = True
+    return doc
+
+
+def light_feature(row, faults: list[str]) -> dict:
+    """One light: its registry fields, its open fault kinds and its newest reading."""
+    state = "fault" if faults else ("never_reported" if row["reading_ts"] is None else "ok")
+    return {"type": "Feature", "id": f"{row['gateway_id']}/{row['device_id']}",
+            "geometry": _geometry(row),
+            "properties": {
+                "gateway": row["gateway_id"], "device": row["device_id"],
+                "pole_id": row["pole_id"], "group": row["grp"], "office": row["office"],
+                "state": state, "faults": faults, "gateway_state": row["gateway_state"],
+                "reading_ts": _iso(row["reading_ts"]), "quality": row["quality"],
+                "power": row["power"], "energy": row["energy"],
+                "lamp_state": row["lamp_state"]}}
+
+
+def fault_feature(row, detail: dict) -> dict:
+    """One open fault at its light's point."""
+    ident = row["fault_id"] if row["fault_id"] is not None else \
+        f"communication/{row['gateway_id']}/{row['device_id']}"
+    return {"type": "Feature", "id": ident, "geometry": _geometry(row),
+            "properties": {
+                "kind": row["kind"], "since": _iso(row["since"]),
+                "gateway": row["gateway_id"], "device": row["device_id"],
+                "pole_id": row["pole_id"], "group": row["grp"], "office": row["office"],
+                "detail": detail}}

@@ -1,0 +1,139 @@
+"""The city's HTTP API and map page (aiohttp, `lentera fleet serve`; docs/fleet.md).
+
+Read-only: `GET /api/lights.geojson`, `GET /api/faults.geojson` (RFC 7946, for the city's
+GIS), `GET /api/energy.json` and the map page at `/`, drawn by static/map.js from
+lights.geojson with no CDN. Query strings are checked by agent/fleet/geo.py before any SQL;
+every error is JSON `{"error", "param"}` with the HTTP status that fits (400 bad input, 404,
+405, 503 database away). There is no login: it listens on loopback unless told otherwise,
+for the city's reverse proxy to authenticate.
+"""
+
+import asyncio
+import json
+import logging
+import signal
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from aiohttp import web
+
+from agent.fleet import picture
+from agent.fleet.geo import QueryError, parse_query
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+MAX_NIGHTS = 366
+GEOJSON = "application/geo+json"
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "connect-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def _error(status: int, message: str, param: str | None = None) -> web.Response:
+    return web.json_response({"error": message, "param": param}, status=status)
+
+
+@web.middleware
+async def _answers(request, handler):
+    try:
+        response = await handler(request)
+    except QueryError as exc:
+        response = _error(400, str(exc), exc.param)
+    except picture.PictureUnavailable as exc:
+        log.warning("%s %s: %s", request.method, request.path, exc)
+        response = _error(503, str(exc))
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/"):
+            raise
+        response = _error(exc.status, f"{exc.reason}: {request.method} {request.path} "
+                          "(the API has GET /api/lights.geojson, /api/faults.geojson and "
+                          "/api/energy.json)")
+    response.headers.update(HEADERS)
+    response.headers["Cache-Control"] = "no-cache" if request.path.startswith("/static/") \
+        else "no-store"
+    return response
+
+
+def _dump(doc) -> str:
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+
+
+def _day(name: str, text: str | None) -> date:
+    try:
+        return date.fromisoformat(text or "")
+    except ValueError:
+        raise QueryError(name, "a date YYYY-MM-DD (the evening a night starts)") from None
+
+
+class FleetApi:
+    """The routes over one connection pool; `now` is injectable for tests."""
+
+    def __init__(self, pool, comm_after: timedelta, tz: str, now=None):
+        self.pool, self.comm_after, self.tz = pool, comm_after, tz
+        self.now = now or (lambda: datetime.now(timezone.utc))
+
+    def app(self) -> web.Application:
+        """The aiohttp application (GET only; no request body is ever read)."""
+        app = web.Application(middlewares=[_answers], client_max_size=1024)
+        app.add_routes([web.get("/", self.map_page), web.get("/map", self.map_page),
+                        web.get("/api/lights.geojson", self.lights),
+                        web.get("/api/faults.geojson", self.faults),
+                        web.get("/api/energy.json", self.energy),
+                        web.static("/static", STATIC)])
+        return app
+
+    async def map_page(self, request):
+        return web.FileResponse(STATIC / "map.html")
+
+    async def _geojson(self, endpoint: str, job, request) -> web.Response:
+        query = parse_query(endpoint, list(request.query.items()))
+        doc = await picture.fetch(self.pool, job, query, self.now(), self.comm_after)
+        return web.Response(text=_dump(doc), content_type=GEOJSON)
+
+    async def lights(self, request):
+        return await self._geojson("lights", picture.lights, request)
+
+    async def faults(self, request):
+        return await self._geojson("faults", picture.faults, request)
+
+    async def energy(self, request):
+        q = request.query
+        unknown = set(q) - {"from", "to", "group"}
+        if unknown:
+            raise QueryError(sorted(unknown)[0], "unknown parameter (allowed: from, to, group)")
+        first, last = _day("from", q.get("from")), _day("to", q.get("to"))
+        if not 0 <= (last - first).days < MAX_NIGHTS:
+            raise QueryError("to", f"from..to must be 1 to {MAX_NIGHTS} nights, in order")
+        group = parse_query("lights", [("group", q["group"])]).group if "group" in q else None
+        rows = await picture.fetch(self.pool, picture.energy_per_night, self.tz, first, last,
+                                   group)
+        return web.json_response({"timezone": self.tz, "unit": "Wh", "nights": rows})
+
+
+async def run(dsn: str, listen: str, comm_after_s: float, tz: str) -> None:
+    """Serve until SIGTERM/SIGINT; PictureUnavailable/ValueError for a bad start."""
+    host, _, port = listen.rpartition(":")
+    pool = await picture.open_pool(dsn)
+    try:
+        if not await picture.fetch(pool, picture.zone_known, tz):
+            raise ValueError(f"--timezone {tz!r} is not a zone PostgreSQL knows "
+                             "(e.g. Asia/Jakarta; see pg_timezone_names)")
+        api = FleetApi(pool, timedelta(seconds=comm_after_s), tz)
+        runner = web.AppRunner(api.app(), access_log=None, handle_signals=False,
+                               shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+            log.info("fleet API and map listening on http://%s", listen)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+    finally:
+        await pool.close()
