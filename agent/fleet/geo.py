@@ -1,14 +1,13 @@
 """The city's picture as GeoJSON (RFC 7946) and the checks of the HTTP API's query strings.
 
 Pure Python, no I/O: agent/fleet/http.py reads a query string into a checked `Query` (or
-QueryError, which names the parameter and what is allowed), agent/fleet/picture.py fetches
-the rows, and the features are built here. Positions are [lon, lat] in WGS 84 degrees, as
+QueryError, which names the parameter and what is allowed), agent/fleet/picture.py has
+PostgreSQL build each feature, and the collection is put together here. Positions are [lon, lat] in WGS 84 degrees, as
 RFC 7946 says; a light the GIS has no position for keeps a null geometry (still listed).
 """
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 
 from drivers.errors import LenteraError
 
@@ -94,45 +93,9 @@ def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
     return Query(**fields)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _geometry(row) -> dict | None:
-    if row["lon"] is None:
-        return None
-    return {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]}
-
-
-def collection(features: list[dict], limit: int) -> dict:
-    """A FeatureCollection; `truncated` (a foreign member) says the limit cut it."""
-    doc = {"type": "FeatureCollection", "features": features[:limit]}
-    if len(features) > limit:
-        doc["truncated"] = True
-    return doc
-
-
-def light_feature(row, faults: list[str]) -> dict:
-    """One light: its registry fields, its open fault kinds and its newest reading."""
-    state = "fault" if faults else ("never_reported" if row["reading_ts"] is None else "ok")
-    return {"type": "Feature", "id": f"{row['gateway_id']}/{row['device_id']}",
-            "geometry": _geometry(row),
-            "properties": {
-                "gateway": row["gateway_id"], "device": row["device_id"],
-                "pole_id": row["pole_id"], "group": row["grp"], "office": row["office"],
-                "state": state, "faults": faults, "gateway_state": row["gateway_state"],
-                "reading_ts": _iso(row["reading_ts"]), "quality": row["quality"],
-                "power": row["power"], "energy": row["energy"],
-                "lamp_state": row["lamp_state"]}}
-
-
-def fault_feature(row, detail: dict) -> dict:
-    """One open fault at its light's point."""
-    ident = row["fault_id"] if row["fault_id"] is not None else \
-        f"communication/{row['gateway_id']}/{row['device_id']}"
-    return {"type": "Feature", "id": ident, "geometry": _geometry(row),
-            "properties": {
-                "kind": row["kind"], "since": _iso(row["since"]),
-                "gateway": row["gateway_id"], "device": row["device_id"],
-                "pole_id": row["pole_id"], "group": row["grp"], "office": row["office"],
-                "detail": detail}}
+def collection(features: list[str], limit: int) -> str:
+    """The text of a FeatureCollection of these features (each one JSON text, as PostgreSQL
+    built it); `truncated` (a foreign member, RFC 7946 section 6.1) says the limit cut it."""
+    more = ',"truncated":true' if len(features) > limit else ""
+    return '{"type":"FeatureCollection","features":[' + ",".join(features[:limit]) + "]" \
+        + more + "}"

@@ -9,7 +9,6 @@ for the city's reverse proxy to authenticate.
 """
 
 import asyncio
-import json
 import logging
 import signal
 from datetime import date, datetime, timedelta, timezone
@@ -25,6 +24,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
 MAX_NIGHTS = 366
 GEOJSON = "application/geo+json"
+COMPRESS_FROM = 64 * 1024      # bench/fleet_picture.py: 50,000 lights, 20 MB, 0.7 MB gzipped
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
                                "connect-src 'self'; img-src 'self' data:; "
@@ -57,10 +57,6 @@ async def _answers(request, handler):
     return response
 
 
-def _dump(doc) -> str:
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
-
-
 def _day(name: str, text: str | None) -> date:
     try:
         return date.fromisoformat(text or "")
@@ -90,8 +86,11 @@ class FleetApi:
 
     async def _geojson(self, endpoint: str, job, request) -> web.Response:
         query = parse_query(endpoint, list(request.query.items()))
-        doc = await picture.fetch(self.pool, job, query, self.now(), self.comm_after)
-        return web.Response(text=_dump(doc), content_type=GEOJSON)
+        text = await picture.fetch(self.pool, job, query, self.now(), self.comm_after)
+        response = web.Response(text=text, content_type=GEOJSON)
+        if len(text) > COMPRESS_FROM:
+            response.enable_compression()        # if the client accepts gzip/deflate
+        return response
 
     async def lights(self, request):
         return await self._geojson("lights", picture.lights, request)

@@ -4,6 +4,7 @@ point, the newest reading per light, open faults with the communication kind, en
 night per group."""
 
 import asyncio
+import json
 from datetime import date, timedelta
 
 import asyncpg
@@ -21,7 +22,8 @@ def _run(dsn, job, *args):
     async def go():
         conn = await asyncpg.connect(dsn)
         try:
-            return await job(conn, *args)
+            answer = await job(conn, *args)
+            return json.loads(answer) if isinstance(answer, str) else answer
         finally:
             await conn.close()
     return asyncio.run(go())
