@@ -223,7 +223,7 @@ def retention(dsn, keep_days, ahead):
 @click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
 @click.option("--listen", default="127.0.0.1:8480", show_default=True,
               help="HOST:PORT; no login of its own: put the city's reverse proxy in front")
-@click.option("--comm-after", default=900.0, show_default=True,
+@click.option("--comm-after", default=900.0, show_default=True, type=click.FloatRange(min=1),
               help="seconds without a reading before a light has a communication fault")
 @click.option("--timezone", "tz", default="Asia/Jakarta", show_default=True,
               help="the city's zone: a night for energy is local noon to noon")

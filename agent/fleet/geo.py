@@ -2,8 +2,8 @@
 
 Pure Python, no I/O: agent/fleet/http.py reads a query string into a checked `Query` (or
 QueryError, which names the parameter and what is allowed), agent/fleet/picture.py has
-PostgreSQL build each feature, and the collection is put together here. Positions are [lon, lat] in WGS 84 degrees, as
-RFC 7946 says; a light the GIS has no position for keeps a null geometry (still listed).
+PostgreSQL build each feature ([lon, lat] in WGS 84 degrees, as RFC 7946 says; a null
+geometry for a light the GIS has no position for), and the collection is put together here.
 """
 
 import math

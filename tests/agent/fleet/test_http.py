@@ -3,6 +3,8 @@ answers, JSON errors for every kind of bad input, injection strings through ever
 parameter, 503 when the database goes away."""
 
 import asyncio
+import subprocess
+import sys
 from datetime import timedelta
 
 import aiohttp
@@ -13,7 +15,7 @@ from aiohttp import web
 from agent.fleet import picture
 from agent.fleet.http import FleetApi
 from tests.agent.fleet.city import Messages, feed, grid, utc
-from tests.agent.fleet.conftest import query
+from tests.agent.fleet.conftest import REPO, query
 from tests.agent.fleet.test_picture import check_rfc7946
 from tests.support.broker import free_port
 
@@ -162,3 +164,14 @@ def test_a_database_gone_away_is_a_503_that_says_what_to_do(fleet_dsn, postgres)
     status, body = asyncio.run(go())
     assert status == 503
     assert "database" in body["error"] and "PostgreSQL is up" in body["error"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--timezone", "Mars/Olympus"], "not a zone PostgreSQL knows"),
+    (["--comm-after", "0"], "--comm-after"),
+])
+def test_serve_refuses_a_bad_start_with_the_reason(fleet_dsn, args, message):
+    done = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", fleet_dsn,
+                           "--listen", f"127.0.0.1:{free_port()}", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and message in done.stderr, done.stderr
