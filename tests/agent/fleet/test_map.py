@@ -82,6 +82,9 @@ def test_the_city_map_clusters_at_low_zoom_and_shows_lights_in_fault_colours(fle
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         requests = []
         page.on("request", lambda r: requests.append(r.url))
+        errors = []          # script errors and CSP refusals show up here
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(served + "/")
         page.wait_for_selector("#map[data-ready='1']", timeout=20_000)
         clusters, singles = _shown(page)
@@ -108,4 +111,5 @@ def test_the_city_map_clusters_at_low_zoom_and_shows_lights_in_fault_colours(fle
         clusters, _ = _shown(page)
         assert len(clusters) >= 5
         browser.close()
+    assert errors == []
     assert requests and all(u.startswith(served + "/") for u in requests), requests
