@@ -3,13 +3,23 @@ fed through the ingest's own path (decode, then BatchWriter in one transaction).
 
 import asyncio
 import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 
 import asyncpg
 
 from agent.fleet.decode import decode
 from agent.fleet.registry import import_lights
 from agent.fleet.writer import BatchWriter
+from tests.support.broker import free_port
+
+REPO = Path(__file__).resolve().parents[3]
 
 LAT0, LON0 = -6.1780, 106.6320        # Tangerang
 STEP = 0.0005                          # ~55 m between poles
@@ -83,3 +93,35 @@ class Messages:
 def utc(*args) -> datetime:
     """datetime(*args) in UTC."""
     return datetime(*args, tzinfo=timezone.utc)
+
+
+@contextmanager
+def serving(dsn: str, log_path: Path, comm_after: int = 900):
+    """`lentera fleet serve` as a city runs it (a process of its own); yields its URL."""
+    port = free_port()
+    log = log_path.open("w+")
+    proc = subprocess.Popen([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", dsn,
+                             "--listen", f"127.0.0.1:{port}", "--comm-after", str(comm_after)],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                get_json(url + "/api/faults.geojson")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def get_json(url: str):
+    """GET a JSON/GeoJSON answer."""
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return json.loads(answer.read())

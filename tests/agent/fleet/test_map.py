@@ -2,22 +2,14 @@
 PostgreSQL + PostGIS: clusters at the city's zoom, single lights when zoomed in, each in its
 fault's colour, and not one request leaving the server (no CDN, no tiles)."""
 
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.agent.fleet.city import Messages, feed, grid
-from tests.support.broker import free_port
+from tests.agent.fleet.city import Messages, feed, grid, serving
 from tests.support.console import launch
 
-REPO = Path(__file__).resolve().parents[3]
 COLUMNS, ROWS = 41, 25                  # the middle light (20, 12) is the view's centre
 COLOURS = {"lampFailure": "#d7191c", "dayBurning": "#f28e2b", "cycling": "#8e44ad",
            "communication": "#607d8b", "ok": "#1a9641"}
@@ -45,24 +37,8 @@ def _city(dsn) -> dict:
 
 @pytest.fixture
 def served(fleet_dsn, tmp_path):
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w+")
-    proc = subprocess.Popen([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", fleet_dsn,
-                             "--listen", f"127.0.0.1:{port}", "--comm-after", "900"],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None, open(log.name).read()
-        try:
-            urllib.request.urlopen(url + "/api/faults.geojson", timeout=2).read()
-            break
-        except (urllib.error.URLError, ConnectionError):
-            assert time.monotonic() < deadline, open(log.name).read()
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serving(fleet_dsn, tmp_path / "serve.log") as url:
+        yield url
 
 
 def _shown(page) -> tuple[list, dict]:
