@@ -115,6 +115,8 @@ class FleetApi:
 async def run(dsn: str, listen: str, comm_after_s: float, tz: str) -> None:
     """Serve until SIGTERM/SIGINT; PictureUnavailable/ValueError for a bad start."""
     host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:8480")
     pool = await picture.open_pool(dsn)
     try:
         if not await picture.fetch(pool, picture.zone_known, tz):
@@ -125,7 +127,11 @@ async def run(dsn: str, listen: str, comm_after_s: float, tz: str) -> None:
                                shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+            try:
+                await web.TCPSite(runner, host, int(port)).start()
+            except OSError as exc:
+                raise ValueError(f"--listen {listen}: {exc} (another server on that port? "
+                                 "choose another with --listen)") from exc
             log.info("fleet API and map listening on http://%s", listen)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@ answers, JSON errors for every kind of bad input, injection strings through ever
 parameter, 503 when the database goes away."""
 
 import asyncio
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -169,9 +170,24 @@ def test_a_database_gone_away_is_a_503_that_says_what_to_do(fleet_dsn, postgres)
 @pytest.mark.parametrize("args, message", [
     (["--timezone", "Mars/Olympus"], "not a zone PostgreSQL knows"),
     (["--comm-after", "0"], "--comm-after"),
+    (["--listen", "8480"], "expected HOST:PORT"),
+    (["--listen", "127.0.0.1:99999"], "expected HOST:PORT"),
 ])
 def test_serve_refuses_a_bad_start_with_the_reason(fleet_dsn, args, message):
+    if "--listen" not in args:
+        args = ["--listen", f"127.0.0.1:{free_port()}", *args]
     done = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", fleet_dsn,
-                           "--listen", f"127.0.0.1:{free_port()}", *args], cwd=REPO,
+                           *args], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and message in done.stderr, done.stderr
+
+
+def test_serve_on_a_port_in_use_says_so(fleet_dsn):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "serve", "--db",
+                               fleet_dsn, "--listen", f"127.0.0.1:{port}"], cwd=REPO,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "another server on that port" in done.stderr, done.stderr
