@@ -22,7 +22,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import asyncpg  # noqa: E402
 
 from agent.fleet import db, picture  # noqa: E402
 from agent.fleet.decode import decode  # noqa: E402
@@ -110,4 +109,7 @@ if __name__ == "__main__":
     parser.add_argument("--lights", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--faults", type=int, default=500)
-    asyncio.run(main(parser.parse_args()))
+    options = parser.parse_args()
+    if options.lights <= 2 * BATCH:
+        parser.error(f"--lights must be over {2 * BATCH} (one batch is kept out of the timing)")
+    asyncio.run(main(options))

@@ -8,6 +8,7 @@ geometry for a light the GIS has no position for), and the collection is put tog
 
 import math
 from dataclasses import dataclass
+from datetime import date
 
 from drivers.errors import LenteraError
 
@@ -16,8 +17,10 @@ MAX_LIMIT = 200_000            # features in one answer (a city of 50,000 lights
 DEFAULT_LIMIT = 100_000
 FAULT_KINDS = ("lampFailure", "dayBurning", "cycling", "communication", "activePowerTooHigh",
                "lampVoltageTooLow", "lampVoltageTooHigh", "sensorStuck", "energyCounterDecrease")
+MAX_NIGHTS = 366
 PARAMS = {"lights": ("bbox", "group", "office", "limit"),
-          "faults": ("bbox", "group", "office", "kind", "limit")}
+          "faults": ("bbox", "group", "office", "kind", "limit"),
+          "energy": ("from", "to", "group")}
 
 
 class QueryError(LenteraError, ValueError):
@@ -66,8 +69,7 @@ def _text(name: str, text: str) -> str:
     return text
 
 
-def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
-    """The checked Query of `endpoint` ('lights' or 'faults') from (name, value) pairs."""
+def _params(endpoint: str, items: list[tuple[str, str]]) -> dict:
     allowed, seen = PARAMS[endpoint], {}
     for name, value in items:
         if name not in allowed:
@@ -75,6 +77,28 @@ def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
         if name in seen:
             raise QueryError(name, "given more than once")
         seen[name] = value
+    return seen
+
+
+def _day(name: str, text: str | None) -> date:
+    try:
+        return date.fromisoformat(text or "")
+    except ValueError:
+        raise QueryError(name, "a date YYYY-MM-DD (the evening a night starts)") from None
+
+
+def parse_energy(items: list[tuple[str, str]]) -> tuple[date, date, str | None]:
+    """(first night, last night, group or None) of /api/energy.json's query string."""
+    seen = _params("energy", items)
+    first, last = _day("from", seen.get("from")), _day("to", seen.get("to"))
+    if not 0 <= (last - first).days < MAX_NIGHTS:
+        raise QueryError("to", f"from..to must be 1 to {MAX_NIGHTS} nights, in order")
+    return first, last, _text("group", seen["group"]) if "group" in seen else None
+
+
+def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
+    """The checked Query of `endpoint` ('lights' or 'faults') from (name, value) pairs."""
+    seen = _params(endpoint, items)
     fields = {}
     if "bbox" in seen:
         fields["bbox"] = _bbox(seen["bbox"])

@@ -11,18 +11,17 @@ for the city's reverse proxy to authenticate.
 import asyncio
 import logging
 import signal
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from aiohttp import web
 
 from agent.fleet import picture
-from agent.fleet.geo import QueryError, parse_query
+from agent.fleet.geo import QueryError, parse_energy, parse_query
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
-MAX_NIGHTS = 366
 GEOJSON = "application/geo+json"
 COMPRESS_FROM = 64 * 1024      # bench/fleet_picture.py: 50,000 lights, 20 MB, 0.7 MB gzipped
 HEADERS = {
@@ -55,13 +54,6 @@ async def _answers(request, handler):
     response.headers["Cache-Control"] = "no-cache" if request.path.startswith("/static/") \
         else "no-store"
     return response
-
-
-def _day(name: str, text: str | None) -> date:
-    try:
-        return date.fromisoformat(text or "")
-    except ValueError:
-        raise QueryError(name, "a date YYYY-MM-DD (the evening a night starts)") from None
 
 
 class FleetApi:
@@ -99,14 +91,7 @@ class FleetApi:
         return await self._geojson("faults", picture.faults, request)
 
     async def energy(self, request):
-        q = request.query
-        unknown = set(q) - {"from", "to", "group"}
-        if unknown:
-            raise QueryError(sorted(unknown)[0], "unknown parameter (allowed: from, to, group)")
-        first, last = _day("from", q.get("from")), _day("to", q.get("to"))
-        if not 0 <= (last - first).days < MAX_NIGHTS:
-            raise QueryError("to", f"from..to must be 1 to {MAX_NIGHTS} nights, in order")
-        group = parse_query("lights", [("group", q["group"])]).group if "group" in q else None
+        first, last, group = parse_energy(list(request.query.items()))
         rows = await picture.fetch(self.pool, picture.energy_per_night, self.tz, first, last,
                                    group)
         return web.json_response({"timezone": self.tz, "unit": "Wh", "nights": rows})

@@ -145,8 +145,14 @@ function legend(counts) {
 }
 
 async function load(first) {
-  const answer = await fetch("/api/lights.geojson");
-  const doc = await answer.json();
+  let answer, doc;
+  try {
+    answer = await fetch("/api/lights.geojson");
+    doc = await answer.json();
+  } catch (err) {                   // the server is away: keep the last picture, say so
+    document.getElementById("summary").textContent = `cannot load the lights: ${err}`;
+    return;
+  }
   if (!answer.ok) {
     document.getElementById("summary").textContent = `error: ${doc.error}`;
     return;

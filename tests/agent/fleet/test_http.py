@@ -100,6 +100,10 @@ def test_both_geojson_endpoints_answer_rfc7946(fleet_dsn):
     ("/api/energy.json", {"from": "yesterday", "to": "2026-12-01"}, 400, "from"),
     ("/api/energy.json", {"from": "2026-12-02", "to": "2026-12-01"}, 400, "to"),
     ("/api/energy.json", {"from": "2020-01-01", "to": "2026-12-01"}, 400, "to"),
+    ("/api/energy.json", [("from", "2026-12-01"), ("to", "2026-12-01"), ("to", "2026-12-02")],
+     400, "to"),
+    ("/api/energy.json", {"from": "2026-12-01", "to": "2026-12-01", "night": "1"}, 400,
+     "night"),
     ("/api/nothing.geojson", None, 404, None),
 ])
 def test_bad_input_gets_a_json_error_naming_the_parameter(fleet_dsn, path, params, status,
