@@ -47,7 +47,7 @@ async def _answers(request, handler):
     except web.HTTPException as exc:
         if not request.path.startswith("/api/"):
             raise
-        response = _error(exc.status, f"{exc.reason}: {request.method} {request.path} "
+        response = _error(exc.status, f"{exc.reason}: {request.method} {request.path[:200]} "
                           "(the API has GET /api/lights.geojson, /api/faults.geojson and "
                           "/api/energy.json)")
     response.headers.update(HEADERS)

@@ -65,7 +65,8 @@ async def open_pool(dsn: str, size: int = 4) -> asyncpg.Pool:
         return await asyncpg.create_pool(dsn, min_size=1, max_size=size, command_timeout=30,
                                          server_settings={"timezone": "UTC"})
     except (OSError, asyncpg.PostgresError) as exc:
-        raise PictureUnavailable(f"cannot reach the database: {exc}") from exc
+        raise PictureUnavailable(f"cannot reach the database: {exc}; check that PostgreSQL "
+                                 "is up and --db (or LENTERA_FLEET_DB) names it") from exc
 
 
 async def fetch(pool: asyncpg.Pool, job, *args):

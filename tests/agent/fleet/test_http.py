@@ -195,3 +195,11 @@ def test_serve_on_a_port_in_use_says_so(fleet_dsn):
                                fleet_dsn, "--listen", f"127.0.0.1:{port}"], cwd=REPO,
                               capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "another server on that port" in done.stderr, done.stderr
+
+
+def test_serve_without_a_database_says_which_and_what_to_check():
+    dsn = f"postgresql://lentera@127.0.0.1:{free_port()}/lentera"     # nothing listens
+    done = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", dsn,
+                           "--listen", f"127.0.0.1:{free_port()}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "cannot reach the database" in done.stderr, done.stderr
