@@ -42,9 +42,12 @@ function size() {
 
 function fit() {                    // the whole city in view
   if (!view.lights.length) return;
-  const xs = view.lights.map((l) => l.x), ys = view.lights.map((l) => l.y);
   const [w, h] = size();
-  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const l of view.lights) {    // a loop: Math.min(...xs) overflows the stack at 200,000
+    x0 = Math.min(x0, l.x); x1 = Math.max(x1, l.x);
+    y0 = Math.min(y0, l.y); y1 = Math.max(y1, l.y);
+  }
   view.cx = (x0 + x1) / 2;
   view.cy = (y0 + y1) / 2;
   const span = Math.max((x1 - x0) / (w - 2 * CELL), (y1 - y0) / (h - 2 * CELL), 1e-9);
