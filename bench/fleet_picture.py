@@ -1,7 +1,7 @@
 """The city's picture at city size: what keeping the newest reading per light costs the
 ingest, and how long lights.geojson / faults.geojson take for the whole city.
 
-    .venv/bin/python bench/fleet_picture.py [--lights 50000] [--rounds 2] [--faults 500]
+    .venv/bin/python bench/fleet_picture.py [--lights 50000] [--rounds 2] [--faults 500] [--map]
 
 A private PostgreSQL 15 + PostGIS (fsync off, as in bench/fleet_ingest.py). Each round
 commits one reading per light through BatchWriter in batches of 2,000, alternately with the
@@ -15,6 +15,7 @@ import gzip
 import json
 import statistics
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -61,47 +62,71 @@ async def commit_round(conn, server_pid: int, records: list) -> tuple[float, flo
     return wall / n * 1e6, (cpu_seconds(server_pid, children_of=True) - cpu0) / n * 1e6
 
 
-async def main(args) -> None:
-    server = LocalPostgres().start()
-    try:
-        conn = await db.connect(server.dsn)
-        await db.migrate(conn)
-        lights = city(args.lights)
-        await import_lights(conn, lights)
-        now = datetime.now(timezone.utc)
-        pid = server.proc.pid
-        figures = {"off": [], "on": []}
-        for r in range(2 * args.rounds):
-            mode = "off" if r % 2 == 0 else "on"
-            await conn.execute(f"ALTER TABLE telemetry {'ENABLE' if mode == 'on' else 'DISABLE'}"
-                               " TRIGGER telemetry_light_last")
-            figures[mode].append(await commit_round(conn, pid, readings(lights, r, now)))
-        for mode, runs in figures.items():
-            print(f"light_last trigger {mode}: " + ", ".join(
-                f"{w:.1f} us wall / {c:.1f} us PostgreSQL CPU per message" for w, c in runs))
-        await conn.execute("ALTER TABLE telemetry ENABLE TRIGGER telemetry_light_last")
-        events = [decode(f"city/lighting/{gw}/events/{dev}", json.dumps(
-            {"ts": int(now.timestamp() * 1000), "seq": 10**6 + i, "event": "lampFailure",
-             "state": "raised"}).encode()) for i, (gw, dev, *_) in
-            enumerate(lights[::max(1, len(lights) // args.faults)][:args.faults])]
-        await BatchWriter(conn).write(events + readings(lights, 99, now))
-        for name, job, q in (("lights.geojson, whole city", picture.lights, Query()),
-                             ("faults.geojson, whole city", picture.faults, Query()),
-                             ("lights.geojson, 1/100 of the city", picture.lights,
-                              Query(bbox=(106.55, -6.25, 106.559, -6.241)))):
-            times, size = [], 0
-            for _ in range(3):
-                t0 = time.perf_counter()
-                text = await job(conn, q, now, timedelta(minutes=15))
-                times.append(time.perf_counter() - t0)
-                size, doc = len(text), json.loads(text)
-            gzipped = len(gzip.compress(text.encode(), 6))
-            print(f"{name}: {len(doc['features'])} features, {size / 1e6:.1f} MB "
-                  f"({gzipped / 1e6:.1f} MB gzipped), "
-                  f"median {statistics.median(times) * 1000:.0f} ms (query and GeoJSON text)")
-        await conn.close()
-    finally:
-        server.remove()
+async def main(args, server: LocalPostgres) -> None:
+    conn = await db.connect(server.dsn)
+    await db.migrate(conn)
+    lights = city(args.lights)
+    await import_lights(conn, lights)
+    now = datetime.now(timezone.utc)
+    pid = server.proc.pid
+    figures = {"off": [], "on": []}
+    for r in range(2 * args.rounds):
+        mode = "off" if r % 2 == 0 else "on"
+        await conn.execute(f"ALTER TABLE telemetry {'ENABLE' if mode == 'on' else 'DISABLE'}"
+                           " TRIGGER telemetry_light_last")
+        figures[mode].append(await commit_round(conn, pid, readings(lights, r, now)))
+    for mode, runs in figures.items():
+        print(f"light_last trigger {mode}: " + ", ".join(
+            f"{w:.1f} us wall / {c:.1f} us PostgreSQL CPU per message" for w, c in runs))
+    await conn.execute("ALTER TABLE telemetry ENABLE TRIGGER telemetry_light_last")
+    events = [decode(f"city/lighting/{gw}/events/{dev}", json.dumps(
+        {"ts": int(now.timestamp() * 1000), "seq": 10**6 + i, "event": "lampFailure",
+         "state": "raised"}).encode()) for i, (gw, dev, *_) in
+        enumerate(lights[::max(1, len(lights) // args.faults)][:args.faults])]
+    await BatchWriter(conn).write(events + readings(lights, 99, now))
+    for name, job, q in (("lights.geojson, whole city", picture.lights, Query()),
+                         ("faults.geojson, whole city", picture.faults, Query()),
+                         ("lights.geojson, 1/100 of the city", picture.lights,
+                          Query(bbox=(106.55, -6.25, 106.559, -6.241)))):
+        times, size = [], 0
+        for _ in range(3):
+            t0 = time.perf_counter()
+            text = await job(conn, q, now, timedelta(minutes=15))
+            times.append(time.perf_counter() - t0)
+            size, doc = len(text), json.loads(text)
+        gzipped = len(gzip.compress(text.encode(), 6))
+        print(f"{name}: {len(doc['features'])} features, {size / 1e6:.1f} MB "
+              f"({gzipped / 1e6:.1f} MB gzipped), "
+              f"median {statistics.median(times) * 1000:.0f} ms (query and GeoJSON text)")
+    await conn.close()
+
+
+def map_page(dsn: str) -> str:
+    """Seconds from opening the map page in Debian's chromium to its first drawing, against
+    `lentera fleet serve`, and the clusters drawn at the city's zoom."""
+    from pathlib import Path as _Path
+    from playwright.sync_api import sync_playwright
+
+    from tests.agent.fleet.city import serving
+    from tests.support.console import launch
+    log = _Path(tempfile.mkdtemp(prefix="lentera-bench-")) / "serve.log"
+    with serving(dsn, log) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            page.goto(url + "/")
+            page.wait_for_selector("#map[data-ready='1']", timeout=120_000)
+            times.append(time.perf_counter() - t0)
+        clusters = page.get_attribute("#map", "data-clusters")
+        t0 = time.perf_counter()
+        page.click("#zoom-in")
+        redraw = time.perf_counter() - t0
+        browser.close()
+    return (f"map page: drawn {statistics.median(times):.1f} s after opening (median of 3, "
+            f"fetch and drawing), {clusters} clusters at the city's zoom; a zoom click "
+            f"{redraw * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
@@ -109,7 +134,15 @@ if __name__ == "__main__":
     parser.add_argument("--lights", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--faults", type=int, default=500)
+    parser.add_argument("--map", action="store_true",
+                        help="also time the map page in Debian's chromium")
     options = parser.parse_args()
     if options.lights <= 2 * BATCH:
         parser.error(f"--lights must be over {2 * BATCH} (one batch is kept out of the timing)")
-    asyncio.run(main(options))
+    pg = LocalPostgres().start()
+    try:
+        asyncio.run(main(options, pg))
+        if options.map:
+            print(map_page(pg.dsn))
+    finally:
+        pg.remove()
