@@ -58,6 +58,9 @@ def test_the_city_map_clusters_at_low_zoom_and_shows_lights_in_fault_colours(fle
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         requests = []
         page.on("request", lambda r: requests.append(r.url))
+        encodings = {}       # lights.geojson of 1,025 lights is ~400 kB: sent compressed
+        page.on("response", lambda r: encodings.setdefault(
+            r.url.rsplit("/", 1)[-1], r.headers.get("content-encoding")))
         errors = []          # script errors and CSP refusals show up here
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -88,4 +91,5 @@ def test_the_city_map_clusters_at_low_zoom_and_shows_lights_in_fault_colours(fle
         assert len(clusters) >= 5
         browser.close()
     assert errors == []
+    assert encodings["lights.geojson"] in ("gzip", "deflate"), encodings
     assert requests and all(u.startswith(served + "/") for u in requests), requests
