@@ -11,7 +11,7 @@ setup(
     packages=find_packages(include=["agent", "agent.*", "drivers", "drivers.*",
                                     "edge_rules", "edge_rules.*"]),
     package_data={"drivers": ["profiles/*.yaml"], "agent": ["local/static/*"],
-                  "agent.fleet": ["migrations/*.sql"]},
+                  "agent.fleet": ["migrations/*.sql", "static/*"]},
     install_requires=[
         # pymodbus renames API between minor versions (slave -> device_id,
         # datastore -> SimDevice): only the tested minor is allowed.

@@ -53,9 +53,11 @@ ADAPTERS["paho"] += ("agent/sparkplug/",)     # the Sparkplug session is a clien
 # the city's side (agent/fleet/, docs/fleet.md): PostgreSQL, its own MQTT client, CLI and HTTP
 ADAPTERS["asyncpg"] = ("agent/fleet/db.py", "agent/fleet/writer.py", "agent/fleet/partitions.py",
                        "agent/fleet/registry.py", "agent/fleet/complaints.py", "agent/fleet/reports.py",
-                       "agent/fleet/commands.py")
+                       "agent/fleet/commands.py",
+                       "agent/fleet/picture.py")
 ADAPTERS["paho"] += ("agent/fleet/mqtt.py", "agent/fleet/command_link.py")
 ADAPTERS["click"] += ("agent/fleet/cli.py",)
+ADAPTERS["aiohttp"] += ("agent/fleet/http.py",)
 ANYWHERE = ("tests/", "bench/")
 
 # how far each lower layer may reach (dotted prefixes of our own packages)

@@ -1,0 +1,208 @@
+// The city's lights on a plain SVG map, drawn from /api/lights.geojson: no tiles, no CDN.
+// Lights are projected with Web Mercator and grouped on a screen grid of CELL pixels: a cell
+// holding more than one light is drawn as a cluster with its count and the colour of its
+// worst state; a cell with one light is that light, coloured by its state.
+"use strict";
+
+const CELL = 44;
+const MAX_ZOOM = 22;
+const REFRESH_MS = 60000;
+// worst first: a cluster takes the colour of its worst light
+const STATES = [
+  ["lampFailure", "#d7191c", "lamp failure"], ["dayBurning", "#f28e2b", "day burning"],
+  ["cycling", "#8e44ad", "cycling"], ["fault", "#e377c2", "other fault"],
+  ["communication", "#607d8b", "communication"], ["ok", "#1a9641", "healthy"],
+  ["never_reported", "#bdbdbd", "never reported"]];
+const RANK = Object.fromEntries(STATES.map((s, i) => [s[0], i]));
+const COLOUR = Object.fromEntries(STATES.map((s) => [s[0], s[1]]));
+const SVG = "http://www.w3.org/2000/svg";
+
+const view = { lights: [], cx: 128, cy: 128, zoom: 0, fitZoom: 0 };
+const svg = document.getElementById("map");
+
+function world(lon, lat) {          // Web Mercator at zoom 0: 0..256 both ways
+  const s = Math.sin((Math.max(-85, Math.min(85, lat)) * Math.PI) / 180);
+  return [((lon + 180) / 360) * 256, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * 256];
+}
+
+function stateOf(props) {           // the light's worst state, by RANK
+  if (props.state !== "fault") return props.state;
+  let best = null;
+  for (const kind of props.faults) {
+    const k = kind in RANK ? kind : "fault";
+    if (best === null || RANK[k] < RANK[best]) best = k;
+  }
+  return best || "fault";
+}
+
+function size() {
+  const box = svg.getBoundingClientRect();
+  return [box.width || 800, box.height || 600];
+}
+
+function fit() {                    // the whole city in view
+  if (!view.lights.length) return;
+  const [w, h] = size();
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const l of view.lights) {    // a loop: Math.min(...xs) overflows the stack at 200,000
+    x0 = Math.min(x0, l.x); x1 = Math.max(x1, l.x);
+    y0 = Math.min(y0, l.y); y1 = Math.max(y1, l.y);
+  }
+  view.cx = (x0 + x1) / 2;
+  view.cy = (y0 + y1) / 2;
+  const span = Math.max((x1 - x0) / (w - 2 * CELL), (y1 - y0) / (h - 2 * CELL), 1e-9);
+  view.fitZoom = view.zoom = Math.max(0, Math.min(MAX_ZOOM, Math.floor(-Math.log2(span))));
+}
+
+function element(name, attrs, text) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+function cells() {                  // grid clustering of the lights in view
+  const [w, h] = size();
+  const scale = 2 ** view.zoom, grid = new Map();
+  for (const light of view.lights) {
+    const px = (light.x - view.cx) * scale + w / 2, py = (light.y - view.cy) * scale + h / 2;
+    if (px < -CELL || py < -CELL || px > w + CELL || py > h + CELL) continue;
+    const key = Math.floor(px / CELL) + "," + Math.floor(py / CELL);
+    let cell = grid.get(key);
+    if (!cell) grid.set(key, (cell = { n: 0, sx: 0, sy: 0, worst: "never_reported",
+                                       faults: 0, light: null }));
+    cell.n += 1;
+    cell.sx += px;
+    cell.sy += py;
+    cell.light = light;
+    if (light.props.state === "fault") cell.faults += 1;
+    if (RANK[light.state] < RANK[cell.worst]) cell.worst = light.state;
+  }
+  return grid.values();
+}
+
+function draw() {
+  svg.replaceChildren();
+  let clusters = 0, singles = 0;
+  for (const cell of cells()) {
+    const x = (cell.sx / cell.n).toFixed(1), y = (cell.sy / cell.n).toFixed(1);
+    if (cell.n === 1) {
+      const l = cell.light, dot = element("circle", { cx: x, cy: y, r: 7, class: "light",
+        fill: COLOUR[l.state], "data-id": l.id, "data-state": l.state });
+      dot.append(element("title", {}, `${l.id} ${l.props.pole_id || ""}: ${l.state}`));
+      dot.addEventListener("click", () => detail(l));
+      svg.append(dot);
+      singles += 1;
+      continue;
+    }
+    const r = Math.min(CELL / 2 - 2, 10 + 3 * Math.log10(cell.n));
+    const g = element("g", { class: "cluster-group" });
+    const c = element("circle", { cx: x, cy: y, r: r.toFixed(1), class: "cluster",
+      fill: COLOUR[cell.worst], "data-count": cell.n, "data-faults": cell.faults,
+      "data-state": cell.worst });
+    c.append(element("title", {}, `${cell.n} lights, ${cell.faults} with a fault`));
+    c.addEventListener("click", () => zoomAt(+x, +y, Math.min(MAX_ZOOM, view.zoom + 2)));
+    g.append(c, element("text", { x, y }, String(cell.n)));
+    svg.append(g);
+    clusters += 1;
+  }
+  svg.dataset.zoom = view.zoom;
+  svg.dataset.clusters = clusters;
+  svg.dataset.singles = singles;
+  document.getElementById("zoom-level").textContent = `zoom ${view.zoom}`;
+}
+
+function zoomAt(px, py, zoom) {     // keep the world point under (px, py) where it is
+  const [w, h] = size(), before = 2 ** view.zoom, after = 2 ** zoom;
+  const wx = view.cx + (px - w / 2) / before, wy = view.cy + (py - h / 2) / before;
+  view.cx = wx - (px - w / 2) / after;
+  view.cy = wy - (py - h / 2) / after;
+  view.zoom = zoom;
+  draw();
+}
+
+function detail(light) {
+  const box = document.getElementById("detail"), dl = document.createElement("dl");
+  const p = light.props;
+  for (const [k, v] of [["light", light.id], ["pole", p.pole_id], ["group", p.group],
+    ["office", p.office], ["state", light.state], ["faults", p.faults.join(", ")],
+    ["reading", p.reading_ts], ["power W", p.power], ["lamp", p.lamp_state],
+    ["gateway", p.gateway_state]]) {
+    const dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = k;
+    dd.textContent = v === null || v === undefined || v === "" ? "–" : String(v);
+    dl.append(dt, dd);
+  }
+  box.replaceChildren(dl);
+}
+
+function legend(counts) {
+  const ul = document.getElementById("legend");
+  ul.replaceChildren(...STATES.map(([key, colour, label]) => {
+    const li = document.createElement("li"), dot = document.createElement("span");
+    dot.style.background = colour;
+    li.append(dot, `${label}: ${counts[key] || 0}`);
+    li.dataset.state = key;
+    return li;
+  }));
+}
+
+async function load(first) {
+  let answer, doc;
+  try {
+    answer = await fetch("/api/lights.geojson");
+    doc = await answer.json();
+  } catch (err) {                   // the server is away: keep the last picture, say so
+    document.getElementById("summary").textContent = `cannot load the lights: ${err}`;
+    return;
+  }
+  if (!answer.ok) {
+    document.getElementById("summary").textContent = `error: ${doc.error}`;
+    return;
+  }
+  const counts = {};
+  view.lights = doc.features.filter((f) => f.geometry).map((f) => {
+    const [x, y] = world(f.geometry.coordinates[0], f.geometry.coordinates[1]);
+    const state = stateOf(f.properties);
+    counts[state] = (counts[state] || 0) + 1;
+    return { id: f.id, x, y, props: f.properties, state };
+  });
+  const faulty = doc.features.filter((f) => f.properties.state === "fault").length;
+  document.getElementById("summary").textContent = `${doc.features.length} lights, ` +
+    `${faulty} with an open fault, ${doc.features.length - view.lights.length} without a ` +
+    `position${doc.truncated ? " (truncated)" : ""}`;
+  legend(counts);
+  if (first) fit();
+  draw();
+  svg.dataset.ready = "1";
+}
+
+function wire() {
+  document.getElementById("zoom-in").onclick = () =>
+    zoomAt(size()[0] / 2, size()[1] / 2, Math.min(MAX_ZOOM, view.zoom + 1));
+  document.getElementById("zoom-out").onclick = () =>
+    zoomAt(size()[0] / 2, size()[1] / 2, Math.max(0, view.zoom - 1));
+  document.getElementById("zoom-all").onclick = () => { fit(); draw(); };
+  svg.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const box = svg.getBoundingClientRect(), step = e.deltaY < 0 ? 1 : -1;
+    zoomAt(e.clientX - box.left, e.clientY - box.top,
+           Math.max(0, Math.min(MAX_ZOOM, view.zoom + step)));
+  }, { passive: false });
+  let drag = null;
+  svg.addEventListener("pointerdown", (e) => { drag = [e.clientX, e.clientY]; });
+  window.addEventListener("pointerup", () => { drag = null; });
+  svg.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const scale = 2 ** view.zoom;
+    view.cx -= (e.clientX - drag[0]) / scale;
+    view.cy -= (e.clientY - drag[1]) / scale;
+    drag = [e.clientX, e.clientY];
+    draw();
+  });
+  window.addEventListener("resize", draw);
+}
+
+wire();
+load(true);
+setInterval(() => load(false), REFRESH_MS);

@@ -1,0 +1,148 @@
+"""The city's picture at city size: what keeping the newest reading per light costs the
+ingest, and how long lights.geojson / faults.geojson take for the whole city.
+
+    .venv/bin/python bench/fleet_picture.py [--lights 50000] [--rounds 2] [--faults 500] [--map]
+
+A private PostgreSQL 15 + PostGIS (fsync off, as in bench/fleet_ingest.py). Each round
+commits one reading per light through BatchWriter in batches of 2,000, alternately with the
+light_last trigger disabled and enabled; the figures are wall time per message and the
+PostgreSQL backends' CPU per message.
+"""
+
+import argparse
+import asyncio
+import gzip
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+from agent.fleet import db, picture  # noqa: E402
+from agent.fleet.decode import decode  # noqa: E402
+from agent.fleet.geo import Query  # noqa: E402
+from agent.fleet.localdb import LocalPostgres  # noqa: E402
+from agent.fleet.registry import import_lights  # noqa: E402
+from agent.fleet.writer import BatchWriter  # noqa: E402
+from bench.fleet_ingest import cpu_seconds  # noqa: E402
+
+BATCH = 2000
+PER_GATEWAY = 50
+
+
+def city(n: int) -> list[tuple]:
+    side = int(n ** 0.5) + 1
+    return [(f"gw-{i // PER_GATEWAY:05d}", f"L-{i % PER_GATEWAY:02d}", f"P-{i}",
+             f"group-{i % 40}", f"office-{i % 5}", 106.55 + (i % side) * 0.0004,
+             -6.25 + (i // side) * 0.0004) for i in range(n)]
+
+
+def readings(lights: list[tuple], round_no: int, now: datetime) -> list:
+    ts = int((now - timedelta(minutes=5) + timedelta(seconds=round_no)).timestamp() * 1000)
+    return [decode(f"city/lighting/{gw}/telemetry/{dev}", json.dumps(
+        {"ts": ts, "seq": round_no * PER_GATEWAY + int(dev[2:]) + 1, "quality": "good",
+         "values": {"power": 90.0, "energy": 1000.0 + round_no, "lamp_state": 1}}).encode())
+        for gw, dev, *_ in lights]
+
+
+async def commit_round(conn, server_pid: int, records: list) -> tuple[float, float]:
+    writer = BatchWriter(conn)
+    await writer.write(records[:BATCH])            # the day's partition, outside the timing
+    cpu0, t0 = cpu_seconds(server_pid, children_of=True), time.perf_counter()
+    for i in range(BATCH, len(records), BATCH):
+        await writer.write(records[i:i + BATCH])
+    wall = time.perf_counter() - t0
+    n = len(records) - BATCH
+    return wall / n * 1e6, (cpu_seconds(server_pid, children_of=True) - cpu0) / n * 1e6
+
+
+async def main(args, server: LocalPostgres) -> None:
+    conn = await db.connect(server.dsn)
+    await db.migrate(conn)
+    lights = city(args.lights)
+    await import_lights(conn, lights)
+    now = datetime.now(timezone.utc)
+    pid = server.proc.pid
+    figures = {"off": [], "on": []}
+    for r in range(2 * args.rounds):
+        mode = "off" if r % 2 == 0 else "on"
+        await conn.execute(f"ALTER TABLE telemetry {'ENABLE' if mode == 'on' else 'DISABLE'}"
+                           " TRIGGER telemetry_light_last")
+        figures[mode].append(await commit_round(conn, pid, readings(lights, r, now)))
+    for mode, runs in figures.items():
+        print(f"light_last trigger {mode}: " + ", ".join(
+            f"{w:.1f} us wall / {c:.1f} us PostgreSQL CPU per message" for w, c in runs))
+    await conn.execute("ALTER TABLE telemetry ENABLE TRIGGER telemetry_light_last")
+    events = [decode(f"city/lighting/{gw}/events/{dev}", json.dumps(
+        {"ts": int(now.timestamp() * 1000), "seq": 10**6 + i, "event": "lampFailure",
+         "state": "raised"}).encode()) for i, (gw, dev, *_) in
+        enumerate(lights[::max(1, len(lights) // args.faults)][:args.faults])]
+    await BatchWriter(conn).write(events + readings(lights, 99, now))
+    for name, job, q in (("lights.geojson, whole city", picture.lights, Query()),
+                         ("faults.geojson, whole city", picture.faults, Query()),
+                         ("lights.geojson, 1/100 of the city", picture.lights,
+                          Query(bbox=(106.55, -6.25, 106.559, -6.241)))):
+        times, size = [], 0
+        for _ in range(3):
+            t0 = time.perf_counter()
+            text = await job(conn, q, now, timedelta(minutes=15))
+            times.append(time.perf_counter() - t0)
+            size, doc = len(text), json.loads(text)
+        gzipped = len(gzip.compress(text.encode(), 6))
+        print(f"{name}: {len(doc['features'])} features, {size / 1e6:.1f} MB "
+              f"({gzipped / 1e6:.1f} MB gzipped), "
+              f"median {statistics.median(times) * 1000:.0f} ms (query and GeoJSON text)")
+    await conn.close()
+
+
+def map_page(dsn: str) -> str:
+    """Seconds from opening the map page in Debian's chromium to its first drawing, against
+    `lentera fleet serve`, and the clusters drawn at the city's zoom."""
+    from pathlib import Path as _Path
+    from playwright.sync_api import sync_playwright
+
+    from tests.agent.fleet.city import serving
+    from tests.support.console import launch
+    log = _Path(tempfile.mkdtemp(prefix="lentera-bench-")) / "serve.log"
+    with serving(dsn, log) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            page.goto(url + "/")
+            page.wait_for_selector("#map[data-ready='1']", timeout=120_000)
+            times.append(time.perf_counter() - t0)
+        clusters = page.get_attribute("#map", "data-clusters")
+        t0 = time.perf_counter()
+        page.click("#zoom-in")
+        redraw = time.perf_counter() - t0
+        browser.close()
+    return (f"map page: drawn {statistics.median(times):.1f} s after opening (median of 3, "
+            f"fetch and drawing), {clusters} clusters at the city's zoom; a zoom click "
+            f"{redraw * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lights", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--faults", type=int, default=500)
+    parser.add_argument("--map", action="store_true",
+                        help="also time the map page in Debian's chromium")
+    options = parser.parse_args()
+    if options.lights <= 2 * BATCH:
+        parser.error(f"--lights must be over {2 * BATCH} (one batch is kept out of the timing)")
+    pg = LocalPostgres().start()
+    try:
+        asyncio.run(main(options, pg))
+        if options.map:
+            print(map_page(pg.dsn))
+    finally:
+        pg.remove()

@@ -1,0 +1,95 @@
+"""The city map page in Debian's headless Chromium against `lentera fleet serve` on the real
+PostgreSQL + PostGIS: clusters at the city's zoom, single lights when zoomed in, each in its
+fault's colour, and not one request leaving the server (no CDN, no tiles)."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.agent.fleet.city import Messages, feed, grid, serving
+from tests.support.console import launch
+
+COLUMNS, ROWS = 41, 25                  # the middle light (20, 12) is the view's centre
+COLOURS = {"lampFailure": "#d7191c", "dayBurning": "#f28e2b", "cycling": "#8e44ad",
+           "communication": "#607d8b", "ok": "#1a9641"}
+PLACES = {(20, 12): "lampFailure", (21, 12): "dayBurning", (19, 12): "cycling",
+          (20, 13): "communication", (20, 11): "ok"}
+
+
+def _city(dsn) -> dict:
+    lights = grid(COLUMNS, ROWS)
+    by_place = {(int(d[2:5]), int(d[6:9])): (gw, d) for gw, d, *_ in lights}
+    now = datetime.now(timezone.utc)
+    m = Messages()
+    msgs = []
+    for place, (gw, dev) in by_place.items():
+        late = PLACES.get(place) == "communication"
+        msgs.append(m.reading(gw, dev, now - timedelta(hours=1 if late else 0, minutes=1)))
+    for place, kind in PLACES.items():
+        if kind not in ("ok", "communication"):
+            msgs.append(m.fault(*by_place[place], kind, now - timedelta(minutes=10)))
+    msgs += [m.status(gw, now) for gw in sorted({gw for gw, _ in by_place.values()})]
+    feed(dsn, msgs, lights)
+    return {f"{gw}/{dev}": PLACES[place] for place, (gw, dev) in by_place.items()
+            if place in PLACES}
+
+
+@pytest.fixture
+def served(fleet_dsn, tmp_path):
+    with serving(fleet_dsn, tmp_path / "serve.log") as url:
+        yield url
+
+
+def _shown(page) -> tuple[list, dict]:
+    clusters = page.eval_on_selector_all(
+        "#map .cluster", "els => els.map(e => [+e.dataset.count, e.dataset.state, "
+        "e.getAttribute('fill')])")
+    singles = page.eval_on_selector_all(
+        "#map .light", "els => Object.fromEntries(els.map(e => [e.dataset.id, "
+        "[e.dataset.state, e.getAttribute('fill')]]))")
+    return clusters, singles
+
+
+def test_the_city_map_clusters_at_low_zoom_and_shows_lights_in_fault_colours(fleet_dsn, served):
+    wanted = _city(fleet_dsn)
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        encodings = {}       # lights.geojson of 1,025 lights is ~400 kB: sent compressed
+        page.on("response", lambda r: encodings.setdefault(
+            r.url.rsplit("/", 1)[-1], r.headers.get("content-encoding")))
+        errors = []          # script errors and CSP refusals show up here
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(served + "/")
+        page.wait_for_selector("#map[data-ready='1']", timeout=20_000)
+        clusters, singles = _shown(page)
+        assert len(clusters) >= 5 and max(c[0] for c in clusters) >= 10, clusters
+        assert sum(c[0] for c in clusters) + len(singles) == COLUMNS * ROWS
+        worst = [c for c in clusters if c[1] == "lampFailure"]
+        assert len(worst) == 1 and worst[0][2] == COLOURS["lampFailure"], clusters
+        assert "1025 lights, 4 with an open fault" in page.inner_text("#summary")
+        fit_zoom = int(page.get_attribute("#map", "data-zoom"))
+
+        for _ in range(8):                          # zoom in on the centre
+            if all(ident in singles for ident in wanted):
+                break
+            page.click("#zoom-in")
+            clusters, singles = _shown(page)
+        assert {ident: singles.get(ident) for ident in wanted} == \
+            {ident: [kind, COLOURS[kind]] for ident, kind in wanted.items()}
+        assert int(page.get_attribute("#map", "data-zoom")) > fit_zoom
+
+        failed = next(ident for ident, kind in wanted.items() if kind == "lampFailure")
+        page.click(f"#map .light[data-id='{failed}']")
+        assert "lampFailure" in page.inner_text("#detail")
+        page.click("#zoom-all")
+        clusters, _ = _shown(page)
+        assert len(clusters) >= 5
+        browser.close()
+    assert errors == []
+    assert encodings["lights.geojson"] in ("gzip", "deflate"), encodings
+    assert requests and all(u.startswith(served + "/") for u in requests), requests
