@@ -52,6 +52,7 @@ class LocalPostgres:
         if not Path("/usr/share/postgresql/15/extension/postgis.control").exists():
             raise LocalDbUnavailable(f"PostGIS for PostgreSQL 15 is missing; {INSTALL_HINT}")
         self.user = _run_as()
+        self._port_chosen = port is None      # ours to change if another process takes it
         self.port = port or _free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="lentera-pg-"))
         self.data = self.dir / "data"
@@ -76,6 +77,26 @@ class LocalPostgres:
 
     def start(self) -> "LocalPostgres":
         """Start the server (the first time also create the database) and wait for it."""
+        for _ in range(5):
+            try:
+                return self._start_once()
+            except LocalDbUnavailable:
+                # the free port was only free when we looked: parallel tests (xdist) start
+                # servers too. Before the first start nobody knows the port yet: take another.
+                first = not (self.dir / ".created").exists()
+                if not (first and self._port_chosen and self._port_taken()):
+                    raise
+                self.port = _free_port()
+        return self._start_once()
+
+    def _port_taken(self) -> bool:
+        try:
+            text = (self.dir / "postgres.log").read_text(errors="replace")
+        except OSError:
+            return False
+        return "Address already in use" in text.rsplit("starting PostgreSQL", 1)[-1]
+
+    def _start_once(self) -> "LocalPostgres":
         log = open(self.dir / "postgres.log", "ab")
         # fsync off: a test database needs no durability across power cuts of the test box
         self.proc = subprocess.Popen(
