@@ -15,7 +15,6 @@ from collections import deque
 from contextlib import contextmanager
 import json
 import logging
-import random
 import ssl
 import sys
 import threading
@@ -27,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 
 from agent.config.models import Mqtt
 from agent.errors import UplinkError
+from agent.uplink.backoff import Backoff
 from agent.uplink.causes import classify, connack_cause, disconnect_cause
 from agent.uplink.redelivery import Redelivery
 
@@ -49,26 +49,6 @@ def tls_context(cfg: Mqtt) -> ssl.SSLContext:
         raise UplinkError(f"uplink.mqtt.tls: cannot load certificates: {exc}; check "
                           "ca_file, cert_file and key_file") from exc
     return ctx
-
-
-class Backoff:
-    """Jittered exponential back-off: attempt n waits min*2^n (capped) times 0.5..1."""
-
-    def __init__(self, low: float, high: float, rand=random.random):
-        self.low = low
-        self.high = high
-        self.rand = rand
-        self.attempt = 0
-
-    def next(self) -> float:
-        """The delay before the next attempt."""
-        base = min(self.high, self.low * 2 ** self.attempt)
-        self.attempt += 1
-        return max(self.low / 2, base * (0.5 + self.rand() / 2))
-
-    def reset(self) -> None:
-        """Connected: start from the shortest delay next time."""
-        self.attempt = 0
 
 
 class Topics:

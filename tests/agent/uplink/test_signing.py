@@ -10,7 +10,7 @@ from agent.uplink.commands import Command, CommandEnvelope
 from agent.errors import ConfigError
 from agent.config.keys import load_key
 from agent.uplink.signing import BadEnvelope, envelope_parts, seal, sign, verify
-from agent.uplink.mqtt import Backoff
+from agent.uplink.backoff import Backoff
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 KEY = bytes.fromhex("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
