@@ -37,8 +37,9 @@ def client_context(talq) -> ssl.SSLContext:
 class LogReporter:
     """Supervised as `talq.reports`; `consumer` is the outbox's "talq" end."""
 
-    def __init__(self, site, talq, store, consumer):
+    def __init__(self, site, talq, store, consumer, ready: asyncio.Event | None = None):
         self.site, self.talq, self.store, self.consumer = site, talq, store, consumer
+        self.ready = ready                    # set once bootstrapped: §5.1 sends nothing before
         self.cursor = 0                       # last row id read from the outbox
         self.waiting: dict[int, dict] = {}    # row id -> {logger address: entry} not acked
         self.counts = {"reports": 0, "records": 0, "failures": 0}
@@ -74,11 +75,26 @@ class LogReporter:
                 # not prolonged; what comes meanwhile goes in the same report
                 await asyncio.sleep(min(self._delays(), default=0))
                 await self._take_new()
+                if self.ready is not None and not self.ready.is_set():
+                    await self._ready_or_new()        # records wait on the card meanwhile
+                    self._wake.set()
+                    continue
                 if not await self._send_all(session):
                     await asyncio.sleep(self.talq.retry_period)
                     self._wake.set()
                 elif self.from_disk:             # more waited on the card than in memory
                     self._wake.set()
+
+    async def _ready_or_new(self) -> None:
+        """Until the bootstrap is done (§5.1: nothing else is sent before) or new rows come."""
+        waits = [asyncio.ensure_future(self.ready.wait()),
+                 asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        self._wake.clear()
 
     def _delays(self):
         for found in self.waiting.values():

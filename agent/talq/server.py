@@ -8,6 +8,7 @@ import logging
 
 from aiohttp import web
 
+from agent.talq.device_routes import DeviceWrites
 from agent.talq.errors import talq_errors
 from agent.talq.logger_routes import LoggerResources
 from agent.talq.plan_routes import PlanResources
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 def routes(site, talq, state) -> list:
     """Every route the gateway serves (docs/talq.md's table says "implemented" for these)."""
     return (Resources(site, talq).routes() + LoggerResources(site, talq, state).routes()
-            + PlanResources(site, talq, state).routes())
+            + PlanResources(site, talq, state).routes()
+            + DeviceWrites(site, talq, state).routes())
 
 
 def make_app(site, talq, state) -> web.Application:
