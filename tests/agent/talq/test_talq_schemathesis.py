@@ -17,7 +17,8 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
 # the operations Lentera implements (docs/talq.md), by schemathesis's "METHOD /path" names;
 # not DELETE /logger-configs/{address}: its first 200 would leave the GETs and the PUT only
 # 404s to check (test_talq_log_reports deletes one and checks the answer)
-IMPLEMENTED = (r"^(GET /(devices|device-classes|services)(/|$)"
+IMPLEMENTED = (r"^(GET /(devices|device-classes|services)(/|$)|PATCH /devices(/|$)"
+               r"|DELETE /devices/\{deviceAddress\}$|(GET|PUT) /data-packages$"
                r"|GET /groups(/count|/\{groupAddress\})?$|POST /override-commands$"
                r"|POST /logger-configs$|(GET|PUT) /logger-configs/\{loggerAddress\}$"
                r"|GET /log-reports/(count|\{loggerAddress\})$"
@@ -81,7 +82,12 @@ def test_schemathesis_finds_no_failure_on_the_implemented_operations(tmp_path, s
     print(out[-3000:])
     assert code == 0, out[-6000:]
     summary = out[out.rfind("SUMMARY"):]
-    assert "Tested: 28" in summary                 # the 29 implemented, less that DELETE
+    assert "Tested: 35" in summary                 # the 36 implemented, less that DELETE
     cases = re.search(r"(\d+) generated, (\d+) passed", summary)
     assert cases and cases[1] == cases[2] and int(cases[1]) > 100, summary
-    assert "returned only 404" not in out          # the real ids reached the 200 answers
+    # the real ids reached the 200 answers; but PATCH /devices has no path parameter, so
+    # every generated body names devices this gateway lacks: 404 "Device not found" (the
+    # OAS's), and test_talq_patch sends it real ones
+    only_404 = re.findall(r"returned only 404[^\n]*\n\n((?:  - [A-Z]+ \S+\n)+)", out)
+    assert {op.strip("- ") for block in only_404 for op in block.splitlines()} <= {
+        "PATCH /devices"}, only_404
