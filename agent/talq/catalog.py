@@ -8,12 +8,14 @@ while the device id in gateway.yaml does not.
 import uuid
 
 from agent.talq import functions as f
+from agent.talq.plan_changes import running
 
 # profile kind (drivers/modbus/profile.py) -> TALQ device class and its function types
 CLASSES = {
     "streetlight": ("LenteraStreetlight", (("basic", "BasicFunction"),
                                            ("lampActuator", "LampActuatorFunction"),
                                            ("lampMonitor", "LampMonitorFunction"),
+                                           ("segmentMonitor", "SegmentMonitorFunction"),
                                            ("communication", "CommunicationFunction"))),
     "meter": ("LenteraElectricalMeter", (("basic", "BasicFunction"),
                                          ("electricalMeter", "ElectricalMeterFunction"),
@@ -44,6 +46,17 @@ class Catalog:
         lighting = getattr(site, "lighting", None)
         self.groups = {str(uuid.uuid5(root, "group:" + name)): name
                        for name in (lighting.controller.groups if lighting else {})}
+        self._calendars: dict | None = None          # device id -> calendar, when first asked
+
+    def calendar_of(self, device_id: str) -> str:
+        """The TALQ calendar the light's group runs (LampActuatorFunction.calendarID), or ""."""
+        if self._calendars is None:
+            state = getattr(self.site, "talq", None)
+            by_calendar = running(self.site, state.plans.calendars) if state else {}
+            groups = self.site.lighting.controller.groups if self.site.lighting else {}
+            self._calendars = {d: cid for cid, names in by_calendar.items()
+                               for name in names for d in groups.get(name, [])}
+        return self._calendars.get(device_id, "")
 
     def kind(self, device) -> str:
         if device is None:
@@ -62,7 +75,8 @@ class Catalog:
             return f.gateway_functions(self.site, self.talq)
         made = [f.basic(self.site, device)]
         if kind == "streetlight":
-            made += [f.lamp_actuator(self.site, device), f.lamp_monitor(self.site, device)]
+            made += [f.lamp_actuator(self.site, device, self.calendar_of(device.id)),
+                     f.lamp_monitor(self.site, device), f.segment_monitor(self.site, device)]
         elif kind in ("meter", "lux-sensor"):
             made.append(f.sensor(self.site, device, kind))
         return made + [f.communication(self.site, device)]

@@ -81,7 +81,8 @@ def _level(out: dict | None) -> int:
     return int(out["dim"]) if out and out.get("switch") else 0
 
 
-def lamp_actuator(site, device) -> dict:
+def lamp_actuator(site, device, calendar: str = "") -> dict:
+    """`calendar`: the TALQ calendar the light's group runs ("" when none, Catalog.calendar_of)."""
     lighting = site.lighting
     out = lighting.outputs.get(device.id) if lighting else None
     actual = lighting.actual.get(device.id) if lighting else None
@@ -90,11 +91,30 @@ def lamp_actuator(site, device) -> dict:
     body = {"id": "lampActuator", "type": "LampActuatorFunction",
             "defaultLightState": a.level(failsafe),
             "targetLightCommand": a.command(_level(out) if out else failsafe, reason),
-            "calendarID": a.text(""),
+            "calendarID": a.text(calendar),
             "lightStateChange": a.boolean(bool(out and actual and _level(out) != _level(actual)))}
     if actual is not None:
         body["feedbackLightCommand"] = a.command(_level(actual), reason)
         body["actualLightState"] = a.level(_level(actual))
+    return body
+
+
+def segment_monitor(site, device) -> dict:
+    """The light's own segment: actualState is the lamp as read; localOverride the crew's
+    hold on it (a maintenance override: ON or OFF as the crew set it), else NONE."""
+    lighting = site.lighting
+    out = lighting.outputs.get(device.id) if lighting else None
+    hold = "NONE"
+    if out is not None and out.get("source") == "maintenance":
+        hold = "ON" if out.get("switch") else "OFF"
+    body = {"id": "segmentMonitor", "type": "SegmentMonitorFunction",
+            "localOverride": {"type": "AttributeLocalOverride", "value": hold}}
+    actual = lighting.actual.get(device.id) if lighting else None
+    values = values_of(site, device.id)
+    lit = actual.get("switch") if actual else (values or {}).get("lamp_state")
+    if lit is not None:
+        body["actualState"] = {"type": "AttributeBinary", "value": "ON" if lit == 1 or
+                               lit is True else "OFF"}
     return body
 
 
