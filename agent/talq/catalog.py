@@ -10,6 +10,7 @@ import uuid
 from agent.talq import functions as f
 from agent.talq.plan_changes import running
 
+DUST_KINDS = ("sds011", "pms5003")         # serial sensors that measure particulate matter
 # profile kind (drivers/modbus/profile.py) -> TALQ device class and its function types
 CLASSES = {
     "streetlight": ("LenteraStreetlight", (("basic", "BasicFunction"),
@@ -23,6 +24,9 @@ CLASSES = {
     "lux-sensor": ("LenteraLightSensor", (("basic", "BasicFunction"),
                                           ("lightSensor", "LightSensorFunction"),
                                           ("communication", "CommunicationFunction"))),
+    "dust": ("LenteraDustSensor", (("basic", "BasicFunction"),
+                                   ("particulateMatterSensor", "ParticulateMatterSensorFunction"),
+                                   ("communication", "CommunicationFunction"))),
     "other": ("LenteraFieldDevice", (("basic", "BasicFunction"),
                                      ("communication", "CommunicationFunction"))),
     "gateway": ("LenteraGateway", (("basic", "BasicFunction"), ("gateway", "GatewayFunction"),
@@ -42,6 +46,11 @@ class Catalog:
             address = str(uuid.uuid5(root, device.id))
             self.by_address[address] = device
             self.order.append(address)
+        for sensor in getattr(site.config, "serial_sensors", []):   # the dust sensors
+            if sensor.kind in DUST_KINDS:
+                address = str(uuid.uuid5(root, sensor.id))
+                self.by_address[address] = sensor
+                self.order.append(address)
         # the lighting groups of gateway.yaml, read-only: address -> group name
         lighting = getattr(site, "lighting", None)
         self.groups = {str(uuid.uuid5(root, "group:" + name)): name
@@ -61,6 +70,8 @@ class Catalog:
     def kind(self, device) -> str:
         if device is None:
             return "gateway"
+        if getattr(device, "kind", None) in DUST_KINDS and not hasattr(device, "unit"):
+            return "dust"
         modbus = self.site.devices.get(device.id) if getattr(self.site, "devices", None) else None
         kind = modbus.profile.kind if modbus is not None else "other"
         return kind if kind in CLASSES else "other"
@@ -73,6 +84,8 @@ class Catalog:
         kind = self.kind(device)
         if kind == "gateway":
             return f.gateway_functions(self.site, self.talq)
+        if kind == "dust":
+            return f.dust_functions(self.site, device)
         made = [f.basic(self.site, device)]
         if kind == "streetlight":
             made += [f.lamp_actuator(self.site, device, self.calendar_of(device.id)),

@@ -37,6 +37,9 @@ METER = {"voltage": ("supplyVoltage", a.number, 1.0), "voltage_l1": ("phase1Volt
          "frequency": ("frequency", a.number, 1.0),
          "total_energy": ("totalActiveEnergy", a.number, 1.0)}    # already kWh
 LUX = {"lux": ("lightLevel", a.number, 1.0)}                       # lx = Illuminance
+# serial dust sensors' points (drivers/serial/parsers.py, µg/m³) -> MicrogramsPerCubicMeter
+DUST = {"pm1_0": ("pm1", a.number, 1.0), "pm2_5": ("pm2-5", a.number, 1.0),
+        "pm10": ("pm10", a.number, 1.0)}
 
 
 def values_of(site, device_id: str) -> dict | None:
@@ -75,6 +78,22 @@ def communication(site, device) -> dict:
             "communicationType": a.text("modbus"),
             "physicalAddress": a.text(f"{device.bus}/{device.unit}"),
             "communicationFailure": a.boolean(values_of(site, device.id) is None)}
+
+
+def dust_functions(site, sensor) -> list[dict]:
+    """A serial dust sensor (SDS011, PMS5003): Basic, ParticulateMatterSensor, Communication;
+    its values are those the lighting service last saw (agent/services/lighting.py latest)."""
+    values = values_of(site, sensor.id)
+    basic_ = {"id": "basic", "type": "BasicFunction", "displayName": a.text(sensor.id),
+              "hwType": a.text(sensor.kind), "swType": a.text("lentera"),
+              "swVersion": a.text(__version__), "currentTime": a.when(site.clock.wall()),
+              "deviceReset": a.boolean(False)}
+    dust = {"id": "particulateMatterSensor", "type": "ParticulateMatterSensorFunction",
+            **mapped(values, DUST)}
+    link = {"id": "communication", "type": "CommunicationFunction",
+            "communicationType": a.text("serial"), "physicalAddress": a.text(sensor.port),
+            "communicationFailure": a.boolean(values is None)}
+    return [basic_, dust, link]
 
 
 def _level(out: dict | None) -> int:
