@@ -131,7 +131,8 @@ class Bootstrap:
     def _check_addresses(self, answer) -> None:
         found = {}
         for device in answer if isinstance(answer, list) else []:
-            for function in (device.get("functions") or []) if isinstance(device, dict) else []:
+            functions = device.get("functions") if isinstance(device, dict) else None
+            for function in functions if isinstance(functions, list) else []:
                 if isinstance(function, dict) and function.get("type") == "GatewayFunction":
                     for name in ("gatewayAddress", "cmsAddress"):
                         value = function.get(name)
