@@ -100,3 +100,34 @@ def test_a_cms_assigning_other_addresses_is_named_with_the_fix(tmp_path, site_fa
             assert cms.invalid == []
 
     asyncio.run(scenario())
+
+
+def test_a_restart_does_not_bootstrap_again_unless_the_cms_changed(tmp_path, site_factory):
+    site = site_factory(1)
+    pki = make_talq_pki(tmp_path / "pki")
+    cms = CmsPeer(pki, GATEWAY).start()
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, 1, pki=pki, cms_port=cms.port,
+                                   talq_extra=FAST) as (agent, _, _port):
+            await asyncio.to_thread(cms.wait_steps, lambda s: len(s) >= 6, "the bootstrap")
+            await until(lambda: agent.talq.bootstrap.done.is_set(), "bootstrap done")
+        async with running_gateway(tmp_path, site, 1, pki=pki, cms_port=cms.port,
+                                   talq_extra=FAST) as (agent, _, _port):
+            # done from talq-bootstrap.json at start: nothing sent, reports not held
+            assert agent.talq.bootstrap.done.is_set()
+            assert agent.talq.bootstrap.status()["attempts"] == 0
+        assert len(cms.steps) == 6
+        other = CmsPeer(pki, GATEWAY).start()        # another cms_uri: bootstrap with it
+        try:
+            async with running_gateway(tmp_path, site, 1, pki=pki, cms_port=other.port,
+                                       talq_extra=FAST) as (agent, _, _port):
+                await asyncio.to_thread(other.wait_steps, lambda s: len(s) >= 6,
+                                        "the bootstrap with the new CMS")
+        finally:
+            other.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        cms.stop()
