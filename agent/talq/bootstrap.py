@@ -49,6 +49,7 @@ class Bootstrap:
         self.step = 0                     # the next step to send (index in STEPS)
         self.attempts = 0
         self.cause: str | None = None     # why the last attempt was not taken
+        self.generation = 0               # bumped by restart(): a step in flight is not counted
         saved = load_or_quarantine(path, _load, on_corrupt)
         if saved is not None and saved == self._identity():
             self.step = len(STEPS)
@@ -65,6 +66,7 @@ class Bootstrap:
 
     async def restart(self) -> None:
         """The CMS asked to resynchronize (§5.1): bootstrap again from step 1."""
+        self.generation += 1
         self.done.clear()
         self.step = 0
         await write_atomic_off_loop(self.path, b"{}")
@@ -81,8 +83,21 @@ class Bootstrap:
                 self._again.clear()
 
     async def _until_taken(self, session) -> None:
+        while True:
+            await self._steps(session)
+            generation = self.generation
+            await write_atomic_off_loop(self.path, json.dumps(
+                {**self._identity(), "at": time.time()}).encode())
+            if generation == self.generation:      # no new request while it was written
+                break
+        self.cause = None
+        self.done.set()
+        log.info("TALQ bootstrap with %s done: devices announced", self.talq.cms_uri)
+
+    async def _steps(self, session) -> None:
         delay = 1.0
         while self.step < len(STEPS):
+            generation = self.generation
             self.attempts += 1
             try:
                 await self._send_step(session, Catalog(self.site, self.talq))
@@ -96,13 +111,9 @@ class Bootstrap:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, self.talq.retry_period)
                 continue
-            self.step += 1
+            if generation == self.generation:      # else the CMS asked again meanwhile:
+                self.step += 1                     # restart() set step 1 again
             delay = 1.0
-        await write_atomic_off_loop(self.path, json.dumps(
-            {**self._identity(), "at": time.time()}).encode())
-        self.cause = None
-        self.done.set()
-        log.info("TALQ bootstrap with %s done: devices announced", self.talq.cms_uri)
 
     async def _send_step(self, session, catalog) -> None:
         gateway = catalog.device(self.talq.gateway_address)

@@ -131,3 +131,33 @@ def test_a_restart_does_not_bootstrap_again_unless_the_cms_changed(tmp_path, sit
         asyncio.run(scenario())
     finally:
         cms.stop()
+
+
+def test_a_resynchronization_during_the_bootstrap_starts_it_again_from_step_1(tmp_path,
+                                                                               site_factory):
+    site = site_factory(1)
+    pki = make_talq_pki(tmp_path / "pki")
+    cms = CmsPeer(pki, GATEWAY)
+    cms.slow_s = 4.0                           # step 2 in flight while the CMS asks again
+    cms.script = ["ok", "slow"]
+    cms.start()
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, 1, pki=pki, cms_port=cms.port,
+                                   talq_extra=", retry_period: 2, report_timeout: 20") as (
+                agent, _, port):
+            await until(lambda: cms.requests >= 2, "step 2 in flight", 20)
+            status, _, body = await asyncio.to_thread(
+                call, port, pki, "DELETE", f"/devices/{GATEWAY}",
+                query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
+            assert status == 200, body
+            steps = await asyncio.to_thread(cms.wait_steps, lambda s: len(s) >= 8,
+                                            "the bootstrap again", 30)
+            # step 2 answered late counts for nothing: all again from step 1
+            assert steps == SEQUENCE[:2] + SEQUENCE and cms.invalid == []
+            await until(lambda: agent.talq.bootstrap.done.is_set(), "bootstrap done")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        cms.stop()
