@@ -83,6 +83,9 @@ def test_patch_of_target_light_command_goes_through_the_arbitration(tmp_path, si
             status, _, body = await patch(f"/devices/{address('L-001')}/lampActuator/nothing",
                                           {"type": "AttributeString", "value": "x"})
             assert status == 404, body
+            # an out-of-range level is refused (checked before anything is written)
+            status, _, body = await patch(one, command(150))
+            assert status == 400 and body[0]["key"] == "payloadError", body
             # L-001's command expires: it goes back to its plan
             await until(lambda: lamps(site)[1][1] == planned[1][1] and
                         agent.lighting.outputs["L-001"]["source"] != "command",
