@@ -38,5 +38,6 @@ async def full_snapshot(agent) -> dict:
     if getattr(agent, "sparkplug", None) is not None:     # docs/sparkplug.md
         out["sparkplug"] = agent.sparkplug.status()
     if getattr(agent, "talq", None) is not None:          # docs/talq.md
-        out["talq"] = {**agent.talq.reporter.status(), "loggers": len(agent.talq.store.loggers)}
+        out["talq"] = {**agent.talq.reporter.status(), "loggers": len(agent.talq.store.loggers),
+                       "bootstrap": agent.talq.bootstrap.status()}
     return out

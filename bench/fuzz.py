@@ -3,7 +3,8 @@
 Decoders (properties in tests/drivers/fuzz_props.py): the RTU reply scanner, the
 MBAP decoder, the SDS011 / PMS5003 / ASCII serial parsers, the signed-command
 envelope decoder, the gateway.yaml loader, the Sparkplug NCMD/DCMD and STATE
-decoders (agent/sparkplug/) and the TALQ body, OverrideCommand and LoggerConfig decoders (agent/talq/). Each runs in its own process under
+decoders (agent/sparkplug/) and the TALQ body, OverrideCommand and LoggerConfig decoders, PATCH
+bodies, data packages and the CMS's bootstrap answer (agent/talq/; tests/drivers/fuzz_talq.py). Each runs in its own process under
 atheris (libFuzzer; `pip install atheris`, x86_64 wheels) with our packages
 instrumented, seeded with valid inputs. Without atheris, hypothesis runs the same
 properties with --runs examples (no coverage figure then).
@@ -29,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = ("rtu", "mbap", "sds011", "pms5003", "ascii", "envelope", "config", "spb_cmd",
            "spb_state", "talq_override", "talq_logger", "talq_override_tree",
-           "talq_logger_tree")
+           "talq_logger_tree", "talq_patch_tree", "talq_packages_tree", "talq_bootstrap_tree")
 
 
 def seeds(name: str) -> list[bytes]:
@@ -93,7 +94,7 @@ def child(name: str, runs: int, corpus: Path, artifacts: Path, max_len: int) -> 
     import atheris
     sys.path.insert(0, str(REPO))
     with atheris.instrument_imports(include=["drivers", "agent", "tests.drivers"]):
-        from tests.drivers.fuzz_props import CHECKS
+        from tests.drivers.fuzz_talq import ALL_CHECKS as CHECKS
     check = CHECKS[name]
     atheris.Setup([sys.argv[0], f"-runs={runs}", "-print_final_stats=1", "-timeout=10",
                    f"-max_len={max_len}", "-rss_limit_mb=2048", f"-artifact_prefix={artifacts}/",
@@ -136,7 +137,7 @@ def hypothesis_one(name: str, runs: int) -> dict:
     """The fallback without atheris: the same property, `runs` hypothesis examples."""
     sys.path.insert(0, str(REPO))
     from hypothesis import HealthCheck, given, settings, strategies as st
-    from tests.drivers.fuzz_props import CHECKS
+    from tests.drivers.fuzz_talq import ALL_CHECKS as CHECKS
     count = [0]
     error = None
 

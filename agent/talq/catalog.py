@@ -8,12 +8,15 @@ while the device id in gateway.yaml does not.
 import uuid
 
 from agent.talq import functions as f
+from agent.talq.plan_changes import running
 
+DUST_KINDS = ("sds011", "pms5003")         # serial sensors that measure particulate matter
 # profile kind (drivers/modbus/profile.py) -> TALQ device class and its function types
 CLASSES = {
     "streetlight": ("LenteraStreetlight", (("basic", "BasicFunction"),
                                            ("lampActuator", "LampActuatorFunction"),
                                            ("lampMonitor", "LampMonitorFunction"),
+                                           ("segmentMonitor", "SegmentMonitorFunction"),
                                            ("communication", "CommunicationFunction"))),
     "meter": ("LenteraElectricalMeter", (("basic", "BasicFunction"),
                                          ("electricalMeter", "ElectricalMeterFunction"),
@@ -21,6 +24,9 @@ CLASSES = {
     "lux-sensor": ("LenteraLightSensor", (("basic", "BasicFunction"),
                                           ("lightSensor", "LightSensorFunction"),
                                           ("communication", "CommunicationFunction"))),
+    "dust": ("LenteraDustSensor", (("basic", "BasicFunction"),
+                                   ("particulateMatterSensor", "ParticulateMatterSensorFunction"),
+                                   ("communication", "CommunicationFunction"))),
     "other": ("LenteraFieldDevice", (("basic", "BasicFunction"),
                                      ("communication", "CommunicationFunction"))),
     "gateway": ("LenteraGateway", (("basic", "BasicFunction"), ("gateway", "GatewayFunction"),
@@ -40,14 +46,32 @@ class Catalog:
             address = str(uuid.uuid5(root, device.id))
             self.by_address[address] = device
             self.order.append(address)
+        for sensor in getattr(site.config, "serial_sensors", []):   # the dust sensors
+            if sensor.kind in DUST_KINDS:
+                address = str(uuid.uuid5(root, sensor.id))
+                self.by_address[address] = sensor
+                self.order.append(address)
         # the lighting groups of gateway.yaml, read-only: address -> group name
         lighting = getattr(site, "lighting", None)
         self.groups = {str(uuid.uuid5(root, "group:" + name)): name
                        for name in (lighting.controller.groups if lighting else {})}
+        self._calendars: dict | None = None          # device id -> calendar, when first asked
+
+    def calendar_of(self, device_id: str) -> str:
+        """The TALQ calendar the light's group runs (LampActuatorFunction.calendarID), or ""."""
+        if self._calendars is None:
+            state = getattr(self.site, "talq", None)
+            by_calendar = running(self.site, state.plans.calendars) if state else {}
+            groups = self.site.lighting.controller.groups if self.site.lighting else {}
+            self._calendars = {d: cid for cid, names in by_calendar.items()
+                               for name in names for d in groups.get(name, [])}
+        return self._calendars.get(device_id, "")
 
     def kind(self, device) -> str:
         if device is None:
             return "gateway"
+        if getattr(device, "kind", None) in DUST_KINDS and not hasattr(device, "unit"):
+            return "dust"
         modbus = self.site.devices.get(device.id) if getattr(self.site, "devices", None) else None
         kind = modbus.profile.kind if modbus is not None else "other"
         return kind if kind in CLASSES else "other"
@@ -60,9 +84,12 @@ class Catalog:
         kind = self.kind(device)
         if kind == "gateway":
             return f.gateway_functions(self.site, self.talq)
+        if kind == "dust":
+            return f.dust_functions(self.site, device)
         made = [f.basic(self.site, device)]
         if kind == "streetlight":
-            made += [f.lamp_actuator(self.site, device), f.lamp_monitor(self.site, device)]
+            made += [f.lamp_actuator(self.site, device, self.calendar_of(device.id)),
+                     f.lamp_monitor(self.site, device), f.segment_monitor(self.site, device)]
         elif kind in ("meter", "lux-sensor"):
             made.append(f.sensor(self.site, device, kind))
         return made + [f.communication(self.site, device)]

@@ -20,6 +20,7 @@ from agent.talq.catalog import Catalog
 from agent.talq.errors import API_VERSION
 from agent.talq.loggers import records
 from agent.talq.reports import event_of, log_entry
+from agent.talq.schedule import gateway_zone, next_report
 
 log = logging.getLogger(__name__)
 FETCH = 1000
@@ -37,14 +38,17 @@ def client_context(talq) -> ssl.SSLContext:
 class LogReporter:
     """Supervised as `talq.reports`; `consumer` is the outbox's "talq" end."""
 
-    def __init__(self, site, talq, store, consumer):
+    def __init__(self, site, talq, store, consumer, ready: asyncio.Event | None = None):
         self.site, self.talq, self.store, self.consumer = site, talq, store, consumer
+        self.ready = ready                    # set once bootstrapped: §5.1 sends nothing before
         self.cursor = 0                       # last row id read from the outbox
         self.waiting: dict[int, dict] = {}    # row id -> {logger address: entry} not acked
         self.counts = {"reports": 0, "records": 0, "failures": 0}
         self.last_error: str | None = None
         self.fresh: list = []                 # rows for TALQ just committed, not read yet
         self.from_disk = True                 # rows from before a restart, or past MAX_WAITING
+        self.due: dict[str, float] = {}       # logger address -> when its report is due
+        self.zone = gateway_zone(site)
         self._wake = asyncio.Event()
         consumer.on_fresh = self._on_fresh    # no query per commit: telemetry is not ours
         self._wake.set()
@@ -65,26 +69,63 @@ class LogReporter:
         connector = aiohttp.TCPConnector(ssl=client_context(self.talq), limit=1)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             while True:
-                await self._wake.wait()
-                self._wake.clear()
+                await self._until_due_or_new()
                 await self._take_new()
                 if not self.waiting:
                     continue
-                # ImmediateReportingMode: the delay starts with the first new record and is
-                # not prolonged; what comes meanwhile goes in the same report
-                await asyncio.sleep(min(self._delays(), default=0))
-                await self._take_new()
-                if not await self._send_all(session):
+                if self.ready is not None and not self.ready.is_set():
+                    await self._ready_or_new()        # records wait on the card meanwhile
+                    self._wake.set()
+                    continue
+                due = self._due(self.site.clock.wall())
+                if not due:
+                    continue                          # asleep until the first one is due
+                if not await self._send_all(session, due):
                     await asyncio.sleep(self.talq.retry_period)
                     self._wake.set()
                 elif self.from_disk:             # more waited on the card than in memory
                     self._wake.set()
 
-    def _delays(self):
+    async def _until_due_or_new(self) -> None:
+        """Until new rows come, or the first logger's report is due."""
+        wanted = {a for found in self.waiting.values() for a in found if a in self.store.loggers}
+        self.due = {a: when for a, when in self.due.items() if a in wanted}
+        if self.due:
+            rate = getattr(self.site.clock, "rate", 1.0) or 1.0      # a warped clock
+            left = (min(self.due.values()) - self.site.clock.wall()) / rate
+            if left > 0:
+                try:
+                    async with asyncio.timeout(left):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+        else:
+            await self._wake.wait()
+        self._wake.clear()
+
+    def _due(self, now: float) -> set:
+        """Each logger with records waiting gets a due time, from its first record on and not
+        prolonged (what comes meanwhile goes in the same report): ImmediateReportingMode its
+        delay, ScheduledReportingMode its next time plus 0..randomTime s. The loggers due."""
         for found in self.waiting.values():
             for address in found:
-                if address in self.store.loggers:
-                    yield self.store.loggers[address]["delay"]
+                logger = self.store.loggers.get(address)
+                if logger is not None and address not in self.due:
+                    schedule = logger.get("schedule")
+                    self.due[address] = now + logger["delay"] if schedule is None else \
+                        next_report(schedule, now, self.zone)
+        return {a for a, when in self.due.items() if when <= now}
+
+    async def _ready_or_new(self) -> None:
+        """Until the bootstrap is done (§5.1: nothing else is sent before) or new rows come."""
+        waits = [asyncio.ensure_future(self.ready.wait()),
+                 asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        self._wake.clear()
 
     async def _take_new(self) -> None:
         catalog = Catalog(self.site, self.talq)
@@ -119,14 +160,14 @@ class LogReporter:
         return {name: log_entry(address, event) for name, logger in self.store.loggers.items()
                 if records(logger, event[0], event[1])}
 
-    async def _send_all(self, session) -> bool:
-        """One pass over every logger's waiting records; True when the CMS took them all."""
+    async def _send_all(self, session, due: set) -> bool:
+        """One pass over the due loggers' waiting records; True when the CMS took them all."""
         by_logger: dict[str, list] = {}
         for row_id in sorted(self.waiting):
             for address, entry in list(self.waiting[row_id].items()):
                 if address not in self.store.loggers:       # deleted meanwhile
                     del self.waiting[row_id][address]
-                else:
+                elif address in due:
                     by_logger.setdefault(address, []).append((row_id, entry))
         ok = True
         for address, items in by_logger.items():
@@ -137,6 +178,8 @@ class LogReporter:
                     break
                 for row_id, _ in chunk:
                     self.waiting[row_id].pop(address, None)
+            else:
+                self.due.pop(address, None)       # all taken: the next record starts anew
         for row_id in [r for r, left in self.waiting.items() if not left]:
             del self.waiting[row_id]
             self.consumer.ack(row_id)

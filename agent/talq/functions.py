@@ -37,6 +37,9 @@ METER = {"voltage": ("supplyVoltage", a.number, 1.0), "voltage_l1": ("phase1Volt
          "frequency": ("frequency", a.number, 1.0),
          "total_energy": ("totalActiveEnergy", a.number, 1.0)}    # already kWh
 LUX = {"lux": ("lightLevel", a.number, 1.0)}                       # lx = Illuminance
+# serial dust sensors' points (drivers/serial/parsers.py, µg/m³) -> MicrogramsPerCubicMeter
+DUST = {"pm1_0": ("pm1", a.number, 1.0), "pm2_5": ("pm2-5", a.number, 1.0),
+        "pm10": ("pm10", a.number, 1.0)}
 
 
 def values_of(site, device_id: str) -> dict | None:
@@ -77,11 +80,28 @@ def communication(site, device) -> dict:
             "communicationFailure": a.boolean(values_of(site, device.id) is None)}
 
 
+def dust_functions(site, sensor) -> list[dict]:
+    """A serial dust sensor (SDS011, PMS5003): Basic, ParticulateMatterSensor, Communication;
+    its values are those the lighting service last saw (agent/services/lighting.py latest)."""
+    values = values_of(site, sensor.id)
+    basic_ = {"id": "basic", "type": "BasicFunction", "displayName": a.text(sensor.id),
+              "hwType": a.text(sensor.kind), "swType": a.text("lentera"),
+              "swVersion": a.text(__version__), "currentTime": a.when(site.clock.wall()),
+              "deviceReset": a.boolean(False)}
+    dust = {"id": "particulateMatterSensor", "type": "ParticulateMatterSensorFunction",
+            **mapped(values, DUST)}
+    link = {"id": "communication", "type": "CommunicationFunction",
+            "communicationType": a.text("serial"), "physicalAddress": a.text(sensor.port),
+            "communicationFailure": a.boolean(values is None)}
+    return [basic_, dust, link]
+
+
 def _level(out: dict | None) -> int:
     return int(out["dim"]) if out and out.get("switch") else 0
 
 
-def lamp_actuator(site, device) -> dict:
+def lamp_actuator(site, device, calendar: str = "") -> dict:
+    """`calendar`: the TALQ calendar the light's group runs ("" when none, Catalog.calendar_of)."""
     lighting = site.lighting
     out = lighting.outputs.get(device.id) if lighting else None
     actual = lighting.actual.get(device.id) if lighting else None
@@ -90,11 +110,30 @@ def lamp_actuator(site, device) -> dict:
     body = {"id": "lampActuator", "type": "LampActuatorFunction",
             "defaultLightState": a.level(failsafe),
             "targetLightCommand": a.command(_level(out) if out else failsafe, reason),
-            "calendarID": a.text(""),
+            "calendarID": a.text(calendar),
             "lightStateChange": a.boolean(bool(out and actual and _level(out) != _level(actual)))}
     if actual is not None:
         body["feedbackLightCommand"] = a.command(_level(actual), reason)
         body["actualLightState"] = a.level(_level(actual))
+    return body
+
+
+def segment_monitor(site, device) -> dict:
+    """The light's own segment: actualState is the lamp as read; localOverride the crew's
+    hold on it (a maintenance override: ON or OFF as the crew set it), else NONE."""
+    lighting = site.lighting
+    out = lighting.outputs.get(device.id) if lighting else None
+    hold = "NONE"
+    if out is not None and out.get("source") == "maintenance":
+        hold = "ON" if out.get("switch") else "OFF"
+    body = {"id": "segmentMonitor", "type": "SegmentMonitorFunction",
+            "localOverride": {"type": "AttributeLocalOverride", "value": hold}}
+    actual = lighting.actual.get(device.id) if lighting else None
+    values = values_of(site, device.id)
+    lit = actual.get("switch") if actual else (values or {}).get("lamp_state")
+    if lit is not None:
+        body["actualState"] = {"type": "AttributeBinary", "value": "ON" if lit == 1 or
+                               lit is True else "OFF"}
     return body
 
 

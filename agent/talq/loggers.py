@@ -2,9 +2,9 @@
 when it reports it, kept atomically in a file so they outlive restarts.
 
 Supported: EventRecordingMode (mandatory for a lighting gateway) with its white/black lists,
-and ImmediateReportingMode (with its coalescing delay). PeriodicRecordingMode, vendor
-recording, active periods and ScheduledReportingMode are refused with 422 (docs/talq.md),
-never half-taken.
+ImmediateReportingMode (with its coalescing delay) and ScheduledReportingMode (times of day,
+randomTime jitter; agent/talq/schedule.py). PeriodicRecordingMode, vendor recording and
+active periods are refused with 422 (docs/talq.md), never half-taken.
 """
 
 import asyncio
@@ -13,6 +13,7 @@ import logging
 
 from agent.store.statefile import load_or_quarantine, write_atomic_off_loop
 from agent.talq.errors import TalqError, bad
+from agent.talq.schedule import decode_schedule
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +92,21 @@ def decode_logger(body, catalog, address: str | None = None) -> dict:
         else None
     black = _names(events["blackList"], "sourceEvents.blackList") if "blackList" in events \
         else None
-    if not isinstance(reporting, dict) or reporting.get("type") != "ImmediateReportingMode":
-        raise refuse("payloadError", "reportingMode: this gateway reports immediately "
-                     "(ImmediateReportingMode with a delay); scheduled reporting is not "
-                     "supported yet")
-    delay = reporting.get("delay")
-    if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY_S:
-        raise bad("payloadError", f"reportingMode.delay: whole seconds 0..{MAX_DELAY_S}")
+    kind = reporting.get("type") if isinstance(reporting, dict) else None
+    if kind not in ("ImmediateReportingMode", "ScheduledReportingMode"):
+        raise refuse("payloadError", "reportingMode: ImmediateReportingMode (with a delay) or "
+                     "ScheduledReportingMode (times, randomTime)")
+    delay, schedule = 0, None
+    if kind == "ScheduledReportingMode":
+        schedule = decode_schedule(reporting)
+    else:
+        delay = reporting.get("delay")
+        if isinstance(delay, bool) or not isinstance(delay, int) or \
+                not 0 <= delay <= MAX_DELAY_S:
+            raise bad("payloadError", f"reportingMode.delay: whole seconds 0..{MAX_DELAY_S}")
     return {"config": body, "events": {"white": white, "black": black},
-            "sources": _sources(body.get("sourceAddresses"), catalog), "delay": delay}
+            "sources": _sources(body.get("sourceAddresses"), catalog), "delay": delay,
+            "schedule": schedule}
 
 
 def records(logger: dict, device_id: str, event_type: str) -> bool:

@@ -5,6 +5,7 @@ from aiohttp import web
 from agent.talq.bodies import read_json
 from agent.talq.catalog import Catalog
 from agent.talq.errors import HEADERS, TalqError, bad, json_answer, not_found
+from agent.talq.plan_changes import delete, replace
 from agent.talq.plans import assign, calendar_program, program_plan, refuse
 from agent.talq.requests import check_common
 
@@ -22,7 +23,9 @@ class PlanResources:
         for path, kind in (("/control-programs", "programs"), ("/calendars", "calendars")):
             out += [web.post(path, self._create(kind)), web.get(path, self._list(kind)),
                     web.get(path + "/count", self._count(kind)),
-                    web.get(path + "/{id}", self._one(kind))]
+                    web.get(path + "/{id}", self._one(kind)),
+                    web.put(path, self._replace(kind)), web.put(path + "/{id}", self._replace(kind)),
+                    web.delete(path + "/{id}", self._delete(kind))]
         return out
 
     def _bodies(self, kind: str) -> dict:
@@ -31,12 +34,14 @@ class PlanResources:
             return {k: v["body"] for k, v in store.programs.items()}
         return dict(store.calendars)
 
-    async def _batch(self, request) -> list:
+    async def _batch(self, request, single: bool = False) -> list:
         check_common(request, self.talq.cms_address, request_id=True)
         if self.site.lighting is None:
             raise refuse("assignmentEntityNotValid", "this gateway has no lighting section in "
                          "gateway.yaml: it runs no plans")
         body = await read_json(request, self.talq.max_body)
+        if single:
+            return body
         if not isinstance(body, list) or not 0 < len(body) <= MAX_BATCH:
             raise bad("payloadError", f"the body is an array of 1..{MAX_BATCH} objects")
         return body
@@ -60,6 +65,27 @@ class PlanResources:
             await store.save(programs, calendars)
             return web.Response(status=201, headers=HEADERS)
         return create
+
+    def _replace(self, kind: str):
+        async def replacing(request):
+            one = request.match_info.get("id")
+            if one is None:
+                body = await self._batch(request)
+            else:
+                body = await self._batch(request, single=True)
+                if not isinstance(body, dict) or body.get("id", one) != one:
+                    raise bad("payloadError", f"one {kind[:-1]} object whose id is {one[:60]!r}")
+                body = [{**body, "id": one}]
+            kept = await replace(self.site, self.state.plans, kind, body)
+            return json_answer(kept if one is None else kept[0])
+        return replacing
+
+    def _delete(self, kind: str):
+        async def deleting(request):
+            check_common(request, self.talq.cms_address, request_id=True)
+            return json_answer(await delete(self.site, self.state.plans, kind,
+                                            request.match_info["id"]))
+        return deleting
 
     def _list(self, kind: str):
         async def listing(request):

@@ -8,8 +8,10 @@ import logging
 
 from aiohttp import web
 
+from agent.talq.device_routes import DeviceWrites
 from agent.talq.errors import talq_errors
 from agent.talq.logger_routes import LoggerResources
+from agent.talq.packages import PackageResources
 from agent.talq.plan_routes import PlanResources
 from agent.talq.resources import Resources
 from agent.talq.tls import server_context
@@ -20,7 +22,9 @@ log = logging.getLogger(__name__)
 def routes(site, talq, state) -> list:
     """Every route the gateway serves (docs/talq.md's table says "implemented" for these)."""
     return (Resources(site, talq).routes() + LoggerResources(site, talq, state).routes()
-            + PlanResources(site, talq, state).routes())
+            + PlanResources(site, talq, state).routes()
+            + DeviceWrites(site, talq, state).routes()
+            + PackageResources(site, talq).routes())
 
 
 def make_app(site, talq, state) -> web.Application:

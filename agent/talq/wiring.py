@@ -4,6 +4,7 @@ import logging
 import types
 from pathlib import Path
 
+from agent.talq.bootstrap import Bootstrap
 from agent.talq.catalog import Catalog
 from agent.talq.client import LogReporter
 from agent.talq.loggers import LoggerStore
@@ -15,20 +16,24 @@ log = logging.getLogger(__name__)
 
 def start_talq(agent, start) -> types.SimpleNamespace:
     """The HTTPS server (`talq.serve`) and the log-report client (`talq.reports`) with the
-    logger configs they share; the returned state has `store`, `reporter`, `plans` and
-    `server`."""
+    logger configs they share, and the bootstrap with the CMS (`talq.bootstrap`); the
+    returned state has `store`, `reporter`, `plans`, `bootstrap` and `server`."""
     talq = agent.config.talq
-    path = talq.loggers_file or Path(agent.config.outbox.path).parent / "talq-loggers.json"
+    path = Path(talq.loggers_file or Path(agent.config.outbox.path).parent / "talq-loggers.json")
     store = LoggerStore(path)
     store.load(Catalog(agent, talq), told(agent, "the CMS has to send its logger configs "
                                                  "again"))
-    reporter = LogReporter(agent, talq, store, agent.outbox.consumer("talq"))
+    bootstrap = Bootstrap(agent, talq, path.with_name("talq-bootstrap.json"),
+                          told(agent, "the gateway bootstraps with its CMS again"))
+    reporter = LogReporter(agent, talq, store, agent.outbox.consumer("talq"), bootstrap.done)
     plans = PlanStore(Path(agent.config.outbox.path).parent / "talq-plans.json")
     plans.load(told(agent, "the CMS has to send its programs and calendars again (the lights "
                           "keep the plan they run)"))
-    state = types.SimpleNamespace(store=store, reporter=reporter, plans=plans)
+    state = types.SimpleNamespace(store=store, reporter=reporter, plans=plans,
+                                  bootstrap=bootstrap)
     state.server = TalqServer(agent, talq, state)
     start("talq.serve", state.server.serve_loop)
+    start("talq.bootstrap", bootstrap.run_loop)
     start("talq.reports", reporter.report_loop)
     return state
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from drivers.modbus.rtu_frame import ReplyScanner, with_crc
-from tests.drivers.fuzz_props import CHECKS
+from tests.drivers.fuzz_talq import ALL_CHECKS as CHECKS
 
 REPO = Path(__file__).resolve().parents[2]
 SHORT = settings(max_examples=300, deadline=None,
@@ -140,3 +140,14 @@ def test_logger_configs_near_valid_ones_decode_or_are_talq_errors(events, source
             "recordingMode": {"type": kind, "sourceEvents": events},
             "reportingMode": {"type": report, "delay": delay}}
     CHECKS["talq_logger"](b"\x00" + json.dumps(body).encode())
+
+
+def test_regression_a_cms_answer_with_functions_not_a_list_is_not_taken():
+    """Found by the talq_bootstrap_tree property: `functions: 1.5` in the CMS's answer to the
+    bootstrap's step 1 raised TypeError in the bootstrap task (seen failing on the old code)."""
+    CHECKS["talq_bootstrap_tree"](bytes([1, 1, 0, 1, 0, 4, 3]))
+    from tests.drivers.fuzz_talq import TALQ
+    from agent.talq.bootstrap import Bootstrap, NotTaken
+    import types
+    with pytest.raises(NotTaken):
+        Bootstrap._check_addresses(types.SimpleNamespace(talq=TALQ), [{"functions": 1.5}])

@@ -19,28 +19,46 @@ from tests.support.site import LoopThread
 CMS_API = "talq-api-cms-2-7-1-online.json"
 
 
-def check_request(path: str, method: str, query, headers, body, gateway: str) -> None:
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+def check_request(path: str, method: str, query, headers, body, client: str) -> None:
     """Raise AssertionError or jsonschema.ValidationError unless the request is as the CMS OAS
-    (and the data model it refers to) define it."""
+    (and the data model it refers to) define it; `client` is the clientAddress it must carry."""
     operation = document(CMS_API)["paths"][path][method]
     for param in operation.get("parameters", []):
+        if param["in"] == "path":
+            continue
         source = query if param["in"] == "query" else headers
         value = source.get(param["name"])
         assert value is not None or not param.get("required"), f"{param['name']} missing"
         if value is not None and param["schema"].get("format") == "uuid":
             uuid.UUID(value)
-    assert query["clientAddress"] == gateway, "clientAddress is not the gateway's address"
-    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    validate(body, ref.rsplit("/", 1)[1])                       # LogReport
-    for entry in body["entries"]:
-        validate(entry["data"], entry["data"]["type"])           # e.g. EventLogData
+    assert query["clientAddress"] == client, f"clientAddress is not {client}"
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    items = body if "items" in schema else [body]
+    assert isinstance(items, list), "the OAS asks for an array"
+    name = (schema.get("items") or schema)["$ref"].rsplit("/", 1)[1]
+    for item in items:
+        validate(item, name)                                     # e.g. Device, LogReport
+        for function in item.get("functions", []) if name == "Device" else []:
+            validate(function, function["type"])                 # e.g. GatewayFunction
+        for entry in item["entries"] if name == "LogReport" else []:
+            validate(entry["data"], entry["data"]["type"])       # e.g. EventLogData
 
 
 class CmsPeer(LoopThread):
-    """`script`: behaviours for the next requests ("ok", "500", "slow", "drop"); then `mode`."""
+    """`script`: behaviours for the next requests ("ok", "500", "slow", "drop"); then `mode`.
+    The bootstrap's requests (§5.1) are answered too, and listed in `steps`; `assign` is the
+    (gatewayAddress, cmsAddress) it gives the gateway in step 1."""
 
-    def __init__(self, pki: dict, gateway: str, port: int | None = None):
+    def __init__(self, pki: dict, gateway: str, port: int | None = None, cms: str | None = None):
         super().__init__()
+        self.assign = (gateway, cms or str(uuid.UUID(int=0x1C0FFEE)))
+        self.steps: list[tuple] = []       # (method, OAS path) the CMS took, in order
+        self.devices: dict[str, dict] = {}   # announced devices by address
+        self.classes: list[str] = []
+        self.services: list = []
         document(CMS_API)      # skips in the test's thread, not in a handler, without the OAS
         self.pki, self.gateway = pki, gateway
         self.port = port or free_port()
@@ -61,8 +79,7 @@ class CmsPeer(LoopThread):
         return context
 
     async def log_reports(self, request: web.Request):
-        self.requests += 1
-        behaviour = self.script.pop(0) if self.script else self.mode
+        behaviour = self._misbehave()
         raw = await request.read()
         try:
             body = json.loads(raw)
@@ -83,9 +100,71 @@ class CmsPeer(LoopThread):
             self.answered.notify_all()
         return web.Response(status=201)
 
+    def _misbehave(self):
+        self.requests += 1
+        return self.script.pop(0) if self.script else self.mode
+
+    def _bootstrap(self, method: str, path: str, expect: int):
+        async def handler(request: web.Request):
+            behaviour = self._misbehave()
+            try:
+                body = json.loads(await request.read())
+                first = path == "/devices" and request.query.get("clientAddress") == NIL
+                check_request(path, method, request.query, request.headers, body,
+                              NIL if first else self.gateway)
+                if first:
+                    assert body[0]["address"] == NIL, "step 1 sends a NIL gatewayAddress"
+            except (ValueError, AssertionError, KeyError, TypeError,
+                    jsonschema.ValidationError) as exc:
+                self.invalid.append(f"{method} {path}: {exc}"[:300])
+                return web.json_response([{"key": "payloadError"}], status=400)
+            if behaviour == "slow":
+                await asyncio.sleep(self.slow_s)
+            elif behaviour == "500":
+                return web.Response(status=500, text="CMS database unavailable")
+            elif behaviour == "drop":
+                request.transport.close()
+                return web.Response(status=expect)
+            answer = self._take(method, path, body, first)
+            with self.answered:
+                self.steps.append((method, path))
+                self.answered.notify_all()
+            return web.json_response(answer, status=expect) if answer is not None else \
+                web.Response(status=expect)
+        return handler
+
+    def _take(self, method: str, path: str, body, first: bool):
+        if path == "/devices" and first:
+            device = dict(body[0], address=self.assign[0])
+            for function in device["functions"]:
+                if function["type"] == "GatewayFunction":
+                    function["gatewayAddress"] = {"type": "AttributeString",
+                                                  "value": self.assign[0]}
+                    function["cmsAddress"] = {"type": "AttributeString", "value": self.assign[1]}
+            return [device]
+        if path == "/devices":
+            self.devices.update({d["address"]: d for d in body})
+        elif path == "/device-classes":
+            self.classes += [c["name"] for c in body]
+        elif path == "/services":
+            self.services = body
+        return None
+
+    def wait_steps(self, predicate, what: str, timeout: float = 30.0) -> list:
+        with self.answered:
+            assert self.answered.wait_for(lambda: predicate(list(self.steps)), timeout), \
+                f"timed out waiting for {what}; the CMS took {self.steps}, refused {self.invalid}"
+        return list(self.steps)
+
     async def serve(self):
         app = web.Application()
         app.router.add_post("/talq/log-reports", self.log_reports)
+        app.router.add_post("/talq/devices", self._bootstrap("post", "/devices", 201))
+        app.router.add_post("/talq/device-classes", self._bootstrap("post", "/device-classes",
+                                                                    201))
+        app.router.add_patch("/talq/devices/{address}",
+                             self._bootstrap("patch", "/devices/{deviceAddress}", 200))
+        app.router.add_post("/talq/services", self._bootstrap("post", "/services", 201))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.context()).start()

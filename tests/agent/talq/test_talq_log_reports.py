@@ -97,11 +97,12 @@ def test_logger_configs_the_gateway_cannot_run_are_refused(tmp_path, site_factor
             periodic["recordingMode"] = {"type": "PeriodicRecordingMode", "content": [],
                                          "samplingProfiles": []}
             scheduled = logger_config()
-            scheduled["reportingMode"] = {"type": "ScheduledReportingMode", "times": ["09:00:00"]}
+            scheduled["reportingMode"] = {"type": "ScheduledReportingMode", "times": ["9:00"],
+                                          "randomTime": 60}      # not HH:MM:SS
             unknown = logger_config()
             unknown["sourceAddresses"] = {"whiteList": [{"resource": "devices",
                                                          "address": str(uuid.uuid4())}]}
-            for body, status in ((periodic, 422), (scheduled, 422), (unknown, 422),
+            for body, status in ((periodic, 422), (scheduled, 400), (unknown, 422),
                                  ([], 400), ({"address": "x"}, 400)):
                 got, _, answer = await post(body)
                 assert got == status, (body, answer)

@@ -60,7 +60,8 @@ def test_a_cms_outage_and_a_sigkill_lose_no_log_record(tmp_path, site_factory, a
     wait_until(lambda: len(waiting()) >= 3, "three lampFailure records waiting", 40)
     site.call(site.site.fail_lamp, 1, False)
     before = wait_until(lambda: len(waiting()) >= 4 and waiting(), "the repair of L-001", 40)
-    assert "not taken" in agent.wait_logged("TALQ log report to")     # the CMS is down
+    # the CMS is down: the bootstrap is not taken, so no report is sent (§5.1)
+    assert "not taken" in agent.wait_logged("TALQ bootstrap with")
     time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - started)))
     agent.kill()                                              # SIGKILL, mid-outage
     again = agent_factory(config)                             # the logger config survived

@@ -103,6 +103,12 @@ def test_a_later_override_replaces_the_former_and_an_empty_one_resumes(tmp_path,
             assert (await post(override([two], 10)))[0] == 201
             await until(lambda: lamps(site)[2] == (1, 90), "the crew's 90 % on L-002")
             assert agent.lighting.outputs["L-002"]["source"] == "maintenance"
+            # the crew's hold is SegmentMonitorFunction.localOverride; L-001 has none
+            hold = lambda d: call(port, pki, "GET",
+                                  f"/devices/{address(d)}/segmentMonitor/localOverride")[2]
+            assert (await asyncio.to_thread(hold, "L-002"))["value"] == "ON"
+            validate(await asyncio.to_thread(hold, "L-002"), "AttributeLocalOverride")
+            assert (await asyncio.to_thread(hold, "L-001"))["value"] == "NONE"
             # an override without targetCommand resumes the plan on what it names
             assert (await post(override([one], None)))[0] == 201
             plan = planned["L-001"]

@@ -89,3 +89,69 @@ def test_plans_the_gateway_cannot_run_are_refused_and_nothing_changes(tmp_path, 
             # never half-applied: the good program of the refused batch was not stored
             assert agent.talq.plans.programs == {} and agent.talq.plans.calendars == {}
     asyncio.run(scenario())
+
+
+def test_programs_and_calendars_are_replaced_live_and_deleted_only_when_unused(tmp_path,
+                                                                              site_factory):
+    site = site_factory(LIGHTS)
+    day = datetime.now(timezone.utc).date()
+    sunset = sun_day(-6.178, 106.632, day.year, day.month, day.day).get("sunset")
+    clock = AgentClock(start=sunset + 30 * 60, rate=1.0, trust="assume")   # lit, before 23:00
+
+    def at(level: int, pid: str = "night") -> dict:
+        body = program(pid)
+        body["astroClockTimeControls"][0]["command"]["state"]["value"] = level
+        return body
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, LIGHTS, clock=clock) as (agent, pki, port):
+            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
+            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            lamps = lambda: [(m.switch, m.dim) for m in site.site.lights.values()]
+            assert (await ask("POST", "/control-programs", body=[at(90), at(50, "other")],
+                              query=query()))[0] == 201
+            for cid in ("city", "spare"):
+                assert (await ask("POST", "/calendars", query=query(), body=[
+                    {"id": cid, "ownerCMS": CMS, "defaultProgram": "night"}]))[0] == 201
+            road = str(uuid.uuid5(uuid.UUID(GATEWAY), "group:road"))
+            assert (await ask("POST", "/assign-commands", query=query(), body={
+                "addresses": [{"resource": "groups", "address": road}],
+                "entity": {"resource": "calendars", "address": "city"}}))[0] == 201
+            await until(lambda: all(v == (1, 90) for v in lamps()), "the lamps at 90 %", 20)
+            light = str(uuid.uuid5(uuid.UUID(GATEWAY), "L-001"))
+            status, _, got = await ask("GET", f"/devices/{light}/lampActuator/calendarID")
+            assert status == 200 and got["value"] == "city", got      # the group's calendar
+            validate(got, "AttributeString")
+            # the running program replaced: the groups that run it switch to the new level
+            status, _, body = await ask("PUT", "/control-programs", body=[at(60)], query=query())
+            assert status == 200, body
+            validate(body[0], "ControlProgramOne")
+            await until(lambda: all(v == (1, 60) for v in lamps()), "the lamps at 60 %", 20)
+            # what is used cannot go
+            status, _, body = await ask("DELETE", "/control-programs/night", query=query())
+            assert status == 422 and body[0]["key"] == "deletingResourceIsReferred", body
+            status, _, body = await ask("DELETE", "/calendars/city", query=query())
+            assert status == 422 and "road" in body[0]["description"], body
+            # the running calendar on another program, by PUT /calendars/{id}
+            status, _, body = await ask("PUT", "/calendars/city", query=query(), body={
+                "id": "city", "ownerCMS": CMS, "defaultProgram": "other"})
+            assert status == 200, body
+            validate(body, "Calendar")
+            await until(lambda: all(v == (1, 50) for v in lamps()), "the lamps at 50 %", 20)
+            assert (await ask("PUT", "/calendars/nope", query=query(), body={
+                "id": "nope", "ownerCMS": CMS, "defaultProgram": "other"}))[0] == 404
+            assert (await ask("PUT", "/calendars/city", query=query(), body={
+                "id": "town", "ownerCMS": CMS, "defaultProgram": "other"}))[0] == 400
+            # unused now: deleted, the body as it was
+            status, _, body = await ask("DELETE", "/calendars/spare", query=query())
+            assert status == 200 and body["id"] == "spare", body
+            validate(body, "Calendar")
+            status, _, body = await ask("DELETE", "/control-programs/night", query=query())
+            assert status == 200 and body["id"] == "night", body
+            assert (await ask("GET", "/control-programs/night"))[0] == 404
+            assert set(agent.talq.plans.programs) == {"other"}
+            assert set(agent.talq.plans.calendars) == {"city"}
+            assert all(v == (1, 50) for v in lamps())
+            status, _, got = await ask("GET", f"/devices/{light}/lampActuator/calendarID")
+            assert got["value"] == "city"
+    asyncio.run(scenario())

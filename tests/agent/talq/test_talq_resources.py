@@ -113,7 +113,8 @@ def test_refusals_are_talq_errors_never_server_errors(tmp_path, site_factory):
                 (ask("GET", "/device-classes/Nope"), 404, "resourceNotFound"),
                 (ask("GET", "/services/DataPackageService"), 404, "resourceNotFound"),
                 (ask("GET", "/bracket-types"), 404, "resourceNotFound"),   # optional, unsupported
-                (ask("DELETE", f"/devices/{GATEWAY}"), 404, "resourceNotFound"),
+                # a resynchronization (§5.1) needs its talqRequestId: nothing is removed
+                (ask("DELETE", f"/devices/{GATEWAY}"), 400, "parameterMissing"),
                 (ask("POST", "/devices", body=b"{not json"), 404, "resourceNotFound"),
                 (ask("POST", "/devices", body=b"x", headers={"content-encoding": "br"}), 415,
                  "headerValueNotValid"),

@@ -15,15 +15,19 @@ from tests.agent.talq.test_talq_plans import program
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance")
 # the operations Lentera implements (docs/talq.md), by schemathesis's "METHOD /path" names;
-# not DELETE /logger-configs/{address}: its first 200 would leave the GETs and the PUT only
-# 404s to check (test_talq_log_reports deletes one and checks the answer)
-IMPLEMENTED = (r"^(GET /(devices|device-classes|services)(/|$)"
+# not DELETE /logger-configs/{address} nor DELETE /calendars/{address}: their first 200
+# would leave the GETs and the PUTs only 404s to check (test_talq_log_reports and
+# test_talq_plans delete them and check the answers)
+IMPLEMENTED = (r"^(GET /(devices|device-classes|services)(/|$)|PATCH /devices(/|$)"
+               r"|DELETE /devices/\{deviceAddress\}$|(GET|PUT) /data-packages$"
                r"|GET /groups(/count|/\{groupAddress\})?$|POST /override-commands$"
                r"|POST /logger-configs$|(GET|PUT) /logger-configs/\{loggerAddress\}$"
                r"|GET /log-reports/(count|\{loggerAddress\})$"
                r"|(GET|POST) /(calendars|control-programs)$|GET /(calendars|control-programs)/count$"
                r"|GET /calendars/\{calendarAddress\}$"
-               r"|GET /control-programs/\{controlProgramAddress\}$|POST /assign-commands$)")
+               r"|GET /control-programs/\{controlProgramAddress\}$|POST /assign-commands$"
+               r"|PUT /(calendars|control-programs)$|PUT /calendars/\{calendarAddress\}$"
+               r"|(PUT|DELETE) /control-programs/\{controlProgramAddress\}$)")
 
 
 FAULTS = {"address": "faults", "ownerCMS": CMS,
@@ -81,7 +85,12 @@ def test_schemathesis_finds_no_failure_on_the_implemented_operations(tmp_path, s
     print(out[-3000:])
     assert code == 0, out[-6000:]
     summary = out[out.rfind("SUMMARY"):]
-    assert "Tested: 28" in summary                 # the 29 implemented, less that DELETE
+    assert "Tested: 40" in summary                 # the 42 implemented, less two DELETEs
     cases = re.search(r"(\d+) generated, (\d+) passed", summary)
     assert cases and cases[1] == cases[2] and int(cases[1]) > 100, summary
-    assert "returned only 404" not in out          # the real ids reached the 200 answers
+    # the real ids reached the 200 answers; but PATCH /devices has no path parameter, so
+    # every generated body names devices this gateway lacks: 404 "Device not found" (the
+    # OAS's), and test_talq_patch sends it real ones
+    only_404 = re.findall(r"returned only 404[^\n]*\n\n((?:  - [A-Z]+ \S+\n)+)", out)
+    assert {op.strip("- ") for block in only_404 for op in block.splitlines()} <= {
+        "PATCH /devices"}, only_404
