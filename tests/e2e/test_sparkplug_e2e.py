@@ -213,3 +213,20 @@ def test_a_dcmd_writes_dim_through_the_arbitration_when_enabled_and_bounded(
     assert "only switch (0/1) and dim (0..100) may be written" in log
     assert not host.errors, host.errors
     assert agent.terminate(timeout=8) == 0
+
+
+def test_an_idle_session_keeps_its_connection_with_pings(tmp_path, broker, site_factory,
+                                                         host_factory, agent_factory):
+    """Waiting for the primary host sends nothing but PINGREQs: the broker (1.5 x keepalive)
+    must not drop the node, or the host would see its will and a new bdSeq."""
+    site = site_factory(1)
+    host = host_factory(broker.port, online=False)
+    agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1,
+                                        extra=SPARKPLUG.replace("}\n", ", keepalive: 5s}\n")))
+    agent.wait_logged("sparkplug: connected")
+    time.sleep(10)                           # two keepalives with nothing to publish
+    host.set_online(True)
+    host.wait_for(lambda h: h.counts["NBIRTH"] >= 1, 15, "NBIRTH")
+    assert host.of_kind("NDEATH") == [] and bdseq(births(host)[0]) == 0
+    assert "no answer from the broker" not in agent.output()
+    assert agent.terminate(timeout=8) == 0
