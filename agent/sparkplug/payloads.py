@@ -40,6 +40,12 @@ class DeviceMetrics:
 
     def __init__(self, device_id: str, points, first_alias: int):
         self.device_id = device_id
+        names = [n.lower() for n in (*(m for m, _ in NODE_METRICS), *(p.name for p in points))]
+        if len(set(names)) < len(names):   # [tck-id-case-sensitivity-metric-names]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise PayloadError(f"device {device_id}: its profile has metric names that are "
+                               f"equal but for case ({', '.join(twice)}); a Sparkplug host may "
+                               "take them for one metric: rename one in the profile")
         self.metrics = {p.name: (first_alias + i, point_datatype(p), p)
                         for i, p in enumerate(points)}
         self.by_alias = {alias: name for name, (alias, _, _) in self.metrics.items()}
