@@ -148,7 +148,7 @@ def test_no_two_metric_names_of_a_device_match_in_lower_case():
     with `power` and `Power` is refused at start-up naming both."""
     from pathlib import Path
 
-    from agent.sparkplug.payloads import PayloadError
+    from drivers.errors import ConfigError
     folder = Path(__file__).resolve().parents[3] / "drivers" / "profiles"
     profiles = sorted(p.stem for p in folder.glob("*.yaml"))
     assert len(profiles) >= 4
@@ -156,5 +156,5 @@ def test_no_two_metric_names_of_a_device_match_in_lower_case():
     light = load_profile("streetlight-generic")
     twin = light.points[0].model_copy(update={"name": "Switch"})   # `switch` but for case
     clashing = type("P", (), {"points": [*light.points, twin]})()
-    with pytest.raises(PayloadError, match=r"equal but for case \(switch\)"):
+    with pytest.raises(ConfigError, match=r"equal but for case \(switch\)"):
         build_models({"L-1": Device(clashing)})
