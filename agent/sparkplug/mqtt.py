@@ -152,8 +152,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         for future in (self.connack, *self.waiting.values()):
-            if not future.done():
-                future.set_exception(ConnectionError("connection lost"))
+            future.cancel()                  # cancelled: the connection went before the answer
         self.waiting.clear()
         self.on_lost()
 

@@ -56,7 +56,10 @@ class Session:
                                        node.topics.ndeath, payloads.ndeath(node.wall_ms(),
                                                                            self.bdseq),
                                        mq.username, mq.password))
-                rc = await conn.connack
+                await asyncio.wait([conn.connack])
+                if conn.connack.cancelled():
+                    raise ConnectionError("the broker closed the connection before CONNACK")
+                rc = conn.connack.result()
         except (OSError, TimeoutError, ConnectionError) as exc:
             log.warning("sparkplug: cannot connect to %s: %s", node.url, exc or "timed out")
             self.ended.set()
@@ -112,7 +115,7 @@ class Session:
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             ended.cancel()
-        if not future.done() or future.exception() is not None:
+        if not future.done() or future.cancelled():
             self.ended.set()
             return False
         return True
@@ -129,11 +132,7 @@ class Session:
             death = payloads.ndeath(self.node.wall_ms(), self.bdseq)
             acked = conn.request(lambda mid: mqtt.publish(self.node.topics.ndeath.encode(),
                                                           death, mid))
-            try:
-                async with asyncio.timeout(0.5):
-                    await acked
-            except (TimeoutError, ConnectionError):
-                pass
+            await asyncio.wait([acked], timeout=0.5)
         if conn.open:
             conn.send(mqtt.DISCONNECT)
             conn._flush()

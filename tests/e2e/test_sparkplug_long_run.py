@@ -13,6 +13,7 @@ its time; the 300 s run is recorded in docs/sparkplug.md). The file is on its ow
 """
 
 import os
+import threading
 import time
 
 from tests.support.gateway_files import write_gateway
@@ -20,7 +21,7 @@ from tests.support.sparkplug_host import HostPeer
 
 LIGHTS = 50
 POLL_S = 1.0
-TIMEOUT_S = 0.5          # timeout_ms, and the bus retries once
+TIMEOUT_S = 0.3          # timeout_ms (write_gateway's), and the bus retries once
 MATCH_S = 3.0            # a poll with its retry, on a loaded machine
 OUTAGE_S = float(os.environ.get("LENTERA_SPB_OUTAGE_S", "120"))
 SPARKPLUG = "sparkplug: {enabled: true, group_id: city, primary_host_id: scada, " \
@@ -45,6 +46,43 @@ class ServedReads:
 
     def total(self) -> int:
         return sum(len(r) for r in self.reads.values())
+
+
+class BrokerConnections:
+    """How many TCP connections the agent has open to the broker, sampled every 0.1 s from
+    /proc: the JSON uplink's and the edge node's, never two of the node's at once
+    [tck-id-operational-behavior-primary-application-state-with-multiple-servers-single-server]."""
+
+    def __init__(self, port: int):
+        self.port, self.pid, self.most = port, None, 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def count(self) -> int:
+        try:
+            fds = os.listdir(f"/proc/{self.pid}/fd")
+            inodes = {os.readlink(f"/proc/{self.pid}/fd/{fd}")[8:-1] for fd in fds}
+        except (OSError, TypeError):
+            return 0                         # between the SIGKILL and the restart
+        n = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    cols = line.split()
+                    if cols[3] == "01" and int(cols[2].rsplit(":", 1)[1], 16) == self.port \
+                            and cols[9] in inodes:
+                        n += 1
+        return n
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.1):
+            self.most = max(self.most, self.count())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self.thread.join(2)
+        return self.most
 
 
 def ndeaths(host):
@@ -98,8 +136,9 @@ def test_fifty_lights_through_restarts_a_sigkill_an_outage_and_a_rebirth(
 def _run(tmp_path, broker, site, served, host, agent_factory):
     config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, LIGHTS,
                            extra=SPARKPLUG)
-    config.write_text(config.read_text().replace("timeout_ms: 300", "timeout_ms: 500"))
     agent = agent_factory(config)
+    conns = BrokerConnections(broker.port)
+    conns.pid = agent.proc.pid
     host.wait_for(lambda h: h.counts["DBIRTH"] >= LIGHTS, 40, "fifty DBIRTHs")
     data_flows(host, "data from fifty lights")
 
@@ -140,6 +179,7 @@ def _run(tmp_path, broker, site, served, host, agent_factory):
     assert bdseq(ndeaths(host)[-1]) == bd
     seen = births(host)
     agent = agent_factory(config)
+    conns.pid = agent.proc.pid
     host.wait_for(lambda h: births(h) > seen, 40, "NBIRTH after the restart")
     assert host.bdseq == (bd + 1) % 256, "bdSeq not carried over the SIGKILL"
     data_flows(host, "data after the restart")
@@ -155,6 +195,7 @@ def _run(tmp_path, broker, site, served, host, agent_factory):
     stop_serving = time.time()
     quiet_for(host, 3, 30)
     assert agent.terminate(timeout=10) == 0
+    assert conns.stop() == 2, "the agent had other than its two broker connections at once"
     _count(host, served, killed_at, stop_serving)
 
 
@@ -191,10 +232,14 @@ def _match(reads: list, arrived: list, killed_at: float, stop_serving: float):
 
     A reading is stamped as its poll starts, so the read it holds was served within
     MATCH_S after its timestamp. Returns (reads that must have arrived and did not,
-    arrivals no read explains). A read equal to the one before it may be missing (report by
-    exception), and so may one served in the second before the SIGKILL (not yet committed).
+    arrivals no read explains). These may be missing: a read equal to the one before it
+    (report by exception); one served in the second before the SIGKILL (not yet committed to
+    the outbox) or before the site stopped (its answer cancelled); and all but one of reads
+    less than 1.5 timeouts apart - a try the agent gave up on (a timeout on a loaded
+    machine, though the simulator answered it) and its retry hold one reading.
     """
     missed, spare, j, previous = [], [], 0, None
+    matched = []
     for at, values in reads:
         changed, previous = values != previous, values
         while j < len(arrived) and arrived[j] < (at - MATCH_S) * 1000:
@@ -202,6 +247,16 @@ def _match(reads: list, arrived: list, killed_at: float, stop_serving: float):
             j += 1
         if j < len(arrived) and arrived[j] <= (at + 0.05) * 1000:
             j += 1
-        elif changed and at < stop_serving and not killed_at - 1.0 <= at <= killed_at + 0.1:
-            missed.append(at)
+            matched.append(True)
+        else:
+            matched.append(False)
+            if changed and at < stop_serving - 1.0 \
+                    and not killed_at - 1.0 <= at <= killed_at + 0.1:
+                missed.append(at)
+    near = 1.5 * TIMEOUT_S
+    times = [at for at, _ in reads]
+    for k, at in enumerate(times):
+        if at in missed and any(matched[i] for i in (k - 1, k + 1) if 0 <= i < len(times)
+                                and abs(times[i] - at) < near):
+            missed.remove(at)
     return missed, spare + arrived[j:]
