@@ -12,7 +12,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field,
                       field_validator, model_validator)
 
 from agent.config.console import ConsoleConfig, ControlConfig, MetricsConfig
-from agent.config.sparkplug import SparkplugConfig
+from agent.config.sparkplug import SparkplugConfig, case_clash
 from agent.config.talq import TalqConfig
 from agent.config.cross import cross_problems
 from agent.config.topics import check_level, check_prefix
@@ -258,6 +258,15 @@ class GatewayConfig(Strict):
             for i, member in enumerate(members):
                 if member not in ids:
                     raise PathError(("groups", name, i), f"unknown device {member!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _sparkplug_ids(self):
+        clash = case_clash([d.id for d in self.devices]) if self.sparkplug.enabled else None
+        if clash:
+            raise PathError(("devices", clash[0], "id"), f"{clash[1]!r} differs from device "
+                            f"{clash[2]!r} only in case: Sparkplug hosts may take them for one "
+                            "device (Sparkplug 3.0 chapter 5); rename one")
         return self
 
     @model_validator(mode="after")

@@ -24,6 +24,17 @@ def check_sparkplug_id(value: str | None) -> str | None:
     return value
 
 
+def case_clash(device_ids: list[str]) -> tuple[int, str, str] | None:
+    """(index, id, the earlier id) of the first device id equal to an earlier one but for case:
+    Sparkplug ids SHOULD NOT match in lower case [tck-id-case-sensitivity-sparkplug-ids]."""
+    seen: dict[str, str] = {}
+    for i, device_id in enumerate(device_ids):
+        earlier = seen.setdefault(device_id.lower(), device_id)
+        if earlier != device_id:
+            return i, device_id, earlier
+    return None
+
+
 class SparkplugConfig(BaseModel):
     """Off unless `enabled`; the broker defaults to the uplink's (its TLS and credentials too)."""
 

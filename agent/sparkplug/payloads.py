@@ -9,7 +9,7 @@ and stable while the config is: node metrics first, then each device's points in
 from google.protobuf.message import DecodeError
 
 from agent.sparkplug import sparkplug_b_pb2 as pb
-from drivers.errors import LenteraError
+from drivers.errors import ConfigError, LenteraError
 
 REBIRTH = "Node Control/Rebirth"
 REBOOT = "Node Control/Reboot"
@@ -40,6 +40,12 @@ class DeviceMetrics:
 
     def __init__(self, device_id: str, points, first_alias: int):
         self.device_id = device_id
+        names = [n.lower() for n in (*(m for m, _ in NODE_METRICS), *(p.name for p in points))]
+        if len(set(names)) < len(names):   # [tck-id-case-sensitivity-metric-names]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ConfigError(f"device {device_id}", f"its profile has metric names equal but "
+                              f"for case ({', '.join(twice)}); a Sparkplug host may take them "
+                              "for one metric: rename one in the profile")
         self.metrics = {p.name: (first_alias + i, point_datatype(p), p)
                         for i, p in enumerate(points)}
         self.by_alias = {alias: name for name, (alias, _, _) in self.metrics.items()}

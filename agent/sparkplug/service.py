@@ -110,7 +110,7 @@ class EdgeNode:
         return []
 
     def on_message(self, session: Session, topic: str, data: bytes) -> None:
-        """STATE, NCMD or DCMD (from paho's thread, on the loop)."""
+        """STATE, NCMD or DCMD, as the session reads it."""
         if session is not self.session:
             return                           # a message of a session already closed
         if self.cfg.primary_host_id and topic == state_topic(self.cfg.primary_host_id):
@@ -135,9 +135,11 @@ class EdgeNode:
             session = self.session = Session(self, bdseq)
             self.sessions += 1
             try:
-                session.client.connect_async(self.host, self.port,
-                                             keepalive=int(self.cfg.keepalive))
-                session.client.loop_start()
+                # online is learnt anew in every session, before its SUBSCRIBE: the STATE
+                # retained on this broker now, or the next one
+                # [tck-id-message-flow-edge-node-birth-publish-phid-wait]
+                self.hoststate.online = False
+                session.start()
                 leaving = await self._session(session)
                 if leaving:
                     backoff.reset()
@@ -173,9 +175,6 @@ class EdgeNode:
         log.info("sparkplug: connected to %s as %s (bdSeq %d)", self.url, self.topics.nbirth,
                  session.bdseq)
         self.edge.publish = session.publish
-        # online is learnt anew in every session: the STATE retained on this broker now, or
-        # the next one [tck-id-message-flow-edge-node-birth-publish-phid-wait]
-        self.hoststate.online = False
         while True:
             if not await self._host_online(session):
                 return False

@@ -1,11 +1,15 @@
 """Sparkplug B edge node end to end: simulator -> agent -> mosquitto -> a host peer that decodes
 with its own copy of Tahu's proto and checks every message (tests/support/sparkplug_host.py)."""
 
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.support.gateway_files import write_gateway
+from tests.support.broker import Broker, free_port
+from tests.support.gateway_files import make_certs, write_gateway
 from tests.support.sparkplug_host import HostPeer, Payload
 
 SPARKPLUG = "sparkplug: {enabled: true, group_id: city, primary_host_id: scada, " \
@@ -213,3 +217,47 @@ def test_a_dcmd_writes_dim_through_the_arbitration_when_enabled_and_bounded(
     assert "only switch (0/1) and dim (0..100) may be written" in log
     assert not host.errors, host.errors
     assert agent.terminate(timeout=8) == 0
+
+
+def test_an_idle_session_keeps_its_connection_with_pings(tmp_path, broker, site_factory,
+                                                         host_factory, agent_factory):
+    """Waiting for the primary host sends nothing but PINGREQs: the broker (1.5 x keepalive)
+    must not drop the node, or the host would see its will and a new bdSeq."""
+    site = site_factory(1)
+    host = host_factory(broker.port, online=False)
+    agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 1,
+                                        extra=SPARKPLUG.replace("}\n", ", keepalive: 5s}\n")))
+    agent.wait_logged("sparkplug: connected")
+    time.sleep(10)                           # two keepalives with nothing to publish
+    host.set_online(True)
+    host.wait_for(lambda h: h.counts["NBIRTH"] >= 1, 15, "NBIRTH")
+    assert host.of_kind("NDEATH") == [] and bdseq(births(host)[0]) == 0
+    assert "no answer from the broker" not in agent.output()
+    assert agent.terminate(timeout=8) == 0
+
+
+def test_the_node_connects_over_tls_with_the_uplinks_ca(tmp_path, site_factory, host_factory,
+                                                        agent_factory):
+    folder = Path(tempfile.mkdtemp(prefix="lentera-certs-"))   # not under tmp_path (0700):
+    folder.chmod(0o755)                      # mosquitto as root drops to its own user
+    certs = make_certs(folder)
+    for name in certs.values():
+        Path(name).chmod(0o644)
+    tls_port = free_port()
+    broker = Broker(extra_conf=f"listener {tls_port} 127.0.0.1\ncafile {certs['ca.crt']}\n"
+                               f"certfile {certs['server.crt']}\nkeyfile {certs['server.key']}\n"
+                               "tls_version tlsv1.2\n").start()
+    try:
+        site = site_factory(2)
+        host = host_factory(broker.port)     # the host on the plain listener
+        agent = agent_factory(write_gateway(
+            tmp_path / "gw.yaml", f"mqtts://127.0.0.1:{tls_port}", site.port, 2,
+            mqtt=f'tls: {{ca_file: "{certs["ca.crt"]}"}}', extra=SPARKPLUG))
+        host.wait_for(lambda h: h.counts["DBIRTH"] >= 2 and h.counts["DDATA"] >= 2, 20,
+                      "births and data over TLS")
+        assert "sparkplug: connected to mqtts://" in agent.output()
+        assert not host.errors, host.errors
+        assert agent.terminate(timeout=8) == 0
+    finally:
+        broker.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -55,6 +55,8 @@ class HostPeer:
         self.device_aliases: dict[str, set] = {}
         self.devices_born: set = set()
         self.history: set = set()            # (device, reading ts) seen as historical
+        self.arrived: dict = {}              # (device, reading ts) -> [(NBIRTH no., historical)]
+        self.born_with: set = set()          # (device, reading ts) a DBIRTH's values are of
         self.counts = {k: 0 for k in ("NBIRTH", "NDEATH", "DBIRTH", "DDATA", "DDEATH",
                                       "NDATA", "historical", "while_offline")}
         self._cond = threading.Condition()
@@ -185,6 +187,8 @@ class HostPeer:
             mine.add(m.alias)
         self.device_aliases[device] = mine
         self.devices_born.add(device)
+        if any(not m.is_null for m in payload.metrics):
+            self.born_with.update((device, m.timestamp) for m in payload.metrics)
 
     def _ddata(self, device, payload) -> None:
         if device not in self.devices_born:
@@ -195,6 +199,13 @@ class HostPeer:
             if m.is_historical:
                 self.counts["historical"] += 1
                 self.history.add((device, m.timestamp))
+        for key, historical in {(device, m.timestamp): m.is_historical
+                                for m in payload.metrics}.items():
+            self.arrived.setdefault(key, []).append((self.counts["NBIRTH"], historical))
+
+    def readings(self, device: str) -> set:
+        """The reading timestamps of device that reached this host (DDATA or a DBIRTH's values)."""
+        return {ts for d, ts in (*self.arrived, *self.born_with) if d == device}
 
     def wait_for(self, predicate, timeout: float, what: str):
         """Wait until predicate(self) is truthy (checked on every message)."""

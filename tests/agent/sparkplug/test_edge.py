@@ -141,3 +141,20 @@ def test_live_metrics_are_in_chronological_order_in_births_and_data(edge):
             assert stamps == sorted(stamps), (topic, stamps)
             checked += 1
     assert checked >= 20
+
+
+def test_no_two_metric_names_of_a_device_match_in_lower_case():
+    """[tck-id-case-sensitivity-metric-names]: every shipped profile passes, and a profile
+    with `power` and `Power` is refused at start-up naming both."""
+    from pathlib import Path
+
+    from drivers.errors import ConfigError
+    folder = Path(__file__).resolve().parents[3] / "drivers" / "profiles"
+    profiles = sorted(p.stem for p in folder.glob("*.yaml"))
+    assert len(profiles) >= 4
+    build_models({name: Device(load_profile(name)) for name in profiles})
+    light = load_profile("streetlight-generic")
+    twin = light.points[0].model_copy(update={"name": "Switch"})   # `switch` but for case
+    clashing = type("P", (), {"points": [*light.points, twin]})()
+    with pytest.raises(ConfigError, match=r"equal but for case \(switch\)"):
+        build_models({"L-1": Device(clashing)})
