@@ -3,6 +3,8 @@ not retry in lock-step after a broker restart."""
 
 import random
 
+MAX_DOUBLINGS = 30        # far past any sane `high`: 2**30 x the shortest delay
+
 
 class Backoff:
     """Jittered exponential back-off: attempt n waits min*2^n (capped) times 0.5..1."""
@@ -15,7 +17,9 @@ class Backoff:
 
     def next(self) -> float:
         """The delay before the next attempt."""
-        base = min(self.high, self.low * 2 ** self.attempt)
+        # capped exponent: after ~1,000 refused CONNACKs (51 min at 1-4 s) 2**n overflowed a
+        # float in paho's thread, which then died and never reconnected
+        base = min(self.high, self.low * 2 ** min(self.attempt, MAX_DOUBLINGS))
         self.attempt += 1
         return max(self.low / 2, base * (0.5 + self.rand() / 2))
 

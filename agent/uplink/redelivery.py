@@ -18,6 +18,8 @@ reused (`sent()` returns one), and a re-send carries its message's id to the new
 
 import logging
 
+from agent.uplink.backoff import MAX_DOUBLINGS
+
 log = logging.getLogger(__name__)
 
 NO_MATCHING_SUBSCRIBERS = 16
@@ -42,6 +44,7 @@ class Redelivery:
         self.next_id = 0
         self.tries = 0                       # re-send rounds since one was last delivered
         self.timer = None
+        self.stopped = False                 # shutting down: park, never re-send
         self.not_delivered = 0               # PUBACKs that said "not delivered", counted
         self._logged: set[int] = set()
 
@@ -65,21 +68,25 @@ class Redelivery:
         self.not_delivered += 1
         self._log(reason_code)
         self.parked.append(entry)
-        if self.timer is None:
-            delay = min(self.high, self.low * 2 ** self.tries)
-            self.timer = self.loop.call_later(delay, self._resend)
+        if self.timer is None and not self.stopped:
+            self.timer = self.loop.call_later(self._pause(), self._resend)
         return None
+
+    def _pause(self) -> float:
+        # capped exponent: one message refused for ~17 h of 60 s rounds overflowed 2**tries
+        return min(self.high, self.low * 2 ** min(self.tries, MAX_DOUBLINGS))
 
     def _resend(self) -> None:
         self.timer = None
+        if self.stopped:
+            return
         self.tries += 1
         parked, self.parked = self.parked, []
         for i, (msg_id, topic, payload, qos, tries) in enumerate(parked):
             mid = self.send(topic, payload, qos)
             if mid is None:                  # paho's queue is full: the rest wait a round
                 self.parked = parked[i:]
-                self.timer = self.loop.call_later(min(self.high, self.low * 2 ** self.tries),
-                                                  self._resend)
+                self.timer = self.loop.call_later(self._pause(), self._resend)
                 return
             self.inflight[mid] = (msg_id, topic, payload, qos, tries + 1)
 
@@ -100,6 +107,7 @@ class Redelivery:
 
     def cancel(self) -> None:
         """Stop re-sending (the uplink is shutting down); the rows stay in the outbox."""
+        self.stopped = True
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None

@@ -96,3 +96,32 @@ def test_ids_survive_paho_reusing_a_mid_and_the_pace_doubles_to_its_cap():
         assert r.puback(99, SUCCESS) is None               # a status message: not ours
         r.cancel()
     asyncio.run(main())
+
+
+def test_a_message_refused_for_days_keeps_being_paced_and_none_after_the_stop():
+    """Before: the pause was low * 2**tries uncapped, so after 1,024 rounds (~17 h at 60 s)
+    every refused PUBACK raised OverflowError in the ack drain; and a PUBACK drained after
+    stop() armed a new re-send on a client shutting down."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        mids = iter(range(100, 10_000))
+        r = Redelivery(loop, lambda topic, payload, qos: next(mids), low=1.0, high=60.0,
+                       where="city/lighting/gw")
+        r.sent(5, "t", "a", 1)
+        r.tries = 2000                                      # refused round after round
+        assert r.puback(5, NOT_AUTHORIZED) is None
+        assert abs(r.timer.when() - loop.time() - 60.0) < 1.0
+        r._resend()
+        r.cancel()
+        assert r.puback(100, NO_SUBSCRIBERS) is None        # drained during the stop
+        assert r.timer is None and r.parked                 # parked; the outbox keeps it
+    asyncio.run(main())
+
+
+def test_the_reconnect_back_off_survives_a_broker_refusing_for_hours():
+    """Before: 2**attempt overflowed at attempt 1,024 (51 min of refused CONNACKs at 1-4 s),
+    in paho's thread, which died: the gateway never reconnected once the broker was fixed."""
+    from agent.uplink.backoff import Backoff
+    b = Backoff(1.0, 4.0, rand=lambda: 1.0)
+    delays = [b.next() for _ in range(5000)]
+    assert delays[:3] == [1.0, 2.0, 4.0] and max(delays) == 4.0
