@@ -89,16 +89,15 @@ def audit():
               help="An audit log file (instead of the config's console.audit).")
 def audit_verify(config_file, log_file):
     """Check that no line of the audit log was changed, removed or reordered."""
-    from agent.store.audit import files, verify
+    from agent.store.audit import verify
     if log_file is None:
         if config_file is None:
             raise click.UsageError("give -c CONFIG or --file AUDIT_LOG")
         log_file = _config(config_file).console.audit
-    from agent.store.audithead import paths
     try:
         # fresh: no log, no rotated log, no head (a log with lines and no head is an anchor
         # missing, which verify names, even when head and key were deleted together)
-        if not files(log_file) and not paths(log_file)[0].exists():
+        if _never_written(log_file):
             click.echo(f"audit log {log_file}: no actions recorded yet (nobody has logged in "
                        "to the console or acted from it)")
             return
@@ -181,3 +180,11 @@ def status(config_file, state):
         click.echo(f"agent: {exc.message}", err=True)   # commissioned, service not running
         return
     click.echo("\n".join(status_lines(answer["status"])))
+
+
+def _never_written(log_file) -> bool:
+    """No trace of an audit log: no log, no rotated file of any number, no head (the key is
+    made at the console's start, before any action). Anything left is verified, gaps named."""
+    from agent.store.audit import files
+    from agent.store.audithead import paths
+    return not (files(log_file) or paths(log_file)[0].exists())

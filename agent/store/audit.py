@@ -59,11 +59,14 @@ def _parse(raw: bytes):
 def files(path: str | Path, keep: int | None = None) -> list[Path]:
     """The log's files, oldest first: the rotated ones (path.N ... path.1), then path."""
     path = Path(path)
-    rotated = []
-    n = 1
-    while (keep is None or n <= keep) and path.with_name(f"{path.name}.{n}").exists():
-        rotated.append(path.with_name(f"{path.name}.{n}"))
-        n += 1
+    if keep is None:      # verify: every numbered file, so a missing .1 cannot hide .2
+        suffixes = (f.name[len(path.name) + 1:] for f in path.parent.glob(path.name + ".*"))
+        numbers = sorted(int(x) for x in suffixes if x.isdigit())
+    else:                 # the writer: the files its rotation keeps
+        numbers = []
+        while len(numbers) < keep and path.with_name(f"{path.name}.{len(numbers) + 1}").exists():
+            numbers.append(len(numbers) + 1)
+    rotated = [path.with_name(f"{path.name}.{n}") for n in numbers]
     return rotated[::-1] + ([path] if path.exists() else [])
 
 

@@ -269,3 +269,18 @@ def test_head_and_key_deleted_together_are_an_anchor_missing_not_a_fresh_install
     result = CliRunner().invoke(audit_verify, ["--file", str(path)])
     assert result.exit_code == 1 and "anchor missing" in result.output, result.output
     assert "no actions recorded yet" not in result.output
+
+
+def test_only_older_rotated_files_left_is_never_a_fresh_install(tmp_path):
+    """Before (review): the check for a fresh log stopped at the first missing rotated file, so
+    with audit.log, .1 and the head deleted, .2 left gave "no actions recorded yet"."""
+    from click.testing import CliRunner
+    from agent.cli.console import audit_verify
+    path = tmp_path / "a.log"
+    _rotating(path, 12)
+    assert (tmp_path / "a.log.2").exists()
+    for name in ("a.log", "a.log.1", "a.log.head"):
+        (tmp_path / name).unlink()
+    result = CliRunner().invoke(audit_verify, ["--file", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "no actions recorded yet" not in result.output
