@@ -32,6 +32,7 @@ class CommandLink:
         self.published: dict[str, int] = {}      # command id -> PUBACK epoch ms
         self.unheard: dict[str, str] = {}        # command id -> the PUBACK's reason
         self._mids: dict[int, str] = {}
+        self._gateway_of: dict[str, str] = {}    # command id -> the gateway it went to
         self._changed = asyncio.Event()
         self._connected = self._loop.create_future()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -76,6 +77,7 @@ class CommandLink:
             info = self._client.publish(f"{self.prefix}/{c['gateway']}/cmd", c["envelope"],
                                         qos=1)
             self._mids[info.mid] = c["id"]
+            self._gateway_of[c["id"]] = c["gateway"]
 
     async def wait(self, ids: set[str], timeout: float) -> None:
         """Until every id has its ack (or its PUBACK said nobody heard it), or the timeout."""
@@ -99,7 +101,7 @@ class CommandLink:
         self._call(self._puback, mid, reason_code, int(time.time() * 1000))
 
     def _on_message(self, client, userdata, message):
-        self._call(self._ack, message.payload)
+        self._call(self._ack, message.topic, message.payload)
 
     # -- the loop -----------------------------------------------------------------------
     def _puback(self, mid, reason_code, at_ms):
@@ -112,11 +114,16 @@ class CommandLink:
             self.published[command_id] = at_ms
         self._changed.set()
 
-    def _ack(self, payload: bytes):
+    def _ack(self, topic: str, payload: bytes):
         try:
             ack = json.loads(payload)
         except ValueError:
             return                               # not an ack of ours; the ingest counts it
-        if isinstance(ack, dict) and isinstance(ack.get("id"), str):
-            self.acks.setdefault(ack["id"], ack)  # the first ack is the authoritative one
-            self._changed.set()
+        if not (isinstance(ack, dict) and isinstance(ack.get("id"), str)):
+            return
+        # only the gateway a command went to can answer it: another gateway's ack topic
+        # naming its id (a bug, or a gateway not ours) must not mark it done
+        if topic != f"{self.prefix}/{self._gateway_of.get(ack['id'])}/ack":
+            return
+        self.acks.setdefault(ack["id"], ack)      # the first ack is the authoritative one
+        self._changed.set()

@@ -36,22 +36,29 @@ async def run(dsn: str, broker: str, prefix: str, address: dict, kind: str, fiel
         finally:
             link.close()
         acks = {i: a for i, a in link.acks.items() if i in ids}
+        outcome = _outcome(commands, acks, link.unheard, timeout_s)
         await record_outcome(conn, {i: ms for i, ms in link.published.items() if i in ids},
-                             acks)
+                             acks, {i: o["reason"] for i, o in outcome.items()
+                                    if o["result"] == "not_delivered"})
     finally:
         await conn.close()
+    return batch, commands, outcome
+
+
+def _outcome(commands, acks, unheard, timeout_s) -> dict:
+    """Each command's result as the operator reads it."""
     outcome = {}
     for c in commands:
         ack = acks.get(c["id"])
         if ack is not None:
             outcome[c["id"]] = {"result": str(ack.get("result")), "reason": ack.get("reason")}
-        elif c["id"] in link.unheard:
+        elif c["id"] in unheard:
             outcome[c["id"]] = {"result": "not_delivered", "reason":
-                                f"the broker's PUBACK said {link.unheard[c['id']]}: gateway "
+                                f"the broker's PUBACK said {unheard[c['id']]}: gateway "
                                 f"{c['gateway']} has no session subscribed to its cmd topic"}
         else:
             outcome[c["id"]] = {"result": "no_ack", "reason":
                                 f"no ack from gateway {c['gateway']} within {timeout_s:g} s "
                                 "(offline? its status says); a late ack is kept, see the view "
                                 "command_status"}
-    return batch, commands, outcome
+    return outcome

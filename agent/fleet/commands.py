@@ -140,8 +140,14 @@ async def record_sent(conn: asyncpg.Connection, batch: str, commands: list[dict]
           c["sig"], _ts(c["issued_at"]), _ts(c["expires_at"])) for c in commands])
 
 
-async def record_outcome(conn: asyncpg.Connection, published: dict, acks: dict) -> None:
-    """published: id -> PUBACK epoch ms; acks: id -> the ack (a dict from the gateway)."""
+async def record_outcome(conn: asyncpg.Connection, published: dict, acks: dict,
+                         not_delivered: dict | None = None) -> None:
+    """published: id -> PUBACK epoch ms; acks: id -> the ack (a dict from the gateway);
+    not_delivered: id -> why the broker said nobody heard it (no ack will ever come)."""
+    await conn.executemany(
+        "UPDATE commands SET result = 'not_delivered', reason = $2 "
+        "WHERE id = $1 AND result IS NULL",
+        [(i, why) for i, why in (not_delivered or {}).items() if i not in acks])
     await conn.executemany("UPDATE commands SET published_at = $2 WHERE id = $1",
                            [(i, _ts(ms)) for i, ms in published.items()])
     await conn.executemany(

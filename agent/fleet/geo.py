@@ -111,7 +111,9 @@ def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
         fields["kind"] = seen["kind"]
     if "limit" in seen:
         text = seen["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        # ASCII digits, bounded length: str.isdigit() takes "²" (int() then raised: a 500)
+        if not (text.isascii() and text.isdigit() and len(text) <= 7) \
+                or not 1 <= int(text) <= MAX_LIMIT:
             raise QueryError("limit", f"a whole number 1..{MAX_LIMIT}")
         fields["limit"] = int(text)
     return Query(**fields)

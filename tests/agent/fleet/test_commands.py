@@ -90,8 +90,9 @@ def test_a_wrong_key_is_refused_an_unknown_gateway_unheard_and_a_silent_one_time
     rows = query(city["dsn"], "SELECT gateway_id, result, reason, published_at FROM commands "
                  "ORDER BY issued_at")
     assert [(r["gateway_id"], r["result"], r["published_at"] is not None) for r in rows] == [
-        (GW, "refused", True), ("gw-gone", None, False), (GW, None, True)]
+        (GW, "refused", True), ("gw-gone", "not_delivered", False), (GW, None, True)]
     assert rows[0]["reason"].startswith("signature")
+    assert "PUBACK said" in rows[1]["reason"]      # recorded, not left NULL for ever (review)
 
 
 def test_addresses_that_find_nothing_are_named(city):

@@ -89,6 +89,8 @@ def test_both_geojson_endpoints_answer_rfc7946(fleet_dsn):
     ("/api/lights.geojson", {"limit": "0"}, 400, "limit"),
     ("/api/lights.geojson", {"limit": "1e9"}, 400, "limit"),
     ("/api/lights.geojson", {"limit": "9999999"}, 400, "limit"),
+    ("/api/lights.geojson", {"limit": "\u00b2"}, 400, "limit"),     # isdigit(), not int(): a 500
+    ("/api/lights.geojson", {"limit": "1" * 5000}, 400, "limit"),
     ("/api/lights.geojson", {"group": ""}, 400, "group"),
     ("/api/lights.geojson", {"group": "g" * 129}, 400, "group"),
     ("/api/lights.geojson", {"office": "a\x00b"}, 400, "office"),
