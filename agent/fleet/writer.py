@@ -117,25 +117,38 @@ class BatchWriter:
             [r.gateway for r in rows], [r.device for r in rows], [r.seq for r in rows],
             [_time(r.ts) for r in rows], [r.kind for r in rows], [r.state for r in rows],
             [r.body for r in rows])
-        for r in sorted((r for r in rows if r.kind in FAULT_KINDS), key=lambda r: r.seq):
-            await self._fault(r)
+        touched = {(r.gateway, r.device, r.kind) for r in rows if r.kind in FAULT_KINDS
+                   and r.state in ("raised", "cleared")}
+        for key in sorted(touched):
+            await self._fault(*key)
 
-    async def _fault(self, r: Event) -> None:
-        """raised opens a fault (once), cleared closes it and resolves its complaints."""
-        if r.state == "raised":
+    async def _fault(self, gateway: str, device: str, kind: str) -> None:
+        """A fault follows its newest event by the gateway's seq, not by arrival: a message
+        the broker did not deliver is sent again later, so a raised can land after its
+        cleared (it must not reopen the fault) and a cleared after the next raised (it must
+        not close that one). raised opens the fault (once); cleared closes it and resolves
+        its complaints."""
+        newest = await self.conn.fetchrow(
+            "SELECT seq, ts, state, body FROM events WHERE gateway_id = $1 AND device_id = $2 "
+            "AND kind = $3 AND state IN ('raised', 'cleared') ORDER BY seq DESC LIMIT 1",
+            gateway, device, kind)
+        if newest is None:
+            return
+        if newest["state"] == "raised":
             await self.conn.execute(
                 "INSERT INTO faults (gateway_id, device_id, kind, raised_ts, raised_seq, "
                 "evidence) VALUES ($1, $2, $3, $4, $5, ($6::jsonb)->'evidence') "
                 "ON CONFLICT (gateway_id, device_id, kind) WHERE cleared_ts IS NULL "
-                "DO NOTHING", r.gateway, r.device, r.kind, _time(r.ts), r.seq, r.body)
-        elif r.state == "cleared":
+                "DO NOTHING", gateway, device, kind, newest["ts"], newest["seq"],
+                newest["body"])
+        else:
             await self.conn.execute(
                 "WITH closed AS (UPDATE faults SET cleared_ts = $4, cleared_seq = $5 "
                 "WHERE gateway_id = $1 AND device_id = $2 AND kind = $3 AND cleared_ts IS NULL "
-                "RETURNING id) UPDATE complaints SET resolved_at = $4, resolution = "
-                "'fault ' || $3 || ' cleared by telemetry (seq ' || $5::text || ')' "
+                "AND raised_seq < $5 RETURNING id) UPDATE complaints SET resolved_at = $4, "
+                "resolution = 'fault ' || $3 || ' cleared by telemetry (seq ' || $5::text || ')' "
                 "WHERE fault_id IN (SELECT id FROM closed) AND resolved_at IS NULL",
-                r.gateway, r.device, r.kind, _time(r.ts), r.seq)
+                gateway, device, kind, newest["ts"], newest["seq"])
 
     async def _acks(self, rows: list[Ack]) -> None:
         if rows:

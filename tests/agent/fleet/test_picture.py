@@ -156,3 +156,23 @@ def test_energy_per_night_per_group_counts_steps_and_never_a_meter_reset(fleet_d
                  date(2026, 12, 2), "south")
     assert south == [{"group": "south", "night": "2026-12-02", "lights": 1,
                       "energy_wh": 390}]
+
+
+def test_a_fault_message_sent_again_late_neither_reopens_nor_closes_the_wrong_fault(fleet_dsn):
+    """Before (review): a raised re-sent after reason 16 landed after its cleared and opened a
+    fault that never closed; a late cleared closed the next fault, raised after it."""
+    lights = grid(2, 1, gateways=1)
+    m = Messages()
+    t = NOW - timedelta(hours=2)
+    raised1 = m.fault("gw-00", "L-000-000", "lampFailure", t)
+    cleared1 = m.fault("gw-00", "L-000-000", "lampFailure", t + timedelta(minutes=5), "cleared")
+    feed(fleet_dsn, [cleared1], lights)
+    feed(fleet_dsn, [raised1])                         # the re-sent raised, after its cleared
+    raised2 = m.fault("gw-00", "L-001-000", "cycling", t + timedelta(minutes=10))
+    cleared2 = m.fault("gw-00", "L-001-000", "cycling", t + timedelta(minutes=15), "cleared")
+    raised3 = m.fault("gw-00", "L-001-000", "cycling", t + timedelta(minutes=20))
+    feed(fleet_dsn, [raised2, raised3])
+    feed(fleet_dsn, [cleared2])                        # late: it closes raised2's, not raised3's
+    rows = query(fleet_dsn, "SELECT device_id, kind, raised_seq, cleared_seq FROM faults "
+                 "WHERE cleared_ts IS NULL ORDER BY device_id")
+    assert [(r["device_id"], r["kind"]) for r in rows] == [("L-001-000", "cycling")]
