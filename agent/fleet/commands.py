@@ -11,6 +11,7 @@ Each is signed with its gateway's key by the contract's own module (agent/uplink
 the one the gateway verifies with) and recorded in `commands` before it is published.
 """
 
+from collections import Counter
 import json
 import re
 import secrets
@@ -23,6 +24,7 @@ from drivers.errors import LenteraError
 from agent.uplink.signing import sign
 
 MIN_KEY_BYTES = 32
+GATEWAY_QUEUE = 32      # a gateway's command queue (agent/uplink/commands.py QUEUE_MAX)
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -101,6 +103,13 @@ async def addressees(conn: asyncpg.Connection, light=None, pole=None, group=None
         what = "light with a position within the polygon"
     if not rows:
         raise CommandError(f"no {what} in the registry")
+    per_gateway = Counter(r["gateway_id"] for r in rows)
+    gateway, most = per_gateway.most_common(1)[0]
+    if most > GATEWAY_QUEUE:
+        # one command per light, all at once: past its queue a gateway answers "busy"
+        raise CommandError(f"{most} of the lights found are behind gateway {gateway}, which "
+                           f"queues at most {GATEWAY_QUEUE} commands at a time: address them "
+                           "with --group, or draw a smaller polygon")
     return [(r["gateway_id"], {"device": r["device_id"]}) for r in rows]
 
 

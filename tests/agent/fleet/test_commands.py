@@ -139,3 +139,30 @@ def test_a_polygon_file_that_cannot_be_read_is_named(tmp_path):
     out = fleet("command", "switch", "--off", "--polygon", f"@{tmp_path}/none.geojson",
                 "--db", "postgresql://nobody@127.0.0.1:1/none", "--key-file", "k")
     assert out.returncode == 2 and "cannot read" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_polygon_with_more_lights_behind_one_gateway_than_it_queues_is_refused(fleet_dsn):
+    """Before (review): one command per light went out at once, and a gateway queues 32: a
+    neighbourhood of 40 lights got 8 "busy" refusals. Now the run is refused before any is sent."""
+    import asyncio
+
+    from agent.fleet.commands import GATEWAY_QUEUE, addressees
+    from agent.fleet.db import connect
+    from agent.uplink.commands import QUEUE_MAX
+    assert GATEWAY_QUEUE == QUEUE_MAX                 # the fleet's copy follows the gateway
+    query(fleet_dsn, "INSERT INTO gateways (id) VALUES ('gw')")
+    for i in range(40):
+        query(fleet_dsn, "INSERT INTO lights (gateway_id, device_id, geom) VALUES ('gw', "
+              f"'L-{i:03}', ST_SetSRID(ST_MakePoint(106.6 + {i} * 0.0001, -6.2), 4326))")
+    area = json.dumps({"type": "Polygon", "coordinates": [[[106.5, -6.3], [106.7, -6.3],
+                                                            [106.7, -6.1], [106.5, -6.1],
+                                                            [106.5, -6.3]]]})
+
+    async def go():
+        conn = await connect(fleet_dsn)
+        try:
+            with pytest.raises(CommandError, match="40 of the lights .* at most 32"):
+                await addressees(conn, polygon=area)
+        finally:
+            await conn.close()
+    asyncio.run(go())
