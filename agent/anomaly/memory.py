@@ -1,7 +1,8 @@
 """Sequence memory of AnomalyDetector's kernel: a weekly profile and known burst shapes.
 
-Both are per-channel float32 rows of fixed size, updated with in-place ufuncs like the rest of
-the kernel (kernel.py), so any split of the work into blocks gives bit-identical results.
+Both are per-channel float32 rows of fixed size, updated with in-place IEEE-exact ufuncs like
+the rest of the kernel (kernel.py), so any split of the work into blocks gives
+bit-identical results.
 
 * Weekly context: `week` holds one offset per (day of week, part of the day) bin, learnt
   from the innovation that the level and the daily season leave, and added to the
@@ -36,8 +37,9 @@ class Memory:
         self.offsets = np.arange(lo, hi, dtype=np.float64)
         self.idx64, self.idx = np.empty(m), np.empty(m, dtype=np.intp)
         self.z_levels = float(p["burst_levels"])
-        self.keep = float(int(p["burst_levels"]) ** (int(p["burst_k"]) - 1))
-        self.inv_h = 1.0 / p["burst_horizon"]
+        self.n_sig = float(int(p["burst_levels"]) ** int(p["burst_k"]))
+        self.w_per_age = p["w_burst"] / p["burst_horizon"]
+        self.floor, self.scale = 1.0 - p["w_burst"], p["burst_scale"]
         self.on_week = p["alpha_week"] > 0.0
         self.on_burst = p["w_burst"] > 0.0
 
@@ -72,16 +74,18 @@ class Memory:
         s, p = self.s, self.p
         sig, new, known = s["burst_ctx"], self.t[0], self.t[1]
         np.sqrt(z, out=new)                      # the level of this residual ...
-        np.multiply(new, p["burst_scale"], out=new)
+        if self.scale != 1.0:
+            np.multiply(new, self.scale, out=new)
         np.floor(new, out=new)
-        np.fmin(new, self.z_levels - 1.0, out=new)   # inf -> top level
-        np.fmax(new, 0.0, out=new)
-        np.divide(sig, self.keep, out=known)     # ... appended to the last k-1 levels
-        np.floor(known, out=known)
-        np.multiply(known, -self.keep, out=known)
-        np.add(known, sig, out=known)
-        np.multiply(known, self.z_levels, out=known)
+        np.fmin(new, self.z_levels - 1.0, out=new)   # inf, NaN -> top level; z >= 0
+        # ... appended to the last k-1: v = sig L + level, v - floor(v / L^k) L^k (exact for
+        # small integers; np.fmod gives the same but is ~30x slower)
+        np.multiply(sig, self.z_levels, out=known)
         np.add(known, new, out=known)
+        np.divide(known, self.n_sig, out=self.t[2])
+        np.floor(self.t[2], out=self.t[2])
+        np.multiply(self.t[2], self.n_sig, out=self.t[2])
+        np.subtract(known, self.t[2], out=known)
         np.subtract(known, sig, out=known)
         np.multiply(known, vf, out=known)        # missing: the signature stays
         np.add(sig, known, out=sig)
@@ -90,11 +94,10 @@ class Memory:
         np.take(self.seen, self.idx, out=known)
         np.subtract(s["ns"], known, out=known)   # samples since this shape was last seen
         np.put(self.seen, self.idx, s["ns"])
-        np.multiply(known, -self.inv_h, out=known)
-        np.add(known, 1.0, out=known)
-        np.fmax(known, 0.0, out=known)           # 1 = just seen, 0 = unseen for the horizon
-        np.multiply(known, -p["w_burst"], out=known)
-        np.add(known, 1.0, out=known)
+        # factor 1 - w (1 - age/h) for age < h, else 1 = min((1 - w) + (w/h) age, 1)
+        np.multiply(known, self.w_per_age, out=known)
+        np.add(known, self.floor, out=known)
+        np.minimum(known, 1.0, out=known)
         np.multiply(z, known, out=z)
 
     def shift(self, late: np.ndarray, shift: float) -> None:
