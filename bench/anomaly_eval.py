@@ -166,6 +166,13 @@ def load_detector_class(rev: str | None):
     if src is None:
         raise SystemExit(f"{rev} has no agent/anomaly/detector.py")
     kernel = show("agent/anomaly/kernel.py")
+    memory = show("agent/anomaly/memory.py")
+    if memory is not None:        # ... and its own sequence memory
+        mmod = types.ModuleType("legacy_memory")
+        sys.modules[mmod.__name__] = mmod
+        exec(compile(memory, f"{rev}:memory.py", "exec"), mmod.__dict__)
+        src = src.replace("from agent.anomaly.memory import", "from legacy_memory import")
+        kernel = kernel.replace("from agent.anomaly.memory import", "from legacy_memory import")
     if kernel is not None:        # the revision's own kernel, not today's (other state keys)
         kmod = types.ModuleType("legacy_kernel")
         sys.modules[kmod.__name__] = kmod

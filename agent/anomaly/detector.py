@@ -13,6 +13,7 @@ import logging
 import numpy as np
 
 from agent.anomaly.kernel import LIMIT, F, Step
+from agent.anomaly.memory import NEVER
 
 # Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py (fire, refractory, escalate:
 # on NAB v1.1, docs/benchmarks.md says how); docs/anomaly.md says why.
@@ -42,15 +43,24 @@ DEFAULTS = {
     "fire": 0.7,            # a score this high is an alarm ...
     "refractory": 86400.0,  # ... and the channel's scores are 0 for this many s after it ...
     "escalate": 0.1,        # ... unless they beat that alarm's score by this much
+    "week_bins": 7,         # weekly context: offsets per day of week ...
+    "alpha_week": 0.0,      # ... learnt at this weight per valid sample (0: off; docs say why)
+    "burst_levels": 4,      # known bursts: sqrt(z) cut into this many levels ...
+    "burst_scale": 1.0,     # ... (level = floor(burst_scale x sqrt(z))) ...
+    "burst_k": 3,           # ... the last this many form a residual shape ...
+    "burst_horizon": 4000.0,  # ... known if seen within this many samples ...
+    "w_burst": 0.5,         # ... and then z is discounted by up to this share (0: off)
 }
 log = logging.getLogger(__name__)
-_INT_PARAMS = ("n_bins", "levels", "context", "n_calib", "calib_warmup")
+_INT_PARAMS = ("n_bins", "levels", "context", "n_calib", "calib_warmup", "week_bins",
+               "burst_levels", "burst_k")
 
 _STATE_1D = ("level", "gscale", "count", "lo", "hi", "ctx", "ns", "cal_count",
-             "cal_mean", "cal_var", "last_fire", "fire_top")
+             "cal_mean", "cal_var", "last_fire", "fire_top", "burst_ctx")
 _STATE_2D = ("season", "bscale", "bcount", "envelope", "env_today")
 # lo = hi = 0: values are relative to the first sample, so the range starts right there
-_INIT = {"t0": np.inf, "ref": np.nan, "bin_period": np.nan, "last_fire": -np.inf}
+_INIT = {"t0": np.inf, "ref": np.nan, "bin_period": np.nan, "last_fire": -np.inf,
+         "burst_seen": NEVER}
 # times and the per-channel origin of the values
 _FLOAT64 = ("t0", "ref", "bin_period", "last_fire", "fire_top")
 
@@ -79,16 +89,18 @@ class AnomalyDetector:
         nb, p = self.params["n_bins"], self.params
         return {**{k: (self.n,) for k in _STATE_1D + ("t0", "ref")},
                 **{k: (nb, self.n) for k in _STATE_2D},
-                "context_seen": (p["levels"] ** p["context"], self.n), "bin_period": (nb,)}
+                "context_seen": (p["levels"] ** p["context"], self.n), "bin_period": (nb,),
+                "week": (p["week_bins"], self.n),
+                "burst_seen": (p["burst_levels"] ** p["burst_k"], self.n)}
 
     def _fresh_state(self) -> dict:
         return {k: np.full(shape, _INIT.get(k, 0.0), dtype=np.float64 if k in _FLOAT64 else F)
                 for k, shape in self._shapes().items()}
 
-    def _bin(self, ts: np.ndarray) -> np.ndarray:
+    def _bin(self, ts: np.ndarray, week: bool = False) -> np.ndarray:
         p = self.params
-        return np.floor_divide(np.remainder(ts, p["period"]),
-                               p["period"] / p["n_bins"]).astype(np.intp)
+        period, n = (7 * p["period"], p["week_bins"]) if week else (p["period"], p["n_bins"])
+        return np.floor_divide(np.remainder(ts, period), period / n).astype(np.intp)
 
     def update(self, values: np.ndarray, ts: float) -> np.ndarray:
         """Feed one sample per channel (NaN = none) taken at `ts`; return scores in [0, 1]."""
@@ -110,7 +122,7 @@ class AnomalyDetector:
             raise ValueError(f"block must have shape (T, {self.n}), got {x.shape}")
         times = self._times(ts, step, x.shape[0])
         out = np.empty(x.shape)
-        bins = self._bin(times)
+        bins, wbins = self._bin(times), self._bin(times, week=True)
         chunk = max(1, int(chunk))
         rows = max(1, int(rows) if rows else 65536 // min(chunk, max(self.n, 1)))
         for r0 in range(0, x.shape[0], rows):
@@ -119,8 +131,8 @@ class AnomalyDetector:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 for lo in range(0, self.n, chunk):
                     hi = min(lo + chunk, self.n)
-                    self._run(x[r0:r1, lo:hi], times[r0:r1], bins[r0:r1], commits,
-                              lo, hi, out[r0:r1, lo:hi])
+                    self._run(x[r0:r1, lo:hi], times[r0:r1], (bins[r0:r1], wbins[r0:r1]),
+                              commits, lo, hi, out[r0:r1, lo:hi])
         return out
 
     def _times(self, ts, step, t_count: int) -> np.ndarray:
@@ -143,7 +155,7 @@ class AnomalyDetector:
             seen[b] = k
         return commits
 
-    def _run(self, x, times, bins, commits, lo: int, hi: int, out) -> None:
+    def _run(self, x, times, bins_w, commits, lo: int, hi: int, out) -> None:
         """Prepare a block of rows for channels [lo, hi), then step through it."""
         key = (lo, hi)
         fresh = key not in self._steps
@@ -154,13 +166,14 @@ class AnomalyDetector:
         if fresh or buffers["new_origins"]:
             step.new_origins(self.state["ref"][lo:hi], self.params["mag_floor"])
         step.begin_block(buffers["valid"])
+        bins, wbins = bins_w[0], bins_w[1].tolist()
         near_limit = float(step.s["ns"].max(initial=0.0)) + len(bins) >= LIMIT
         for i, b in enumerate(bins.tolist()):
             if near_limit:
                 step.shift_counter()
             if commits[i]:
                 step.commit_envelope(b)
-            step(b, times[i], {k: v[i] for k, v in block.items()}, out[i])
+            step(b, times[i], {k: v[i] for k, v in block.items()}, out[i], wbins[i])
 
     def state_dict(self) -> dict:
         """Return learnt state and params as a plain dict of numpy arrays and numbers."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.anomaly.memory import Memory
+
 F = np.float32
 TINY = 1e-30    # keeps a constant channel's divisions finite; relative floors do the real work
 BIG = 1e38      # added to a clip limit while warming up: nothing is clipped
 SHIFT = 2.0 ** 22  # the float32 sample counter and context times move back by this ...
 LIMIT = 2.0 ** 23  # ... when the counter reaches this: integers stay exact in float32
-GLOBAL = ("bin_period", "context_seen", "ref", "t0")
+GLOBAL = ("bin_period", "context_seen", "burst_seen", "ref", "t0")
 
 
 class Step:
@@ -49,6 +51,7 @@ class Step:
         self.top = float(p["levels"]) - 1.0
         self.inv_env_c = 1.0 / p["env_c"]
         self.w_context = p["w_context"] / p["age_horizon"]
+        self.mem = Memory(self.s, p, lo, hi, state["burst_seen"])
 
     def shift_counter(self) -> None:
         """Move the sample counter and context times of channels near LIMIT back by SHIFT."""
@@ -57,6 +60,7 @@ class Step:
             self.s["ns"][late] -= SHIFT
             cols = self.seen_2d[:, late]
             self.seen_2d[:, late] = np.maximum(cols - SHIFT, -SHIFT)
+            self.mem.shift(late, SHIFT)
 
     def commit_envelope(self, b: int) -> None:
         """First visit of bin b in a new period: yesterday's deviations become normal."""
@@ -66,24 +70,24 @@ class Step:
         np.maximum(env, today, out=env)
         today.fill(0.0)
 
-    def __call__(self, b: int, ts: float, row: dict, out: np.ndarray) -> None:
+    def __call__(self, b: int, ts: float, row: dict, out: np.ndarray, wb: int = 0) -> None:
         """Advance every channel by one sample (`row`: this step's slices of the block)."""
         g = self.weights(b, ts, row)
         span, den = self.t[0], self.t[1]
         np.subtract(self.s["hi"], self.s["lo"], out=span)     # [0, 0] before the 1st sample
         np.add(span, self.mag, out=den)                       # mag >= TINY
-        z = self.residual(b, row, g, den)
+        z = self.residual(b, self.mem.week_input(b, wb, row), g, den)
+        self.mem.week_learn(wb, row)
         exc, q = self.range_levels(row, g, span, den)
         age = self.context_age(row, q)
+        self.mem.burst(z, row["vf"])
         self.calibrate(g, z, exc, age, out)
         self.refract(ts, out)
 
     def refract(self, ts: float, out: np.ndarray) -> None:
         """One alarm per episode: for `refractory` s after a score reached `fire`, scores are 0
-        unless they beat that alarm's score by `escalate` (a new, clearly stronger alarm).
-
-        NAB credits the first detection in a window and charges every later one outside
-        it; an operator likewise wants one alert, not a burst of them."""
+        unless they beat that alarm's score by `escalate` (a new, clearly stronger alarm):
+        NAB credits a window's first detection, and an operator wants one alert, not many."""
         last, top, quiet, fired = self.s["last_fire"], self.s["fire_top"], self.quiet, self.fired
         np.subtract(ts, last, out=self.dt)                   # last = -inf: never fired
         np.greater(self.dt, self.p["refractory"], out=quiet)

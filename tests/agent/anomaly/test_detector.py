@@ -218,6 +218,8 @@ def test_float32_sample_counter_moves_back_without_changing_scores():
     sd = young.state_dict()
     sd["ns"] = sd["ns"] + (LIMIT - 100)                 # as if it had run for months
     sd["context_seen"] = sd["context_seen"] + (LIMIT - 100)
+    seen = sd["burst_seen"]                             # known burst shapes: same clock
+    sd["burst_seen"] = np.where(seen > -1e29, seen + (LIMIT - 100), seen)
     old.load_state_dict(sd)
     a = young.update_many(x[300:], 9000.0, step=30.0)
     b = old.update_many(x[300:], 9000.0, step=30.0)
