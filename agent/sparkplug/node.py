@@ -1,7 +1,7 @@
-"""The edge node's MQTT sessions: one fresh connection per session (agent/sparkplug/mqtt.py).
+"""The edge node's MQTT sessions: paho-mqtt 2.x, one fresh client per session.
 
-A new connection for every CONNECT, clean session, so no dropped connection's unacknowledged
-messages are sent again: old DDATA with old seq numbers would then precede the new NBIRTH
+A new client for every CONNECT, because paho re-sends a dropped connection's unacknowledged
+messages on reconnect: old DDATA with old seq numbers would then precede the new NBIRTH
 [tck-id-payloads-dbirth-order]. Each session:
 
 1. bdSeq + 1, persisted atomically, then CONNECT (MQTT 3.1.1, clean session) with NDEATH as
@@ -18,97 +18,137 @@ messages are sent again: old DDATA with old seq numbers would then precede the n
 
 import asyncio
 import logging
+import threading
 
-from agent.sparkplug import mqtt, payloads
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.sparkplug import payloads
 from agent.sparkplug.topics import StateError, read_state, state_topic
 from agent.uplink.mqtt import Backoff, tls_context
 
 log = logging.getLogger(__name__)
 
 BARRIER_TIMEOUT_S = 10.0     # no UNSUBACK this long: the connection is dead, start again
-CONNECT_TIMEOUT_S = 10.0     # TCP (and TLS) connect, then CONNACK
+
+
+class _Held:
+    """Stands in for paho's wake-up socket while a pass's publishes are queued: paho reads
+    `_sockpairW` twice in `_packet_queue` (is not None, then .send), so never None."""
+
+    @staticmethod
+    def send(data) -> int:
+        return len(data)
+
+    @staticmethod
+    def close() -> None:                     # paho's _reset_sockets, on its thread
+        pass
+
+
+HELD = _Held()
 
 
 class Session:
-    """One MQTT connection of the edge node."""
+    """One MQTT connection of the edge node; paho's callbacks handed to the loop."""
 
     def __init__(self, node, bdseq: int):
         self.node, self.bdseq = node, bdseq
+        loop = node.loop
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
-        self.conn: mqtt.Connection | None = None
-        self._tasks: list[asyncio.Task] = []
+        self.barriers: dict[int, asyncio.Future] = {}
+        cfg, mq = node.cfg, node.mqtt
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=node.client_id,
+                             protocol=mqtt.MQTTv311, clean_session=True)
+        if mq.username:
+            client.username_pw_set(mq.username, mq.password)
+        if node.url.startswith("mqtts"):
+            client.tls_set_context(tls_context(mq))
+        client.will_set(node.topics.ndeath, payloads.ndeath(node.wall_ms(), bdseq), qos=1,
+                        retain=False)
+        client.max_inflight_messages_set(65535)
+        client.reconnect_delay_set(cfg.reconnect_max, cfg.reconnect_max)
+
+        def later(fn, *args):
+            loop.call_soon_threadsafe(fn, *args)
+        client.on_connect = lambda c, u, f, rc, p: later(self._connected, rc)
+        client.on_connect_fail = lambda c, u: later(self._lost)
+        client.on_disconnect = lambda c, u, f, rc, p: later(self._lost)
+        client.on_message = lambda c, u, m: later(node.on_message, self, m.topic, m.payload)
+        client.on_unsubscribe = lambda c, u, mid, rcs, p: later(self._unsuback, mid)
+        self.client = client
+        self._wake = None                    # paho's wake-up socket, while held
 
     def start(self) -> None:
-        """Connect in the background: `connected` or `ended` tells how it went."""
-        self._tasks.append(asyncio.ensure_future(self._open()))
+        """Connect in paho's thread: `connected` or `ended` tells how it went; paho sends the
+        PINGREQs of the keepalive itself."""
+        self.client.connect_async(self.node.host, self.node.port,
+                                  keepalive=int(self.node.cfg.keepalive))
+        self.client.loop_start()
 
-    async def _open(self) -> None:
-        node, mq = self.node, self.node.mqtt
-        loop = asyncio.get_running_loop()
+    def _lost(self) -> None:
+        """The connection is gone: the answers it still owed are cancelled (a cancelled
+        barrier is a failed one), and the session ends."""
+        for future in self.barriers.values():
+            future.cancel()
+        self.barriers.clear()
+        self.ended.set()
+
+    def _hold(self) -> None:
+        """Wake paho's thread once per pass of the loop, not once per packet: the wake-up
+        byte paho 2.x sends for each publish was most of the node's cost (private attribute;
+        paho pinned < 3). Released by the next pass, so every packet queued in this one goes
+        out together."""
+        client = self.client
+        if self._wake is None and client._sockpairW not in (None, HELD):
+            self._wake, client._sockpairW = client._sockpairW, HELD
+            self.node.loop.call_soon(self._release)
+
+    def _release(self) -> None:
+        client, wake, self._wake = self.client, self._wake, None
+        if wake is None:
+            return
+        if client._sockpairW is not HELD:    # paho made a new pair meanwhile (reconnect)
+            wake.close()
+            return
+        client._sockpairW = wake
         try:
-            async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                _, conn = await loop.create_connection(
-                    lambda: mqtt.Connection(self._on_message, self.ended.set), node.host,
-                    node.port, ssl=tls_context(mq) if node.url.startswith("mqtts") else None)
-                self.conn = conn
-                conn.send(mqtt.connect(node.client_id, int(node.cfg.keepalive),
-                                       node.topics.ndeath, payloads.ndeath(node.wall_ms(),
-                                                                           self.bdseq),
-                                       mq.username, mq.password))
-                await asyncio.wait([conn.connack])
-                if conn.connack.cancelled():
-                    raise ConnectionError("the broker closed the connection before CONNACK")
-                rc = conn.connack.result()
-        except (OSError, TimeoutError, ConnectionError) as exc:
-            log.warning("sparkplug: cannot connect to %s: %s", node.url, exc or "timed out")
+            wake.send(b"\0")
+        except OSError:                      # full (the thread is awake anyway) or closed
+            pass
+
+    def _connected(self, rc) -> None:
+        if rc.is_failure:
+            log.warning("sparkplug: broker refused the connection: %s", rc)
             self.ended.set()
             return
-        if rc != 0:
-            log.warning("sparkplug: broker refused the connection (CONNACK code %d: 4/5 are "
-                        "bad credentials / not authorised; check uplink.mqtt)", rc)
-            self.ended.set()
-            return
+        node = self.node
         topics = [node.topics.ncmd, node.topics.dcmd_all]
         if node.cfg.primary_host_id:
             topics.append(state_topic(node.cfg.primary_host_id))
-        conn.request(lambda mid: mqtt.subscribe(mid, topics))
-        self._tasks.append(asyncio.ensure_future(self._keepalive_loop(conn)))
+        self.client.subscribe([(t, 1) for t in topics])
         self.connected.set()
 
-    async def _keepalive_loop(self, conn) -> None:
-        """PINGREQ every half keepalive; nothing from the broker for a keepalive: dead."""
-        period = self.node.cfg.keepalive / 2
-        while conn.open:
-            seen = conn.received
-            conn.send(mqtt.PINGREQ)
-            await asyncio.sleep(period)
-            if conn.received == seen:
-                await asyncio.sleep(period)
-                if conn.received == seen:
-                    log.warning("sparkplug: no answer from the broker for %g s; reconnecting",
-                                2 * period)
-                    conn.transport.close()
-                    return
-
-    def _on_message(self, topic: str, payload: bytes) -> None:
-        self.node.on_message(self, topic, payload)
+    def _unsuback(self, mid: int) -> None:
+        future = self.barriers.pop(mid, None)
+        if future is not None and not future.done():
+            future.set_result(None)
 
     def publish(self, topic: str, data: bytes) -> None:
         """QoS 0, not retained: every Sparkplug message but the will [tck-id-topics-ddata-mqtt]."""
-        conn = self.conn
-        if conn is None or not conn.open:
+        self._hold()
+        info = self.client.publish(topic, data, qos=0, retain=False)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self.ended.set()
-            return
-        conn.send(mqtt.publish(topic.encode(), data))
 
     async def barrier(self) -> bool:
         """True once the broker has read everything sent so far on this connection."""
-        conn = self.conn
-        if conn is None or not conn.open:
+        self._hold()
+        rc, mid = self.client.unsubscribe(self.node.topics.barrier)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
             self.ended.set()
             return False
-        future = conn.request(lambda mid: mqtt.unsubscribe(mid, self.node.topics.barrier))
+        future = self.barriers[mid] = self.node.loop.create_future()
         ended = asyncio.ensure_future(self.ended.wait())
         try:
             await asyncio.wait([future, ended], timeout=BARRIER_TIMEOUT_S,
@@ -122,21 +162,18 @@ class Session:
 
     async def close(self, ndeath: bool) -> None:
         """Optionally NDEATH first [tck-id-operational-behavior-edge-node-intentional-disconnect-ndeath],
-        then DISCONNECT (bounded: never hang the agent's stop)."""
-        for task in self._tasks:
-            task.cancel()
-        conn = self.conn
-        if conn is None or not conn.open:
-            return
-        if ndeath:
-            death = payloads.ndeath(self.node.wall_ms(), self.bdseq)
-            acked = conn.request(lambda mid: mqtt.publish(self.node.topics.ndeath.encode(),
-                                                          death, mid))
-            await asyncio.wait([acked], timeout=0.5)
-        if conn.open:
-            conn.send(mqtt.DISCONNECT)
-            conn._flush()
-            conn.transport.close()
+        then DISCONNECT and stop paho's thread (bounded: never hang the agent's stop)."""
+        client = self.client
+        self._release()
+        if ndeath and client.is_connected():
+            info = client.publish(self.node.topics.ndeath,
+                                  payloads.ndeath(self.node.wall_ms(), self.bdseq), qos=1)
+            await self.node.loop.run_in_executor(None, info.wait_for_publish, 0.5)
+        client.disconnect()
+        done = threading.Event()
+        threading.Thread(target=lambda: (client.loop_stop(), done.set()),
+                         name="sparkplug.stop", daemon=True).start()
+        await self.node.loop.run_in_executor(None, done.wait, 1.0)
 
 
 class HostState:
