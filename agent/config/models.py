@@ -91,6 +91,10 @@ class Mqtt(Strict):
     reconnect_min: Duration = 1.0
     reconnect_max: Duration = 4.0
     inflight: int = Field(default=100, ge=1, le=65535)   # QoS 1 messages awaiting PUBACK
+    # MQTT 5: a PUBACK saying "no matching subscribers" (16) or a refusal (>= 0x80) keeps the
+    # row and sends it again. Off by default: a topic nobody subscribes to would fill the
+    # window and stop the uplink. On for a city ingest on shared subscriptions (docs/fleet.md)
+    resend_unheard: bool = False
 
     _prefix = field_validator("topic_prefix")(check_prefix)
     _client = field_validator("client_id")(check_level)

@@ -25,6 +25,7 @@ import uuid
 
 import aiohttp
 
+from agent.errors import LenteraError
 from agent.store.statefile import load_or_quarantine, write_atomic_off_loop
 from agent.talq.catalog import Catalog
 from agent.talq.client import client_context
@@ -37,7 +38,7 @@ STEPS = ("gateway announcement", "gateway class", "gateway attributes", "service
          "device classes", "devices")
 
 
-class NotTaken(Exception):
+class NotTaken(LenteraError):
     """A step the CMS did not take; the text names the cause."""
 
 

@@ -91,7 +91,7 @@ class MqttUplink:
         self.backoff = Backoff(cfg.reconnect_min, cfg.reconnect_max)
         self._loop = asyncio.get_running_loop()
         self.redelivery = Redelivery(self._loop, self._resend, cfg.reconnect_min,
-                                     REDELIVERY_MAX_S, self.topics.base)
+                                     REDELIVERY_MAX_S, self.topics.base, cfg.resend_unheard)
         client_id = cfg.client_id or f"lentera-{gateway_id}"
         if cfg.protocol == "5":
             self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,

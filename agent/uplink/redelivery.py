@@ -30,11 +30,17 @@ def delivered(reason_code) -> bool:
     return not reason_code.is_failure and reason_code.value != NO_MATCHING_SUBSCRIBERS
 
 
+def taken(reason_code) -> bool:
+    """Any PUBACK is the broker's answer: what resend_unheard off counts as done."""
+    return True
+
+
 class Redelivery:
     """In-flight messages by paho mid; the undelivered ones parked and re-sent, paced."""
 
-    def __init__(self, loop, send, low: float, high: float, where: str):
+    def __init__(self, loop, send, low: float, high: float, where: str, resend: bool = True):
         self.loop = loop
+        self.done = delivered if resend else taken   # which PUBACKs free the row
         self.send = send                     # (topic, payload, qos) -> mid, None if no room
         self.low = low
         self.high = high
@@ -59,7 +65,7 @@ class Redelivery:
         entry = self.inflight.pop(mid, None)
         if entry is None:
             return None                      # a status message (not in any outbox)
-        if delivered(reason_code):
+        if self.done(reason_code):
             if entry[4] and self.tries:
                 self.tries = 0               # a re-sent one got through: back to the quick pace
                 self._logged.clear()         # and the next episode is logged again

@@ -23,7 +23,8 @@ class InProcessGateway:
         """Open its outbox and connect (quick reconnects: it comes back before the workers)."""
         box = Outbox(tmp_path / f"{gateway_id}.outbox.db", max_mb=50)
         await box.open()
-        uplink = MqttUplink(Mqtt(url=url, reconnect_min=0.05, reconnect_max=0.2), gateway_id)
+        uplink = MqttUplink(Mqtt(url=url, reconnect_min=0.05, reconnect_max=0.2,
+                                 resend_unheard=True), gateway_id)
         gw = cls(box, uplink, Publisher(box.consumer("json"), uplink, window=100), gateway_id)
         uplink.start()
         return gw

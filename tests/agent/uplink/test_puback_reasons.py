@@ -34,7 +34,7 @@ def test_a_message_nobody_was_subscribed_to_stays_in_the_outbox_until_someone_is
     async def main():
         box = Outbox(tmp_path / "outbox.db", max_mb=10)
         await box.open()
-        uplink = MqttUplink(Mqtt(url=broker.url, reconnect_min=0.1), "gw")
+        uplink = MqttUplink(Mqtt(url=broker.url, reconnect_min=0.1, resend_unheard=True), "gw")
         publisher = Publisher(box.consumer("json"), uplink, window=50)
         tasks = [asyncio.create_task(box.commit_loop()),
                  asyncio.create_task(publisher.run_loop())]
@@ -125,3 +125,16 @@ def test_the_reconnect_back_off_survives_a_broker_refusing_for_hours():
     b = Backoff(1.0, 4.0, rand=lambda: 1.0)
     delays = [b.next() for _ in range(5000)]
     assert delays[:3] == [1.0, 2.0, 4.0] and max(delays) == 4.0
+
+
+def test_without_resend_unheard_any_puback_frees_the_row():
+    """The default: a gateway whose city subscribes to events only must not stall on the
+    telemetry nobody takes (the lighting e2e tests stalled at the 100th reading without it)."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        r = Redelivery(loop, lambda *a: None, low=1.0, high=4.0, where="gw", resend=False)
+        first = r.sent(5, "t", "a", 1)
+        assert r.puback(5, NO_SUBSCRIBERS) == first and r.timer is None
+        second = r.sent(6, "t", "b", 1)
+        assert r.puback(6, NOT_AUTHORIZED) == second and not r.parked
+    asyncio.run(main())
