@@ -25,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.sparkplug import payloads
 from agent.sparkplug.topics import StateError, read_state, state_topic
+from agent.uplink import wakeup
 from agent.uplink.mqtt import Backoff, tls_context
 
 log = logging.getLogger(__name__)
@@ -32,20 +33,6 @@ log = logging.getLogger(__name__)
 BARRIER_TIMEOUT_S = 10.0     # no UNSUBACK this long: the connection is dead, start again
 
 
-class _Held:
-    """Stands in for paho's wake-up socket while a pass's publishes are queued: paho reads
-    `_sockpairW` twice in `_packet_queue` (is not None, then .send), so never None."""
-
-    @staticmethod
-    def send(data) -> int:
-        return len(data)
-
-    @staticmethod
-    def close() -> None:                     # paho's _reset_sockets, on its thread
-        pass
-
-
-HELD = _Held()
 
 
 class Session:
@@ -99,23 +86,14 @@ class Session:
         byte paho 2.x sends for each publish was most of the node's cost (private attribute;
         paho pinned < 3). Released by the next pass, so every packet queued in this one goes
         out together."""
-        client = self.client
-        if self._wake is None and client._sockpairW not in (None, HELD):
-            self._wake, client._sockpairW = client._sockpairW, HELD
-            self.node.loop.call_soon(self._release)
+        if self._wake is None:
+            self._wake = wakeup.hold(self.client)
+            if self._wake is not None:
+                self.node.loop.call_soon(self._release)
 
     def _release(self) -> None:
-        client, wake, self._wake = self.client, self._wake, None
-        if wake is None:
-            return
-        if client._sockpairW is not HELD:    # paho made a new pair meanwhile (reconnect)
-            wake.close()
-            return
-        client._sockpairW = wake
-        try:
-            wake.send(b"\0")
-        except OSError:                      # full (the thread is awake anyway) or closed
-            pass
+        wake, self._wake = self._wake, None
+        wakeup.release(self.client, wake)
 
     def _connected(self, rc) -> None:
         if rc.is_failure:

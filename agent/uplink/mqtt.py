@@ -27,6 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from agent.config.models import Mqtt
 from agent.errors import UplinkError
 from agent.uplink.backoff import Backoff
+from agent.uplink import wakeup
 from agent.uplink.causes import classify, connack_cause, disconnect_cause
 from agent.uplink.redelivery import Redelivery
 
@@ -143,18 +144,11 @@ class MqttUplink:
     def batch(self):
         """Publishes inside wake paho's network thread once, not once each: paho 2.x sends a
         byte to its wake-up socket pair per publish (`_packet_queue`, private; pinned <3)."""
-        client = self._client
-        wake, client._sockpairW = client._sockpairW, None
+        wake = wakeup.hold(self._client)
         try:
             yield
         finally:
-            if client._sockpairW is None:      # paho may have made a new pair meanwhile
-                client._sockpairW = wake
-            if wake is not None:
-                try:
-                    wake.send(b"\0")
-                except OSError:                # full (the thread is awake anyway) or closed
-                    pass
+            wakeup.release(self._client, wake)
 
     def publish_json(self, topic: str, payload: dict, retain: bool = False,
                      qos: int | None = None) -> None:

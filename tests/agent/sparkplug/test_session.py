@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from agent.config.models import Mqtt
 from agent.config.sparkplug import SparkplugConfig
 from agent.sparkplug import node as spnode
+from agent.uplink import wakeup
 from agent.sparkplug.topics import Topics
 
 
@@ -37,7 +38,7 @@ def test_one_pass_of_publishes_holds_the_wake_up_and_loses_nothing(broker, subsc
         try:
             for i in range(200):
                 session.publish("spBv1.0/t/DDATA/gw/d1", b"%d" % i)
-                assert session.client._sockpairW is spnode.HELD   # not woken per packet
+                assert session.client._sockpairW is wakeup.HELD   # not woken per packet
             assert await session.barrier()
             assert session.client._sockpairW is real              # given back after the pass
         finally:
