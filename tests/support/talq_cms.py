@@ -88,17 +88,25 @@ class CmsPeer(LoopThread):
         except (ValueError, AssertionError, KeyError, jsonschema.ValidationError) as exc:
             self.invalid.append(f"{exc}"[:300])
             return web.json_response([{"key": "payloadError"}], status=400)
+        refused = await self._act(behaviour, request, 201)
+        if refused is not None:
+            return refused
+        with self.answered:
+            self.reports.append(body)
+            self.answered.notify_all()
+        return web.Response(status=201)
+
+    async def _act(self, behaviour: str, request: web.Request, status: int):
+        """Misbehave as scripted: the response instead of a real answer, or None after a slow
+        one (answer late, then normally)."""
         if behaviour == "slow":
             await asyncio.sleep(self.slow_s)
         elif behaviour == "500":
             return web.Response(status=500, text="CMS database unavailable")
         elif behaviour == "drop":
-            request.transport.close()       # mid-report: the gateway never sees an answer
-            return web.Response(status=201)
-        with self.answered:
-            self.reports.append(body)
-            self.answered.notify_all()
-        return web.Response(status=201)
+            request.transport.close()       # mid-request: the gateway never sees an answer
+            return web.Response(status=status)
+        return None
 
     def _misbehave(self):
         self.requests += 1
@@ -118,13 +126,9 @@ class CmsPeer(LoopThread):
                     jsonschema.ValidationError) as exc:
                 self.invalid.append(f"{method} {path}: {exc}"[:300])
                 return web.json_response([{"key": "payloadError"}], status=400)
-            if behaviour == "slow":
-                await asyncio.sleep(self.slow_s)
-            elif behaviour == "500":
-                return web.Response(status=500, text="CMS database unavailable")
-            elif behaviour == "drop":
-                request.transport.close()
-                return web.Response(status=expect)
+            refused = await self._act(behaviour, request, expect)
+            if refused is not None:
+                return refused
             answer = self._take(method, path, body, first)
             with self.answered:
                 self.steps.append((method, path))
