@@ -32,7 +32,10 @@ def wait_until(predicate, what, timeout=15):
 def test_override_beats_everything_works_without_broker_and_is_published(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory):
     site = site_factory(2)
-    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=LIGHTING)
+    # resend_unheard: the subscriber below connects after the restarted broker, and the agent
+    # may reconnect first; without it its events got PUBACK "no subscribers" and were gone
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2, extra=LIGHTING,
+                           mqtt="resend_unheard: true")
     sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
     agent_factory(config)
     wait_until(lambda: (tmp_path / "lentera.sock").exists(), "control socket")
