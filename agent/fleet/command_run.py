@@ -4,12 +4,17 @@ The order keeps the database the city's record: every command is stored before i
 published, and each ack (or the lack of one at the timeout) is stored when the wait ends. An
 ack that arrives later is still kept by the ingest (`acks`) and shown by the view
 `command_status`.
+
+Past a gateway's command queue (32) the commands go out in paced waves (commands.waves): a
+wave is published, its acks awaited (up to `timeout_s` per wave), then the next. A gateway
+that left a command of a wave unanswered gets none of its later waves (they would only fill
+its queue behind a command it has not run): those are recorded `held_back`, never sent.
 """
 
 from agent.fleet import db
 from agent.fleet.command_link import CommandLink
 from agent.fleet.commands import addressees, build, load_keys, new_batch, record_outcome, \
-    record_sent
+    record_sent, waves
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -30,27 +35,52 @@ async def run(dsn: str, broker: str, prefix: str, address: dict, kind: str, fiel
             await link.connect(CONNECT_TIMEOUT_S)
             await link.subscribe_acks(gateways, CONNECT_TIMEOUT_S)
             await record_sent(conn, batch, commands)
-            link.publish(commands)
-            ids = {c["id"] for c in commands}
-            await link.wait(ids, timeout_s)
+            held = await _send_in_waves(link, commands, timeout_s)
         finally:
             link.close()
+        ids = {c["id"] for c in commands}
         acks = {i: a for i, a in link.acks.items() if i in ids}
-        outcome = _outcome(commands, acks, link.unheard, timeout_s)
+        outcome = _outcome(commands, acks, link.unheard, timeout_s, held)
         await record_outcome(conn, {i: ms for i, ms in link.published.items() if i in ids},
                              acks, {i: o["reason"] for i, o in outcome.items()
-                                    if o["result"] == "not_delivered"})
+                                    if o["result"] == "not_delivered"},
+                             {i: o["reason"] for i, o in outcome.items()
+                              if o["result"] == "held_back"})
     finally:
         await conn.close()
     return batch, commands, outcome
 
 
-def _outcome(commands, acks, unheard, timeout_s) -> dict:
+async def _send_in_waves(link: CommandLink, commands: list[dict], timeout_s: float) -> dict:
+    """Publish wave after wave, each once the last is answered; {id: why} of those held."""
+    held: dict[str, str] = {}
+    silent: dict[str, int] = {}             # gateway -> the wave it left unanswered
+    for number, wave in enumerate(waves(commands), 1):
+        for c in wave:
+            if c["gateway"] in silent:
+                held[c["id"]] = (f"held back: gateway {c['gateway']} did not answer every "
+                                 f"command of wave {silent[c['gateway']]} within "
+                                 f"{timeout_s:g} s, so its queue may still be full")
+        wave = [c for c in wave if c["id"] not in held]
+        if not wave:
+            continue
+        link.publish(wave)
+        ids = {c["id"] for c in wave}
+        await link.wait(ids, timeout_s)
+        for c in wave:
+            if c["id"] not in link.acks and c["id"] not in link.unheard:
+                silent.setdefault(c["gateway"], number)
+    return held
+
+
+def _outcome(commands, acks, unheard, timeout_s, held) -> dict:
     """Each command's result as the operator reads it."""
     outcome = {}
     for c in commands:
         ack = acks.get(c["id"])
-        if ack is not None:
+        if c["id"] in held:
+            outcome[c["id"]] = {"result": "held_back", "reason": held[c["id"]]}
+        elif ack is not None:
             outcome[c["id"]] = {"result": str(ack.get("result")), "reason": ack.get("reason")}
         elif c["id"] in unheard:
             outcome[c["id"]] = {"result": "not_delivered", "reason":

@@ -6,12 +6,13 @@ becomes one command per gateway concerned (docs/mqtt.md "Commands"):
 - a group (the lights' `grp` in the registry): one command per gateway that has lights in it,
   target {"group": ...} (the gateway's own group of that name);
 - a polygon (GeoJSON, lon/lat): the registry's lights within it (PostGIS ST_Within), one
-  command per light, target {"device": ...}.
+  command per light, target {"device": ...}. A gateway queues at most GATEWAY_QUEUE
+  commands, so they go out in waves (`waves`): at most that many per gateway in each, the
+  next wave only after the acks of the last (agent/fleet/command_run.py).
 Each is signed with its gateway's key by the contract's own module (agent/uplink/signing.py,
 the one the gateway verifies with) and recorded in `commands` before it is published.
 """
 
-from collections import Counter
 import json
 import re
 import secrets
@@ -103,14 +104,21 @@ async def addressees(conn: asyncpg.Connection, light=None, pole=None, group=None
         what = "light with a position within the polygon"
     if not rows:
         raise CommandError(f"no {what} in the registry")
-    per_gateway = Counter(r["gateway_id"] for r in rows)
-    gateway, most = per_gateway.most_common(1)[0]
-    if most > GATEWAY_QUEUE:
-        # one command per light, all at once: past its queue a gateway answers "busy"
-        raise CommandError(f"{most} of the lights found are behind gateway {gateway}, which "
-                           f"queues at most {GATEWAY_QUEUE} commands at a time: address them "
-                           "with --group, or draw a smaller polygon")
     return [(r["gateway_id"], {"device": r["device_id"]}) for r in rows]
+
+
+def waves(commands: list[dict], per_gateway: int = GATEWAY_QUEUE) -> list[list[dict]]:
+    """The commands in waves holding at most `per_gateway` commands for any one gateway
+    (its command queue: past it the gateway answers "busy"), in their order."""
+    out: list[list[dict]] = []
+    sent: dict[str, int] = {}
+    for c in commands:
+        n = sent.get(c["gateway"], 0)
+        sent[c["gateway"]] = n + 1
+        if n // per_gateway == len(out):
+            out.append([])
+        out[n // per_gateway].append(c)
+    return out
 
 
 def new_batch() -> str:
@@ -150,13 +158,17 @@ async def record_sent(conn: asyncpg.Connection, batch: str, commands: list[dict]
 
 
 async def record_outcome(conn: asyncpg.Connection, published: dict, acks: dict,
-                         not_delivered: dict | None = None) -> None:
+                         not_delivered: dict | None = None, held: dict | None = None) -> None:
     """published: id -> PUBACK epoch ms; acks: id -> the ack (a dict from the gateway);
-    not_delivered: id -> why the broker said nobody heard it (no ack will ever come)."""
+    not_delivered: id -> why the broker said nobody heard it (no ack will ever come);
+    held: id -> why it was held back (never published)."""
     await conn.executemany(
         "UPDATE commands SET result = 'not_delivered', reason = $2 "
         "WHERE id = $1 AND result IS NULL",
         [(i, why) for i, why in (not_delivered or {}).items() if i not in acks])
+    await conn.executemany(
+        "UPDATE commands SET result = 'held_back', reason = $2 WHERE id = $1 AND result IS NULL",
+        list((held or {}).items()))
     await conn.executemany("UPDATE commands SET published_at = $2 WHERE id = $1",
                            [(i, _ts(ms)) for i, ms in published.items()])
     await conn.executemany(

@@ -141,28 +141,55 @@ def test_a_polygon_file_that_cannot_be_read_is_named(tmp_path):
     assert out.returncode == 2 and "cannot read" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_a_polygon_with_more_lights_behind_one_gateway_than_it_queues_is_refused(fleet_dsn):
-    """Before (review): one command per light went out at once, and a gateway queues 32: a
-    neighbourhood of 40 lights got 8 "busy" refusals. Now the run is refused before any is sent."""
-    import asyncio
-
-    from agent.fleet.commands import GATEWAY_QUEUE, addressees
-    from agent.fleet.db import connect
+def test_waves_hold_at_most_a_gateway_queue_each():
+    from agent.fleet.commands import GATEWAY_QUEUE, waves
     from agent.uplink.commands import QUEUE_MAX
     assert GATEWAY_QUEUE == QUEUE_MAX                 # the fleet's copy follows the gateway
-    query(fleet_dsn, "INSERT INTO gateways (id) VALUES ('gw')")
-    for i in range(40):
-        query(fleet_dsn, "INSERT INTO lights (gateway_id, device_id, geom) VALUES ('gw', "
-              f"'L-{i:03}', ST_SetSRID(ST_MakePoint(106.6 + {i} * 0.0001, -6.2), 4326))")
-    area = json.dumps({"type": "Polygon", "coordinates": [[[106.5, -6.3], [106.7, -6.3],
-                                                            [106.7, -6.1], [106.5, -6.1],
-                                                            [106.5, -6.3]]]})
+    commands = [{"id": f"a.{i}", "gateway": "a"} for i in range(70)] + \
+        [{"id": f"b.{i}", "gateway": "b"} for i in range(5)]
+    got = waves(commands)
+    assert [len(w) for w in got] == [32 + 5, 32, 6]
+    assert [c["id"] for w in got for c in w if c["gateway"] == "a"] == \
+        [f"a.{i}" for i in range(70)]                 # in order, none lost or repeated
 
-    async def go():
-        conn = await connect(fleet_dsn)
-        try:
-            with pytest.raises(CommandError, match="40 of the lights .* at most 32"):
-                await addressees(conn, polygon=area)
-        finally:
-            await conn.close()
-    asyncio.run(go())
+
+@pytest.fixture
+def forty(tmp_path, broker, fleet_dsn, site_factory, agent_factory, subscriber_factory):
+    """A running agent with 40 lights, all of them within one polygon of the registry."""
+    site = site_factory(40)
+    write_key(tmp_path / "cmd.key")
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 40, clock="assume",
+                           extra="commands: {key_file: cmd.key}\n")
+    status = subscriber_factory(broker.port, f"city/lighting/{GW}/status")
+    agent = agent_factory(config)
+    status.wait_for(lambda m: any(p.get("state") == "online" for _t, p, _r in m
+                                  if isinstance(p, dict)), 30, "the agent online")
+    query(fleet_dsn, "INSERT INTO gateways (id) VALUES ($1)", GW)
+    for i in range(1, 41):
+        query(fleet_dsn, "INSERT INTO lights (gateway_id, device_id, geom) VALUES ($1, $2, "
+              "ST_SetSRID(ST_MakePoint($3, -6.2), 4326))", GW, f"L-{i:03}", 106.6 + i * 1e-4)
+    return {"dsn": fleet_dsn, "broker": broker.url, "key": str(tmp_path / "cmd.key"),
+            "agent": agent}
+
+
+AREA = json.dumps({"type": "Polygon", "coordinates": [[[106.5, -6.3], [106.7, -6.3],
+                                                        [106.7, -6.1], [106.5, -6.1],
+                                                        [106.5, -6.3]]]})
+
+
+def test_a_polygon_past_the_gateway_queue_goes_in_paced_waves_and_all_are_done(forty):
+    """Before: a polygon with more than 32 lights behind one gateway was refused (and before
+    that, sent at once: 8 "busy"). Now 32, their acks, then the other 8: all 40 done."""
+    out = send(forty, "switch", "--off", "--polygon", AREA, timeout=30)
+    assert out.returncode == 0 and "40 of 40 done" in out.stdout, out.stdout + out.stderr
+    rows = query(forty["dsn"], "SELECT result, reason, ack FROM commands")
+    assert len(rows) == 40 and {r["result"] for r in rows} == {"done"}
+    forty["agent"].kill()              # its session keeps the cmd subscription: silent
+    silent = send(forty, "switch", "--on", "--polygon", AREA, timeout=1)
+    assert silent.returncode == 1, silent.stdout + silent.stderr
+    rows = query(forty["dsn"], "SELECT result, reason, published_at FROM commands "
+                 "WHERE result IS DISTINCT FROM 'done'")
+    # the first wave went out and went unanswered; the second was held back, never sent
+    assert sorted((r["result"] or "-", r["published_at"] is not None) for r in rows) == \
+        [("-", True)] * 32 + [("held_back", False)] * 8
+    assert "did not answer every command of wave 1" in silent.stdout
