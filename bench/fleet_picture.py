@@ -107,12 +107,14 @@ def map_page(dsn: str) -> str:
     from pathlib import Path as _Path
     from playwright.sync_api import sync_playwright
 
-    from tests.agent.fleet.city import serving
+    from tests.agent.fleet.city import log_in, serving
     from tests.support.console import launch
     log = _Path(tempfile.mkdtemp(prefix="lentera-bench-")) / "serve.log"
     with serving(dsn, log) as url, sync_playwright() as pw:
         browser = launch(pw)
         page = browser.new_page(viewport={"width": 1200, "height": 800})
+        log_in(page, url)
+        page.wait_for_selector("#map[data-ready='1']", timeout=120_000)
         times = []
         for _ in range(3):
             t0 = time.perf_counter()

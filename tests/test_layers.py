@@ -57,6 +57,7 @@ ADAPTERS["asyncpg"] = ("agent/fleet/db.py", "agent/fleet/writer.py", "agent/flee
                        "agent/fleet/picture.py")
 ADAPTERS["paho"] += ("agent/fleet/mqtt.py", "agent/fleet/command_link.py")
 ADAPTERS["click"] += ("agent/fleet/cli.py",)
+ADAPTERS["click"] += ("agent/fleet/cli_serve.py",)
 ADAPTERS["aiohttp"] += ("agent/fleet/http.py",)
 ANYWHERE = ("tests/", "bench/")
 

@@ -270,24 +270,13 @@ def command_command(kind, on, level, duration, light, pole, group, polygon, key_
         sys.exit(1)
 
 
-@main.command()
-@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
-@click.option("--listen", default="127.0.0.1:8480", show_default=True,
-              help="HOST:PORT; no login of its own: put the city's reverse proxy in front")
-@click.option("--comm-after", default=900.0, show_default=True, type=click.FloatRange(min=1),
-              help="seconds without a reading before a light has a communication fault")
-@click.option("--timezone", "tz", default="Asia/Jakarta", show_default=True,
-              help="the city's zone: a night for energy is local noon to noon")
-def serve(dsn, listen, comm_after, tz):
-    """Serve the map page and the GeoJSON API (lights, faults) until SIGTERM/SIGINT."""
-    from agent.fleet.http import run
-    from agent.fleet.picture import PictureUnavailable
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        _run(run(dsn, listen, comm_after, tz))
-    except (PictureUnavailable, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+def _serving_commands():
+    from agent.fleet import cli_serve     # serve, users, tokens: the map and who may see it
+    for command in cli_serve.COMMANDS:
+        main.add_command(command)
 
+
+_serving_commands()
 
 if __name__ == "__main__":
     main()

@@ -3,12 +3,15 @@
 Read-only: `GET /api/lights.geojson`, `GET /api/faults.geojson` (RFC 7946, for the city's
 GIS), `GET /api/energy.json` and the map page at `/`, drawn by static/map.js from
 lights.geojson with no CDN. Query strings are checked by agent/fleet/geo.py before any SQL;
-every error is JSON `{"error", "param"}` with the HTTP status that fits (400 bad input, 404,
-405, 503 database away). There is no login: it listens on loopback unless told otherwise,
-for the city's reverse proxy to authenticate.
+every error is JSON `{"error", "param"}` with the HTTP status that fits (400 bad input, 401,
+404, 405, 503 database away).
+
+Everything but the log-in page and the static files needs a session (log in at /login) or
+a token (`Authorization: Bearer ...`, for the city's GIS); agent/fleet/access.py says how.
 """
 
 import asyncio
+import html
 import logging
 import signal
 from datetime import datetime, timedelta, timezone
@@ -17,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from agent.fleet import picture
+from agent.fleet.access import AccessError, Gate
 from agent.fleet.geo import QueryError, parse_energy, parse_query
 
 log = logging.getLogger(__name__)
@@ -27,7 +31,7 @@ COMPRESS_FROM = 64 * 1024      # bench/fleet_picture.py: 50,000 lights, 20 MB, 0
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
                                "connect-src 'self'; img-src 'self' data:; "
-                               "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
@@ -41,7 +45,7 @@ async def _answers(request, handler):
         response = await handler(request)
     except QueryError as exc:
         response = _error(400, str(exc), exc.param)
-    except picture.PictureUnavailable as exc:
+    except (picture.PictureUnavailable, AccessError) as exc:
         log.warning("%s %s: %s", request.method, request.path, exc)
         response = _error(503, str(exc))
     except web.HTTPException as exc:
@@ -50,28 +54,99 @@ async def _answers(request, handler):
         response = _error(exc.status, f"{exc.reason}: {request.method} {request.path[:200]} "
                           "(the API has GET /api/lights.geojson, /api/faults.geojson and "
                           "/api/energy.json)")
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="lentera-fleet"'
     response.headers.update(HEADERS)
     response.headers["Cache-Control"] = "no-cache" if request.path.startswith("/static/") \
         else "no-store"
     return response
 
 
-class FleetApi:
-    """The routes over one connection pool; `now` is injectable for tests."""
+COOKIE = "lentera_fleet"
+SESSION = web.RequestKey("session", object)    # the request's Session, None for a token
+OPEN = ("/login", "/static/")          # what a stranger may fetch
+LOGIN_PAGE = (STATIC / "login.html").read_text(encoding="utf-8")
+REFUSED = {"bad": (401, "Wrong name or password."),
+           "busy": (503, "Too many log-ins at once: try again in a moment."),
+           "locked": (429, "Too many failed log-ins: try again in {s} s.")}
 
-    def __init__(self, pool, comm_after: timedelta, tz: str, now=None):
-        self.pool, self.comm_after, self.tz = pool, comm_after, tz
+
+class FleetApi:
+    """The routes over one connection pool and one log-in gate; `now` is injectable."""
+
+    def __init__(self, pool, comm_after: timedelta, tz: str, gate: Gate, now=None,
+                 secure_cookie: bool = False):
+        self.pool, self.comm_after, self.tz, self.gate = pool, comm_after, tz, gate
         self.now = now or (lambda: datetime.now(timezone.utc))
+        self.secure_cookie = secure_cookie
 
     def app(self) -> web.Application:
-        """The aiohttp application (GET only; no request body is ever read)."""
-        app = web.Application(middlewares=[_answers], client_max_size=1024)
+        """The aiohttp application (only the log-in and log-out forms have a body)."""
+        app = web.Application(middlewares=[_answers, self._guard], client_max_size=1024)
         app.add_routes([web.get("/", self.map_page), web.get("/map", self.map_page),
+                        web.get("/login", self.login_page), web.post("/login", self.login),
+                        web.post("/logout", self.logout),
+                        web.get("/api/session.json", self.session_info),
                         web.get("/api/lights.geojson", self.lights),
                         web.get("/api/faults.geojson", self.faults),
                         web.get("/api/energy.json", self.energy),
                         web.static("/static", STATIC)])
         return app
+
+    @web.middleware
+    async def _guard(self, request, handler):
+        """A session or a token, else 401 (API) or the log-in page (the map)."""
+        if request.path == "/login" or request.path.startswith("/static/"):
+            return await handler(request)
+        session = self.gate.session(request.cookies.get(COOKIE))
+        auth = request.headers.get("Authorization", "")
+        label = self.gate.access.token_label(auth[7:].strip()) \
+            if auth[:7].lower() == "bearer " else None
+        if session is None and label is None:
+            if request.path.startswith("/api/"):
+                raise web.HTTPUnauthorized(reason="log in at /login, or send "
+                                           "Authorization: Bearer <token>")
+            raise web.HTTPFound("/login")
+        request[SESSION] = session
+        return await handler(request)
+
+    def _login_form(self, message: str = "", status: int = 200) -> web.Response:
+        text = LOGIN_PAGE.replace("{message}", html.escape(message))
+        return web.Response(text=text, content_type="text/html", status=status)
+
+    async def login_page(self, request):
+        return self._login_form()
+
+    async def login(self, request):
+        form = await request.post()
+        name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:256]
+        session, why = await self.gate.login(name, password, request.remote or "?")
+        if session is None:
+            kind, _, wait = why.partition(" ")
+            status, message = REFUSED[kind]
+            log.warning("log-in of %r from %s refused: %s", name, request.remote, why)
+            return self._login_form(message.format(s=wait), status)
+        log.info("%s logged in from %s", name, request.remote)
+        response = web.HTTPSeeOther("/")
+        response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict",
+                            secure=self.secure_cookie, max_age=int(self.gate.max_s))
+        raise response
+
+    async def logout(self, request):
+        session = request[SESSION]
+        form = await request.post()
+        sent = request.headers.get("X-CSRF-Token") or form.get("csrf")
+        if session is None or not self.gate.logout(session, str(sent or "")):
+            return _error(403, "log-out needs the session's CSRF token", "csrf")
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(COOKIE)
+        raise response
+
+    async def session_info(self, request):
+        session = request[SESSION]
+        if session is None:                      # a token: nothing to log out of
+            return web.json_response({"name": None, "csrf": None})
+        return web.json_response({"name": session.name, "csrf": session.csrf})
 
     async def map_page(self, request):
         return web.FileResponse(STATIC / "map.html")
@@ -97,17 +172,23 @@ class FleetApi:
         return web.json_response({"timezone": self.tz, "unit": "Wh", "nights": rows})
 
 
-async def run(dsn: str, listen: str, comm_after_s: float, tz: str) -> None:
+async def run(dsn: str, listen: str, comm_after_s: float, tz: str, gate: Gate,
+              secure_cookie: bool = False) -> None:
     """Serve until SIGTERM/SIGINT; PictureUnavailable/ValueError for a bad start."""
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"--listen {listen!r}: expected HOST:PORT, e.g. 127.0.0.1:8480")
+    gate.access.reload()
+    if not gate.access.users and not gate.access.tokens:
+        raise ValueError(f"{gate.access.path} has no login and no token, so nobody could "
+                         "see the map: `lentera fleet users add NAME` (or `tokens add`) first")
     pool = await picture.open_pool(dsn)
     try:
         if not await picture.fetch(pool, picture.zone_known, tz):
             raise ValueError(f"--timezone {tz!r} is not a zone PostgreSQL knows "
                              "(e.g. Asia/Jakarta; see pg_timezone_names)")
-        api = FleetApi(pool, timedelta(seconds=comm_after_s), tz)
+        api = FleetApi(pool, timedelta(seconds=comm_after_s), tz, gate,
+                       secure_cookie=secure_cookie)
         runner = web.AppRunner(api.app(), access_log=None, handle_signals=False,
                                shutdown_timeout=1.0)
         await runner.setup()

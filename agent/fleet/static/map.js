@@ -2,11 +2,16 @@
 // Lights are projected with Web Mercator and grouped on a screen grid of CELL pixels: a cell
 // holding more than one light is drawn as a cluster with its count and the colour of its
 // worst state; a cell with one light is that light, coloured by its state.
+// The first answer is the whole city (it is all in view at the city's zoom); after a pan or
+// zoom the page asks for the lights of its view only (bbox, padded by PAD of the view on
+// each side), when the view leaves the box last fetched or is zoomed in past it.
 "use strict";
 
 const CELL = 44;
 const MAX_ZOOM = 22;
 const REFRESH_MS = 60000;
+const PAD = 0.5;
+const SETTLE_MS = 250;              // one request when a pan or a wheel spin comes to rest
 // worst first: a cluster takes the colour of its worst light
 const STATES = [
   ["lampFailure", "#d7191c", "lamp failure"], ["dayBurning", "#f28e2b", "day burning"],
@@ -17,12 +22,37 @@ const RANK = Object.fromEntries(STATES.map((s, i) => [s[0], i]));
 const COLOUR = Object.fromEntries(STATES.map((s) => [s[0], s[1]]));
 const SVG = "http://www.w3.org/2000/svg";
 
-const view = { lights: [], cx: 128, cy: 128, zoom: 0, fitZoom: 0 };
+const view = { lights: [], cx: 128, cy: 128, zoom: 0, fitZoom: 0, box: null, boxZoom: 0,
+               asked: 0, settle: null };
 const svg = document.getElementById("map");
 
 function world(lon, lat) {          // Web Mercator at zoom 0: 0..256 both ways
   const s = Math.sin((Math.max(-85, Math.min(85, lat)) * Math.PI) / 180);
   return [((lon + 180) / 360) * 256, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * 256];
+}
+
+function lonLat(x, y) {             // world() backwards
+  const n = Math.PI * (1 - (2 * y) / 256);
+  return [(x / 256) * 360 - 180, (Math.atan(Math.sinh(n)) * 180) / Math.PI];
+}
+
+function viewBox(pad) {             // [west, south, east, north] of the view, padded
+  const [w, h] = size(), scale = 2 ** view.zoom;
+  const dx = (w / 2 / scale) * (1 + 2 * pad), dy = (h / 2 / scale) * (1 + 2 * pad);
+  const [west, north] = lonLat(Math.max(0, view.cx - dx), Math.max(0, view.cy - dy));
+  const [east, south] = lonLat(Math.min(256, view.cx + dx), Math.min(256, view.cy + dy));
+  return [west, south, east, north];
+}
+
+function inside(a, b) {             // box a within box b
+  return b !== null && a[0] >= b[0] && a[1] >= b[1] && a[2] <= b[2] && a[3] <= b[3];
+}
+
+function moved() {                  // after a pan or zoom: fetch the view's lights if needed
+  clearTimeout(view.settle);
+  view.settle = setTimeout(() => {
+    if (!inside(viewBox(0), view.box) || view.zoom >= view.boxZoom + 2) load(false, true);
+  }, SETTLE_MS);
 }
 
 function stateOf(props) {           // the light's worst state, by RANK
@@ -119,6 +149,7 @@ function zoomAt(px, py, zoom) {     // keep the world point under (px, py) where
   view.cy = wy - (py - h / 2) / after;
   view.zoom = zoom;
   draw();
+  moved();
 }
 
 function detail(light) {
@@ -147,13 +178,21 @@ function legend(counts) {
   }));
 }
 
-async function load(first) {
+async function load(first, area) {
+  const asked = ++view.asked, box = area ? viewBox(PAD) : null;
+  const url = "/api/lights.geojson" + (box ? "?bbox=" + box.map((v) => v.toFixed(6)).join(",")
+                                           : "");
   let answer, doc;
   try {
-    answer = await fetch("/api/lights.geojson");
+    answer = await fetch(url);
     doc = await answer.json();
   } catch (err) {                   // the server is away: keep the last picture, say so
     document.getElementById("summary").textContent = `cannot load the lights: ${err}`;
+    return;
+  }
+  if (asked !== view.asked) return; // a newer request was made meanwhile: its answer counts
+  if (answer.status === 401) {      // the session ended
+    window.location.assign("/login");
     return;
   }
   if (!answer.ok) {
@@ -167,14 +206,33 @@ async function load(first) {
     counts[state] = (counts[state] || 0) + 1;
     return { id: f.id, x, y, props: f.properties, state };
   });
+  view.box = doc.truncated ? null : (box || [-180, -90, 180, 90]);
+  view.boxZoom = view.zoom;
   const faulty = doc.features.filter((f) => f.properties.state === "fault").length;
-  document.getElementById("summary").textContent = `${doc.features.length} lights, ` +
-    `${faulty} with an open fault, ${doc.features.length - view.lights.length} without a ` +
-    `position${doc.truncated ? " (truncated)" : ""}`;
+  document.getElementById("summary").textContent = `${doc.features.length} lights` +
+    `${box ? " in this area" : ""}, ${faulty} with an open fault, ` +
+    `${doc.features.length - view.lights.length} without a position` +
+    `${doc.truncated ? " (truncated)" : ""}`;
   legend(counts);
   if (first) fit();
   draw();
   svg.dataset.ready = "1";
+  svg.dataset.loaded = String(view.asked);
+  svg.dataset.bbox = box ? box.join(",") : "";
+  svg.dataset.features = String(doc.features.length);
+}
+
+async function who() {              // the log-out form carries the session's CSRF token
+  try {
+    const me = await (await fetch("/api/session.json")).json();
+    if (me.name) {
+      document.getElementById("who").textContent = me.name;
+      document.getElementById("csrf").value = me.csrf;
+      document.getElementById("logout").hidden = false;
+    }
+  } catch (err) {                   // no log-out button then; the map still works
+    document.getElementById("who").textContent = "";
+  }
 }
 
 function wire() {
@@ -182,7 +240,7 @@ function wire() {
     zoomAt(size()[0] / 2, size()[1] / 2, Math.min(MAX_ZOOM, view.zoom + 1));
   document.getElementById("zoom-out").onclick = () =>
     zoomAt(size()[0] / 2, size()[1] / 2, Math.max(0, view.zoom - 1));
-  document.getElementById("zoom-all").onclick = () => { fit(); draw(); };
+  document.getElementById("zoom-all").onclick = () => { fit(); draw(); moved(); };
   svg.addEventListener("wheel", (e) => {
     e.preventDefault();
     const box = svg.getBoundingClientRect(), step = e.deltaY < 0 ? 1 : -1;
@@ -199,10 +257,12 @@ function wire() {
     view.cy -= (e.clientY - drag[1]) / scale;
     drag = [e.clientX, e.clientY];
     draw();
+    moved();
   });
   window.addEventListener("resize", draw);
 }
 
 wire();
-load(true);
-setInterval(() => load(false), REFRESH_MS);
+who();
+load(true, false);
+setInterval(() => load(false, view.box !== null && view.zoom > view.fitZoom), REFRESH_MS);

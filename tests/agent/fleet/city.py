@@ -95,15 +95,25 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
+STAFF = ("staff", "street lights 2026")        # the login `serving` makes
+_TOKENS: dict[str, str] = {}                   # served URL -> the GIS token it made
+
+
 @contextmanager
 def serving(dsn: str, log_path: Path, comm_after: int = 900):
-    """`lentera fleet serve` as a city runs it (a process of its own); yields its URL."""
+    """`lentera fleet serve` as a city runs it (a process of its own), with the login STAFF
+    and a GIS token (get_json sends it); yields its URL."""
+    from agent.fleet.access import AccessFile
     port = free_port()
+    access = AccessFile(log_path.with_name("access.json"))
+    access.add_user(*STAFF)
+    url = f"http://127.0.0.1:{port}"
+    _TOKENS[url] = access.add_token("city-gis")
     log = log_path.open("w+")
     proc = subprocess.Popen([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", dsn,
-                             "--listen", f"127.0.0.1:{port}", "--comm-after", str(comm_after)],
+                             "--listen", f"127.0.0.1:{port}", "--comm-after", str(comm_after),
+                             "--access", str(access.path)],
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -119,9 +129,20 @@ def serving(dsn: str, log_path: Path, comm_after: int = 900):
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+        _TOKENS.pop(url, None)
 
 
 def get_json(url: str):
-    """GET a JSON/GeoJSON answer."""
-    with urllib.request.urlopen(url, timeout=10) as answer:
+    """GET a JSON/GeoJSON answer, with the token of the server `serving` started."""
+    token = next(t for base, t in _TOKENS.items() if url.startswith(base + "/"))
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read())
+
+
+def log_in(page, url: str) -> None:
+    """Log a Playwright page in as STAFF through the form; it lands on the map."""
+    page.goto(url + "/")
+    page.fill("input[name=name]", STAFF[0])
+    page.fill("input[name=password]", STAFF[1])
+    page.click("button[type=submit]")

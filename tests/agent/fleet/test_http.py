@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from agent.fleet import picture
+from agent.fleet.access import AccessFile, Gate
 from agent.fleet.http import FleetApi
 from tests.agent.fleet.city import Messages, feed, grid, utc
 from tests.agent.fleet.conftest import REPO, query
@@ -39,19 +40,36 @@ def _city(dsn):
     return lights
 
 
+def gate_and_token() -> tuple[Gate, dict]:
+    """A log-in gate over a fresh access file holding one GIS token; the header to send."""
+    import tempfile
+    from pathlib import Path
+    access = AccessFile(Path(tempfile.mkdtemp(prefix="fleet-access-")) / "access.json")
+    token = access.add_token("gis")
+    return Gate(access), {"Authorization": f"Bearer {token}"}
+
+
+def access_args() -> list[str]:
+    """`--access FILE` of a file with one token, for `serve` in a process of its own."""
+    gate, _auth = gate_and_token()
+    return ["--access", str(gate.access.path)]
+
+
 def api_call(dsn, requests, now=NOW):
     """Start the API on a free port, make each (method, path) request, stop; [(status,
     content type, body as JSON or None)]."""
     async def go():
         pool = await picture.open_pool(dsn)
-        runner = web.AppRunner(FleetApi(pool, timedelta(minutes=15), "Asia/Jakarta",
+        gate, auth = gate_and_token()
+        runner = web.AppRunner(FleetApi(pool, timedelta(minutes=15), "Asia/Jakarta", gate,
                                         lambda: now).app())
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         answers = []
         try:
-            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as session:
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}",
+                                             headers=auth) as session:
                 for method, path, params in requests:
                     async with session.request(method, path, params=params) as r:
                         body = await r.json(content_type=None) if r.content_type.endswith(
@@ -152,7 +170,8 @@ def test_a_database_gone_away_is_a_503_that_says_what_to_do(fleet_dsn, postgres)
 
     async def go():
         pool = await picture.open_pool(fleet_dsn)
-        api = FleetApi(pool, timedelta(minutes=15), "Asia/Jakarta", lambda: NOW)
+        gate, auth = gate_and_token()
+        api = FleetApi(pool, timedelta(minutes=15), "Asia/Jakarta", gate, lambda: NOW)
         admin = await asyncpg.connect(postgres.dsn)
         await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
         await admin.close()
@@ -161,7 +180,7 @@ def test_a_database_gone_away_is_a_503_that_says_what_to_do(fleet_dsn, postgres)
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
-            async with aiohttp.ClientSession() as session:
+            async with aiohttp.ClientSession(headers=auth) as session:
                 url = f"http://127.0.0.1:{port}/api/lights.geojson"
                 async with session.get(url) as r:
                     return r.status, await r.json()
@@ -183,7 +202,7 @@ def test_serve_refuses_a_bad_start_with_the_reason(fleet_dsn, args, message):
     if "--listen" not in args:
         args = ["--listen", f"127.0.0.1:{free_port()}", *args]
     done = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", fleet_dsn,
-                           *args], cwd=REPO,
+                           *args, *access_args()], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and message in done.stderr, done.stderr
 
@@ -194,7 +213,8 @@ def test_serve_on_a_port_in_use_says_so(fleet_dsn):
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "serve", "--db",
-                               fleet_dsn, "--listen", f"127.0.0.1:{port}"], cwd=REPO,
+                               fleet_dsn, "--listen", f"127.0.0.1:{port}", *access_args()],
+                              cwd=REPO,
                               capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "another server on that port" in done.stderr, done.stderr
 
@@ -202,6 +222,14 @@ def test_serve_on_a_port_in_use_says_so(fleet_dsn):
 def test_serve_without_a_database_says_which_and_what_to_check():
     dsn = f"postgresql://lentera@127.0.0.1:{free_port()}/lentera"     # nothing listens
     done = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", dsn,
-                           "--listen", f"127.0.0.1:{free_port()}"], cwd=REPO,
+                           "--listen", f"127.0.0.1:{free_port()}", *access_args()], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "cannot reach the database" in done.stderr, done.stderr
+
+
+def test_serve_without_a_login_or_a_token_refuses_to_start(fleet_dsn, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "agent.fleet.cli", "serve", "--db", fleet_dsn,
+                           "--listen", f"127.0.0.1:{free_port()}", "--access",
+                           str(tmp_path / "none.json")], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "nobody could see the map" in done.stderr, done.stderr

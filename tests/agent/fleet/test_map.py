@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.agent.fleet.city import Messages, feed, grid, serving
+from tests.agent.fleet.city import Messages, feed, grid, log_in, serving
 from tests.support.console import launch
 
 COLUMNS, ROWS = 41, 25                  # the middle light (20, 12) is the view's centre
@@ -64,7 +64,7 @@ def test_the_city_map_clusters_at_low_zoom_and_shows_lights_in_fault_colours(fle
         errors = []          # script errors and CSP refusals show up here
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(served + "/")
+        log_in(page, served)
         page.wait_for_selector("#map[data-ready='1']", timeout=20_000)
         clusters, singles = _shown(page)
         assert len(clusters) >= 5 and max(c[0] for c in clusters) >= 10, clusters
