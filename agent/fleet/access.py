@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -201,7 +202,7 @@ class Gate:
         """(the new session, "") or (None, why: "locked N", "busy", "bad")."""
         keys = (f"user:{name}", f"addr:{addr}")
         if (wait := self.wait_s(*keys)) > 0:
-            return None, f"locked {int(wait) + 1}"
+            return None, f"locked {math.ceil(wait)}"
         if self.hashing >= MAX_HASHING:
             return None, "busy"
         self._failed(keys)                        # counted now; a good password clears it
@@ -213,7 +214,7 @@ class Gate:
             self.hashing -= 1
         if not ok:
             wait = self.wait_s(*keys)
-            return None, f"locked {int(wait) + 1}" if wait > 0 else "bad"
+            return None, f"locked {math.ceil(wait)}" if wait > 0 else "bad"
         for key in keys:
             self.failures.pop(key, None)
         now = self.clock()
