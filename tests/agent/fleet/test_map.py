@@ -93,3 +93,48 @@ def test_the_city_map_clusters_at_low_zoom_and_shows_lights_in_fault_colours(fle
     assert errors == []
     assert encodings["lights.geojson"] in ("gzip", "deflate"), encodings
     assert requests and all(u.startswith(served + "/") for u in requests), requests
+
+
+def _loaded_after(page, before: str) -> None:
+    page.wait_for_function("b => document.getElementById('map').dataset.loaded !== b", arg=before,
+                           timeout=20_000)
+
+
+def test_zoomed_in_the_map_asks_for_its_view_only(fleet_dsn, served):
+    wanted = _city(fleet_dsn)
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        asked = []
+        page.on("request", lambda r: asked.append(r.url) if "lights.geojson" in r.url else None)
+        log_in(page, served)
+        page.wait_for_selector("#map[data-ready='1']", timeout=20_000)
+        assert page.get_attribute("#map", "data-features") == str(COLUMNS * ROWS)
+        assert "bbox=" not in asked[0]                    # the city's zoom: all is in view
+        before = page.get_attribute("#map", "data-loaded")
+        for _ in range(3):
+            page.click("#zoom-in")
+        _loaded_after(page, before)
+        box = [float(v) for v in page.get_attribute("#map", "data-bbox").split(",")]
+        features = int(page.get_attribute("#map", "data-features"))
+        assert "bbox=" in asked[-1] and 0 < features < COLUMNS * ROWS, (asked, features)
+        assert "lights in this area" in page.inner_text("#summary")
+        # what is drawn is what the box holds, and the faults at the centre keep their colours
+        _clusters, singles = _shown(page)
+        assert {i: singles.get(i) for i in wanted} == \
+            {i: [k, COLOURS[k]] for i, k in wanted.items()}
+        # the grid is 41 x 25 lights 0.0005 degrees apart from (106.6320, -6.1780)
+        columns = [c for c in range(COLUMNS) if box[0] <= 106.6320 + c * 0.0005 <= box[2]]
+        rows = [r for r in range(ROWS) if box[1] <= -6.1780 + r * 0.0005 <= box[3]]
+        assert features == len(columns) * len(rows)
+        # a drag to the west edge: the view leaves the box, so the page asks again
+        before, first_box = page.get_attribute("#map", "data-loaded"), box
+        svg = page.locator("#map").bounding_box()
+        page.mouse.move(svg["x"] + 100, svg["y"] + 400)
+        page.mouse.down()
+        page.mouse.move(svg["x"] + 1100, svg["y"] + 400, steps=10)
+        page.mouse.up()
+        _loaded_after(page, before)
+        box = [float(v) for v in page.get_attribute("#map", "data-bbox").split(",")]
+        assert box[0] < first_box[0] and box[2] < first_box[2]
+        browser.close()
