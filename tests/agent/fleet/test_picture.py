@@ -8,6 +8,7 @@ import json
 from datetime import date, timedelta
 
 import asyncpg
+import pytest
 
 from agent.fleet import picture
 from agent.fleet.geo import Query
@@ -176,3 +177,36 @@ def test_a_fault_message_sent_again_late_neither_reopens_nor_closes_the_wrong_fa
     rows = query(fleet_dsn, "SELECT device_id, kind, raised_seq, cleared_seq FROM faults "
                  "WHERE cleared_ts IS NULL ORDER BY device_id")
     assert [(r["device_id"], r["kind"]) for r in rows] == [("L-001-000", "cycling")]
+
+
+COLUMNS_SQL = ("SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute "
+               "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+
+
+def test_light_last_follows_telemetry_s_columns(fleet_dsn):
+    def columns(table):
+        return [(r["attname"], r["type"]) for r in query(fleet_dsn, COLUMNS_SQL, table)]
+    assert columns("light_last") == columns("telemetry") + [("received_at",
+                                                            "timestamp with time zone")]
+    lights = grid(1, 1, gateways=1)
+    m = Messages()
+    t = NOW - timedelta(minutes=5)
+    feed(fleet_dsn, [m.reading("gw-00", "L-000-000", t, energy=10)], lights)
+    # a later migration adds a column to telemetry and calls the function, as 005 says
+    query(fleet_dsn, "ALTER TABLE telemetry ADD COLUMN dim_level smallint")
+    query(fleet_dsn, "SELECT light_last_follow_telemetry()")
+    assert ("dim_level", "smallint") in columns("light_last")
+    query(fleet_dsn, "INSERT INTO telemetry (gateway_id, device_id, seq, ts, quality, values, "
+          "dim_level) VALUES ('gw-00', 'L-000-000', 99, $1, 'good', '{}', 40)",
+          t + timedelta(minutes=1))
+    last = _run(fleet_dsn, picture.last_readings)[("gw-00", "L-000-000")]
+    assert (last["seq"], last["dim_level"], last["energy"]) == (99, 40, None)
+    # a column telemetry drops no longer blocks the trigger; a type change must be decided
+    query(fleet_dsn, "ALTER TABLE telemetry DROP COLUMN quality")
+    query(fleet_dsn, "SELECT light_last_follow_telemetry()")
+    query(fleet_dsn, "INSERT INTO telemetry (gateway_id, device_id, seq, ts, values) VALUES "
+          "('gw-00', 'L-000-000', 100, $1, '{}')", t + timedelta(minutes=2))
+    assert _run(fleet_dsn, picture.last_readings)[("gw-00", "L-000-000")]["seq"] == 100
+    query(fleet_dsn, "ALTER TABLE telemetry ALTER COLUMN lamp_state TYPE integer")
+    with pytest.raises(asyncpg.RaiseError, match="light_last.lamp_state is smallint"):
+        query(fleet_dsn, "SELECT light_last_follow_telemetry()")
