@@ -72,7 +72,9 @@ def _token_hash(token: str) -> str:
 
 
 class AccessFile:
-    """The users and tokens file (JSON, 0600), re-read when it changes, written atomically."""
+    """The users and tokens file (JSON), re-read when it changes, written atomically, 0640 in
+    its folder's group: `sudo lentera-fleet users add` in /etc/lentera-fleet (root, group
+    lentera-fleet) leaves it readable by the service and nobody else."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -146,6 +148,12 @@ class AccessFile:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, text.encode())
+            group = self.path.parent.stat().st_gid
+            try:
+                os.fchown(fd, -1, group)
+            except PermissionError:
+                pass                              # not in that group: the writer's own
+            os.fchmod(fd, 0o640)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -5,6 +5,7 @@ against `lentera fleet serve`."""
 import asyncio
 import json
 import os
+import re
 import stat
 from datetime import timedelta
 
@@ -38,11 +39,11 @@ def access(tmp_path) -> AccessFile:
     return access
 
 
-def test_the_file_keeps_hashes_only_and_is_private(access):
+def test_the_file_keeps_hashes_only_and_is_private_to_its_group(access):
     token = access.add_token("city-gis")
     text = access.path.read_text()
     assert PASSWORD not in text and token not in text and "scrypt$" in text
-    assert stat.S_IMODE(os.stat(access.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(access.path).st_mode) == 0o640
     assert access.token_label(token) == "city-gis" and access.token_label(token + "x") is None
     assert access.check_user("ana", PASSWORD) and not access.check_user("ana", "wrong one!")
     assert not access.check_user("nobody", PASSWORD)
@@ -168,7 +169,7 @@ def test_log_in_lock_out_and_log_out_over_http(fleet_dsn, access):
     assert got[6][0] == 303 and got[7][0] == 401
     # the good log-in cleared the count: the 3rd failure after it locks, the right one waits
     assert [g[0] for g in got[8:]] == [401, 401, 429, 429]
-    assert "try again in 30 s" in got[11][2]
+    assert re.search(r"try again in \d+ s", got[11][2])     # real time passes: not exact
 
 
 def test_the_map_page_asks_for_a_log_in_in_chromium(fleet_dsn, tmp_path):

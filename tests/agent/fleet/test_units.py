@@ -19,7 +19,8 @@ from tests.agent.fleet.conftest import GatewayPublisher, query, register
 REPO = Path(__file__).resolve().parents[3]
 UNITS = REPO / "deploy" / "fleet"
 NAMES = ["lentera-fleet-ingest@.service", "lentera-fleet-migrate.service",
-         "lentera-fleet-retention.service", "lentera-fleet-retention.timer"]
+         "lentera-fleet-retention.service", "lentera-fleet-retention.timer",
+         "lentera-fleet-serve.service"]
 INSTALLED = "/opt/lentera/venv/bin/lentera-fleet"
 
 
@@ -46,10 +47,12 @@ def test_the_units_verify_and_are_confined(tmp_path):
          *(f"/etc/systemd/system/{n.replace('@.', '@a.')}" for n in NAMES)],
         capture_output=True, text=True)
     assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr
-    score = subprocess.run(["systemd-analyze", "security", "--offline=yes",
-                            str(units / NAMES[0])], capture_output=True, text=True)
-    level = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", score.stdout).group(1))
-    assert level <= 2.0, score.stdout
+    for name in (NAMES[0], "lentera-fleet-serve.service"):
+        score = subprocess.run(["systemd-analyze", "security", "--offline=yes",
+                                str(units / name)], capture_output=True, text=True)
+        level = float(re.search(r"Overall exposure level for \S+: ([\d.]+)",
+                                score.stdout).group(1))
+        assert level <= 2.0, (name, score.stdout)
 
 
 def exec_start(unit: str, env: dict, instance: str = "") -> list[str]:
@@ -106,3 +109,43 @@ def test_the_units_commands_migrate_then_ingest_until_sigterm(postgres, broker):
                                env=run_env, capture_output=True, text=True, timeout=60)
     assert retention.returncode == 0 and "dropped 0 partition(s)" in retention.stdout, \
         retention.stderr
+
+
+def test_the_serve_unit_s_command_serves_behind_its_log_in(fleet_dsn, tmp_path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from agent.fleet.access import AccessFile
+    from tests.support.broker import free_port
+    access = AccessFile(tmp_path / "access.json")
+    token = access.add_token("gis")
+    port = free_port()
+    env = env_file(LENTERA_FLEET_DB=fleet_dsn, LENTERA_FLEET_LISTEN=f"127.0.0.1:{port}",
+                   LENTERA_FLEET_ACCESS=str(access.path))
+    server = subprocess.Popen(exec_start("lentera-fleet-serve.service", env),
+                              env={**os.environ, **env}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/api/lights.geojson"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.stdout.read()
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                raise AssertionError("answered without a token")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        asked = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(asked, timeout=10) as answer:
+            assert json.loads(answer.read())["type"] == "FeatureCollection"
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=10)              # the unit's TimeoutStopSec
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0
