@@ -170,9 +170,10 @@ class AccessFile:
 class Session:
     """One logged-in person."""
 
-    def __init__(self, name: str, now: float):
+    def __init__(self, name: str, now: float, credential: str):
         self.token, self.csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         self.name, self.started, self.seen = name, now, now
+        self.credential = credential      # the password hash it logged in with: a change ends it
 
 
 class Gate:
@@ -229,20 +230,20 @@ class Gate:
         self._expire(now)
         if len(self.sessions) >= MAX_SESSIONS:
             del self.sessions[min(self.sessions.values(), key=lambda s: s.seen).token]
-        session = Session(name, now)
+        session = Session(name, now, self.access.users.get(name, ""))
         self.sessions[session.token] = session
         return session, ""
 
     def session(self, token: str | None) -> Session | None:
         """The live session of a cookie value, refreshed; None if unknown, expired, or its
-        user was removed since."""
+        user was removed or given a new password since."""
         self.access.reload()
         session = self.sessions.get(token or "")
         now = self.clock()
         if session is None:
             return None
         if now - session.seen > self.idle_s or now - session.started > self.max_s \
-                or session.name not in self.access.users:
+                or self.access.users.get(session.name) != session.credential:
             del self.sessions[session.token]
             return None
         session.seen = now

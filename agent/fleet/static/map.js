@@ -265,4 +265,4 @@ function wire() {
 wire();
 who();
 load(true, false);
-setInterval(() => load(false, view.box !== null && view.zoom > view.fitZoom), REFRESH_MS);
+setInterval(() => load(false, view.zoom > view.fitZoom), REFRESH_MS);

@@ -92,6 +92,10 @@ def test_sessions_end_idle_old_or_when_the_user_is_removed(access):
     assert gate.session(session.token) is None         # older than max_s
     session, _ = asyncio.run(gate.login("ana", PASSWORD, "a"))
     assert not gate.logout(session, "not its csrf") and gate.session(session.token)
+    access.add_user("ana", PASSWORD + " changed")
+    assert gate.session(session.token) is None         # a new password ends old sessions
+    session, _ = asyncio.run(gate.login("ana", PASSWORD + " changed", "a"))
+    assert gate.session(session.token) is session
     access.remove("ana")
     assert gate.session(session.token) is None
 
