@@ -194,3 +194,13 @@ def test_the_map_page_asks_for_a_log_in_in_chromium(fleet_dsn, tmp_path):
         page.goto(url + "/")
         assert page.url == url + "/login"              # the session is gone
         browser.close()
+
+
+def test_an_access_file_gone_bad_lets_nobody_in_and_says_why(fleet_dsn, access):
+    token = access.add_token("gis")
+    access.path.write_text('{"users": [')             # e.g. a hand edit cut short
+    got = _calls(fleet_dsn, access, [
+        ("GET", "/api/lights.geojson", {"headers": {"Authorization": f"Bearer {token}"}}),
+        ("POST", "/login", {"data": {"name": "ana", "password": PASSWORD}})])
+    assert [g[0] for g in got] == [503, 503]
+    assert "cannot read the users and tokens" in got[0][2]["error"]
