@@ -236,7 +236,8 @@ def retention(dsn, keep_days, ahead):
 @click.option("--prefix", default="city/lighting", show_default=True)
 @click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
 @click.option("--ttl", default=600.0, show_default=True, help="seconds until it expires")
-@click.option("--timeout", default=30.0, show_default=True, help="seconds to wait for acks")
+@click.option("--timeout", default=30.0, show_default=True,
+              help="seconds to wait for the acks of each wave (32 commands per gateway)")
 def command_command(kind, on, level, duration, light, pole, group, polygon, key_file, keys_dir,
                     broker, prefix, dsn, ttl, timeout):
     """Send a signed command (docs/mqtt.md) to a light, a group or the lights in a polygon,
