@@ -22,6 +22,7 @@ import logging
 import struct
 import sys
 import threading
+import time
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -76,6 +77,25 @@ class _ReadAhead:
         self._pos = pos + size
         return self._buf[pos:pos + size]
 
+    def publish(self):
+        """(header, body) of the whole PUBLISH packet next in the buffer, taken out of it;
+        None when the next packet is another kind or not all here (paho reads those)."""
+        buf, start = self._buf, self._pos
+        end = len(buf)
+        # PUBLISH at QoS 0 or 1 only (0x30, QoS bits 0b0110 not 0b0100)
+        if end - start < 2 or buf[start] & 0xF0 != 0x30 or buf[start] & 0x06 == 0x04:
+            return None
+        length, shift, i = 0, 0, start + 1
+        while i < end and shift <= 21:
+            byte = buf[i]
+            i, length, shift = i + 1, length | (byte & 0x7F) << shift, shift + 7
+            if not byte & 0x80:
+                if i + length > end:
+                    return None
+                self._pos = i + length
+                return buf[start], buf[i:i + length]
+        return None
+
     def pending(self) -> int:
         """Bytes readable without the socket (ours, then TLS's)."""
         left = len(self._buf) - self._pos
@@ -111,11 +131,26 @@ class IngestClient(mqtt.Client):
                 break
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def _packet_read(self) -> MQTTErrorCode:
+        # a PUBLISH wholly in the buffer skips paho's byte-by-byte reading and its dicts
+        if self._in_packet["command"] == 0 and type(self._sock) is _ReadAhead:
+            whole = self._sock.publish()
+            if whole is not None:
+                rc = self._publish(*whole)
+                with self._msgtime_mutex:
+                    self._last_bytes_received = time.monotonic()
+                return rc
+        return super()._packet_read()
+
     def _handle_publish(self) -> MQTTErrorCode:
-        header, packet = self._in_packet["command"], self._in_packet["packet"]
+        return self._publish(self._in_packet["command"], self._in_packet["packet"])
+
+    def _publish(self, header: int, packet: bytes) -> MQTTErrorCode:
         qos = (header & 0x06) >> 1
-        if qos == 2:
-            return super()._handle_publish()     # never subscribed at 2: paho's own path
+        if qos == 3:
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        if qos == 2:             # never subscribed at 2 (and never the fast path): paho's own
+            return super()._handle_publish()
         try:
             end = 2 + ((packet[0] << 8) | packet[1])
             topic = packet[2:end]
