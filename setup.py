@@ -51,7 +51,9 @@ setup(
         # gateway: without it bench/fuzz.py falls back to hypothesis
         # the city's side (agent/fleet/, never on a gateway): PostgreSQL driver, wheels for
         # x86_64 and aarch64
-        "fleet": ["asyncpg>=0.29,<0.33"],
+        # orjson: the ingest decoder parses each message in a third of the time (docs/
+        # benchmarks.md); wheels for x86_64 and aarch64
+        "fleet": ["asyncpg>=0.29,<0.33", "orjson>=3.9,<4"],
         "fuzz": ["atheris>=2.3,<2.4; platform_machine == 'x86_64'"],
     },
     entry_points={"console_scripts": ["lentera=agent.cli:main",

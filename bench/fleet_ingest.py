@@ -2,6 +2,11 @@
 and the CPU each part spends per message (workers, PostgreSQL, mosquitto, load generator).
 
     .venv/bin/python bench/fleet_ingest.py [--workers 1 2 4] [--gateways 200] [--per-gw 500]
+        [--legacy REV [--rounds 2]]
+
+--legacy REV runs the workers of that commit (`git archive` into a temporary folder) and of
+this tree in turns, `--rounds` times each, on the same broker and server: on a shared
+machine only such alternating runs compare old and new fairly.
 
 Everything runs on this machine, on a private mosquitto and a private PostgreSQL 15 (no
 fsync: the bench measures the ingest, not the disk). G gateways' load comes from two
@@ -18,8 +23,10 @@ the limit when everything together (ours and others') fills its cores.
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -104,13 +111,22 @@ async def rows(dsn: str) -> tuple[int, int]:
         await conn.close()
 
 
-def run(server, broker, workers: int, gateways: int, per_gw: int) -> dict:
+def legacy_tree(rev: str) -> Path:
+    """The repository at `rev`, unpacked in a temporary folder (removed at exit)."""
+    folder = Path(tempfile.mkdtemp(prefix="lentera-legacy-"))
+    archive = subprocess.run(["git", "archive", rev], cwd=REPO, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def run(server, broker, workers: int, gateways: int, per_gw: int, tree: Path = REPO) -> dict:
     dsn = asyncio.run(fresh_db(server, f"bench_{workers}", gateways))
     total = gateways * per_gw
     procs = [subprocess.Popen(
         [sys.executable, "-m", "agent.fleet.cli", "ingest", "--broker", broker.url, "--db", dsn,
          "--group", f"bench{workers}", "--worker-id", str(i), "--progress", "0"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for i in range(workers)]
     time.sleep(2.0)                               # connected and subscribed
     cpu0 = {"workers": sum(cpu_seconds(p.pid) for p in procs),
@@ -157,7 +173,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--gateways", type=int, default=200)
     parser.add_argument("--per-gw", type=int, default=500)
+    parser.add_argument("--legacy", help="a commit whose workers run in turns with these")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    trees = [("this", REPO)]
+    if args.legacy:
+        old = legacy_tree(args.legacy)
+        trees = [(args.legacy, old), ("this", REPO)] * args.rounds
     server = LocalPostgres().start()
     # the ingest's broker settings (docs/fleet.md): no cap on queued or in-flight messages
     # to a client, so Receive Maximum (the worker's 4000) is the window
@@ -166,13 +188,17 @@ def main() -> None:
         print(f"cores: {os.cpu_count()}  gateways: {args.gateways}  messages per run: "
               f"{args.gateways * args.per_gw}")
         for w in args.workers:
-            result = run(server, broker, w, args.gateways, args.per_gw)
-            limit = result.pop("limit")
-            print("  ".join(f"{k}={v}" for k, v in result.items()), flush=True)
-            print(f"  limit: {limit}", flush=True)
+            for name, tree in trees:
+                result = run(server, broker, w, args.gateways, args.per_gw, tree)
+                limit = result.pop("limit")
+                print(f"code={name}  " + "  ".join(f"{k}={v}" for k, v in result.items()),
+                      flush=True)
+                print(f"  limit: {limit}", flush=True)
     finally:
         broker.stop()
         server.remove()
+        if args.legacy:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ ADAPTERS["asyncpg"] = ("agent/fleet/db.py", "agent/fleet/writer.py", "agent/flee
                        "agent/fleet/commands.py",
                        "agent/fleet/picture.py")
 ADAPTERS["paho"] += ("agent/fleet/mqtt.py", "agent/fleet/command_link.py")
+ADAPTERS["orjson"] = ("agent/fleet/decode.py",)
 ADAPTERS["click"] += ("agent/fleet/cli.py",)
 ADAPTERS["click"] += ("agent/fleet/cli_serve.py",)
 ADAPTERS["aiohttp"] += ("agent/fleet/http.py",)

@@ -17,8 +17,11 @@ DSN_HELP = "PostgreSQL URL, e.g. postgresql://lentera@db.city.local/lentera (env
 
 
 def _run(coro):
+    from agent.fleet.broker import BrokerError
     try:
         return asyncio.run(coro)
+    except BrokerError as exc:          # a broker URL or certificate that cannot work
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"{exc}: is PostgreSQL (or the broker) reachable?") from None
 
@@ -77,7 +80,8 @@ def lights_import(geojson, dsn):
 
 @main.command()
 @click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
-              help="the city's broker (any node of the cluster)")
+              help="the city's broker (any node of the cluster); TLS: mqtts://host:8883"
+                   "?ca_file=...&cert_file=...&key_file=... (docs/fleet.md)")
 @click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
 @click.option("--group", default="lentera-ingest", show_default=True,
               help="shared-subscription group: workers with the same group split the load")
@@ -94,10 +98,11 @@ def ingest(broker, dsn, group, worker_id, prefix, batch_max, batch_window, progr
     and acknowledged)."""
     from agent.fleet.ingest import IngestWorker
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    worker = IngestWorker(broker, dsn, group, f"lentera-fleet-{group}-{worker_id}", prefix,
-                          batch_max, batch_window)
 
     async def go():
+        worker = IngestWorker(broker, dsn, group, f"lentera-fleet-{group}-{worker_id}", prefix,
+                              batch_max, batch_window)
+        stats.append(worker.stats)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
@@ -108,8 +113,9 @@ def ingest(broker, dsn, group, worker_id, prefix, batch_max, batch_window, progr
                 print(f"{time.strftime('%H:%M:%S')} {worker.stats.line()}", file=sys.stderr,
                       flush=True)
         await task
+    stats = []
     _run(go())
-    click.echo(worker.stats.line())
+    click.echo(stats[0].line())
 
 
 def _with_conn(dsn, job):

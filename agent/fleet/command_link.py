@@ -5,15 +5,18 @@ gateway's `{prefix}/{gw}/ack` before publishing, so every ack reaches it as well
 ingest. A command counts as published on the broker's PUBACK with reason Success; reason 16
 (No matching subscribers) means no gateway session holds its `cmd` subscription, and is
 reported as such, never as sent. paho's thread hands everything to the asyncio loop.
+The broker URL may be mqtts:// with the uplink's TLS keys (agent/fleet/broker.py); a broker
+certificate we refuse ends connect() at once with the reason.
 """
 
 import asyncio
 import json
+import sys
 import time
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from agent.fleet import broker
 from drivers.errors import LenteraError
 
 
@@ -38,6 +41,8 @@ class CommandLink:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                    protocol=mqtt.MQTTv5)
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._cause: str | None = None           # why the last connect failed
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = lambda *a: self._call(self._changed.set)
@@ -49,9 +54,12 @@ class CommandLink:
             pass                                 # the loop is gone: nobody waits any more
 
     async def connect(self, timeout: float) -> None:
-        parsed = urlparse(self.url)
+        """Connect (TLS if the URL says mqtts://); LinkError names what went wrong."""
         try:
-            self._client.connect_async(parsed.hostname or "127.0.0.1", parsed.port or 1883)
+            address = broker.parse(self.url)
+            if address.tls:
+                self._client.tls_set_context(address.tls)
+            self._client.connect_async(address.host, address.port)
         except (OSError, ValueError) as exc:
             raise LinkError(f"cannot connect to {self.url}: {exc}") from None
         self._client.loop_start()
@@ -59,10 +67,14 @@ class CommandLink:
             async with asyncio.timeout(timeout):
                 reason = await self._connected
         except TimeoutError:
-            raise LinkError(f"no answer from the broker {self.url} within {timeout:g} s: is "
-                            "it running, and is the URL right?") from None
+            cause = f" ({self._cause})" if self._cause else ""
+            raise LinkError(f"no answer from the broker {address.url} within {timeout:g} s"
+                            f"{cause}: is it running, and is the URL right?") from None
+        if isinstance(reason, str):
+            raise LinkError(f"the broker {address.url}: {reason}; check ca_file (and that the "
+                            "URL names the host the certificate is for)")
         if reason.is_failure:
-            raise LinkError(f"the broker {self.url} refused us: {reason}")
+            raise LinkError(f"the broker {address.url} refused us: {reason}")
 
     async def subscribe_acks(self, gateways: set[str], timeout: float) -> None:
         """Subscribe to every gateway's ack topic and wait for the SUBACK."""
@@ -96,6 +108,13 @@ class CommandLink:
     # -- paho's thread ----------------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         self._call(lambda: self._connected.done() or self._connected.set_result(reason_code))
+
+    def _on_connect_fail(self, client, userdata):
+        exc = sys.exc_info()[1]                  # paho calls us inside its except block
+        self._cause = broker.explain(exc)
+        if broker.is_fatal(exc):                 # a refused certificate: no use waiting
+            cause = self._cause
+            self._call(lambda: self._connected.done() or self._connected.set_result(cause))
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         self._call(self._puback, mid, reason_code, int(time.time() * 1000))

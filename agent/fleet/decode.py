@@ -3,12 +3,21 @@
 Everything here comes from outside: the broker delivers whatever any client with publish
 rights sent. A message is checked against the contract before it is near the database
 (size first, then JSON, then every field), so a bad one is counted alone and never
-poisons a batch. Pure Python, no I/O: the fuzz test drives it with random bytes.
+poisons a batch. No I/O: the fuzz test drives it with random bytes.
+
+Telemetry, nearly every message, is checked against the whole of
+docs/schema/telemetry.schema.json (required keys, no others, the quality enum, values
+numbers only) on orjson's parse; a payload orjson refuses is parsed again by the standard
+library only to name the reason (a lone surrogate, 1e999), so reasons are the same either
+way and nothing that orjson refuses is let in by the second parse unless it passes the
+same checks.
 """
 
 import json
 import math
 from dataclasses import dataclass
+
+import orjson
 
 from agent.config.topics import TOPIC_LEVEL
 from drivers.errors import LenteraError
@@ -19,6 +28,10 @@ TS_MIN, TS_MAX = 946_684_800_000, 4_102_444_800_000   # 2000-01-01 .. 2100-01-01
 MAX_TEXT = 512
 TOPIC_CACHE_MAX = 200_000        # topics are few (gateways x devices x kinds): decode once
 _topics: dict = {}
+TELEMETRY_KEYS = frozenset({"ts", "seq", "values", "quality", "age_s", "error"})
+QUALITIES = frozenset({"good", "stale", "comm_error"})
+ACK_KEYS = frozenset({"ts", "seq", "id", "result", "reason", "details"})
+ACK_RESULTS = frozenset({"done", "refused", "failed", "error"})
 FAULT_KINDS = frozenset({"lampFailure", "dayBurning", "cycling", "activePowerTooHigh",
                          "lampVoltageTooLow", "lampVoltageTooHigh", "sensorStuck",
                          "energyCounterDecrease"})
@@ -116,14 +129,24 @@ def _json(payload: bytes) -> dict:
     if len(payload) > MAX_PAYLOAD:
         raise BadMessage("oversized", f"{len(payload)} bytes > {MAX_PAYLOAD}")
     try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        body = _json_slow(payload)       # refused either way: this names the reason
+    if not isinstance(body, dict):
+        raise BadMessage("not_object")
+    # strict UTF-8 and no NaN/Infinity already; NUL (and, on the slow path, lone
+    # surrogates) can only come as \u escapes, so the walk is needed only then
+    return _clean(body) if b"\\u" in payload else body
+
+
+def _json_slow(payload: bytes):
+    """Only for what orjson refused: name the reason, and refuse it whatever happens."""
+    try:
         body = _DECODER.decode(payload.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadMessage("not_json") from None
-    if not isinstance(body, dict):
-        raise BadMessage("not_object")
-    # strict UTF-8 and parse_constant already refuse bad bytes and NaN/Infinity; NUL and
-    # lone surrogates can only come as \u escapes, so the walk is needed only then
-    return _clean(body) if b"\\u" in payload else body
+    _clean(body)                         # a lone surrogate, 1e999 (inf), a deep nest
+    raise BadMessage("not_json")
 
 
 def _dump(value) -> str:
@@ -132,6 +155,18 @@ def _dump(value) -> str:
         return json.dumps(value, allow_nan=False)
     except ValueError:
         raise BadMessage("not_finite") from None
+
+
+def _values(values) -> str:
+    """The checked values object (point -> number, as the schema says) as JSON text."""
+    if type(values) is not dict:
+        raise BadMessage("bad_values")
+    for v in values.values():
+        t = type(v)
+        # bool is not a JSON Schema number; inf can come only from the slow parse
+        if t is not int and (t is not float or not math.isfinite(v)):
+            raise BadMessage("bad_values", repr(v)[:40])
+    return orjson.dumps(values).decode()
 
 
 def _int(body: dict, key: str, lo: int, hi: int, required: bool = True) -> int | None:
@@ -196,25 +231,39 @@ def decode(topic: str, payload: bytes, prefix: str = "city/lighting"):
         return Status(gateway, state, _int(body, "ts", TS_MIN, TS_MAX, required=False),
                       _int(outbox, "dropped", 0, MAX_SEQ, required=False),
                       _int(outbox, "backlog", 0, MAX_SEQ, required=False), _dump(body))
-    seq, ts = _int(body, "seq", 0, MAX_SEQ), _int(body, "ts", TS_MIN, TS_MAX)
+    seq, ts = _int(body, "seq", 1, MAX_SEQ), _int(body, "ts", TS_MIN, TS_MAX)
     if kind == "telemetry":
-        values = body.get("values")
-        if not isinstance(values, dict):
-            raise BadMessage("bad_values")
-        quality = body.get("quality")
-        if not isinstance(quality, str) or len(quality) > 32:
-            raise BadMessage("bad_quality")
-        lamp = values.get("lamp_state")
-        lamp = int(lamp) if type(lamp) in (int, float) and 0 <= lamp < 100 else None
-        return Telemetry(gateway, device, seq, ts, quality, _dump(values),
-                         _number(values, "power"), _number(values, "energy"), lamp)
+        return _telemetry(gateway, device, seq, ts, body)
     if kind == "events":
         state = _text(body, "state", required=False)
         dropped = _int(body, "dropped", 0, MAX_SEQ, required=False) \
             if body.get("event") == "outbox_dropped" else None
         return Event(gateway, device, seq, ts, _text(body, "event"), state, _dump(body),
                      dropped)
-    if "result" not in body or "id" not in body:
+    if "result" not in body or "id" not in body or "reason" not in body:
         raise BadMessage("bad_ack")
-    return Ack(gateway, seq, ts, _text(body, "id", required=False), _text(body, "result"),
+    result = _text(body, "result")
+    command_id = _text(body, "id", required=False)
+    if not body.keys() <= ACK_KEYS or result not in ACK_RESULTS or "details" in body and \
+            type(body["details"]) is not dict or command_id and len(command_id) > 128:
+        raise BadMessage("bad_ack", "key, result, details or id outside the contract")
+    return Ack(gateway, seq, ts, command_id, result,
                _text(body, "reason", required=False), _dump(body))
+
+
+def _telemetry(gateway: str, device: str, seq: int, ts: int, body: dict) -> Telemetry:
+    if not body.keys() <= TELEMETRY_KEYS:
+        raise BadMessage("unknown_key", repr(sorted(body.keys() - TELEMETRY_KEYS))[:40])
+    values = body.get("values")
+    text = _values(values)
+    quality = body.get("quality")
+    if type(quality) is not str or quality not in QUALITIES:
+        raise BadMessage("bad_quality", repr(body.get("quality"))[:40])
+    if "age_s" in body and type(body["age_s"]) not in (int, float):
+        raise BadMessage("bad_age_s")
+    if "error" in body and type(body["error"]) is not str:
+        raise BadMessage("bad_error")
+    lamp = values.get("lamp_state")
+    lamp = int(lamp) if lamp is not None and 0 <= lamp < 100 else None
+    return Telemetry(gateway, device, seq, ts, quality, text,
+                     _number(values, "power"), _number(values, "energy"), lamp)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from agent.fleet import db
+from agent.fleet.broker import BrokerError
 from agent.fleet.mqtt import SharedSubscriber
 from agent.fleet.writer import BatchWriter
 
@@ -83,6 +84,10 @@ class IngestWorker:
             ready.cancel()
         if self._stopping.is_set():
             return []
+        if self.mqtt.fatal:
+            # a certificate we refuse will not change by waiting: say so and stop
+            raise BrokerError(f"broker {self.mqtt.address.url}: {self.mqtt.fatal}; check "
+                              "ca_file (and that the URL names the host the certificate is for)")
         if self.mqtt.pending() < self.batch_max:
             # a commit per message would cost a round trip each: gather a little first
             await asyncio.sleep(self.batch_window)

@@ -6,8 +6,9 @@ import json
 import time
 
 import asyncpg
+import pytest
 
-from agent.fleet.decode import Telemetry, decode
+from agent.fleet.decode import BadMessage, Telemetry, decode
 from agent.fleet.writer import BatchWriter
 from tests.agent.fleet.conftest import GatewayPublisher, query, register
 from tests.agent.fleet.test_ingest import counts, run_workers
@@ -80,14 +81,22 @@ def test_injection_strings_in_every_text_field_are_stored_as_text(fleet_dsn):
     register(fleet_dsn, ["gw-1"])
     records = []
     for i, evil in enumerate(INJECTIONS):
+        # quality and result are enums in the contract: a stranger's text there never
+        # reaches the database
+        for topic, body in (("telemetry/L-1", {"ts": 1795881120000, "seq": 1, "values": {},
+                                               "quality": evil}),
+                            ("ack", {"ts": 1795881120000, "seq": 1, "id": "c", "result": evil,
+                                     "reason": None})):
+            with pytest.raises(BadMessage):
+                decode(f"city/lighting/gw-1/{topic}", json.dumps(body).encode())
         records.append(decode("city/lighting/gw-1/telemetry/L-1", json.dumps(
-            {"ts": 1795881120000, "seq": 100 + i, "quality": evil[:32],
+            {"ts": 1795881120000, "seq": 100 + i, "quality": "stale", "error": evil,
              "values": {evil: 1.0}}).encode()))
         records.append(decode("city/lighting/gw-1/events/L-1", json.dumps(
             {"ts": 1795881120000, "seq": 200 + i, "event": evil, "state": evil,
              "evidence": {evil: evil}}).encode()))
         records.append(decode("city/lighting/gw-1/ack", json.dumps(
-            {"ts": 1795881120000, "seq": 300 + i, "id": evil, "result": evil,
+            {"ts": 1795881120000, "seq": 300 + i, "id": evil, "result": "refused",
              "reason": evil}).encode()))
     records.append(decode("city/lighting/gw-1/status", json.dumps(
         {"state": INJECTIONS[0], "ts": 1795881120000}).encode()))

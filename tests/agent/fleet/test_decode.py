@@ -2,10 +2,12 @@
 BadMessage with a reason (fuzzed: random bytes, random topics, mutated good messages)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from agent.fleet.decode import MAX_PAYLOAD, Ack, BadMessage, Event, Status, Telemetry, decode
 
@@ -91,3 +93,35 @@ def test_mutated_good_messages_decode_to_clean_records_or_bad_message(topic, bas
         assert "\x00" not in text and "\\u0000" not in text
         json.loads(text)
         text.encode("utf-8")
+
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schema"
+TELEMETRY_SCHEMA = Draft202012Validator(json.loads((SCHEMAS / "telemetry.schema.json").read_text()))
+ACK_SCHEMA = Draft202012Validator(json.loads((SCHEMAS / "ack.schema.json").read_text()))
+
+
+@pytest.mark.parametrize("change", [
+    {"extra": 1}, {"quality": "excellent"}, {"values": {"power": "90"}},
+    {"values": {"switch": True}}, {"values": {"p": None}}, {"values": {"p": [1]}},
+    {"seq": 0}, {"age_s": "3"}, {"error": 5},
+])
+def test_telemetry_the_schema_refuses_is_refused(change):
+    body = dict(GOOD_TELEMETRY, **change)
+    assert not TELEMETRY_SCHEMA.is_valid(body)
+    with pytest.raises(BadMessage):
+        decode("city/lighting/gw-7/telemetry/L-1", json.dumps(body).encode())
+
+
+@settings(max_examples=400, deadline=None)
+@given(topic=st.sampled_from(["city/lighting/gw-1/telemetry/L-1", "city/lighting/gw-1/ack"]),
+       key=st.sampled_from(["ts", "seq", "values", "quality", "age_s", "error", "id",
+                            "result", "reason", "details", "extra"]),
+       value=JSON | st.dictionaries(st.text(max_size=8), JSON, max_size=4))
+def test_what_passes_is_valid_against_the_contract_schema(topic, key, value):
+    ack = topic.endswith("/ack")
+    body = dict(GOOD_ACK if ack else GOOD_TELEMETRY, **{key: value})
+    try:
+        decode(topic, json.dumps(body).encode())
+    except BadMessage:
+        return
+    (ACK_SCHEMA if ack else TELEMETRY_SCHEMA).validate(body)
