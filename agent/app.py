@@ -12,7 +12,6 @@ from agent.config.keys import load_key
 from agent.config.models import GatewayConfig
 from agent.field import build_field, build_serial_sensors
 from agent.services.lighting import LightingService
-from agent.services.watch import FaultWatch, analog_channels
 from agent.services.arbiter import DirectArbiter
 from agent.services.pushed_schedule import PushedSchedule
 from agent.uplink.commands import CommandHandler
@@ -43,7 +42,7 @@ class Agent:
         self.arbiter_factory = arbiter_factory
         self.arbiter = None
         self.lighting: LightingService | None = None
-        self.watch: FaultWatch | None = None
+        self.watch = None                    # FaultWatch when anomaly.enabled
         self.commands: CommandHandler | None = None
         self.intake: CommandIntake | None = None
         self.buses: dict[str, object] = {}   # bus name -> ModbusRtuBus or ModbusTcpBus
@@ -142,10 +141,12 @@ class Agent:
                                         on_corrupt=self.state_file_corrupt)
         return self.lighting
 
-    def _build_watch(self) -> FaultWatch | None:
+    def _build_watch(self):
+        """The FaultWatch, or None: numpy (~20 MB) is imported only when anomaly is enabled."""
         an = self.config.anomaly
         if not an.enabled:
             return None
+        from agent.services.watch import FaultWatch, analog_channels
         lights = [d for d, dev in self.devices.items() if dev.profile.kind == "streetlight"]
         loc = self.config.gateway.location
         watch = FaultWatch(lights, analog_channels(self.devices), loc.lat, loc.lon,
@@ -189,11 +190,6 @@ class Agent:
     async def full_status(self) -> dict:
         """status() plus the outbox and publisher figures (needs the SQLite thread)."""
         return await status.full_snapshot(self)
-
-    async def _status_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.uplink.status_period)
-            self.uplink.publish_status("online", **await self.full_status())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until stop is set, then shut everything down cleanly (within ~5 s)."""
@@ -253,7 +249,7 @@ class Agent:
             start(f"serial.{name}.read", service.run_loop)
         for name, scheduler in self.schedulers.items():
             start(f"bus.{name}.poll", scheduler.run_loop)
-        start("status.publish", self._status_loop)
+        start("status.publish", lambda: status.publish_loop(self))
         from agent.sparkplug.wiring import start_sparkplug    # docs/sparkplug.md
         self.sparkplug = start_sparkplug(self)
         if self.config.metrics.listen:

@@ -4,9 +4,12 @@ The retained status topic, `lentera lights` and (later) metrics and the console 
 this, so they never disagree about what the gateway is doing.
 """
 
+import asyncio
 import time
 
 from agent import __version__
+
+CHECK_S = 1.0    # how often the buses' `oversubscribed` is looked at between status periods
 
 
 def wall_ms() -> int:
@@ -41,3 +44,22 @@ async def full_snapshot(agent) -> dict:
         out["talq"] = {**agent.talq.reporter.status(), "loggers": len(agent.talq.store.loggers),
                        "bootstrap": agent.talq.bootstrap.status()}
     return out
+
+
+def behind(agent) -> frozenset:
+    """Names of the buses that keep < 99 % of their configured poll rate (agent/core/rate.py)."""
+    return frozenset(n for n, s in agent.schedulers.items() if s.status()["oversubscribed"])
+
+
+async def publish_loop(agent) -> None:
+    """The retained status every `uplink.status_period`, and at once when a bus starts or
+    stops keeping its configured rate: `oversubscribed` is promised within 10 s of the change,
+    and the period (30 s by default) would hide it that long."""
+    period = agent.config.uplink.status_period
+    shown, due = behind(agent), time.monotonic() + period
+    while True:
+        await asyncio.sleep(max(0.0, min(CHECK_S, due - time.monotonic())))
+        now = behind(agent)
+        if now != shown or time.monotonic() >= due:
+            shown, due = now, time.monotonic() + period
+            agent.uplink.publish_status("online", **await agent.full_status())
