@@ -240,13 +240,15 @@ def prepare_block(state: dict, p: dict, lo: int, hi: int, x: np.ndarray, times: 
     valid, vf, x0, xn = buffers["valid"], buffers["vf"], buffers["x0"], buffers["xn"]
     np.isfinite(x, out=valid)
     ref, t0 = state["ref"][lo:hi], state["t0"][lo:hi]
-    cols = np.flatnonzero(np.isnan(ref))
+    # every channel has its origin: nothing to look for (origins are never unset)
+    cols = np.empty(0, np.intp) if buffers.get("all_ref") else np.flatnonzero(np.isnan(ref))
     if cols.size:       # an origin: the first sample within float32 range (|x| < 1e37)
         ok = valid[:, cols] & (np.abs(x[:, cols]) < 1e37)
         has = ok.any(axis=0)
         cols, first = cols[has], np.argmax(ok[:, has], axis=0)
         ref[cols], t0[cols] = x[first, cols], times[first]
     buffers["new_origins"] = bool(cols.size)
+    buffers["all_ref"] = buffers.get("all_ref") or not np.isnan(ref).any()
     np.subtract(x, ref, out=xn)                           # in float64, then rounded
     np.logical_and(valid, np.isfinite(xn), out=valid)     # beyond float32 range: missing
     np.copyto(vf, valid)

@@ -31,9 +31,10 @@ class Likelihood:
             return
         s, p = self.s, self.p
         old, t, h = s["lik_ring"][slot], self.t[0], self.t[1]
-        np.multiply(c, g["s_gate"], out=t)            # unscored samples count as 0 ...
-        np.subtract(t, old, out=t)
-        np.multiply(t, g["w"], out=t)                 # ... missing ones leave the slot as it was
+        # a sample not scored (missing, warming up) leaves the slot as it was: 0 until the
+        # channel's first scored sample, then that slot's last scored evidence
+        np.subtract(c, old, out=t)
+        np.multiply(t, g["s_gate"], out=t)
         np.add(old, t, out=old)
         np.add(s["lik_sum"], t, out=s["lik_sum"])
         mu, var = s["lik_mean"], s["lik_var"]
