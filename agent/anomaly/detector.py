@@ -50,19 +50,23 @@ DEFAULTS = {
     "burst_k": 3,           # ... the last this many form a residual shape ...
     "burst_horizon": 4000.0,  # ... known if seen within this many samples ...
     "w_burst": 0.5,         # ... and then z is discounted by up to this share (0: off)
+    "lik_window": 10,       # short-term likelihood: the mean of the last this many rows' ...
+    "lik_floor": 0.1,       # ... calibrated evidence, in its own sds (+ this floor) ...
+    "w_lik": 2.0,           # ... times this, competes with each sample's own (0: off)
 }
 log = logging.getLogger(__name__)
 _INT_PARAMS = ("n_bins", "levels", "context", "n_calib", "calib_warmup", "week_bins",
-               "burst_levels", "burst_k")
+               "burst_levels", "burst_k", "lik_window")
 
 _STATE_1D = ("level", "gscale", "count", "lo", "hi", "ctx", "ns", "cal_count",
-             "cal_mean", "cal_var", "last_fire", "fire_top", "burst_ctx")
+             "cal_mean", "cal_var", "last_fire", "fire_top", "burst_ctx", "lik_sum",
+             "lik_mean", "lik_var")
 _STATE_2D = ("season", "bscale", "bcount", "envelope", "env_today")
 # lo = hi = 0: values are relative to the first sample, so the range starts right there
 _INIT = {"t0": np.inf, "ref": np.nan, "bin_period": np.nan, "last_fire": -np.inf,
          "burst_seen": NEVER}
 # times and the per-channel origin of the values
-_FLOAT64 = ("t0", "ref", "bin_period", "last_fire", "fire_top")
+_FLOAT64 = ("t0", "ref", "bin_period", "last_fire", "fire_top", "lik_pos")
 
 
 def _params(params: dict) -> dict:
@@ -91,7 +95,8 @@ class AnomalyDetector:
                 **{k: (nb, self.n) for k in _STATE_2D},
                 "context_seen": (p["levels"] ** p["context"], self.n), "bin_period": (nb,),
                 "week": (p["week_bins"], self.n),
-                "burst_seen": (p["burst_levels"] ** p["burst_k"], self.n)}
+                "burst_seen": (p["burst_levels"] ** p["burst_k"], self.n),
+                "lik_ring": (p["lik_window"], self.n), "lik_pos": (1,)}
 
     def _fresh_state(self) -> dict:
         return {k: np.full(shape, _INIT.get(k, 0.0), dtype=np.float64 if k in _FLOAT64 else F)
@@ -128,11 +133,12 @@ class AnomalyDetector:
         for r0 in range(0, x.shape[0], rows):
             r1 = min(r0 + rows, x.shape[0])
             commits = self._commits(times[r0:r1], bins[r0:r1])
+            slots = self._slots(r1 - r0)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 for lo in range(0, self.n, chunk):
                     hi = min(lo + chunk, self.n)
                     self._run(x[r0:r1, lo:hi], times[r0:r1], (bins[r0:r1], wbins[r0:r1]),
-                              commits, lo, hi, out[r0:r1, lo:hi])
+                              commits, lo, hi, out[r0:r1, lo:hi], slots)
         return out
 
     def _times(self, ts, step, t_count: int) -> np.ndarray:
@@ -155,7 +161,14 @@ class AnomalyDetector:
             seen[b] = k
         return commits
 
-    def _run(self, x, times, bins_w, commits, lo: int, hi: int, out) -> None:
+    def _slots(self, t_count: int) -> list:
+        """Per row: its slot in the likelihood ring (one per row, shared by every channel)."""
+        w, pos = self.params["lik_window"], self.state["lik_pos"]
+        first = int(pos[0])
+        pos[0] = (first + t_count) % w
+        return [(first + i) % w for i in range(t_count)]
+
+    def _run(self, x, times, bins_w, commits, lo: int, hi: int, out, slots) -> None:
         """Prepare a block of rows for channels [lo, hi), then step through it."""
         key = (lo, hi)
         fresh = key not in self._steps
@@ -173,7 +186,7 @@ class AnomalyDetector:
                 step.shift_counter()
             if commits[i]:
                 step.commit_envelope(b)
-            step(b, times[i], {k: v[i] for k, v in block.items()}, out[i], wbins[i])
+            step(b, times[i], {k: v[i] for k, v in block.items()}, out[i], wbins[i], slots[i])
 
     def state_dict(self) -> dict:
         """Return learnt state and params as a plain dict of numpy arrays and numbers."""
@@ -227,13 +240,15 @@ def prepare_block(state: dict, p: dict, lo: int, hi: int, x: np.ndarray, times: 
     valid, vf, x0, xn = buffers["valid"], buffers["vf"], buffers["x0"], buffers["xn"]
     np.isfinite(x, out=valid)
     ref, t0 = state["ref"][lo:hi], state["t0"][lo:hi]
-    cols = np.flatnonzero(np.isnan(ref))
+    # every channel has its origin: nothing to look for (origins are never unset)
+    cols = np.empty(0, np.intp) if buffers.get("all_ref") else np.flatnonzero(np.isnan(ref))
     if cols.size:       # an origin: the first sample within float32 range (|x| < 1e37)
         ok = valid[:, cols] & (np.abs(x[:, cols]) < 1e37)
         has = ok.any(axis=0)
         cols, first = cols[has], np.argmax(ok[:, has], axis=0)
         ref[cols], t0[cols] = x[first, cols], times[first]
     buffers["new_origins"] = bool(cols.size)
+    buffers["all_ref"] = buffers.get("all_ref") or not np.isnan(ref).any()
     np.subtract(x, ref, out=xn)                           # in float64, then rounded
     np.logical_and(valid, np.isfinite(xn), out=valid)     # beyond float32 range: missing
     np.copyto(vf, valid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.anomaly.likelihood import Likelihood, score
 from agent.anomaly.memory import Memory
 
 F = np.float32
@@ -17,7 +18,7 @@ TINY = 1e-30    # keeps a constant channel's divisions finite; relative floors d
 BIG = 1e38      # added to a clip limit while warming up: nothing is clipped
 SHIFT = 2.0 ** 22  # the float32 sample counter and context times move back by this ...
 LIMIT = 2.0 ** 23  # ... when the counter reaches this: integers stay exact in float32
-GLOBAL = ("bin_period", "context_seen", "burst_seen", "ref", "t0")
+GLOBAL = ("bin_period", "context_seen", "burst_seen", "ref", "t0", "lik_pos")
 
 
 class Step:
@@ -52,6 +53,7 @@ class Step:
         self.inv_env_c = 1.0 / p["env_c"]
         self.w_context = p["w_context"] / p["age_horizon"]
         self.mem = Memory(self.s, p, lo, hi, state["burst_seen"])
+        self.lik = Likelihood(self.s, p, m)
 
     def shift_counter(self) -> None:
         """Move the sample counter and context times of channels near LIMIT back by SHIFT."""
@@ -70,7 +72,8 @@ class Step:
         np.maximum(env, today, out=env)
         today.fill(0.0)
 
-    def __call__(self, b: int, ts: float, row: dict, out: np.ndarray, wb: int = 0) -> None:
+    def __call__(self, b: int, ts: float, row: dict, out: np.ndarray, wb: int = 0,
+                 slot: int = 0) -> None:
         """Advance every channel by one sample (`row`: this step's slices of the block)."""
         g = self.weights(b, ts, row)
         span, den = self.t[0], self.t[1]
@@ -81,7 +84,7 @@ class Step:
         exc, q = self.range_levels(row, g, span, den)
         age = self.context_age(row, q)
         self.mem.burst(z, row["vf"])
-        self.calibrate(g, z, exc, age, out)
+        self.calibrate(g, z, exc, age, out, slot)
         self.refract(ts, out)
 
     def refract(self, ts: float, out: np.ndarray) -> None:
@@ -260,7 +263,7 @@ class Step:
         return age
 
     def calibrate(self, g: dict, z: np.ndarray, exc: np.ndarray, age: np.ndarray,
-                  out: np.ndarray) -> None:
+                  out: np.ndarray, slot: int) -> None:
         """Fuse the raw evidence and score its rarity against this channel's own history."""
         s, p = self.s, self.p
         mu, var = s["cal_mean"], s["cal_var"]
@@ -286,14 +289,7 @@ class Step:
         np.subtract(d, var, out=d)
         np.multiply(d, g["a_calib"], out=d)
         np.add(var, d, out=var)
-        # score u^2 / (u^2 + k^2) = 1 - q, q = k^2 / (u^2 + k^2) small and exact in float32,
-        # 1 - q in float64: monotone, < 1 for every u below the cap (no saturation)
         np.maximum(c, 0.0, out=c)
         np.minimum(c, 1e6, out=c)
-        np.multiply(c, c, out=c)
-        k2 = p["k_score"] ** 2
-        np.add(c, k2, out=c)
-        np.divide(k2, c, out=c)
-        np.copyto(out, c)                             # to float64, then 1 - q there
-        np.subtract(1.0, out, out=out)
-        np.multiply(out, g["s_gate"], out=out)        # 0 = not reported
+        self.lik(c, g, slot)
+        score(c, p["k_score"], g["s_gate"], out)

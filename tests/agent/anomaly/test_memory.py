@@ -23,9 +23,11 @@ def _bursty(rng, days=12, size=12.0, every=60):
 def test_a_burst_shape_seen_before_raises_less_than_its_first_showing():
     rng = np.random.default_rng(30)
     x, starts = _bursty(rng)
-    known = AnomalyDetector(1, refractory=0).update_many(x[:, None], 0.0, step=MIN)[:, 0]
-    off = AnomalyDetector(1, refractory=0, w_burst=0).update_many(x[:, None], 0.0,
-                                                                 step=MIN)[:, 0]
+    # w_lik=0: the memory's own effect (the short-term likelihood sees the burst's run anyway)
+    known = AnomalyDetector(1, refractory=0, w_lik=0).update_many(x[:, None], 0.0,
+                                                                  step=MIN)[:, 0]
+    off = AnomalyDetector(1, refractory=0, w_burst=0, w_lik=0).update_many(x[:, None], 0.0,
+                                                                          step=MIN)[:, 0]
     peak = lambda s, i: s[i:i + 3].max()            # noqa: E731
     late = starts[len(starts) // 2:]
     # the same shape, many times: with the memory it is a known context and scores lower
@@ -51,8 +53,8 @@ def test_weekly_profile_learns_a_weekend_and_predicts_its_start_and_end():
     ts = 3600.0 * np.arange(24 * 7 * 8)                  # hourly, eight weeks
     day = np.floor(ts / 86400.0) % 7
     x = 100.0 + 30.0 * (day >= 5) + rng.normal(0, 1.0, len(ts))   # two busy days a week
-    on = AnomalyDetector(1, alpha_week=0.05, refractory=0)
-    off = AnomalyDetector(1, refractory=0)
+    on = AnomalyDetector(1, alpha_week=0.05, refractory=0, w_lik=0)   # the profile's own effect
+    off = AnomalyDetector(1, refractory=0, w_lik=0)
     s_on = on.update_many(x[:, None], ts)[:, 0]
     s_off = off.update_many(x[:, None], ts)[:, 0]
     week = on.state["week"][:, 0]
