@@ -68,6 +68,7 @@ class Session:
         loop = node.loop
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
+        self.on_end = lambda: None           # the node's wake-up, when the session ends
         self.barriers: dict[int, asyncio.Future] = {}
         cfg, mq = node.cfg, node.mqtt
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=node.client_id,
@@ -100,12 +101,17 @@ class Session:
         self.client.loop_start()
 
     def _lost(self) -> None:
-        """The connection is gone: the answers it still owed are cancelled (a cancelled
-        barrier is a failed one), and the session ends."""
-        for future in self.barriers.values():
-            future.cancel()
-        self.barriers.clear()
+        """The connection is gone: the answers it still owed are failed barriers, and the
+        session ends."""
+        barriers, self.barriers = self.barriers, {}
+        for future in barriers.values():
+            if not future.done():
+                future.set_result(False)
+        self._end()
+
+    def _end(self) -> None:
         self.ended.set()
+        self.on_end()
 
     def _queue(self, packet: bytes) -> None:
         """Add a packet to this pass's run; the first of a pass schedules the run's flush."""
@@ -129,7 +135,7 @@ class Session:
     def _connected(self, rc) -> None:
         if rc.is_failure:
             log.warning("sparkplug: broker refused the connection: %s", rc)
-            self.ended.set()
+            self._end()
             return
         node = self.node
         topics = [node.topics.ncmd, node.topics.dcmd_all]
@@ -139,9 +145,12 @@ class Session:
         self.connected.set()
 
     def _unsuback(self, mid: int) -> None:
+        self._answer(mid, True)
+
+    def _answer(self, mid: int, ok: bool) -> None:
         future = self.barriers.pop(mid, None)
         if future is not None and not future.done():
-            future.set_result(None)
+            future.set_result(ok)
 
     def publish(self, topic: str, data: bytes) -> None:
         """QoS 0, not retained: every Sparkplug message but the will [tck-id-topics-ddata-mqtt]."""
@@ -158,17 +167,16 @@ class Session:
         mid = self.client._mid_generate()    # paho's ids: never one of its own in flight
         future = self.barriers[mid] = self.node.loop.create_future()
         self._queue(unsubscribe_packet(mid, self._topic(self.node.topics.barrier)))
-        ended = asyncio.ensure_future(self.ended.wait())
+        # no UNSUBACK in time: a failed barrier; a lost connection fails it at once (_lost)
+        timer = self.node.loop.call_later(BARRIER_TIMEOUT_S, self._answer, mid, False)
         try:
-            await asyncio.wait([future, ended], timeout=BARRIER_TIMEOUT_S,
-                               return_when=asyncio.FIRST_COMPLETED)
+            ok = await future
         finally:
-            ended.cancel()
-        if not future.done() or future.cancelled():
+            timer.cancel()
             self.barriers.pop(mid, None)
-            self.ended.set()
-            return False
-        return True
+        if not ok:
+            self._end()
+        return ok
 
     async def close(self, ndeath: bool) -> None:
         """Optionally NDEATH first [tck-id-operational-behavior-edge-node-intentional-disconnect-ndeath],

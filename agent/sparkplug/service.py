@@ -67,7 +67,7 @@ class EdgeNode:
         self.hoststate = HostState()
         self.consumer = consumer
         self.bdseq = BdSeq(Path(state_dir) / cfg.bdseq_file)
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()          # the drain's one wake-up (_drain)
         consumer.on_committed = self.wake.set
         consumer.on_fresh = self._on_fresh
         self.fresh: list = []                # just committed, consecutive ids: no SQLite read
@@ -114,11 +114,13 @@ class EdgeNode:
         if session is not self.session:
             return                           # a message of a session already closed
         if self.cfg.primary_host_id and topic == state_topic(self.cfg.primary_host_id):
-            self.hoststate.update(data)
+            if self.hoststate.update(data):
+                self.wake.set()
         else:
             outcome = self.edge.command(topic, data)
             if outcome == "rebirth":
                 self.rebirth.set()
+                self.wake.set()
             elif outcome is not None:
                 self._queue_write(topic, outcome)
 
@@ -133,6 +135,7 @@ class EdgeNode:
             if bdseq is None or self.session.connected.is_set():
                 bdseq = await self.bdseq.next()
             session = self.session = Session(self, bdseq)
+            session.on_end = self.wake.set
             self.sessions += 1
             try:
                 # online is learnt anew in every session, before its SUBSCRIBE: the STATE
@@ -202,8 +205,7 @@ class EdgeNode:
             self.wake.clear()
             rows = await self._rows_after(cursor)
             if not rows:
-                self.hoststate.changed.clear()
-                await self._until(session, self.wake, self.rebirth, self.hoststate.changed)
+                await self.wake.wait()       # a commit, a rebirth request, STATE, or the end
                 continue
             mine = [r for r in rows if r[2] is not None]   # None: bound for others only
             for row_id, topic, body in mine:
