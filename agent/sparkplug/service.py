@@ -72,6 +72,7 @@ class EdgeNode:
         consumer.on_fresh = self._on_fresh
         self.fresh: list = []                # just committed, consecutive ids: no SQLite read
         self.behind = True                   # SQLite may hold rows that fresh lacks
+        self.cursor = 0                      # the newest row id confirmed (or not ours)
         self.rebirth = asyncio.Event()
         self.writes: deque = deque()         # checked DCMD writes for commands_loop
         self.wrote = asyncio.Event()
@@ -193,7 +194,9 @@ class EdgeNode:
 
     async def _drain(self, session: Session) -> str:
         """Rows -> DDATA until the session ends, a rebirth is asked or the host goes away."""
-        cursor = 0
+        # from the last row a barrier confirmed in this process, not from 0: rows the outbox
+        # has not yet committed as acknowledged (it does within its ack window) are not sent
+        # again after a rebirth or a new session; the unconfirmed ones after it are
         self.behind = True                   # the last session's unacknowledged rows
         while True:
             if session.ended.is_set():
@@ -203,7 +206,7 @@ class EdgeNode:
             if self.rebirth.is_set():
                 return "rebirth"
             self.wake.clear()
-            rows = await self._rows_after(cursor)
+            rows = await self._rows_after(self.cursor)
             if not rows:
                 await self.wake.wait()       # a commit, a rebirth request, STATE, or the end
                 continue
@@ -215,7 +218,7 @@ class EdgeNode:
             for row_id, _, _ in mine:
                 self.consumer.ack(row_id)
             self.acked += len(mine)
-            cursor = rows[-1][0]
+            self.cursor = rows[-1][0]
 
     def _queue_write(self, topic: str, write: tuple) -> None:
         """A checked DCMD write: refused unless enabled, bounded like the signed intake."""
