@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 WRITES_MAX = 16        # DCMD writes waiting, as the signed intake bounds its queue
 FRESH_MAX = 2000       # just-committed rows held; beyond that they are read back from SQLite
-GATHER_S = 0.1         # after a wake-up, commits gather this long into one pass and barrier
 
 
 class BdSeq:
@@ -210,9 +209,6 @@ class EdgeNode:
             rows = await self._rows_after(self.cursor)
             if not rows:
                 await self.wake.wait()       # a commit, a rebirth request, STATE, or the end
-                # the outbox commits every ~20 ms at 500 lights: one pass, one barrier and one
-                # send per five commits instead of one each (the checks above run after it)
-                await asyncio.sleep(GATHER_S)
                 continue
             mine = [r for r in rows if r[2] is not None]   # None: bound for others only
             for row_id, topic, body in mine:
