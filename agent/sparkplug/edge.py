@@ -19,6 +19,10 @@ from agent.sparkplug.payloads import PayloadError
 
 log = logging.getLogger(__name__)
 
+# a row's body is the outbox's own compact JSON object: raw_decode skips loads()' type checks
+# and the two whitespace scans around it (about 1.5 of its 4.3 us per row)
+_decode = json.JSONDecoder().raw_decode
+
 
 class EdgeState:
     """Births, deaths and data of one edge node over its sessions."""
@@ -34,6 +38,7 @@ class EdgeState:
         self.last: dict[str, tuple[int, dict]] = {}   # device -> (ts, values) newest reading
         self.sent: dict[str, dict] = {}      # device -> values last reported live
         self.silent: set[str] = set()        # devices whose newest live reading is not good
+        self._ddata: dict[str, str] = {}     # device id -> its DDATA topic
         self.counts = {"births": 0, "ddata": 0, "ddeath": 0, "historical": 0,
                        "commands_refused": 0, "rebirth_requests": 0, "writes": 0}
 
@@ -71,11 +76,10 @@ class EdgeState:
         model = self.models.get(device_id)
         if model is None:
             return                           # a serial sensor: not a Modbus device (docs)
-        body = json.loads(body_json)
+        body = _decode(body_json)[0]
         ts, values = int(body["ts"]), body.get("values") or {}
-        historical = ts < self.birth_ms
         good = body.get("quality") == "good"
-        if historical:
+        if ts < self.birth_ms:               # history
             if good:
                 self._data(device_id, model, values, ts, True)
             return
@@ -92,16 +96,18 @@ class EdgeState:
         if not self.born.get(device_id):
             self._dbirth(device_id, self.wall_ms())
             return
-        previous = self.sent.get(device_id, {})
-        changed = {k: v for k, v in values.items() if previous.get(k, object()) != v}
+        previous = self.sent[device_id]
+        changed = {k: v for k, v in values.items() if k not in previous or previous[k] != v}
         if changed:
             self._data(device_id, model, changed, ts, False)
             previous.update(changed)
 
     def _data(self, device_id, model, values: dict, ts: int, historical: bool) -> None:
-        self.publish(self.topics.device("DDATA", device_id),
-                     payloads.ddata(self.wall_ms(), self.next_seq(), model, values, ts,
-                                    historical))
+        topic = self._ddata.get(device_id)
+        if topic is None:
+            topic = self._ddata[device_id] = self.topics.device("DDATA", device_id)
+        self.publish(topic, payloads.ddata(self.wall_ms(), self.next_seq(), model, values, ts,
+                                           historical))
         self.counts["ddata"] += 1
         if historical:
             self.counts["historical"] += 1

@@ -11,7 +11,9 @@ messages on reconnect: old DDATA with old seq numbers would then precede the new
 3. NBIRTH + DBIRTHs (QoS 0) [tck-id-topics-nbirth-mqtt], then drain the outbox's `sparkplug`
    rows as DDATA (QoS 0, as the spec requires). QoS 0 has no PUBACK: after each batch the
    node unsubscribes a topic it never subscribed, and the broker's UNSUBACK - which comes
-   after it has read every packet sent before - acknowledges the batch's rows;
+   after it has read every packet sent before - acknowledges the batch's rows. The packets
+   of one pass of the loop (births, a batch of DDATA, its UNSUBSCRIBE) go to paho's write
+   queue as one run: one wake-up of paho's thread and one send() per pass;
 4. an offline STATE (not older than the online one) ends the session: NDEATH, DISCONNECT,
    start again [tck-id-operational-behavior-edge-node-termination-host-offline].
 """
@@ -25,7 +27,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.sparkplug import payloads
 from agent.sparkplug.topics import StateError, read_state, state_topic
-from agent.uplink import wakeup
 from agent.uplink.mqtt import Backoff, tls_context
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,30 @@ log = logging.getLogger(__name__)
 BARRIER_TIMEOUT_S = 10.0     # no UNSUBACK this long: the connection is dead, start again
 
 
+def str16(text: str) -> bytes:
+    """An MQTT UTF-8 string: two bytes of length, then the bytes."""
+    data = text.encode()
+    return len(data).to_bytes(2, "big") + data
+
+
+def remaining_length(n: int) -> bytes:
+    """MQTT's variable-length integer (MQTT 3.1.1 section 2.2.3)."""
+    out = bytearray()
+    while True:
+        n, digit = n >> 7, n & 0x7F
+        out.append(digit | 0x80 if n else digit)
+        if not n:
+            return bytes(out)
+
+
+def publish_packet(topic16: bytes, payload: bytes) -> bytes:
+    """A PUBLISH, QoS 0, not retained, not dup (section 3.3): no packet id."""
+    return b"\x30" + remaining_length(len(topic16) + len(payload)) + topic16 + payload
+
+
+def unsubscribe_packet(mid: int, topic16: bytes) -> bytes:
+    """An UNSUBSCRIBE of one topic (section 3.10; flags 0010)."""
+    return b"\xa2" + remaining_length(2 + len(topic16)) + mid.to_bytes(2, "big") + topic16
 
 
 class Session:
@@ -43,6 +68,7 @@ class Session:
         loop = node.loop
         self.connected = asyncio.Event()
         self.ended = asyncio.Event()
+        self.on_end = lambda: None           # the node's wake-up, when the session ends
         self.barriers: dict[int, asyncio.Future] = {}
         cfg, mq = node.cfg, node.mqtt
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=node.client_id,
@@ -64,7 +90,8 @@ class Session:
         client.on_message = lambda c, u, m: later(node.on_message, self, m.topic, m.payload)
         client.on_unsubscribe = lambda c, u, mid, rcs, p: later(self._unsuback, mid)
         self.client = client
-        self._wake = None                    # paho's wake-up socket, while held
+        self._run = bytearray()              # this pass's packets, not yet handed to paho
+        self._topics: dict[str, bytes] = {}  # topic -> its MQTT string (length + UTF-8)
 
     def start(self) -> None:
         """Connect in paho's thread: `connected` or `ended` tells how it went; paho sends the
@@ -74,31 +101,41 @@ class Session:
         self.client.loop_start()
 
     def _lost(self) -> None:
-        """The connection is gone: the answers it still owed are cancelled (a cancelled
-        barrier is a failed one), and the session ends."""
-        for future in self.barriers.values():
-            future.cancel()
-        self.barriers.clear()
+        """The connection is gone: the answers it still owed are failed barriers, and the
+        session ends."""
+        barriers, self.barriers = self.barriers, {}
+        for future in barriers.values():
+            if not future.done():
+                future.set_result(False)
+        self._end()
+
+    def _end(self) -> None:
         self.ended.set()
+        self.on_end()
 
-    def _hold(self) -> None:
-        """Wake paho's thread once per pass of the loop, not once per packet: the wake-up
-        byte paho 2.x sends for each publish was most of the node's cost (private attribute;
-        paho pinned < 3). Released by the next pass, so every packet queued in this one goes
-        out together."""
-        if self._wake is None:
-            self._wake = wakeup.hold(self.client)
-            if self._wake is not None:
-                self.node.loop.call_soon(self._release)
+    def _queue(self, packet: bytes) -> None:
+        """Add a packet to this pass's run; the first of a pass schedules the run's flush."""
+        if not self._run:
+            self.node.loop.call_soon(self._flush)
+        self._run += packet
 
-    def _release(self) -> None:
-        wake, self._wake = self._wake, None
-        wakeup.release(self.client, wake)
+    def _flush(self) -> None:
+        """Hand the pass's packets to paho's write queue as one: one wake-up of its thread
+        and one send() for the pass instead of one each per message (paho's `_packet_queue`
+        and `_packet_write`; private, paho pinned < 3). paho looks at a queued packet's command
+        only for a QoS 0 PUBLISH's on_publish (it marks `info` published) and for DISCONNECT."""
+        run, self._run = self._run, bytearray()
+        if not run:
+            return
+        if self.client._sock is None:        # the connection is gone: the rows stay pending
+            self._lost()
+            return
+        self.client._packet_queue(mqtt.PUBLISH, run, 0, 0, mqtt.MQTTMessageInfo(0))
 
     def _connected(self, rc) -> None:
         if rc.is_failure:
             log.warning("sparkplug: broker refused the connection: %s", rc)
-            self.ended.set()
+            self._end()
             return
         node = self.node
         topics = [node.topics.ncmd, node.topics.dcmd_all]
@@ -108,41 +145,44 @@ class Session:
         self.connected.set()
 
     def _unsuback(self, mid: int) -> None:
+        self._answer(mid, True)
+
+    def _answer(self, mid: int, ok: bool) -> None:
         future = self.barriers.pop(mid, None)
         if future is not None and not future.done():
-            future.set_result(None)
+            future.set_result(ok)
 
     def publish(self, topic: str, data: bytes) -> None:
         """QoS 0, not retained: every Sparkplug message but the will [tck-id-topics-ddata-mqtt]."""
-        self._hold()
-        info = self.client.publish(topic, data, qos=0, retain=False)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            self.ended.set()
+        self._queue(publish_packet(self._topic(topic), data))
+
+    def _topic(self, topic: str) -> bytes:
+        prefix = self._topics.get(topic)
+        if prefix is None:
+            prefix = self._topics[topic] = str16(topic)
+        return prefix
 
     async def barrier(self) -> bool:
         """True once the broker has read everything sent so far on this connection."""
-        self._hold()
-        rc, mid = self.client.unsubscribe(self.node.topics.barrier)
-        if rc != mqtt.MQTT_ERR_SUCCESS:
-            self.ended.set()
-            return False
+        mid = self.client._mid_generate()    # paho's ids: never one of its own in flight
         future = self.barriers[mid] = self.node.loop.create_future()
-        ended = asyncio.ensure_future(self.ended.wait())
+        self._queue(unsubscribe_packet(mid, self._topic(self.node.topics.barrier)))
+        # no UNSUBACK in time: a failed barrier; a lost connection fails it at once (_lost)
+        timer = self.node.loop.call_later(BARRIER_TIMEOUT_S, self._answer, mid, False)
         try:
-            await asyncio.wait([future, ended], timeout=BARRIER_TIMEOUT_S,
-                               return_when=asyncio.FIRST_COMPLETED)
+            ok = await future
         finally:
-            ended.cancel()
-        if not future.done() or future.cancelled():
-            self.ended.set()
-            return False
-        return True
+            timer.cancel()
+            self.barriers.pop(mid, None)
+        if not ok:
+            self._end()
+        return ok
 
     async def close(self, ndeath: bool) -> None:
         """Optionally NDEATH first [tck-id-operational-behavior-edge-node-intentional-disconnect-ndeath],
         then DISCONNECT and stop paho's thread (bounded: never hang the agent's stop)."""
         client = self.client
-        self._release()
+        self._flush()                        # the pass's DDATA before the NDEATH
         if ndeath and client.is_connected():
             info = client.publish(self.node.topics.ndeath,
                                   payloads.ndeath(self.node.wall_ms(), self.bdseq), qos=1)

@@ -49,6 +49,9 @@ class DeviceMetrics:
         self.metrics = {p.name: (first_alias + i, point_datatype(p), p)
                         for i, p in enumerate(points)}
         self.by_alias = {alias: name for name, (alias, _, _) in self.metrics.items()}
+        # name -> (alias, value field, conversion): set_value's choice made once, for DDATA
+        self.fields = {name: (alias, *VALUE_FIELDS.get(datatype, STRING_FIELD))
+                       for name, (alias, datatype, _) in self.metrics.items()}
         self.next_alias = first_alias + len(self.metrics)
 
 
@@ -61,22 +64,28 @@ def build_models(devices: dict) -> dict[str, DeviceMetrics]:
     return models
 
 
+def _uint32(value) -> int:
+    return int(value) & 0xFFFFFFFF       # two's complement in a uint32
+
+
+def _uint64(value) -> int:
+    return int(value) & 0xFFFFFFFFFFFFFFFF
+
+
+VALUE_FIELDS = {**{t: ("int_value", _uint32) for t in INT_TYPES},
+                **{t: ("long_value", _uint64) for t in LONG_TYPES},
+                pb.Float: ("float_value", float), pb.Double: ("double_value", float),
+                pb.Boolean: ("boolean_value", bool)}
+STRING_FIELD = ("string_value", str)     # any other datatype
+
+
 def set_value(metric, datatype: int, value) -> None:
     """Put value in the field of the oneof the datatype uses; None is is_null (chapter 6)."""
     if value is None:
         metric.is_null = True
-    elif datatype in INT_TYPES:
-        metric.int_value = int(value) & 0xFFFFFFFF    # two's complement in a uint32
-    elif datatype in LONG_TYPES:
-        metric.long_value = int(value) & 0xFFFFFFFFFFFFFFFF
-    elif datatype == pb.Float:
-        metric.float_value = float(value)
-    elif datatype == pb.Double:
-        metric.double_value = float(value)
-    elif datatype == pb.Boolean:
-        metric.boolean_value = bool(value)
-    else:
-        metric.string_value = str(value)
+        return
+    field, convert = VALUE_FIELDS.get(datatype, STRING_FIELD)
+    setattr(metric, field, convert(value))
 
 
 def _properties(metric, point) -> None:
@@ -134,14 +143,19 @@ def ddata(ts_ms: int, seq: int, model: DeviceMetrics, values: dict, value_ts: in
           historical: bool) -> bytes:
     """Device data by alias only [tck-id-payloads-alias-data-cmd-requirement]."""
     payload = pb.Payload(timestamp=ts_ms, seq=seq)
+    add, fields = payload.metrics.add, model.fields
     for name, value in values.items():
-        known = model.metrics.get(name)
+        known = fields.get(name)
         if known is None:
             continue                  # not in the profile: never born, never sent
-        metric = payload.metrics.add(alias=known[0], timestamp=value_ts)
+        alias, field, convert = known
+        if value is None:
+            metric = add(alias=alias, timestamp=value_ts, is_null=True)
+        else:
+            metric = add(alias=alias, timestamp=value_ts)
+            setattr(metric, field, convert(value))
         if historical:
             metric.is_historical = True
-        set_value(metric, known[1], value)
     return payload.SerializeToString()
 
 

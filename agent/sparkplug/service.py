@@ -67,11 +67,12 @@ class EdgeNode:
         self.hoststate = HostState()
         self.consumer = consumer
         self.bdseq = BdSeq(Path(state_dir) / cfg.bdseq_file)
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()          # the drain's one wake-up (_drain)
         consumer.on_committed = self.wake.set
         consumer.on_fresh = self._on_fresh
         self.fresh: list = []                # just committed, consecutive ids: no SQLite read
         self.behind = True                   # SQLite may hold rows that fresh lacks
+        self.cursor = 0                      # the newest row id confirmed (or not ours)
         self.rebirth = asyncio.Event()
         self.writes: deque = deque()         # checked DCMD writes for commands_loop
         self.wrote = asyncio.Event()
@@ -114,11 +115,13 @@ class EdgeNode:
         if session is not self.session:
             return                           # a message of a session already closed
         if self.cfg.primary_host_id and topic == state_topic(self.cfg.primary_host_id):
-            self.hoststate.update(data)
+            if self.hoststate.update(data):
+                self.wake.set()
         else:
             outcome = self.edge.command(topic, data)
             if outcome == "rebirth":
                 self.rebirth.set()
+                self.wake.set()
             elif outcome is not None:
                 self._queue_write(topic, outcome)
 
@@ -133,6 +136,7 @@ class EdgeNode:
             if bdseq is None or self.session.connected.is_set():
                 bdseq = await self.bdseq.next()
             session = self.session = Session(self, bdseq)
+            session.on_end = self.wake.set
             self.sessions += 1
             try:
                 # online is learnt anew in every session, before its SUBSCRIBE: the STATE
@@ -190,7 +194,9 @@ class EdgeNode:
 
     async def _drain(self, session: Session) -> str:
         """Rows -> DDATA until the session ends, a rebirth is asked or the host goes away."""
-        cursor = 0
+        # from the last row a barrier confirmed in this process, not from 0: rows the outbox
+        # has not yet committed as acknowledged (it does within its ack window) are not sent
+        # again after a rebirth or a new session; the unconfirmed ones after it are
         self.behind = True                   # the last session's unacknowledged rows
         while True:
             if session.ended.is_set():
@@ -200,10 +206,9 @@ class EdgeNode:
             if self.rebirth.is_set():
                 return "rebirth"
             self.wake.clear()
-            rows = await self._rows_after(cursor)
+            rows = await self._rows_after(self.cursor)
             if not rows:
-                self.hoststate.changed.clear()
-                await self._until(session, self.wake, self.rebirth, self.hoststate.changed)
+                await self.wake.wait()       # a commit, a rebirth request, STATE, or the end
                 continue
             mine = [r for r in rows if r[2] is not None]   # None: bound for others only
             for row_id, topic, body in mine:
@@ -213,7 +218,7 @@ class EdgeNode:
             for row_id, _, _ in mine:
                 self.consumer.ack(row_id)
             self.acked += len(mine)
-            cursor = rows[-1][0]
+            self.cursor = rows[-1][0]
 
     def _queue_write(self, topic: str, write: tuple) -> None:
         """A checked DCMD write: refused unless enabled, bounded like the signed intake."""

@@ -33,6 +33,11 @@ def births(host):
     return [p for t, p in host.of_kind("NBIRTH")]
 
 
+def twice(host):
+    """Readings that reached the host more than once (device, reading ts) -> arrivals."""
+    return {k: c for k, c in host.arrived.items() if len(c) > 1}
+
+
 def bdseq(payload):
     return next(m.long_value for m in payload.metrics if m.name == "bdSeq")
 
@@ -72,6 +77,9 @@ def test_births_data_rebirth_and_the_primary_host_state(tmp_path, broker, site_f
     before = host.counts["DDATA"]
     host.wait_for(lambda h: h.counts["DDATA"] >= before + 3, 10, "data again")
     assert not host.errors, host.errors
+    # the rebirth and the new session after the host came back start from the last row
+    # the broker confirmed: none again (they did when the drain started from row 0)
+    assert twice(host) == {}
     assert agent.terminate(timeout=8) == 0
     host.wait_for(lambda h: len(h.of_kind("NDEATH")) >= 2, 5, "NDEATH at stop")
     assert bdseq(host.of_kind("NDEATH")[-1][1]) == 1, [(round(a, 1), t, p.metrics[0].long_value if hasattr(p, "metrics") else p) for a, t, p in host.messages if "DEATH" in t or "BIRTH/" in t or "STATE" in t]
@@ -163,6 +171,7 @@ def test_an_adversarial_host_floods_rebirths_forges_state_and_sends_junk(
     time.sleep(2)
     rebirths = host.counts["NBIRTH"] - births_before
     assert 1 <= rebirths <= 10 / 1.0 + 2, rebirths
+    assert twice(host) == {}                 # a rebirth sends no confirmed reading again
     polls = len(json_side.messages) - polls_before
     assert polls >= 3 * 10 * 0.8, f"polling suffered: {polls} readings in ~12 s from 3 lights"
     assert not host.errors, host.errors

@@ -14,6 +14,7 @@ its time; the 300 s run is recorded in docs/sparkplug.md). The file is on its ow
 
 import os
 import threading
+from collections import Counter
 import time
 
 from tests.support.gateway_files import write_gateway
@@ -191,8 +192,11 @@ def _run(tmp_path, broker, site, served, host, agent_factory):
                                  <= outage_to * 1000}) >= LIGHTS * (OUTAGE_S - 2) / POLL_S,
                   60 + OUTAGE_S / 2, "the outage's readings as history")
 
-    site.stop()                              # freeze the count: nothing served from now on
+    # taken before the stop: a read served while the site stops may have had its answer
+    # cancelled ("Cancel send, because not connected!"); a run failed on two such reads
+    # served 2 s before a stop_serving taken after site.stop() returned
     stop_serving = time.time()
+    site.stop()                              # freeze the count: nothing served from now on
     quiet_for(host, 3, 30)
     assert agent.terminate(timeout=10) == 0
     assert conns.stop() == 2, "the agent had other than its two broker connections at once"
@@ -222,9 +226,11 @@ def _count(host, served, killed_at, stop_serving):
     assert unexplained == [], f"readings the simulator never served: {unexplained[:5]}"
     assert lost == [], f"{len(lost)} served readings never arrived (device, served at): " \
                        f"{lost[:8]}; {served.total()} served in all"
+    again_after = sorted(Counter(c[1][0] for c in again.values()).items())
     print(f"served {served.total()} reads; arrived {len(host.arrived)} in DDATA, "
           f"{len(again)} of them again as history after a session died unacknowledged "
-          f"({host.counts['historical']} historical metrics); host counts {host.counts}")
+          f"(after NBIRTH no.: count {again_after}; {host.counts['historical']} historical "
+          f"metrics); host counts {host.counts}")
 
 
 def _match(reads: list, arrived: list, killed_at: float, stop_serving: float):

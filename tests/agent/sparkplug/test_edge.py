@@ -158,3 +158,28 @@ def test_no_two_metric_names_of_a_device_match_in_lower_case():
     clashing = type("P", (), {"points": [*light.points, twin]})()
     with pytest.raises(ConfigError, match=r"equal but for case \(switch\)"):
         build_models({"L-1": Device(clashing)})
+
+
+def test_ddata_puts_each_datatype_in_its_own_value_field():
+    """The value-field table ddata uses (payloads.VALUE_FIELDS) agrees with the datatypes
+    the births declare; decoded by the host peer's classes."""
+    from types import SimpleNamespace
+
+    from agent.sparkplug import payloads
+
+    def point(name, type_, scale=1):
+        return SimpleNamespace(name=name, type=type_, scale=scale, unit="", min=None,
+                               max=None, access="r")
+    model = payloads.DeviceMetrics("d", [point("a", "int16"), point("b", "uint32"),
+                                         point("c", "float32"), point("d", "uint16", 0.1),
+                                         point("e", "int32")], 3)
+    data = Payload.FromString(payloads.ddata(1, 2, model, {"a": -2, "b": 70000, "c": 1.5,
+                                                           "d": 23.4, "e": None, "x": 1},
+                                             5, True))
+    got = {m.alias: (m.WhichOneof("value"), payloads.metric_value(m), m.is_historical)
+           for m in data.metrics}
+    assert got == {3: ("int_value", 0xFFFFFFFE, True), 4: ("int_value", 70000, True),
+                   5: ("float_value", 1.5, True), 6: ("double_value", 23.4, True),
+                   7: (None, None, True)}
+    assert [m.datatype for m in Payload.FromString(
+        payloads.dbirth(1, 2, model, {}, 1)).metrics] == [2, 7, 9, 10, 3]   # Tahu's numbers
