@@ -156,7 +156,8 @@ class LogReporter:
         event = event_of(topic, payload)
         if event is None:
             return {}
-        address = catalog.address_of(event[0])
+        address = self.talq.gateway_address if event[0] == "gateway" else \
+            catalog.address_of(event[0])
         return {name: log_entry(address, event) for name, logger in self.store.loggers.items()
                 if records(logger, event[0], event[1])}
 
