@@ -53,3 +53,18 @@ def log_entry(address: str, event: tuple) -> dict:
     if info is not None:
         data["info"] = [{"description": info, "lang": "en"}]     # the OAS: an array
     return {"data": data}
+
+
+def sample_of(topic: str, payload: str) -> tuple | None:
+    """(logger address, AttributeLogData) of a periodic sample row (agent/talq/sampler.py),
+    or None for any other row."""
+    if "/events/" not in topic or '"talqSample"' not in payload:
+        return None
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("event") != "talqSample" or \
+            not isinstance(body.get("logger"), str) or not isinstance(body.get("data"), dict):
+        return None
+    return body["logger"], body["data"]
