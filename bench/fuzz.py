@@ -79,7 +79,19 @@ def seeds(name: str) -> list[bytes]:
                 "recordingMode": {"type": "EventRecordingMode",
                                   "sourceEvents": {"whiteList": ["lampFailure"], "blackList": []}},
                 "reportingMode": {"type": "ImmediateReportingMode", "delay": 5}}
-        return [b"\x00" + json.dumps(body).encode()]
+        periodic = dict(body, recordingMode={
+            "type": "PeriodicRecordingMode",
+            "content": [{"function": {"functionType": "LampMonitorFunction",
+                                      "attributes": [{"name": "supplyVoltage",
+                                                      "onChangeThreshold": 5}]}}],
+            "samplingProfiles": [{"samplingStartTime": "2027-01-01T00:00:00Z",
+                                  "samplingPeriod": "PT15M",
+                                  "samplingEndTime": "2027-02-01T00:00:00+07:00"}],
+            "activePeriods": [{"name": "AbsoluteActivePeriod", "startTime": "21:30:00",
+                               "endTime": "07:00:00"},
+                              {"name": "AstroClockActivePeriod", "sunsetOffset": -15,
+                               "sunriseOffset": 10}]})
+        return [b"\x00" + json.dumps(body).encode(), b"\x00" + json.dumps(periodic).encode()]
     if name.endswith("_tree"):      # opcodes of tests.drivers.fuzz_props.talq_tree
         return [bytes([0, 2, 5, 1, 1, 0, 2, 2, 8, 25, 8, 5, 1, 8, 2, 0, 1, 8, 7]), bytes(64)]
     if name == "envelope":

@@ -94,9 +94,13 @@ class Catalog:
             made.append(f.sensor(self.site, device, kind))
         return made + [f.communication(self.site, device)]
 
-    def device(self, address: str) -> dict:
+    def device_name(self, address: str) -> str:
+        """Device.name: the id in gateway.yaml (the gateway's own id for the gateway)."""
         device = self.by_address[address]
-        name = self.site.config.gateway.id if device is None else device.id
+        return self.site.config.gateway.id if device is None else device.id
+
+    def device(self, address: str) -> dict:
+        name = self.device_name(address)
         return {"address": address, "name": name, "class": self.class_of(address),
                 "functions": self.functions(address)}
 

@@ -19,7 +19,8 @@ import aiohttp
 from agent.talq.catalog import Catalog
 from agent.talq.errors import API_VERSION
 from agent.talq.loggers import records
-from agent.talq.reports import event_of, log_entry
+from agent.talq.periods import active
+from agent.talq.reports import event_of, log_entry, sample_of
 from agent.talq.schedule import gateway_zone, next_report
 
 log = logging.getLogger(__name__)
@@ -153,12 +154,18 @@ class LogReporter:
         return True
 
     def _entries(self, catalog, topic: str, payload: str) -> dict:
+        sample = sample_of(topic, payload)
+        if sample is not None:                    # a periodic logger's AttributeLogData
+            return {sample[0]: {"data": sample[1]}} if sample[0] in self.store.loggers else {}
         event = event_of(topic, payload)
         if event is None:
             return {}
-        address = catalog.address_of(event[0])
+        address = self.talq.gateway_address if event[0] == "gateway" else \
+            catalog.address_of(event[0])
+        where = self.site.config.gateway.location
         return {name: log_entry(address, event) for name, logger in self.store.loggers.items()
-                if records(logger, event[0], event[1])}
+                if records(logger, event[0], event[1]) and
+                active(logger["periods"], event[4], self.zone, where.lat, where.lon)}
 
     async def _send_all(self, session, due: set) -> bool:
         """One pass over the due loggers' waiting records; True when the CMS took them all."""

@@ -2,7 +2,7 @@
 "Resynchronizing a Gateway"), and PATCH of the writable attributes (§5.2, §5.7).
 
 Lentera's devices come from gateway.yaml, so a CMS can neither create nor delete a field
-device. A PATCH reaches the lights only through the lighting service's arbitration, as a
+device; POST /devices tells it the address of one it names (§5.3, agent/talq/device_create.py). A PATCH reaches the lights only through the lighting service's arbitration, as a
 TALQ override does (agent/talq/overrides.py): the adapter keeps no copy of their state.
 """
 
@@ -13,6 +13,7 @@ from aiohttp import web
 from agent.errors import Refused
 from agent.talq.bodies import read_json
 from agent.talq.catalog import Catalog
+from agent.talq.device_create import created, replaced
 from agent.talq.errors import HEADERS, TalqError, json_answer, not_found
 from agent.talq.overrides import ORIGIN, lights_of
 from agent.talq.requests import check_common
@@ -28,10 +29,22 @@ class DeviceWrites:
         self.site, self.talq, self.state = site, talq, state
 
     def routes(self) -> list:
-        return [web.delete("/devices/{device}", self.delete),
+        return [web.post("/devices", self.create), web.put("/devices", self.replace),
+                web.delete("/devices/{device}", self.delete),
                 web.patch("/devices", self.patch), web.patch("/devices/{device}", self.patch),
                 web.patch("/devices/{device}/{function}", self.patch),
                 web.patch("/devices/{device}/{function}/{attribute}", self.patch)]
+
+    async def create(self, request):
+        """§5.3: 201 with the devices the CMS named, when the gateway has them."""
+        check_common(request, self.talq.cms_address, request_id=True)
+        body = await read_json(request, self.talq.max_body)
+        return json_answer(created(Catalog(self.site, self.talq), body), status=201)
+
+    async def replace(self, request):
+        """§5.3 (PUT): refused, the definitions are gateway.yaml's (agent/talq/device_create)."""
+        check_common(request, self.talq.cms_address, request_id=True)
+        replaced(Catalog(self.site, self.talq), await read_json(request, self.talq.max_body))
 
     async def patch(self, request):
         """§5.2, §5.7: 200 once every write in the body is checked and the lights written."""

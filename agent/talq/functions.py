@@ -20,7 +20,10 @@ MONITOR = {"burn_hours": ("operatingHours", a.number, 1.0),
            "current": ("supplyCurrent", a.number, 1.0),
            "power": ("activePower", a.number, 1.0),
            "power_factor": ("powerFactor", a.number, 1.0),
-           "energy": ("activeEnergy", a.number, 0.001)}          # Wh -> KiloWattHours
+           "energy": ("activeEnergy", a.number, 0.001),          # Wh -> KiloWattHours
+           # data-model OAS LampMonitorFunction.switchOnCounter: AttributeInteger, unit None,
+           # "cumulative number of ON/OFF cycles since installation", wraps after 2^32 - 1
+           "switch_ons": ("switchOnCounter", a.integer, 1.0)}
 METER = {"voltage": ("supplyVoltage", a.number, 1.0), "voltage_l1": ("phase1Voltage", a.number, 1.0),
          "voltage_l2": ("phase2Voltage", a.number, 1.0), "voltage_l3": ("phase3Voltage", a.number, 1.0),
          "current": ("totalCurrent", a.number, 1.0), "current_l1": ("phase1Current", a.number, 1.0),

@@ -2,9 +2,10 @@
 when it reports it, kept atomically in a file so they outlive restarts.
 
 Supported: EventRecordingMode (mandatory for a lighting gateway) with its white/black lists,
+PeriodicRecordingMode (agent/talq/sampling.py), their activePeriods (agent/talq/periods.py),
 ImmediateReportingMode (with its coalescing delay) and ScheduledReportingMode (times of day,
-randomTime jitter; agent/talq/schedule.py). PeriodicRecordingMode, vendor recording and
-active periods are refused with 422 (docs/talq.md), never half-taken.
+randomTime jitter; agent/talq/schedule.py). Vendor recording is refused with 422
+(docs/talq.md); nothing is ever half-taken.
 """
 
 import asyncio
@@ -13,6 +14,8 @@ import logging
 
 from agent.store.statefile import load_or_quarantine, write_atomic_off_loop
 from agent.talq.errors import TalqError, bad
+from agent.talq.periods import decode_periods
+from agent.talq.sampling import decode_periodic
 from agent.talq.schedule import decode_schedule
 
 log = logging.getLogger(__name__)
@@ -79,19 +82,17 @@ def decode_logger(body, catalog, address: str | None = None) -> dict:
         raise bad("payloadError", f"LoggerConfig.address {body['address'][:60]!r} is not the "
                   f"path's {address[:60]!r}")
     recording, reporting = body.get("recordingMode"), body.get("reportingMode")
-    if not isinstance(recording, dict) or recording.get("type") != "EventRecordingMode":
+    kind = recording.get("type") if isinstance(recording, dict) else None
+    if kind not in ("EventRecordingMode", "PeriodicRecordingMode"):
         raise refuse("payloadError", "recordingMode: this gateway records events "
-                     "(EventRecordingMode); periodic and vendor recording are not supported")
-    if recording.get("activePeriods"):
-        raise refuse("payloadError", "recordingMode.activePeriods are not supported: the "
-                     "gateway records all day")
-    events = recording.get("sourceEvents")
-    if not isinstance(events, dict):
-        raise bad("payloadError", "recordingMode.sourceEvents: {whiteList, blackList}")
-    white = _names(events["whiteList"], "sourceEvents.whiteList") if "whiteList" in events \
-        else None
-    black = _names(events["blackList"], "sourceEvents.blackList") if "blackList" in events \
-        else None
+                     "(EventRecordingMode) or samples attributes (PeriodicRecordingMode); "
+                     "vendor recording is not supported")
+    periods = decode_periods(recording.get("activePeriods"))
+    white = black = periodic = None
+    if kind == "PeriodicRecordingMode":
+        periodic = decode_periodic(recording)
+    else:
+        white, black = _events(recording.get("sourceEvents"))
     kind = reporting.get("type") if isinstance(reporting, dict) else None
     if kind not in ("ImmediateReportingMode", "ScheduledReportingMode"):
         raise refuse("payloadError", "reportingMode: ImmediateReportingMode (with a delay) or "
@@ -106,7 +107,18 @@ def decode_logger(body, catalog, address: str | None = None) -> dict:
             raise bad("payloadError", f"reportingMode.delay: whole seconds 0..{MAX_DELAY_S}")
     return {"config": body, "events": {"white": white, "black": black},
             "sources": _sources(body.get("sourceAddresses"), catalog), "delay": delay,
-            "schedule": schedule}
+            "schedule": schedule, "periodic": periodic, "periods": periods}
+
+
+def _events(events) -> tuple:
+    """EventRecordingMode.sourceEvents -> (white list or None, black list or None)."""
+    if not isinstance(events, dict):
+        raise bad("payloadError", "recordingMode.sourceEvents: {whiteList, blackList}")
+    white = _names(events["whiteList"], "sourceEvents.whiteList") if "whiteList" in events \
+        else None
+    black = _names(events["blackList"], "sourceEvents.blackList") if "blackList" in events \
+        else None
+    return white, black
 
 
 def records(logger: dict, device_id: str, event_type: str) -> bool:
@@ -119,6 +131,12 @@ def records(logger: dict, device_id: str, event_type: str) -> bool:
         return False
     if event_type in (events["black"] or ()):
         return False
+    return in_sources(logger, device_id)
+
+
+def in_sources(logger: dict, device_id: str) -> bool:
+    """Whether the logger applies to the device (sourceAddresses: white list reduced by the
+    black list; none given: every device)."""
     sources = logger["sources"]
     if sources["white"] is not None and device_id not in sources["white"]:
         return False
@@ -132,6 +150,7 @@ class LoggerStore:
         self.path = path
         self.loggers: dict[str, dict] = {}
         self.version = 0                     # bumped on every change: the reporter's cue
+        self.changed = asyncio.Event()       # set on every change: the sampler's cue
 
     def load(self, catalog, on_corrupt) -> None:
         """Read the file; a corrupt one is moved aside and on_corrupt(path, aside, exc) told
@@ -160,3 +179,4 @@ class LoggerStore:
                             f"{self.path}: {exc}; check the disk") from None
         self.loggers = loggers
         self.version += 1
+        self.changed.set()

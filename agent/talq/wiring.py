@@ -9,15 +9,17 @@ from agent.talq.catalog import Catalog
 from agent.talq.client import LogReporter
 from agent.talq.loggers import LoggerStore
 from agent.talq.plans import PlanStore
+from agent.talq.sampler import Sampler
 from agent.talq.server import TalqServer
 
 log = logging.getLogger(__name__)
 
 
 def start_talq(agent, start) -> types.SimpleNamespace:
-    """The HTTPS server (`talq.serve`) and the log-report client (`talq.reports`) with the
-    logger configs they share, and the bootstrap with the CMS (`talq.bootstrap`); the
-    returned state has `store`, `reporter`, `plans`, `bootstrap` and `server`."""
+    """The HTTPS server (`talq.serve`), the log-report client (`talq.reports`) and the
+    periodic sampler (`talq.sampling`) with the logger configs they share, and the bootstrap
+    with the CMS (`talq.bootstrap`); the returned state has `store`, `reporter`, `plans`,
+    `bootstrap`, `sampler` and `server`."""
     talq = agent.config.talq
     path = Path(talq.loggers_file or Path(agent.config.outbox.path).parent / "talq-loggers.json")
     store = LoggerStore(path)
@@ -29,12 +31,14 @@ def start_talq(agent, start) -> types.SimpleNamespace:
     plans = PlanStore(Path(agent.config.outbox.path).parent / "talq-plans.json")
     plans.load(told(agent, "the CMS has to send its programs and calendars again (the lights "
                           "keep the plan they run)"))
+    sampler = Sampler(agent, talq, store)
     state = types.SimpleNamespace(store=store, reporter=reporter, plans=plans,
-                                  bootstrap=bootstrap)
+                                  bootstrap=bootstrap, sampler=sampler)
     state.server = TalqServer(agent, talq, state)
     start("talq.serve", state.server.serve_loop)
     start("talq.bootstrap", bootstrap.run_loop)
     start("talq.reports", reporter.report_loop)
+    start("talq.sampling", sampler.sample_loop)
     return state
 
 

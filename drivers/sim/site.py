@@ -22,7 +22,7 @@ from drivers.sim.streetlight import StreetLightModel
 from drivers.sim.wire import Wire
 
 HOLDING_FCS = {3, 6, 16, 23}
-INPUT_REGISTERS = 12
+INPUT_REGISTERS = 14
 
 
 class SimulatedSite:

@@ -27,6 +27,7 @@ class StreetLightModel:
         self.power = 0.0
         self.energy_wh = self.rng.uniform(1000, 50000)
         self.burn_h = self.energy_wh / self.rated_power
+        self.switch_ons = int(self.burn_h / 11)   # ON/OFF cycles so far: about one a night
         self.temp_c = AMBIENT_C
         self.lamp_failed = False
         self.extra_load = 1.0     # >1 simulates tampering / over-consumption
@@ -38,8 +39,13 @@ class StreetLightModel:
         self.advance(now)
 
     def set_switch(self, value: int) -> None:
-        """Apply a write to the switch register."""
-        self.switch = 1 if value or self.stuck_on else 0
+        """Apply a write to the switch register; an off-to-on change counts one switch-on."""
+        self._set_switch(1 if value or self.stuck_on else 0)
+
+    def _set_switch(self, value: int) -> None:
+        if value and not self.switch:
+            self.switch_ons = (self.switch_ons + 1) & 0xFFFFFFFF
+        self.switch = value
 
     def inject(self, kind: str, active: bool = True) -> None:
         """Start (or end) one of FAULT_KINDS."""
@@ -50,7 +56,7 @@ class StreetLightModel:
         elif kind == "dayBurning":
             self.stuck_on = active
             if active:
-                self.switch = 1
+                self._set_switch(1)
         elif kind == "cycling":
             self.cycling = active
         elif kind == "activePowerTooHigh":
@@ -113,7 +119,7 @@ class StreetLightModel:
         return bits
 
     def input_registers(self) -> list[int]:
-        """Input registers 0..11 as the streetlight-generic profile lays them out."""
+        """Input registers 0..13 as the streetlight-generic profile lays them out."""
         if self.frozen_registers is not None:
             return list(self.frozen_registers)
         return self._registers()
@@ -126,7 +132,8 @@ class StreetLightModel:
         temp = int(round(self.temp_c * 10)) & 0xFFFF   # int16 two's complement
         return [self.lamp_state(), _u16(self.voltage * 10), _u16(current * 1000),
                 _u16(self.power * 10), _u16(pf * 1000), energy >> 16, energy & 0xFFFF,
-                temp, hours >> 16, hours & 0xFFFF, self.faults(), self.rated_power]
+                temp, hours >> 16, hours & 0xFFFF, self.faults(), self.rated_power,
+                self.switch_ons >> 16, self.switch_ons & 0xFFFF]
 
 
 def _u16(x: float) -> int:

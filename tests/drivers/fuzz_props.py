@@ -9,6 +9,7 @@ RecursionError is a crash: it propagates out of the check).
 
 import math
 import types
+from zoneinfo import ZoneInfo
 
 from agent.config.loading import parse_config
 from agent.errors import ConfigError
@@ -20,6 +21,8 @@ from agent.talq.bodies import decode as talq_decode
 from agent.talq.catalog import Catalog
 from agent.talq.errors import TalqError
 from agent.talq.loggers import decode_logger, records
+from agent.talq.periods import active
+from agent.talq.sampling import first_instant
 from agent.talq.overrides import decode_override
 from agent.uplink.intake import CommandIntake
 from agent.uplink.signing import BadEnvelope, envelope_parts
@@ -188,6 +191,7 @@ class _TalqSite:
 TALQ_CATALOG = Catalog(_TalqSite(), types.SimpleNamespace(
     gateway_address="00000000-0000-0000-0000-000000006a7e"))
 TALQ_NOW = 1_800_000_000.0
+TALQ_ZONE = ZoneInfo("Asia/Jakarta")
 
 
 def check_talq_override(data: bytes) -> None:
@@ -218,7 +222,13 @@ TALQ_WORDS = ("addresses", "resource", "address", "devices", "groups", "targetCo
               next(iter(TALQ_CATALOG.groups)), "ownerCMS", "recordingMode", "reportingMode",
               "type", "EventRecordingMode", "PeriodicRecordingMode", "ImmediateReportingMode",
               "ScheduledReportingMode", "sourceEvents", "whiteList", "blackList", "delay",
-              "lampFailure", "sourceAddresses", "activePeriods", "faults", "")
+              "lampFailure", "sourceAddresses", "activePeriods", "faults", "content",
+              "function", "functionId", "functionType", "LampMonitorFunction", "attributes",
+              "supplyVoltage", "onChangeThreshold", "attributeScope", "samplingProfiles",
+              "samplingStartTime", "samplingPeriod", "samplingEndTime", "PT10S", "P1DT2H",
+              "PT1S", "AbsoluteActivePeriod", "AstroClockActivePeriod", "SensorActivePeriod",
+              "startTime", "endTime", "21:30:00", "07:00:00", "sunsetOffset", "sunriseOffset",
+              "")
 
 
 def talq_tree(data: bytes, words=TALQ_WORDS):
@@ -270,8 +280,18 @@ def check_talq_logger_tree(data: bytes) -> None:
     except TalqError as exc:
         assert exc.status in (400, 422) and exc.key and exc.description
         return
+    _answers(logger)
+
+
+def _answers(logger: dict) -> None:
+    """A decoded logger's filters, active periods and sampling instants all answer."""
     for device in ("L-001", "M-1", "gateway"):
         assert records(logger, device, "lampFailure") in (True, False)
+    for at in (TALQ_NOW, TALQ_NOW + 43_200):
+        assert active(logger["periods"], at, TALQ_ZONE, -6.178, 106.632) in (True, False)
+    for profile in (logger["periodic"] or {}).get("profiles", ()):
+        when = first_instant(profile, TALQ_NOW)
+        assert when is None or when >= TALQ_NOW
 
 
 def check_talq_logger(data: bytes) -> None:
@@ -283,8 +303,7 @@ def check_talq_logger(data: bytes) -> None:
         assert exc.status in (400, 422) and exc.key and exc.description
         return
     assert isinstance(logger["config"]["address"], str) and 0 <= logger["delay"] <= 86400
-    for device in ("L-001", "M-1", "gateway"):
-        assert records(logger, device, "lampFailure") in (True, False)
+    _answers(logger)
 
 
 CHECKS = {"rtu": check_rtu, "mbap": check_mbap, "sds011": check_sds011,

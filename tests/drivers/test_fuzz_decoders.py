@@ -142,6 +142,18 @@ def test_logger_configs_near_valid_ones_decode_or_are_talq_errors(events, source
     CHECKS["talq_logger"](b"\x00" + json.dumps(body).encode())
 
 
+@SHORT
+@given(content=JSON, profiles=JSON, periods=JSON,
+       kind=st.sampled_from(["EventRecordingMode", "PeriodicRecordingMode"]))
+def test_periodic_configs_and_active_periods_decode_or_are_talq_errors(content, profiles,
+                                                                       periods, kind):
+    body = {"address": "energy", "ownerCMS": "cms",
+            "recordingMode": {"type": kind, "content": content, "samplingProfiles": profiles,
+                              "activePeriods": periods, "sourceEvents": {}},
+            "reportingMode": {"type": "ImmediateReportingMode", "delay": 0}}
+    CHECKS["talq_logger"](b"\x00" + json.dumps(body).encode())
+
+
 def test_regression_a_cms_answer_with_functions_not_a_list_is_not_taken():
     """Found by the talq_bootstrap_tree property: `functions: 1.5` in the CMS's answer to the
     bootstrap's step 1 raised TypeError in the bootstrap task (seen failing on the old code)."""

@@ -94,8 +94,11 @@ def test_logger_configs_the_gateway_cannot_run_are_refused(tmp_path, site_factor
                 return asyncio.to_thread(call, port, pki, "POST", "/logger-configs", body=body,
                                          query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
             periodic = logger_config()
-            periodic["recordingMode"] = {"type": "PeriodicRecordingMode", "content": [],
-                                         "samplingProfiles": []}
+            periodic["recordingMode"] = {         # shorter than MIN_PERIOD_S
+                "type": "PeriodicRecordingMode",
+                "content": [{"function": {"functionType": "LampMonitorFunction"}}],
+                "samplingProfiles": [{"samplingStartTime": "2026-01-01T00:00:00Z",
+                                      "samplingPeriod": "PT1S"}]}
             scheduled = logger_config()
             scheduled["reportingMode"] = {"type": "ScheduledReportingMode", "times": ["9:00"],
                                           "randomTime": 60}      # not HH:MM:SS

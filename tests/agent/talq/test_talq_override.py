@@ -128,9 +128,10 @@ def test_overrides_the_gateway_cannot_run_are_refused_whole(tmp_path, site_facto
             before = agent.lighting.controller.arbiter.entries("command")
 
             def post(body, query=None, headers=None):
-                return asyncio.to_thread(call, port, pki, "POST", "/override-commands",
-                                         body=body, headers=headers,
-                                         query=query or f"clientAddress={cms}&{request_id()}")
+                # made when awaited (see test_refusals_are_talq_errors_never_server_errors)
+                query = query or f"clientAddress={cms}&{request_id()}"
+                return lambda: asyncio.to_thread(call, port, pki, "POST", "/override-commands",
+                                                 body=body, headers=headers, query=query)
             bad_state = override([light], 50)
             bad_state["targetCommand"]["state"] = {"name": "BooleanState", "value": True}
             future = override([light], 50)
@@ -158,7 +159,7 @@ def test_overrides_the_gateway_cannot_run_are_refused_whole(tmp_path, site_facto
                  400, "payloadError"),
             ]
             for pending, status, key in cases:
-                got, _, body = await pending
+                got, _, body = await pending()
                 assert got == status, (key, body)
                 validate(body[0], "TALQErrorMessage")
                 assert body[0]["key"] == key and body[0]["description"]

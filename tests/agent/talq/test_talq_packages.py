@@ -7,7 +7,9 @@ import threading
 import uuid
 
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import CMS, call, running_gateway
+from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway
+from tests.support.talq_cms import CmsPeer
+from tests.support.talq_pki import make_talq_pki
 
 
 def test_a_firmware_package_is_refused_and_never_downloaded(tmp_path, site_factory):
@@ -53,3 +55,39 @@ def test_a_firmware_package_is_refused_and_never_downloaded(tmp_path, site_facto
         asyncio.run(scenario())
     finally:
         server.shutdown()
+
+
+def test_a_refused_package_reaches_the_cms_as_a_releasemismatch_record(tmp_path, site_factory):
+    """§5.9: the gateway tells the refusal with a releaseMismatch event through the data
+    collection service; its srcAddress is the gateway (LogData: a service event)."""
+    site = site_factory(1)
+    pki = make_talq_pki(tmp_path / "pki")
+    cms = CmsPeer(pki, GATEWAY).start()
+    logger = {"address": "packages", "ownerCMS": CMS,
+              "recordingMode": {"type": "EventRecordingMode",
+                                "sourceEvents": {"whiteList": ["releaseMismatch"]}},
+              "reportingMode": {"type": "ImmediateReportingMode", "delay": 0}}
+    mismatches = lambda records: [r for r in records if r["eventType"] == "releaseMismatch"]
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, 1, pki=pki, cms_port=cms.port,
+                                   talq_extra=", retry_period: 1") as (agent, _, port):
+            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
+            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            assert (await ask("POST", "/logger-configs", body=logger, query=query()))[0] == 201
+            package = {"packageId": "lentera-gw", "releaseId": "9.9.9", "ownerCMS": CMS,
+                       "downloadUri": "https://cms.example/lentera-9.9.9.bin"}
+            assert (await ask("PUT", "/data-packages", body=[package], query=query()))[0] == 422
+            records = await asyncio.to_thread(cms.wait_records, mismatches,
+                                              "the releaseMismatch record", 30)
+            [record] = mismatches(records)
+            validate(record, "EventLogData")
+            assert record["srcAddress"] == GATEWAY
+            [info] = record["info"]
+            assert "lentera-gw" in info["description"] and "9.9.9" in info["description"]
+            assert "startEndFlag" not in record        # an event, not a period
+            assert cms.invalid == []
+    try:
+        asyncio.run(scenario())
+    finally:
+        cms.stop()

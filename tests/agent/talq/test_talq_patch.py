@@ -7,6 +7,7 @@ import time
 import uuid
 
 from agent.talq.attributes import iso
+from tests.agent.talq.oas import validate
 from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
 
 LIGHTS = 3
@@ -91,4 +92,34 @@ def test_patch_of_target_light_command_goes_through_the_arbitration(tmp_path, si
                         agent.lighting.outputs["L-001"]["source"] != "command",
                         "L-001 back on its plan after expiry", 20)
 
+    asyncio.run(scenario())
+
+
+def test_switch_on_counter_is_the_controllers_count(tmp_path, site_factory):
+    """LampMonitorFunction.switchOnCounter (data-model OAS: AttributeInteger, ON/OFF cycles
+    since installation) is the controller's switch_ons point: a TALQ off then on adds one."""
+    site = site_factory(LIGHTS)
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, LIGHTS) as (agent, pki, port):
+            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            patch = lambda body: asyncio.to_thread(
+                call, port, pki, "PATCH",
+                f"/devices/{address('L-001')}/lampActuator/targetLightCommand",
+                body=body, query=query())
+            counter = f"/devices/{address('L-001')}/lampMonitor/switchOnCounter"
+            model = site.site.lights[1]
+            await until(lambda: model.switch == 1, "L-001 on (the plan or the failsafe)", 10)
+            before = model.switch_ons
+            assert (await patch(command(0)))[0] == 200
+            await until(lambda: model.switch == 0, "L-001 off", 10)
+            assert (await patch(command(80)))[0] == 200
+            await until(lambda: model.switch == 1, "L-001 on again", 10)
+            assert model.switch_ons == before + 1
+            await until(lambda: agent.lighting.latest["L-001"].get("switch_ons") == before + 1,
+                        "the agent's reading of the new count", 10)
+            status, _, attribute = await asyncio.to_thread(call, port, pki, "GET", counter)
+            assert status == 200
+            validate(attribute, "AttributeInteger")
+            assert attribute == {"type": "AttributeInteger", "value": model.switch_ons}
     asyncio.run(scenario())

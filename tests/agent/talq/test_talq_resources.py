@@ -1,6 +1,7 @@
 """The gateway's TALQ resources on a live agent, checked against the official data-model OAS."""
 
 import asyncio
+import uuid
 
 import jsonschema
 import pytest
@@ -97,7 +98,9 @@ def test_refusals_are_talq_errors_never_server_errors(tmp_path, site_factory):
     async def scenario():
         async with running_gateway(tmp_path, site, 1) as (agent, pki, port):
             def ask(method, path, **kw):
-                return asyncio.to_thread(call, port, pki, method, path, **kw)
+                # made when awaited: a list of coroutines made up front leaves the rest
+                # never awaited when one case fails or skips (no OAS files)
+                return lambda: asyncio.to_thread(call, port, pki, method, path, **kw)
             cases = [
                 (ask("GET", "/devices", headers={"talq-api-version": "9.9"}), 400,
                  "headerValueNotValid"),
@@ -115,13 +118,54 @@ def test_refusals_are_talq_errors_never_server_errors(tmp_path, site_factory):
                 (ask("GET", "/bracket-types"), 404, "resourceNotFound"),   # optional, unsupported
                 # a resynchronization (§5.1) needs its talqRequestId: nothing is removed
                 (ask("DELETE", f"/devices/{GATEWAY}"), 400, "parameterMissing"),
-                (ask("POST", "/devices", body=b"{not json"), 404, "resourceNotFound"),
+                (ask("POST", "/devices", body=b"{not json", query=f"clientAddress={CMS}&"
+                     f"talqRequestId={uuid.uuid4()}"), 400, "payloadError"),
                 (ask("POST", "/devices", body=b"x", headers={"content-encoding": "br"}), 415,
                  "headerValueNotValid"),
             ]
             for pending, status, key in cases:
-                got, _, body = await pending
+                got, _, body = await pending()
                 assert got == status, body
                 validate(body[0], "TALQErrorMessage")
                 assert body[0]["key"] == key and body[0]["description"]
+    asyncio.run(scenario())
+
+
+def test_post_devices_tells_the_address_of_a_device_the_gateway_has(tmp_path, site_factory):
+    """§5.3: a NIL-addressed device the gateway already has (same name and class) is answered
+    with its address; a UUID of the CMS's own is a CONFLICT; a device it does not have, 422;
+    PUT of a definition gateway.yaml owns, 422 (404 unknown); nothing changes."""
+    site = site_factory(LIGHTS)
+    nil = "00000000-0000-0000-0000-000000000000"
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, LIGHTS) as (agent, pki, port):
+            def ask(method, body):
+                return asyncio.to_thread(call, port, pki, method, "/devices", body=body,
+                                         query=f"clientAddress={CMS}&talqRequestId="
+                                               f"{uuid.uuid4()}")
+            _, _, before = await asyncio.to_thread(call, port, pki, "GET", "/devices")
+            known = {d["name"]: d for d in before}
+            light = lambda name, address=nil, cls="LenteraStreetlight": {
+                "address": address, "name": name, "class": cls,
+                "functions": [{"id": "basic", "type": "BasicFunction",
+                               "assetId": {"type": "AttributeString", "value": "pole 7"}}]}
+            status, _, body = await ask("POST", [light("L-002"), light("L-004")])
+            assert status == 201, body
+            for device in body:
+                validate(device, "Device")
+            assert [d["address"] for d in body] == [known["L-002"]["address"],
+                                                    known["L-004"]["address"]]
+            status, _, body = await ask("POST", [light("L-002", str(uuid.uuid4()))])
+            assert status == 409 and body[0]["key"] == "resourceConflict"
+            for wrong in ([light("L-009")], [light("L-001", cls="LenteraElectricalMeter")]):
+                status, _, body = await ask("POST", wrong)
+                assert status == 422, body
+                validate(body[0], "TALQErrorMessage")
+            assert (await ask("POST", [{"name": "L-001"}]))[0] == 400
+            status, _, body = await ask("PUT", [known["L-001"]])
+            assert status == 422 and "PATCH" in body[0]["description"]
+            assert (await ask("PUT", [light("L-001", str(uuid.uuid4()))]))[0] == 404
+            _, _, after = await asyncio.to_thread(call, port, pki, "GET", "/devices")
+            assert [d["address"] for d in after] == [d["address"] for d in before]
     asyncio.run(scenario())
