@@ -56,6 +56,7 @@ class ModbusTcpBus:
         self._slot_waiters: list = []     # futures of callers waiting for a free slot
         self._outage = None               # (cause, since) while the endpoint fails
         self._formats: dict[int, struct.Struct] = {}
+        self._loop = None                 # of the last connect: no getpid (3.11) per request
 
     @property
     def connected(self) -> bool:
@@ -71,7 +72,7 @@ class ModbusTcpBus:
 
     async def _open(self, link: Link) -> bool:
         link.connecting = True
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(loop.create_connection(link.protocol, self.host, self.port),
                                    self.timeout_s * 4 + 1)
@@ -130,7 +131,7 @@ class ModbusTcpBus:
                 raise DeviceError(device, operation, f"bus {self.name} ({self.endpoint}) is "
                                   f"not connected{why}; check the network / address and "
                                   "that the device or gateway is powered")
-            waiter = asyncio.get_running_loop().create_future()
+            waiter = (self._loop or asyncio.get_running_loop()).create_future()
             self._slot_waiters.append(waiter)
             try:
                 await asyncio.wait_for(waiter, self.timeout_s * 4 + 1)
@@ -138,7 +139,6 @@ class ModbusTcpBus:
                 raise DeviceError(device, operation, f"no free connection to {self.endpoint} "
                                   f"within {self.timeout_s * 4 + 1:g} s") from None
 
-    # -- requests -----------------------------------------------------------------
     async def read(self, device: str, unit: int, table: str, address: int,
                    count: int) -> list[int]:
         """Read count registers of a table; DeviceError on any failure."""
@@ -210,7 +210,7 @@ class ModbusTcpBus:
 
     def _register(self, link, unit, fc, count, device, operation):
         tid = link.next_tid()
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         request = Request(unit, fc, count, loop.create_future(), device, operation)
         request.timer = loop.call_later(self.timeout_s, self._timeout, link, tid)
         link.pending[tid] = request
