@@ -27,8 +27,8 @@ import time
 from drivers.errors import DeviceError, FrameError, NoReply
 from drivers.modbus.line import LineCounters
 from drivers.modbus.mbap import check_reply, read_request, write_echo, write_request
-from drivers.modbus.tcp_link import (RECONNECT_MAX_S, RECONNECT_MIN_S, Link, Request, cause,
-                                     refusal)
+from drivers.modbus.tcp_link import (RECONNECT_MAX_S, RECONNECT_MIN_S, Deadlines, Link,
+                                     Request, cause, refusal)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class ModbusTcpBus:
         self._slot_waiters: list = []     # futures of callers waiting for a free slot
         self._outage = None               # (cause, since) while the endpoint fails
         self._formats: dict[int, struct.Struct] = {}
+        self._deadlines = Deadlines(timeout_s, self._timeout)
         self._loop = None                 # of the last connect: no getpid (3.11) per request
 
     @property
@@ -212,14 +213,13 @@ class ModbusTcpBus:
         tid = link.next_tid()
         loop = self._loop or asyncio.get_running_loop()
         request = Request(unit, fc, count, loop.create_future(), device, operation)
-        request.timer = loop.call_later(self.timeout_s, self._timeout, link, tid)
         link.pending[tid] = request
+        self._deadlines.add(loop, link, tid, request)
         return tid, request.future
 
     def _finish(self, link: Link, tid: int) -> "Request | None":
         request = link.pending.pop(tid, None)
         if request is not None:
-            request.timer.cancel()
             self._wake_one()
         return request
 
