@@ -28,7 +28,7 @@ from drivers.errors import DeviceError, FrameError, NoReply
 from drivers.modbus.line import LineCounters
 from drivers.modbus.mbap import check_reply, read_request, write_echo, write_request
 from drivers.modbus.tcp_link import (RECONNECT_MAX_S, RECONNECT_MIN_S, Deadlines, Link,
-                                     Request, cause, refusal)
+                                     Request, cause, refusal, wait_slot)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,6 @@ class ModbusTcpBus:
         """True while at least one connection is up."""
         return any(link.up for link in self._links)
 
-    # -- connections ----------------------------------------------------------------
     async def connect(self) -> bool:
         """Open every connection; False (logged) when the endpoint is not there (yet)."""
         results = await asyncio.gather(*(self._open(link) for link in self._links
@@ -132,13 +131,10 @@ class ModbusTcpBus:
                 raise DeviceError(device, operation, f"bus {self.name} ({self.endpoint}) is "
                                   f"not connected{why}; check the network / address and "
                                   "that the device or gateway is powered")
-            waiter = (self._loop or asyncio.get_running_loop()).create_future()
-            self._slot_waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, self.timeout_s * 4 + 1)
-            except asyncio.TimeoutError:
+            if not await wait_slot(self._loop or asyncio.get_running_loop(), self._slot_waiters,
+                                   self.timeout_s * 4 + 1):
                 raise DeviceError(device, operation, f"no free connection to {self.endpoint} "
-                                  f"within {self.timeout_s * 4 + 1:g} s") from None
+                                  f"within {self.timeout_s * 4 + 1:g} s")
 
     async def read(self, device: str, unit: int, table: str, address: int,
                    count: int) -> list[int]:
@@ -231,7 +227,6 @@ class ModbusTcpBus:
                 waiter.set_result(None)
                 return
 
-    # -- called by the protocol and the timers ----------------------------------------
     def _reply(self, link: Link, tid: int, unit: int, pdu: bytes) -> None:
         request = self._finish(link, tid)
         if request is None:

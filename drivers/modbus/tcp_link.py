@@ -130,6 +130,27 @@ class _Socket(asyncio.Protocol):
             self.link.bus._lost(self.link, exc)
 
 
+async def wait_slot(loop, waiters: list, timeout_s: float) -> bool:
+    """Until the bus hands this caller a free slot (sets its future in waiters): True, or False
+    after timeout_s. A timer, not wait_for: on 3.11 that is a getpid and a handful of objects a
+    wait, and with two reads a poll and one request a connection, polls often wait here."""
+    waiter = loop.create_future()
+    waiters.append(waiter)
+    timer = loop.call_later(timeout_s, _expire, waiter)
+    try:
+        await waiter
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        timer.cancel()
+    return True
+
+
+def _expire(waiter) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
+
+
 def cause(exc) -> str:
     """The operator's word for why a connection failed."""
     if exc is None:
