@@ -6,6 +6,7 @@ import time
 
 from agent.config.models import GatewayConfig, RtuBus
 from agent.core.bus import BusScheduler, PollTarget
+from agent.loopsync import LoopEvent, LoopLock
 from drivers.modbus.device import ModbusDevice
 from drivers.modbus.profile import load_profile
 from drivers.modbus.tcp import ModbusTcpBus
@@ -18,9 +19,11 @@ async def wait_event_timer(event, timeout: float) -> bool:
     """agent.core.bus.wait_event for CPython, without wait_for: on 3.11 that makes a task per
     wait and tears it down on every timeout, the usual outcome for a poll scheduler. A timer sets
     the event instead; only the bus's picking worker waits on it, and it looks again after any
-    wake-up, so the timer's set is one more wake-up. A cancel arrives directly (no gh-86296)."""
+    wake-up, so the timer's set is one more wake-up. A cancel arrives directly (no gh-86296).
+    A LoopEvent's own loop is used: no get_running_loop() (a getpid on 3.11) per wait."""
     if not event.is_set():
-        handle = asyncio.get_running_loop().call_later(max(0.0, timeout), event.set)
+        loop = getattr(event, "loop", None) or asyncio.get_running_loop()
+        handle = loop.call_later(max(0.0, timeout), event.set)
         try:
             await event.wait()
         finally:
@@ -67,7 +70,8 @@ def build_field(config: GatewayConfig, on_reading, wall_ms, log) -> tuple[dict, 
             name, bus_targets, on_reading, time.monotonic, wall_ms,
             retries=bus_cfg.retries, backoff_max=bus_cfg.backoff_max,
             max_in_flight=getattr(bus_cfg, "max_in_flight", 1), log=log, wait=wait_event_timer,
-            tick=min(TICK_MAX_S, min(t.period for t in bus_targets) / 50))
+            tick=min(TICK_MAX_S, min(t.period for t in bus_targets) / 50),
+            lock=LoopLock, event=LoopEvent)
     return buses, devices, schedulers
 
 

@@ -26,7 +26,8 @@ FOLDERS = {
 # what a MicroPython-compatible package may import (top-level names or dotted prefixes)
 ALLOWED = {
     "edge_rules": {"edge_rules", "math", "re", "time", "micropython"},
-    "agent/core": {"agent.core", "drivers.errors", "edge_rules", "asyncio", "random",
+    # heapq: the scheduler's pick (agent/core/due.py); MicroPython has it (tests/test_micropython.py)
+    "agent/core": {"agent.core", "drivers.errors", "edge_rules", "asyncio", "heapq", "random",
                    "time", "micropython"},
 }
 

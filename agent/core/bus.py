@@ -8,6 +8,7 @@ relative to its own period, goes first) and the load is reported.
 
 import asyncio
 
+from agent.core.due import DueQueue
 from agent.core.rate import PollRate, cause
 from drivers.errors import DeviceError
 
@@ -76,15 +77,17 @@ class BusScheduler:
 
     def __init__(self, name: str, targets, sink, clock, wall_ms, retries: int = 1,
                  backoff_max: float = 300.0, max_in_flight: int = 1, log=None,
-                 wait=None, tick: float = 0.0):
+                 wait=None, tick: float = 0.0, lock=None, event=None):
         self.name = name
         self.wait = wait or wait_event   # injectable so tests can run on virtual time
+        # lock, event: factories (default asyncio's); CPython's agent gives ones that skip 3.11's
+        # getpid per get_running_loop() (agent/loopsync.py), MicroPython keeps asyncio's
         # > 0: wake on a grid of `tick` seconds of the clock, so every bus's polls due within one
         # tick start in one event-loop wake-up, not one each (a poll starts < tick late)
         self.tick = tick
         self.max_in_flight = max_in_flight   # 1 on RS-485 (half-duplex); more on Modbus TCP
         self.in_flight = 0
-        self._picking = asyncio.Lock()   # the worker holding it picks the next work
+        self._picking = (lock or asyncio.Lock)()   # the worker holding it picks the next work
         self._watch_until = None         # when the picking worker will look again
         self.targets = list(targets)
         self.sink = sink              # sink(reading_dict): must not block
@@ -94,7 +97,8 @@ class BusScheduler:
         self.backoff_max = backoff_max
         self.log = log or (lambda msg: None)
         self.jobs = []
-        self.wake = asyncio.Event()
+        self.wake = (event or asyncio.Event)()
+        self._due = None              # DueQueue of the idle targets, built by run_loop
         self.busy_s = 0.0
         self.load = 0.0               # smoothed busy fraction of the bus
         self.demand = 0.0             # as of the last status()
@@ -122,25 +126,13 @@ class BusScheduler:
         self.jobs.remove(best)
         return best
 
-    def _scan(self, now):
-        """One pass: the most-late due target (not busy) and the earliest due time of the rest."""
-        best, best_late, earliest = None, 0.0, now + 1.0
-        for t in self.targets:
-            if t.busy:
-                continue
-            due = t.next_due
-            if due <= now:
-                late = (now - due) / t.period
-                if best is None or late > best_late:
-                    best, best_late = t, late
-            elif due < earliest:
-                earliest = due
-        return best, earliest
-
     async def run_loop(self) -> None:
         """Serve the bus forever: max_in_flight workers, children of this coroutine."""
         self._t_mark = self.clock()
         self.rate.restart(self._t_mark)   # the window counts from the first poll, not the build
+        for target in self.targets:       # a restart after a crash: nothing is in flight now
+            target.busy = False
+        self._due = DueQueue(self.targets)
         if self.max_in_flight == 1:
             await self._worker()
             return
@@ -173,7 +165,7 @@ class BusScheduler:
             if job is not None:
                 return job, None
             now = self.clock()
-            target, earliest = self._scan(now)
+            target, earliest = self._due.pick(now)
             if target is not None:
                 target.busy = True
                 return None, target
@@ -204,6 +196,7 @@ class BusScheduler:
             await self._poll_once(target)
         finally:
             target.busy = False
+            self._due.push(target)
             watch = self._watch_until
             if watch is not None and target.next_due < watch:
                 self.wake.set()          # due before the picking worker would look again
@@ -225,8 +218,7 @@ class BusScheduler:
                 error = exc
                 if self.jobs:          # a command is waiting: don't spend the bus on retries
                     break
-        self._account(start)
-        spent = self.clock() - start
+        spent = self._account(start)
         target.service_s = spent if not target.polls else target.service_s + (
             spent - target.service_s) * 0.2
         target.polls += 1
@@ -267,7 +259,8 @@ class BusScheduler:
             reading["quality"] = "comm_error"
         self.sink(reading)
 
-    def _account(self, start):
+    def _account(self, start) -> float:
+        """Book bus time from start to now; returns it."""
         now = self.clock()
         busy = now - start
         elapsed = now - self._t_mark if self._t_mark is not None else busy
@@ -275,6 +268,7 @@ class BusScheduler:
         self.rate.spent(busy)
         if elapsed > 0:
             self.load += (min(1.0, busy / elapsed) - self.load) * LOAD_SMOOTHING
+        return busy
 
     def status(self) -> dict:
         """Bus figures for the status message."""

@@ -27,8 +27,8 @@ import time
 from drivers.errors import DeviceError, FrameError, NoReply
 from drivers.modbus.line import LineCounters
 from drivers.modbus.mbap import check_reply, read_request, write_echo, write_request
-from drivers.modbus.tcp_link import (RECONNECT_MAX_S, RECONNECT_MIN_S, Link, Request, cause,
-                                     refusal)
+from drivers.modbus.tcp_link import (RECONNECT_MAX_S, RECONNECT_MIN_S, Deadlines, Link,
+                                     Request, cause, refusal, wait_slot)
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,14 @@ class ModbusTcpBus:
         self._slot_waiters: list = []     # futures of callers waiting for a free slot
         self._outage = None               # (cause, since) while the endpoint fails
         self._formats: dict[int, struct.Struct] = {}
+        self._deadlines = Deadlines(timeout_s, self._timeout)
+        self._loop = None                 # of the last connect: no getpid (3.11) per request
 
     @property
     def connected(self) -> bool:
         """True while at least one connection is up."""
         return any(link.up for link in self._links)
 
-    # -- connections ----------------------------------------------------------------
     async def connect(self) -> bool:
         """Open every connection; False (logged) when the endpoint is not there (yet)."""
         results = await asyncio.gather(*(self._open(link) for link in self._links
@@ -71,7 +72,7 @@ class ModbusTcpBus:
 
     async def _open(self, link: Link) -> bool:
         link.connecting = True
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(loop.create_connection(link.protocol, self.host, self.port),
                                    self.timeout_s * 4 + 1)
@@ -130,15 +131,11 @@ class ModbusTcpBus:
                 raise DeviceError(device, operation, f"bus {self.name} ({self.endpoint}) is "
                                   f"not connected{why}; check the network / address and "
                                   "that the device or gateway is powered")
-            waiter = asyncio.get_running_loop().create_future()
-            self._slot_waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, self.timeout_s * 4 + 1)
-            except asyncio.TimeoutError:
+            if not await wait_slot(self._loop or asyncio.get_running_loop(), self._slot_waiters,
+                                   self.timeout_s * 4 + 1):
                 raise DeviceError(device, operation, f"no free connection to {self.endpoint} "
-                                  f"within {self.timeout_s * 4 + 1:g} s") from None
+                                  f"within {self.timeout_s * 4 + 1:g} s")
 
-    # -- requests -----------------------------------------------------------------
     async def read(self, device: str, unit: int, table: str, address: int,
                    count: int) -> list[int]:
         """Read count registers of a table; DeviceError on any failure."""
@@ -210,16 +207,15 @@ class ModbusTcpBus:
 
     def _register(self, link, unit, fc, count, device, operation):
         tid = link.next_tid()
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         request = Request(unit, fc, count, loop.create_future(), device, operation)
-        request.timer = loop.call_later(self.timeout_s, self._timeout, link, tid)
         link.pending[tid] = request
+        self._deadlines.add(loop, link, tid, request)
         return tid, request.future
 
     def _finish(self, link: Link, tid: int) -> "Request | None":
         request = link.pending.pop(tid, None)
         if request is not None:
-            request.timer.cancel()
             self._wake_one()
         return request
 
@@ -231,7 +227,6 @@ class ModbusTcpBus:
                 waiter.set_result(None)
                 return
 
-    # -- called by the protocol and the timers ----------------------------------------
     def _reply(self, link: Link, tid: int, unit: int, pdu: bytes) -> None:
         request = self._finish(link, tid)
         if request is None:

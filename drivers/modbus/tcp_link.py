@@ -5,6 +5,7 @@ callbacks (its data, its connection_lost) can never be taken for the new one's.
 """
 
 import asyncio
+from collections import deque
 
 from drivers.errors import DeviceError, FrameError, IllegalAddress, NoReply
 from drivers.modbus.line import GATEWAY_CODES, ILLEGAL_DATA_ADDRESS
@@ -15,14 +16,50 @@ RECONNECT_MAX_S = 5.0
 
 
 class Request:
-    """One outstanding request: what it asked, who waits, its timer."""
+    """One outstanding request: what it asked, who waits."""
 
-    __slots__ = ("unit", "fc", "count", "future", "timer", "operation", "device")
+    __slots__ = ("unit", "fc", "count", "future", "operation", "device")
 
     def __init__(self, unit, fc, count, future, device, operation):
         self.unit, self.fc, self.count = unit, fc, count
         self.future, self.device, self.operation = future, device, operation
-        self.timer = None
+
+
+class Deadlines:
+    """Every request's timeout on one timer of the bus, not a timer each (uvloop's call_later
+    and cancel per request were the poll path's costliest C calls, issue 24). A bus has one
+    timeout, so requests expire in the order they were sent: a FIFO of (deadline, link, tid,
+    request). Answered ones stay until their deadline passes and are skipped. The timer
+    sweeps at most every `grain` s: a request times out between timeout_s and timeout_s + grain
+    after it was sent."""
+
+    def __init__(self, timeout_s: float, expire):
+        self.timeout_s = timeout_s
+        self.grain = min(0.05, timeout_s / 10)
+        self.expire = expire                    # expire(link, tid): it had no reply in time
+        self._queue = deque()
+        self._timer = None
+        self._loop = None
+
+    def add(self, loop, link, tid, request) -> None:
+        """Time request out unless it is answered within timeout_s."""
+        deadline = loop.time() + self.timeout_s
+        self._queue.append((deadline, link, tid, request))
+        if self._loop is not loop:              # a bus used on a new loop: the old timer is gone
+            self._loop, self._timer = loop, None
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._sweep)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        queue = self._queue
+        while queue and queue[0][0] <= now:
+            _, link, tid, request = queue.popleft()
+            if link.pending.get(tid) is request:
+                self.expire(link, tid)
+        if queue and self._timer is None:       # expire may have sent (and armed) anew
+            self._timer = self._loop.call_at(max(queue[0][0], now + self.grain), self._sweep)
 
 
 class Link:
@@ -91,6 +128,27 @@ class _Socket(asyncio.Protocol):
     def connection_lost(self, exc) -> None:
         if self.link.current is self and self.link.up:
             self.link.bus._lost(self.link, exc)
+
+
+async def wait_slot(loop, waiters: list, timeout_s: float) -> bool:
+    """Until the bus hands this caller a free slot (sets its future in waiters): True, or False
+    after timeout_s. A timer, not wait_for: on 3.11 that is a getpid and a handful of objects a
+    wait, and with two reads a poll and one request a connection, polls often wait here."""
+    waiter = loop.create_future()
+    waiters.append(waiter)
+    timer = loop.call_later(timeout_s, _expire, waiter)
+    try:
+        await waiter
+    except asyncio.TimeoutError:
+        return False
+    finally:
+        timer.cancel()
+    return True
+
+
+def _expire(waiter) -> None:
+    if not waiter.done():
+        waiter.set_exception(asyncio.TimeoutError())
 
 
 def cause(exc) -> str:
