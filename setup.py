@@ -17,7 +17,10 @@ setup(
         # datastore -> SimDevice): only the tested minor is allowed.
         "pymodbus>=3.16.1,<3.17",
         "pyserial>=3.5,<4",
-        "paho-mqtt>=2.1,<3",
+        # paho's private write queue, wake-up socket and packet reader are used by the
+        # uplink (agent/uplink/wakeup.py), the Sparkplug node and the fleet reader: only the
+        # tested minor is allowed (each refuses to import when an attribute is missing)
+        "paho-mqtt>=2.2,<2.3",
         "numpy>=1.26,<3",
         "PyYAML>=6.0,<7",
         "pydantic>=2.7,<3",

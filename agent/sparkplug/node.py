@@ -122,7 +122,7 @@ class Session:
     def _flush(self) -> None:
         """Hand the pass's packets to paho's write queue as one: one wake-up of its thread
         and one send() for the pass instead of one each per message (paho's `_packet_queue`
-        and `_packet_write`; private, paho pinned < 3). paho looks at a queued packet's command
+        and `_packet_write`; private, paho pinned to 2.2.x in setup.py). paho looks at a queued packet's command
         only for a QoS 0 PUBLISH's on_publish (it marks `info` published) and for DISCONNECT."""
         run, self._run = self._run, bytearray()
         if not run:

@@ -1,6 +1,6 @@
 """paho's wake-up byte, held back during a round of publishes: paho 2.x sends one byte to its
 socket pair per publish to wake its network thread (`_packet_queue`; a private attribute,
-paho pinned < 3). Holding it during a round and sending one byte after gives one wake-up and
+paho pinned to 2.2.x in setup.py). Holding it during a round and sending one byte after gives one wake-up and
 one send per round instead of per message. Used by the JSON uplink (the Sparkplug node hands paho
 one run of packets per pass instead: agent/sparkplug/node.py)."""
 
