@@ -96,7 +96,9 @@ def test_dusk_to_dawn_near_the_date_line_stays_on_across_local_midnight(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory, zone, lat, lon):
     from agent.platform.clock import ZoneOffset
     sunset, sunrise = _night(ZoneOffset(zone), days_from_civil(2026, 12, 24), lat, lon)
-    start = datetime.fromtimestamp(sunset - 120, timezone.utc).isoformat()
+    # 20 warped min (2 real s) of day first: the agent's start-up on a loaded CI box took more
+    # than the 0.2 real s that 120 warped s gave, and its first step already found night
+    start = datetime.fromtimestamp(sunset - 1200, timezone.utc).isoformat()
     site = site_factory(2)
     sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
     config = _place(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2,
@@ -110,11 +112,13 @@ def test_dusk_to_dawn_near_the_date_line_stays_on_across_local_midnight(
     assert changes[0]["new"]["switch"] is False, agent.output()    # by day before sunset
     on = [p for p in changes if p["new"]["switch"] is True]
     lag_on = on[0]["ts"] / 1000 - sunset
-    assert 0 <= lag_on <= 60, f"switch-on {lag_on:.0f} s after the sunset"
+    # the core decides on whole seconds (int(clock.wall())), so the step in the second that
+    # holds the sunset may switch up to 1 s before the sunset's fraction
+    assert -1 < lag_on <= 60, f"switch-on {lag_on:.1f} s after the sunset"
     # nothing switched it off between sunset and sunrise, across local midnight
     assert [p["new"]["switch"] for p in changes[changes.index(on[0]):]] == [True, False], changes
     lag_off = off_again[0]["ts"] / 1000 - sunrise
-    assert 0 <= lag_off <= 60, f"switch-off {lag_off:.0f} s after the sunrise"
+    assert -1 < lag_off <= 60, f"switch-off {lag_off:.1f} s after the sunrise"   # whole seconds, as above
     assert site.call(lambda: site.site.light(1).switch) == 0
     print(f"{zone}: on {lag_on:.0f} s after sunset, off {lag_off:.0f} s after sunrise")
 
