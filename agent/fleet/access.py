@@ -59,9 +59,9 @@ def check_password(password: str, stored: str) -> bool:
             return False
         got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
                              p=int(p), maxmem=2 ** 26, dklen=len(digest) // 2)
+        return hmac.compare_digest(got.hex(), digest)   # TypeError for a non-ASCII digest
     except (ValueError, TypeError):
         return False
-    return hmac.compare_digest(got.hex(), digest)
 
 
 _DUMMY = hash_password("not a password", b"\0" * 16)
@@ -119,11 +119,12 @@ class AccessFile:
         self._save(self.users, {**tokens, _token_hash(token): label})
         return token
 
-    def remove(self, name: str) -> bool:
-        """Remove a login or a token's label; True if there was one."""
+    def remove(self, name: str, kind: str) -> bool:
+        """Remove a login (kind "user") or a token's label ("token"); True if there was one.
+        Only that kind: a user and a token may share a name (`gis`)."""
         self.reload()
-        users = {k: v for k, v in self.users.items() if k != name}
-        tokens = {h: lbl for h, lbl in self.tokens.items() if lbl != name}
+        users = {k: v for k, v in self.users.items() if kind != "user" or k != name}
+        tokens = {h: lbl for h, lbl in self.tokens.items() if kind != "token" or lbl != name}
         if users == self.users and tokens == self.tokens:
             return False
         self._save(users, tokens)
@@ -207,9 +208,11 @@ class Gate:
         while len(self.failures) > MAX_TRACKED:
             del self.failures[next(iter(self.failures))]
 
-    async def login(self, name: str, password: str, addr: str) -> tuple[Session | None, str]:
-        """(the new session, "") or (None, why: "locked N", "busy", "bad")."""
-        keys = (f"user:{name}", f"addr:{addr}")
+    async def login(self, name: str, password: str,
+                    addr: "str | None") -> tuple[Session | None, str]:
+        """(the new session, "") or (None, why: "locked N", "busy", "bad"); addr None when
+        the client's address is not known (behind a proxy that did not name it)."""
+        keys = (f"user:{name}",) if addr is None else (f"user:{name}", f"addr:{addr}")
         if (wait := self.wait_s(*keys)) > 0:
             return None, f"locked {math.ceil(wait)}"
         if self.hashing >= MAX_HASHING:

@@ -24,11 +24,15 @@ def _access(path):
               envvar="LENTERA_FLEET_ACCESS", help=ACCESS_HELP)
 @click.option("--secure-cookie", is_flag=True,
               help="served to browsers over HTTPS (the city's proxy): the cookie is Secure")
+@click.option("--behind-proxy", is_flag=True,
+              help="every request comes through the city's reverse proxy: failed log-ins are "
+                   "counted per client by the last X-Forwarded-For entry (the proxy's), "
+                   "never per the proxy's own address, which would lock out everyone")
 @click.option("--comm-after", default=900.0, show_default=True, type=click.FloatRange(min=1),
               help="seconds without a reading before a light has a communication fault")
 @click.option("--timezone", "tz", default="Asia/Jakarta", show_default=True,
               help="the city's zone: a night for energy is local noon to noon")
-def serve(dsn, listen, access_path, secure_cookie, comm_after, tz):
+def serve(dsn, listen, access_path, secure_cookie, behind_proxy, comm_after, tz):
     """Serve the map page and the GeoJSON API (lights, faults) behind a log-in until
     SIGTERM/SIGINT."""
     from agent.fleet.access import AccessError, Gate
@@ -37,7 +41,7 @@ def serve(dsn, listen, access_path, secure_cookie, comm_after, tz):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
         asyncio.run(run(dsn, listen, comm_after, tz, Gate(_access(access_path)),
-                        secure_cookie))
+                        secure_cookie, behind_proxy))
     except (PictureUnavailable, AccessError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -63,20 +67,23 @@ def users_add(name, access_path, password):
     click.echo(f"{name} can log in ({access_path})")
 
 
-@click.command("remove")
-@click.argument("name")
-@click.option("--access", "access_path", default=ACCESS_DEFAULT, show_default=True,
-              envvar="LENTERA_FLEET_ACCESS", help=ACCESS_HELP)
-def remove(name, access_path):
-    """Remove a login or a token (its sessions end at their next request)."""
-    from agent.fleet.access import AccessError
-    try:
-        found = _access(access_path).remove(name)
-    except (AccessError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
-    if not found:
-        raise click.ClickException(f"no {name} in {access_path}")
-    click.echo(f"{name} removed")
+def _remover(kind: str, what: str):
+    """`users remove` and `tokens remove`: each removes only its own kind."""
+    @click.command("remove")
+    @click.argument("name")
+    @click.option("--access", "access_path", default=ACCESS_DEFAULT, show_default=True,
+                  envvar="LENTERA_FLEET_ACCESS", help=ACCESS_HELP)
+    def remove(name, access_path):
+        from agent.fleet.access import AccessError
+        try:
+            found = _access(access_path).remove(name, kind)
+        except (AccessError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        if not found:
+            raise click.ClickException(f"no {kind} {name} in {access_path}")
+        click.echo(f"{kind} {name} removed")
+    remove.help = f"Remove {what} (its sessions end at their next request)."
+    return remove
 
 
 @click.group()
@@ -98,6 +105,6 @@ def tokens_add(label, access_path):
     click.echo(token)
 
 
-users.add_command(remove)
-tokens.add_command(remove)
+users.add_command(_remover("user", "a login"))
+tokens.add_command(_remover("token", "a token"))
 COMMANDS = (serve, users, tokens)

@@ -75,10 +75,21 @@ class FleetApi:
     """The routes over one connection pool and one log-in gate; `now` is injectable."""
 
     def __init__(self, pool, comm_after: timedelta, tz: str, gate: Gate, now=None,
-                 secure_cookie: bool = False):
+                 secure_cookie: bool = False, behind_proxy: bool = False):
         self.pool, self.comm_after, self.tz, self.gate = pool, comm_after, tz, gate
         self.now = now or (lambda: datetime.now(timezone.utc))
-        self.secure_cookie = secure_cookie
+        self.secure_cookie, self.behind_proxy = secure_cookie, behind_proxy
+
+    def client(self, request) -> "str | None":
+        """The address failed log-ins are counted by, or None (the name alone counts).
+
+        Behind the city's proxy every peer is the proxy: counting by it would let one outsider
+        lock every user out. The proxy appends the real client to X-Forwarded-For, so its last
+        entry is the one to trust (earlier ones are whatever the client sent)."""
+        if not self.behind_proxy:
+            return request.remote or "?"
+        forwarded = request.headers.get("X-Forwarded-For", "").rpartition(",")[2].strip()
+        return forwarded[:64] or None
 
     def app(self) -> web.Application:
         """The aiohttp application (only the log-in and log-out forms have a body)."""
@@ -120,13 +131,14 @@ class FleetApi:
     async def login(self, request):
         form = await request.post()
         name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:256]
-        session, why = await self.gate.login(name, password, request.remote or "?")
+        client = self.client(request)
+        session, why = await self.gate.login(name, password, client)
         if session is None:
             kind, _, wait = why.partition(" ")
             status, message = REFUSED[kind]
-            log.warning("log-in of %r from %s refused: %s", name, request.remote, why)
+            log.warning("log-in of %r from %s refused: %s", name, client or request.remote, why)
             return self._login_form(message.format(s=wait), status)
-        log.info("%s logged in from %s", name, request.remote)
+        log.info("%s logged in from %s", name, client or request.remote)
         response = web.HTTPSeeOther("/")
         response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict",
                             secure=self.secure_cookie, max_age=int(self.gate.max_s))
@@ -173,7 +185,7 @@ class FleetApi:
 
 
 async def run(dsn: str, listen: str, comm_after_s: float, tz: str, gate: Gate,
-              secure_cookie: bool = False) -> None:
+              secure_cookie: bool = False, behind_proxy: bool = False) -> None:
     """Serve until SIGTERM/SIGINT; PictureUnavailable/ValueError for a bad start."""
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -188,7 +200,7 @@ async def run(dsn: str, listen: str, comm_after_s: float, tz: str, gate: Gate,
             raise ValueError(f"--timezone {tz!r} is not a zone PostgreSQL knows "
                              "(e.g. Asia/Jakarta; see pg_timezone_names)")
         api = FleetApi(pool, timedelta(seconds=comm_after_s), tz, gate,
-                       secure_cookie=secure_cookie)
+                       secure_cookie=secure_cookie, behind_proxy=behind_proxy)
         runner = web.AppRunner(api.app(), access_log=None, handle_signals=False,
                                shutdown_timeout=1.0)
         await runner.setup()

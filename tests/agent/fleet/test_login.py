@@ -15,7 +15,7 @@ from aiohttp import web
 from playwright.sync_api import sync_playwright
 
 from agent.fleet import picture
-from agent.fleet.access import AccessError, AccessFile, Gate
+from agent.fleet.access import AccessError, AccessFile, Gate, check_password
 from agent.fleet.http import FleetApi
 from tests.agent.fleet.city import STAFF, log_in, serving
 from tests.support.broker import free_port
@@ -61,6 +61,19 @@ def test_a_corrupt_file_is_named_not_a_crash(access):
         AccessFile(access.path).reload()
 
 
+def test_removing_a_user_keeps_the_token_of_the_same_name(access):
+    access.add_user("gis", PASSWORD)
+    token = access.add_token("gis")
+    assert access.remove("gis", "user")
+    assert access.token_label(token) == "gis" and "gis" not in access.users
+    assert access.remove("gis", "token") and access.token_label(token) is None
+    assert not access.remove("gis", "token")
+
+
+def test_a_hand_edited_hash_that_is_not_ascii_is_no_match_not_an_error():
+    assert not check_password(PASSWORD, "scrypt$16384$8$1$00ff$\u00e9\u00e9")
+
+
 def test_lock_out_grows_and_a_good_password_clears_it(access):
     clock = Clock()
     gate = Gate(access, after=3, base_s=30, lock_max_s=100, clock=clock)
@@ -96,16 +109,17 @@ def test_sessions_end_idle_old_or_when_the_user_is_removed(access):
     assert gate.session(session.token) is None         # a new password ends old sessions
     session, _ = asyncio.run(gate.login("ana", PASSWORD + " changed", "a"))
     assert gate.session(session.token) is session
-    access.remove("ana")
+    access.remove("ana", "user")
     assert gate.session(session.token) is None
 
 
-def _calls(dsn, access, steps):
+def _calls(dsn, access, steps, behind_proxy=False):
     """Run the API in-process; each step (method, path, kwargs) -> (status, headers, body)."""
     async def go():
         pool = await picture.open_pool(dsn)
         runner = web.AppRunner(FleetApi(pool, timedelta(minutes=15), "Asia/Jakarta",
-                                        Gate(access, after=3)).app())
+                                        Gate(access, after=3),
+                                        behind_proxy=behind_proxy).app())
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -174,6 +188,33 @@ def test_log_in_lock_out_and_log_out_over_http(fleet_dsn, access):
     # the good log-in cleared the count: the 3rd failure after it locks, the right one waits
     assert [g[0] for g in got[8:]] == [401, 401, 429, 429]
     assert re.search(r"try again in \d+ s", got[11][2])     # real time passes: not exact
+
+
+@pytest.mark.parametrize("behind_proxy", [False, True])
+def test_an_outsider_behind_the_city_proxy_cannot_lock_everyone_out(fleet_dsn, access,
+                                                                    behind_proxy):
+    """Behind the proxy every request has its address (here all come from 127.0.0.1): the
+    outsider's failures must count against the outsider, not against everyone."""
+    outsider = {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"}   # the proxy appended .9
+    ana = {"X-Forwarded-For": "192.0.2.20"}
+    steps = [("POST", "/login", {"data": {"name": f"guess{i}", "password": "wrong"},
+                                 "headers": outsider}) for i in range(5)]
+    steps.append(("POST", "/login", {"data": {"name": "ana", "password": PASSWORD},
+                                     "headers": ana}))
+    got = _calls(fleet_dsn, access, steps, behind_proxy=behind_proxy)
+    assert [g[0] for g in got[:3]] == [401, 401, 429]   # the outsider's address is locked
+    if behind_proxy:
+        assert got[5][0] == 303, got[5][2]             # ana comes in from her own address
+    else:                                              # without the setting: the old lock
+        assert got[5][0] == 429
+
+
+def test_behind_the_proxy_without_a_forwarded_address_only_the_name_counts(fleet_dsn, access):
+    steps = [("POST", "/login", {"data": {"name": f"guess{i}", "password": "wrong"}})
+             for i in range(4)]
+    steps += [("POST", "/login", {"data": {"name": "ana", "password": "wrong"}})] * 3
+    got = _calls(fleet_dsn, access, steps, behind_proxy=True)
+    assert [g[0] for g in got] == [401] * 4 + [401, 401, 429]   # ana's name, not the proxy
 
 
 def test_the_map_page_asks_for_a_log_in_in_chromium(fleet_dsn, tmp_path):
