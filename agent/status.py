@@ -10,6 +10,9 @@ import time
 from agent import __version__
 
 CHECK_S = 1.0    # how often the buses' `oversubscribed` is looked at between status periods
+# a bus right at its limit flips `oversubscribed` with every 2 s rate bucket: a change is
+# published at most this often (still inside the 10 s promise), not a retained status each flip
+CHANGE_GAP_S = 5.0
 
 
 def wall_ms() -> int:
@@ -57,9 +60,10 @@ async def publish_loop(agent) -> None:
     and the period (30 s by default) would hide it that long."""
     period = agent.config.uplink.status_period
     shown, due = behind(agent), time.monotonic() + period
+    last = time.monotonic() - CHANGE_GAP_S
     while True:
         await asyncio.sleep(max(0.0, min(CHECK_S, due - time.monotonic())))
-        now = behind(agent)
-        if now != shown or time.monotonic() >= due:
-            shown, due = now, time.monotonic() + period
+        now, at = behind(agent), time.monotonic()
+        if (now != shown and at - last >= CHANGE_GAP_S) or at >= due:
+            shown, due, last = now, at + period, at
             agent.uplink.publish_status("online", **await agent.full_status())
