@@ -73,14 +73,15 @@ def lighting_errors(config) -> tuple:
     for name, body in schedules.items():
         _schedule(body, "schedules." + str(name), errors)
     defined = dict((str(n), None) for n in schedules)
-    calendars = _mapping(config.get("calendars"), "calendars", errors)
-    for name, body in calendars.items():
-        collect(errors, Calendar, str(name), body, defined, "calendars." + str(name))
     dimming = _mapping(config.get("dimming"), "dimming", errors)
     for name, body in dimming.items():
         collect(errors, DimmingProfile, str(name), body, "dimming." + str(name))
+    profiles = dict((str(n), None) for n in dimming)
+    calendars = _mapping(config.get("calendars"), "calendars", errors)
+    for name, body in calendars.items():
+        collect(errors, Calendar, str(name), body, defined, "calendars." + str(name), profiles)
     parts = {"schedules": defined, "calendars": dict((str(n), None) for n in calendars),
-             "dimming": dict((str(n), None) for n in dimming)}
+             "dimming": profiles}
     groups = _groups(config, parts, errors)
     lights = []
     for members in groups.values():

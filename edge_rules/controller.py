@@ -39,7 +39,8 @@ def parse_group(name: str, raw, parts: dict, seen: dict, path: str) -> tuple:
             raise RuleConfigError(path + ".dimming", "a dimming profile needs a schedule or calendar")
         return [str(d) for d in devices], None
     plan = GroupPlan(name, parts["schedules"], calendar=refs.get("calendar"),
-                     schedule=refs.get("schedule"), dimming=refs.get("dimming"))
+                     schedule=refs.get("schedule"), dimming=refs.get("dimming"),
+                     profiles=parts["dimming"])
     return [str(d) for d in devices], plan
 
 
@@ -49,8 +50,9 @@ class LightingController:
     def __init__(self, config: dict, tz, lat: float, lon: float):
         check_keys(config, TOP_KEYS, "config")
         parts = {"schedules": parse_schedules(config.get("schedules"))}
-        parts["calendars"] = parse_calendars(config.get("calendars"), parts["schedules"])
         parts["dimming"] = parse_dimming(config.get("dimming"))
+        parts["calendars"] = parse_calendars(config.get("calendars"), parts["schedules"],
+                                             dimming=parts["dimming"])
         raw_groups = require(config, "groups", "config")
         check_keys(raw_groups, list(raw_groups) if isinstance(raw_groups, dict) else (), "groups")
         self.groups = {}
