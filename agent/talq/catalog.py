@@ -8,7 +8,9 @@ while the device id in gateway.yaml does not.
 import uuid
 
 from agent.talq import functions as f
+from agent.talq.calendar_rules import MAX_RULES
 from agent.talq.plan_changes import running
+from agent.talq.plans import MAX_ITEMS
 
 DUST_KINDS = ("sds011", "pms5003")         # serial sensors that measure particulate matter
 # profile kind (drivers/modbus/profile.py) -> TALQ device class and its function types
@@ -32,6 +34,15 @@ CLASSES = {
     "gateway": ("LenteraGateway", (("basic", "BasicFunction"), ("gateway", "GatewayFunction"),
                                    ("time", "TimeFunction"))),
 }
+
+
+# what the control programs and calendars this gateway runs may hold (agent/talq/plans.py,
+# calendar_rules.py); a request beyond it is refused with 422 serviceConstraintExceeded
+CONTROL_SERVICE = {
+    "name": "ControlService", "supportedTypes": ["AstroClockTimeControl", "ccDate", "ccDay"],
+    "maxProgramsPerCalendar": MAX_RULES + 1, "maxSwitchPointsPerProgram": MAX_ITEMS + 2,
+    "maxActivePeriodsPerProgram": 0, "dayOffset": 12, "ccDateSupport": "full",
+    "ccDaySupport": "noOccurrences", "programSecondsSupported": False}
 
 
 class Catalog:
@@ -128,4 +139,5 @@ class Catalog:
     def services(self) -> list[dict]:
         """What this gateway supports (§5; Service models in the data-model OAS)."""
         return [{"name": "ConfigurationService", "commissioningSupported": False,
-                 "devicesPaginationSupported": True, "supportedProfiles": ["lighting"]}]
+                 "devicesPaginationSupported": True, "supportedProfiles": ["lighting"]},
+                CONTROL_SERVICE]

@@ -10,8 +10,8 @@ or a calendar groups run, cannot be deleted (422 deletingResourceIsReferred).
 
 from agent.errors import Refused
 from agent.talq.errors import not_found
-from agent.talq.plans import (assigned_lighting, calendar_program, plan_name, program_plan,
-                              refuse)
+from agent.talq.plans import (assigned_lighting, calendar_plan, plan_name, program_plan,
+                              programs_of, refuse)
 
 
 def running(site, calendar_ids) -> dict:
@@ -21,7 +21,9 @@ def running(site, calendar_ids) -> dict:
     names = {plan_name(c): c for c in calendar_ids}
     out: dict[str, list] = {}
     for group, body in (site.schedule.current().get("groups") or {}).items():
-        found = names.get(body.get("schedule")) if isinstance(body, dict) else None
+        # a calendar runs as a Lentera calendar; before rules were built, as a schedule
+        found = names.get(body.get("calendar"), names.get(body.get("schedule"))) \
+            if isinstance(body, dict) else None
         if found is not None:
             out.setdefault(found, []).append(group)
     return out
@@ -35,15 +37,14 @@ async def replace(site, store, kind: str, items: list) -> list:
             plan = program_plan(item)
             new, table, value = plan["id"], programs, plan
         else:
-            calendar_program(item, programs)
+            calendar_plan(item, programs)
             new, table, value = item["id"], calendars, item
         if new not in table:
             raise not_found(f"no {kind[:-1]} {new[:60]!r} to replace; POST creates it")
         table[new] = value
     lighting = before = site.schedule.current() if site.lighting is not None else None
     for cid, groups in running(site, calendars).items():
-        lighting = assigned_lighting(lighting, groups, cid,
-                                     programs[calendars[cid]["defaultProgram"]])
+        lighting = assigned_lighting(lighting, groups, calendars[cid], programs)
     if lighting != before:
         try:
             await site.schedule.push(lighting, site.lighting)
@@ -62,11 +63,11 @@ async def delete(site, store, kind: str, ident: str) -> dict:
     if ident not in table:
         raise not_found(f"no such {kind[:-1]} {ident[:60]!r}")
     if kind == "programs":
-        users = [c for c, body in calendars.items() if body.get("defaultProgram") == ident]
+        users = [c for c, body in calendars.items() if ident in programs_of(body)]
         if users:
-            raise refuse("deletingResourceIsReferred", f"program {ident} is the defaultProgram "
-                         f"of calendar(s) {', '.join(sorted(users))[:200]}: replace or delete "
-                         "them first")
+            raise refuse("deletingResourceIsReferred", f"program {ident} runs in calendar(s) "
+                         f"{', '.join(sorted(users))[:200]} (as defaultProgram or in a rule): "
+                         "replace or delete them first")
     else:
         groups = running(site, [ident]).get(ident)
         if groups:

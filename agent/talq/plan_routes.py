@@ -6,7 +6,7 @@ from agent.talq.bodies import read_json
 from agent.talq.catalog import Catalog
 from agent.talq.errors import HEADERS, TalqError, bad, json_answer, not_found
 from agent.talq.plan_changes import delete, replace
-from agent.talq.plans import assign, calendar_program, program_plan, refuse
+from agent.talq.plans import assign, calendar_plan, program_plan, refuse
 from agent.talq.requests import check_common
 
 MAX_BATCH = 64
@@ -57,7 +57,7 @@ class PlanResources:
                     new, table = plan["id"], programs
                     value = plan
                 else:
-                    calendar_program(item, programs)
+                    calendar_plan(item, programs)
                     new, table, value = item["id"], calendars, item
                 if new in table:
                     raise TalqError(409, "resourceConflict", f"{new[:60]!r} exists already")

@@ -14,6 +14,7 @@ import json
 
 from agent.errors import Refused
 from agent.store.statefile import load_or_quarantine, write_atomic_off_loop
+from agent.talq.calendar_rules import decode_rules
 from agent.talq.errors import TalqError, bad
 from agent.talq.overrides import level_of
 
@@ -102,36 +103,62 @@ def _night_order(hhmm: str) -> int:
     return minutes + 1440 if minutes < 720 else minutes      # after midnight comes later
 
 
-def calendar_program(body, programs: dict) -> str:
-    """A Calendar -> the id of the program it runs (rules are refused: one program all year)."""
+def calendar_plan(body, programs: dict) -> dict:
+    """A Calendar -> {"default": program id, "rules": [Lentera rules naming their "program"]},
+    checked whole (agent/talq/calendar_rules.py)."""
     if not isinstance(body, dict):
         raise bad("payloadError", "a Calendar object")
     cid = _id(body, "Calendar")
-    if body.get("rules"):
-        raise refuse("payloadError", f"calendar {cid}: rules are not supported; give a "
-                     "defaultProgram, run all year")
     program = body.get("defaultProgram")
     if program not in programs:
         raise refuse("relatedResourceNotFound", f"calendar {cid}: defaultProgram "
-                     f"{str(program)[:60]!r} is not a control program of this gateway")
-    return program
+                     f"{str(program)[:60]!r} is not a control program of this gateway (it runs "
+                     "on the days no rule is in force)")
+    try:
+        return {"default": program, "rules": decode_rules(body.get("rules"), programs)}
+    except TalqError as error:
+        raise TalqError(error.status, error.key, f"calendar {cid}: {error.description}") from None
 
 
 def plan_name(calendar_id: str) -> str:
     return "talq-" + hashlib.sha256(calendar_id.encode()).hexdigest()[:12]
 
 
-def assigned_lighting(base: dict, groups: list, calendar_id: str, program: dict) -> dict:
-    """gateway.yaml's (or the last pushed) lighting section with `groups` on the program."""
+def assigned_lighting(base: dict, groups: list, calendar: dict, programs: dict) -> dict:
+    """gateway.yaml's (or the last pushed) lighting section with `groups` on the calendar: a
+    Lentera calendar whose default and rules each name a program's schedule and dimming."""
     lighting = copy.deepcopy(base)
-    name = plan_name(calendar_id)
-    lighting.setdefault("schedules", {})[name] = dict(program["schedule"])
-    lighting.setdefault("dimming", {})[name] = [dict(s) for s in program["dimming"]]
+    name = plan_name(calendar["id"])
+    plan = calendar_plan(calendar, programs)
+    schedules, dimming = lighting.setdefault("schedules", {}), lighting.setdefault("dimming", {})
+    for table in (schedules, dimming):          # this calendar's entries of an earlier push
+        for key in [k for k in table if k.startswith(name + "-")]:
+            del table[key]
+    entries: dict[str, str] = {}
+    for pid in [plan["default"]] + [r["program"] for r in plan["rules"]]:
+        if pid not in entries:
+            entries[pid] = f"{name}-{len(entries)}"
+            schedules[entries[pid]] = dict(programs[pid]["schedule"])
+            dimming[entries[pid]] = [dict(s) for s in programs[pid]["dimming"]]
+    rules = [{**{k: v for k, v in r.items() if k != "program"},
+              "schedule": entries[r["program"]], "dimming": entries[r["program"]]}
+             for r in plan["rules"]]
+    lighting.setdefault("calendars", {})[name] = {
+        "default": entries[plan["default"]], "default_dimming": entries[plan["default"]],
+        **({"rules": rules} if rules else {})}
     for group in groups:
         body = lighting["groups"][group]
-        body.pop("calendar", None)
-        body["schedule"], body["dimming"] = name, name
+        body.pop("schedule", None)
+        body.pop("dimming", None)
+        body["calendar"] = name
     return lighting
+
+
+def programs_of(calendar: dict) -> set:
+    """The ids of the programs a stored Calendar body runs (default and rules)."""
+    rules = calendar.get("rules") or []
+    return {calendar.get("defaultProgram")} | {r.get("program") for r in rules
+                                               if isinstance(r, dict)}
 
 
 class PlanStore:
@@ -149,7 +176,7 @@ class PlanStore:
             saved = json.loads(path.read_bytes().decode("utf-8"))
             programs = {p["id"]: program_plan(p) for p in saved["programs"]}
             return programs, {c["id"]: c for c in saved["calendars"]
-                              if calendar_program(c, programs)}
+                              if calendar_plan(c, programs)}
         self.programs, self.calendars = load_or_quarantine(self.path, read, on_corrupt) \
             or ({}, {})
 
@@ -184,8 +211,7 @@ async def assign(site, catalog, store: PlanStore, body) -> None:
                          "assigned to lighting groups (GET /groups), not to single devices")
         groups.append(catalog.groups[address.lower()])
     calendar = store.calendars[entity["address"]]
-    program = store.programs[calendar["defaultProgram"]]
-    lighting = assigned_lighting(site.schedule.current(), groups, calendar["id"], program)
+    lighting = assigned_lighting(site.schedule.current(), groups, calendar, store.programs)
     try:
         await site.schedule.push(lighting, site.lighting)
     except Refused as exc:
