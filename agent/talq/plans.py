@@ -4,8 +4,10 @@ Calendar and AssignCommand in the data-model OAS) as Lentera lighting plans.
 A program the gateway runs switches on at sunset (signed minute offset) with a level, off at
 sunrise (offset), and may change the level at fixed times in between: it becomes a schedule
 (`on`/`off`) and a dimming profile. Assigning a calendar to groups builds a new lighting
-section and pushes it exactly like a schedule pushed over MQTT (validated, stored atomically,
-kept across restarts). Anything else is refused with 422 and nothing is stored or run.
+section, the groups on a Lentera calendar whose default and rules (agent/talq/calendar_rules.py)
+each name a program's schedule and dimming, and pushes it exactly like a schedule pushed over
+MQTT (validated, stored atomically, kept across restarts). Anything else is refused with 422
+and nothing is stored or run.
 """
 
 import copy
