@@ -66,7 +66,8 @@ def _bounds(rule: dict, where: str) -> dict:
         raise unsupported(f"{where}: a yearly range over the new year ({start}..{end}) is not "
                           f"supported; send two rules, {start}..--12-31 and --01-01..{end}")
     if any(k == "year" for k, _ in kinds.values()):
-        return {"dates": [f"{start or '--01-01'}..{end or '--12-31'}"]}
+        first, last = start or "--01-01", end or "--12-31"
+        return {"dates": [first if first == last else f"{first}..{last}"]}
     return {k: v for k, v in (("from", start), ("to", end)) if v}
 
 

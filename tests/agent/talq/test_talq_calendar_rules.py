@@ -2,6 +2,8 @@
 the gateway cannot run refused whole with the spec's error, before anything is stored."""
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from agent.talq.calendar_rules import decode_rules
 from agent.talq.errors import TalqError
@@ -103,3 +105,39 @@ def test_the_assigned_section_runs_the_rule_in_force_each_night():
     again = assigned_lighting(lighting, ["road"], calendar(rule("weekend")), programs)
     talq = [k for k in again["schedules"] if k.startswith("talq-")]
     assert len(talq) == 2 and set(again["dimming"]) == set(talq), again["schedules"]
+
+
+DAYS = st.sampled_from(["2026-12-24", "2026-02-29", "2028-02-29", "--01-01", "--12-31",
+                        "--02-29", "--02-30", "--13-01", "---05", "---31", "", None, 7, []])
+CONDITION = st.one_of(
+    st.none(), st.integers(),
+    st.fixed_dictionaries({"type": st.sampled_from(["ccDay", "ccDate", "x", None])}, optional={
+        "days": st.lists(st.dictionaries(st.sampled_from(["start", "end"]),
+                                         st.sampled_from([0, 1, 3, 7, 8, True, "1"])),
+                         max_size=8) | st.integers(),
+        "dates": st.lists(st.dictionaries(st.sampled_from(["start", "end"]), DAYS), max_size=3),
+        "occurrences": st.lists(st.sampled_from(["1", "L", "9"]), max_size=2) | st.none()}))
+RULE = st.fixed_dictionaries({}, optional={
+    "startDate": DAYS, "endDate": DAYS, "condition": CONDITION,
+    "program": st.sampled_from(["night", "weekend", "nope", 3])})
+
+
+@settings(max_examples=400, deadline=None)
+@example(rules=[{"endDate": "--01-01", "program": "night"}])
+@given(rules=st.lists(RULE, max_size=4) | st.none() | st.integers())
+def test_a_calendar_is_refused_with_a_talq_error_or_runs_in_edge_rules(rules):
+    """Whatever the decoder takes, the Lentera calendar runs (no RuleConfigError at the push);
+    whatever it does not take is a 400 or 422 TalqError, nothing else. The example was its
+    first find: a one-day yearly range became "--01-01..--01-01", which edge_rules refused
+    (a RuleConfigError at the push; seen failing before the fix in _bounds)."""
+    base = {"groups": {"road": {"devices": ["L-001"], "schedule": "evening"}},
+            "schedules": {"evening": {"on": "sunset", "off": "sunrise"}}}
+    body = {**calendar(), "rules": rules}
+    try:
+        lighting = assigned_lighting(base, ["road"], body, PROGRAMS)
+    except TalqError as error:
+        assert error.status in (400, 422) and error.key and error.description
+        return
+    controller = LightingController(lighting, FixedOffset(7 * 3600, "WIB"), -6.178, 106.632)
+    for day in range(days_from_civil(2026, 12, 20), days_from_civil(2027, 1, 3)):
+        controller.plans["road"].decide(controller.sky, day * 86400 + 15 * 3600, {})

@@ -36,6 +36,12 @@ FAULTS = {"address": "faults", "ownerCMS": CMS,
           "reportingMode": {"type": "ImmediateReportingMode", "delay": 0}}
 
 
+CITY = {"id": "city", "ownerCMS": CMS, "defaultProgram": "night", "rules": [
+    {"startDate": "2026-12-24", "endDate": "2026-12-26", "program": "night"},
+    {"condition": {"type": "ccDay", "days": [{"start": 6, "end": 7}]}, "program": "night"},
+    {"condition": {"type": "ccDate", "dates": [{"start": "--10-16"}]}, "program": "night"}]}
+
+
 def schemathesis_command(port: int, pki: dict, config: Path, examples: int) -> list[str]:
     return [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config),
             "run", str(standard_dir() / GATEWAY_API), "--url", f"https://127.0.0.1:{port}",
@@ -68,9 +74,9 @@ def test_schemathesis_finds_no_failure_on_the_implemented_operations(tmp_path, s
                 call, port, pki, "POST", "/logger-configs", body=FAULTS,
                 query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
             assert created[0] == 201, created
-            # and a program and a calendar to read (test_talq_plans runs them)
-            for path, body in (("/control-programs", [program()]), ("/calendars", [
-                    {"id": "city", "ownerCMS": CMS, "defaultProgram": "night"}])):
+            # and a program and a calendar with rules to read (test_talq_plans and
+            # test_talq_calendar_live run them)
+            for path, body in (("/control-programs", [program()]), ("/calendars", [CITY])):
                 made = await asyncio.to_thread(
                     call, port, pki, "POST", path, body=body,
                     query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
