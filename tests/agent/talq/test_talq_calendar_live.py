@@ -1,7 +1,8 @@
 """A TALQ calendar with rules through the HTTPS server with mutual TLS (spec §5.8): assigned to
 a lighting group, the simulator's lamps follow the rule in force on a Friday (the default
-program) and, after a restart, on a Saturday (the weekend rule), from the stored plan alone.
-A calendar the gateway cannot run exactly is refused whole and the running plan stays."""
+program) and, after a restart, on a Saturday (the weekend rule), from the stored plan alone;
+on a warped clock, from Friday's night into Saturday's. A calendar the gateway cannot run
+exactly is refused whole and the running plan stays."""
 
 import asyncio
 import json
@@ -105,3 +106,37 @@ async def refusals(ask, query, agent) -> None:
     assert agent.talq.plans.calendars["city"] == CALENDAR
     assert (await ask("GET", "/calendars/city"))[2] == CALENDAR
     assert agent.schedule.current() == pushed
+
+
+def test_on_a_warped_clock_fridays_night_runs_to_sunrise_then_saturdays_rule(tmp_path,
+                                                                             site_factory):
+    """Saturday 02:40 local on a clock 1200 times fast: the night still running is Friday's
+    (the default program, 90 %) until sunrise + 10 min; at Saturday's sunset - 15 min the
+    weekend rule switches on (50 %). The rule of a date runs noon to noon (dayOffset 12)."""
+    site = site_factory(LIGHTS)
+    sky = sun_day(-6.178, 106.632, SATURDAY.year, SATURDAY.month, SATURDAY.day)
+    sunrise, sunset = sky.get("sunrise"), sky.get("sunset")
+    clock = AgentClock(start=sunrise - 3 * 3600, rate=1200.0, trust="assume")
+    lamps = lambda: [(m.switch, m.dim) for m in site.site.lights.values()]
+    zone = ZoneInfo("Asia/Jakarta")
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, LIGHTS, clock=clock) as (agent, pki, port):
+            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
+            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            assert (await ask("POST", "/control-programs", query=query(), body=[
+                at("night", 90), at("weekend", 50), at("festival", 30)]))[0] == 201
+            assert (await ask("POST", "/calendars", query=query(), body=[CALENDAR]))[0] == 201
+            assert (await ask("POST", "/assign-commands", query=query(), body={
+                "addresses": [{"resource": "groups", "address": ROAD}],
+                "entity": {"resource": "calendars", "address": "city"}}))[0] == 201
+            await until(lambda: all(v == (1, 90) for v in lamps()), "Friday's night at 90 %", 30)
+            seen = clock.wall()
+            assert datetime.fromtimestamp(seen, zone).date() == SATURDAY and seen < sunrise
+            await until(lambda: all(s == 0 for s, _ in lamps()), "off after sunrise", 60)
+            assert clock.wall() >= sunrise + 10 * 60 - 60
+            await until(lambda: all(v == (1, 50) for v in lamps()), "Saturday's rule", 90)
+            # the program's sunset - 15 min, within what a loaded box adds: a poll (200 ms
+            # real is 4 warped min) and a lighting step or two
+            assert sunset - 15 * 60 <= clock.wall() <= sunset + 15 * 60, clock.wall() - sunset
+    asyncio.run(scenario())
