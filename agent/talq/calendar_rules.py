@@ -17,9 +17,9 @@ from datetime import date
 from agent.talq.errors import TalqError, bad
 
 MAX_RULES = 64
-FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MONTH_DAY = re.compile(r"^--(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")      # gMonthDay
-DAY = re.compile(r"^---(0[1-9]|[12]\d|3[01])$")                           # gDay
+FULL_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+MONTH_DAY = re.compile(r"^--(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")     # gMonthDay
+DAY = re.compile(r"^---(0[1-9]|[12][0-9]|3[01])\Z")                          # gDay
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")              # 1 is Monday
 DAYS_IN = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)                # a leap year's
 

@@ -69,6 +69,9 @@ def test_rules_become_lentera_rules_in_their_order():
     ([rule(condition={"type": "ccDay", "days": [{"start": 8}]})], 400, "payloadError", "1..7"),
     ([rule(condition={"type": "ccWeek"})], 400, "payloadError", "ccDay or ccDate"),
     ([rule(startDate="18.07.2026")], 400, "payloadError", "yyyy-mm-dd"),
+    # a trailing newline matched `$`: the calendar was stored, and refused only at the push
+    ([rule(condition={"type": "ccDate", "dates": [{"start": "--12-24\n"}]})], 400,
+     "payloadError", "---dd or --mm-dd"),
     ([{"startDate": "2026-07-18"}], 400, "payloadError", "program"),
     ("daily", 400, "payloadError", "list"),
 ])
@@ -108,7 +111,8 @@ def test_the_assigned_section_runs_the_rule_in_force_each_night():
 
 
 DAYS = st.sampled_from(["2026-12-24", "2026-02-29", "2028-02-29", "--01-01", "--12-31",
-                        "--02-29", "--02-30", "--13-01", "---05", "---31", "", None, 7, []])
+                        "--02-29", "--02-30", "--13-01", "---05", "---31", "--12-24\n", "---05\n",
+                        "2026-12-24\n", "", None, 7, []])
 CONDITION = st.one_of(
     st.none(), st.integers(),
     st.fixed_dictionaries({"type": st.sampled_from(["ccDay", "ccDate", "x", None])}, optional={
