@@ -157,3 +157,25 @@ def test_a_pushed_schedule_on_a_missing_point_is_refused_too():
               "rules": {"hot": {"when": "L-001.driver_tmp > 85", "then": [{"alarm": "hot"}]}}}
     (loc, message), = lighting_problems(cfg, pushed, "schedule")
     assert loc == ("schedule", "rules", "hot", "when") and "did you mean driver_temp" in message
+
+
+def test_calendar_rules_and_their_dimming_are_checked_with_the_path():
+    found = problems_of("""\
+lighting:
+  groups:
+    road: {devices: [L-001], calendar: city}
+  schedules:
+    evening: {on: sunset, off: sunrise}
+  calendars:
+    city:
+      default: evening
+      default_dimming: night
+      rules:
+        - {from: 2026-12-26, to: 2026-12-24, schedule: evening}
+        - {dates: ["--12-24..---26"], schedule: evening, dimming: nigth}
+  dimming:
+    night: [{from: dusk, level: 80}]
+""")
+    text = "\n".join(found)
+    assert "lighting.calendars.city.rules[0].to: ends before it starts" in text, text
+    assert len(found) == 1, text      # check stops at a calendar's first problem
