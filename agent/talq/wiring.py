@@ -33,7 +33,8 @@ def start_talq(agent, start) -> types.SimpleNamespace:
     plans = PlanStore(Path(agent.config.outbox.path).parent / "talq-plans.json")
     plans.load(told(agent, "the CMS has to send its programs and calendars again (the lights "
                           "keep the plan they run)"))
-    sampler = Sampler(agent, talq, store)
+    sampler = Sampler(agent, talq, store, path.with_name("talq-sampler.json"),
+                      told(agent, "one-shot samples may be taken again"))
     state = types.SimpleNamespace(store=store, reporter=reporter, plans=plans,
                                   bootstrap=bootstrap, sampler=sampler,
                                   packages=MismatchLog())
