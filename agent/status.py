@@ -45,7 +45,8 @@ async def full_snapshot(agent) -> dict:
         out["sparkplug"] = agent.sparkplug.status()
     if getattr(agent, "talq", None) is not None:          # docs/talq.md
         out["talq"] = {**agent.talq.reporter.status(), "loggers": len(agent.talq.store.loggers),
-                       "bootstrap": agent.talq.bootstrap.status()}
+                       "bootstrap": agent.talq.bootstrap.status(),
+                       "packages": agent.talq.packages.status()}
     return out
 
 

@@ -37,6 +37,15 @@ def error_response(status: int, key: str, description: str) -> web.Response:
                              headers=HEADERS)
 
 
+def _instead(request) -> str:
+    """The OAS's operation for a request shaped like one of the spec's examples."""
+    if request.method == "POST" and request.path.startswith("/logger-configs/"):
+        # §5.5's examples post to /logger-configs/<loggerId>; the gateway OAS does not
+        return (": create a logger config with POST /logger-configs (its address in the "
+                "body), replace one with PUT /logger-configs/{address}")
+    return ""
+
+
 def json_answer(body, status: int = 200, headers: dict | None = None) -> web.Response:
     return web.json_response(body, status=status, headers={**HEADERS, **(headers or {})})
 
@@ -64,8 +73,13 @@ async def talq_errors(request: web.Request, handler):
     except web.HTTPMethodNotAllowed as error:
         return error_response(404, "resourceNotFound",
                               f"{request.method} {request.path} is not supported by this gateway "
-                              f"(it answers {', '.join(sorted(error.allowed_methods))}); "
-                              "see docs/talq.md")
+                              f"(it answers {', '.join(sorted(error.allowed_methods))})"
+                              f"{_instead(request)}; see docs/talq.md")
+    except web.HTTPClientError as error:
+        # whatever else aiohttp refuses (a malformed query, ...) still gets a TALQ body
+        return error_response(error.status, "genericError" if error.status != 400 else
+                              "payloadError", f"{request.method} {request.path[:100]}: "
+                              f"{error.reason}: {error.text[:200]}")
     if encoding in ENCODINGS and isinstance(response, web.Response):
         # §3.5: the server answers with the encoding the client's request used
         response.enable_compression(web.ContentCoding(encoding))

@@ -59,7 +59,8 @@ def _sources(raw, catalog) -> dict:
 def _devices_of(ref, catalog, where: str) -> list:
     if not isinstance(ref, dict) or not isinstance(ref.get("resource"), str) or \
             not isinstance(ref.get("address"), str):
-        raise bad("payloadError", f"{where}: needs string resource and address")
+        raise bad("payloadError", f"{where}: a ResourceReference needs string resource "
+                  "(devices or groups) and address")
     address = ref["address"].lower().split("/")[0]
     if ref["resource"] == "devices" and address in catalog.by_address:
         device = catalog.by_address[address]
@@ -74,29 +75,39 @@ def decode_logger(body, catalog, address: str | None = None) -> dict:
     """A LoggerConfig -> the stored form (the CMS's body, and what it resolves to); TalqError
     (400 or 422) is the only error it raises. `address`: the path's, for PUT."""
     if not isinstance(body, dict):
-        raise bad("payloadError", "the body is a LoggerConfig object")
-    for key in ("address", "ownerCMS"):
-        if not isinstance(body.get(key), str) or not 0 < len(body[key]) <= 100:
-            raise bad("payloadError", f"LoggerConfig.{key}: a string of 1..100 characters")
+        raise bad("payloadError", "the body is one LoggerConfig object {address, ownerCMS, "
+                  "sourceAddresses, recordingMode, reportingMode}")
+    for key, what in (("address", "the logger's address"), ("ownerCMS", "the CMS's address")):
+        if key not in body:
+            raise bad("payloadError", f"LoggerConfig.{key} is missing: {what}, required by "
+                      "the data-model OAS (§5.5's examples leave ownerCMS out)")
+        if not isinstance(body[key], str) or not 0 < len(body[key]) <= 100:
+            raise bad("payloadError", f"LoggerConfig.{key}: {what}, a string of 1..100 "
+                      "characters")
     if address is not None and body["address"] != address:
         raise bad("payloadError", f"LoggerConfig.address {body['address'][:60]!r} is not the "
                   f"path's {address[:60]!r}")
     recording, reporting = body.get("recordingMode"), body.get("reportingMode")
-    kind = recording.get("type") if isinstance(recording, dict) else None
+    _typed(recording, "recordingMode", "EventRecordingMode (with sourceEvents) or "
+           "PeriodicRecordingMode (with content and samplingProfiles)")
+    kind = recording["type"]
     if kind not in ("EventRecordingMode", "PeriodicRecordingMode"):
-        raise refuse("payloadError", "recordingMode: this gateway records events "
-                     "(EventRecordingMode) or samples attributes (PeriodicRecordingMode); "
-                     "vendor recording is not supported")
+        raise refuse("payloadError", f"recordingMode.type {str(kind)[:40]!r}: this gateway "
+                     "records events (EventRecordingMode) or samples attributes "
+                     "(PeriodicRecordingMode); vendor recording is not supported")
     periods = decode_periods(recording.get("activePeriods"))
     white = black = periodic = None
     if kind == "PeriodicRecordingMode":
         periodic = decode_periodic(recording)
     else:
         white, black = _events(recording.get("sourceEvents"))
-    kind = reporting.get("type") if isinstance(reporting, dict) else None
+    _typed(reporting, "reportingMode", "ImmediateReportingMode (with a delay) or "
+           "ScheduledReportingMode (with times, randomTime)" + _guess(reporting))
+    kind = reporting["type"]
     if kind not in ("ImmediateReportingMode", "ScheduledReportingMode"):
-        raise refuse("payloadError", "reportingMode: ImmediateReportingMode (with a delay) or "
-                     "ScheduledReportingMode (times, randomTime)")
+        raise refuse("payloadError", f"reportingMode.type {str(kind)[:40]!r}: "
+                     "ImmediateReportingMode (with a delay) or ScheduledReportingMode (times, "
+                     "randomTime)")
     delay, schedule = 0, None
     if kind == "ScheduledReportingMode":
         schedule = decode_schedule(reporting)
@@ -110,10 +121,36 @@ def decode_logger(body, catalog, address: str | None = None) -> dict:
             "schedule": schedule, "periodic": periodic, "periods": periods}
 
 
+def _typed(mode, where: str, kinds: str) -> None:
+    """A recording or reporting mode: an object with its `type` (the OAS's discriminator)."""
+    if mode is None:
+        raise bad("payloadError", f"LoggerConfig.{where} is missing: an object whose type is "
+                  f"{kinds}")
+    if not isinstance(mode, dict):
+        raise bad("payloadError", f"LoggerConfig.{where}: an object whose type is {kinds}")
+    if "type" not in mode:
+        raise bad("payloadError", f"{where}.type is missing (the data-model OAS requires it: "
+                  f"§5.5's examples only name it in a comment): send \"type\": {kinds}")
+
+
+def _guess(reporting) -> str:
+    if isinstance(reporting, dict) and "type" not in reporting:
+        if "times" in reporting:
+            return '; with times it is "ScheduledReportingMode"'
+        if "delay" in reporting:
+            return '; with a delay it is "ImmediateReportingMode"'
+    return ""
+
+
 def _events(events) -> tuple:
     """EventRecordingMode.sourceEvents -> (white list or None, black list or None)."""
+    if events is None:
+        raise bad("payloadError", "recordingMode.sourceEvents is missing (EventRecordingMode "
+                  "requires it): {\"whiteList\": [event types]}, or {\"blackList\": []} for "
+                  "every event")
     if not isinstance(events, dict):
-        raise bad("payloadError", "recordingMode.sourceEvents: {whiteList, blackList}")
+        raise bad("payloadError", "recordingMode.sourceEvents: {whiteList, blackList}, lists "
+                  "of event types")
     white = _names(events["whiteList"], "sourceEvents.whiteList") if "whiteList" in events \
         else None
     black = _names(events["blackList"], "sourceEvents.blackList") if "blackList" in events \

@@ -54,8 +54,14 @@ def decode_periods(raw) -> list:
         elif isinstance(name, str):
             raise TalqError(422, "payloadError", f"{where}: {name[:40]!r} is not supported; "
                             "this gateway takes AbsoluteActivePeriod and AstroClockActivePeriod")
+        elif isinstance(period, dict) and "type" in period:
+            raise bad("payloadError", f"{where}.name is missing: the data-model OAS names an "
+                      "active period by name, not type (§5.5's example writes \"type\": "
+                      f"{str(period['type'])[:40]!r}): send \"name\": \"AbsoluteActivePeriod\" "
+                      "or \"AstroClockActivePeriod\"")
         else:
-            raise bad("payloadError", f"{where}: an ActivePeriod with its name")
+            raise bad("payloadError", f"{where}: an ActivePeriod with its name "
+                      "(AbsoluteActivePeriod or AstroClockActivePeriod)")
     return out
 
 

@@ -1,5 +1,11 @@
 """The task `talq.sampling`: takes the samples of the periodic loggers (agent/talq/sampling.py)
-at their instants, from the live functions, into the outbox for the TALQ interface only."""
+at their instants, from the live functions, into the outbox for the TALQ interface only.
+
+The instants taken and the values last logged outlive a restart (agent/talq/sampler_state.py):
+a one-shot profile is taken once, a periodic one never repeats an instant. They are saved
+SAVE_AFTER_S after a sample, once the outbox has committed its rows (a power cut in between
+takes that sample again after the restart: at least once, never lost), and at stop.
+"""
 
 import asyncio
 import logging
@@ -7,6 +13,8 @@ import logging
 from agent import status
 from agent.store.outbox import ROUTINE
 from agent.store.outbox_db import INTERFACES
+from agent.store.statefile import write_atomic, write_atomic_off_loop
+from agent.talq import sampler_state
 from agent.talq.attributes import iso
 from agent.talq.catalog import Catalog
 from agent.talq.loggers import in_sources
@@ -16,17 +24,23 @@ from agent.talq.schedule import gateway_zone
 
 log = logging.getLogger(__name__)
 
+SAVE_AFTER_S = 1.0          # the outbox commits within its batch window (20 ms by default)
+
 
 class Sampler:
     """`store` is the LoggerStore; `due` holds, per (logger, profile), the logger it was
-    planned for (a replaced logger starts anew) and its next instant."""
+    planned for (a replaced logger starts anew) and its next instant; `taken` the same with
+    the last instant taken. `path`: where they are kept across restarts (None: not kept)."""
 
-    def __init__(self, site, talq, store):
-        self.site, self.talq, self.store = site, talq, store
+    def __init__(self, site, talq, store, path=None, on_corrupt=None):
+        self.site, self.talq, self.store, self.path = site, talq, store, path
         self.due: dict[tuple, tuple] = {}
-        self.last: dict[tuple, object] = {}      # (logger, address, function, name) -> value
+        # (logger, address, function, name) -> value, for attributes with an onChangeThreshold
+        self.taken, self.last = ({}, {}) if path is None else \
+            sampler_state.load(path, store.loggers, on_corrupt)
         self.zone = gateway_zone(site)
         self.samples = 0
+        self._save_at = None                 # loop time the state is to be saved at
 
     def _plan(self, now: float) -> None:
         planned = {}
@@ -36,11 +50,27 @@ class Sampler:
                 kept = self.due.get((address, i))
                 if kept is not None and kept[0] is logger:
                     planned[(address, i)] = kept
-                elif (when := first_instant(profile, now)) is not None:
+                elif (when := self._first(address, i, logger, profile, now)) is not None:
                     planned[(address, i)] = (logger, when)
         self.due = planned
 
+    def _first(self, address: str, i: int, logger: dict, profile: tuple, now: float):
+        """The first instant to take: after the last one taken, if this logger took one."""
+        taken = self.taken.get((address, i))
+        if taken is None or taken[0] is not logger:
+            return first_instant(profile, now)
+        if profile[1] is None:
+            return float("inf")              # a one-shot profile, taken (before a restart)
+        return first_instant(profile, max(now, taken[1] + 0.001))
+
     async def sample_loop(self) -> None:
+        try:
+            await self._sampling()
+        finally:                             # stopping: what the last second took is kept
+            if self._save_at is not None:
+                self._save_now()
+
+    async def _sampling(self) -> None:
         while True:
             now = self.site.clock.wall()
             self._plan(now)
@@ -48,6 +78,9 @@ class Sampler:
                 if when > now:
                     continue
                 self._sample(key[0], logger, when)
+                self.taken[key] = (logger, when)
+                if self.path is not None:
+                    self._save_at = asyncio.get_running_loop().time() + SAVE_AFTER_S
                 start, period, end = logger["periodic"]["profiles"][key[1]]
                 following = None if period is None else when + period * max(
                     1, -(-(now - when) // period))      # late: skip the instants missed
@@ -62,6 +95,12 @@ class Sampler:
         left = min((when for _, when in self.due.values()), default=float("inf"))
         rate = getattr(self.site.clock, "rate", 1.0) or 1.0            # a warped clock
         wait = (left - self.site.clock.wall()) / rate
+        if self._save_at is not None:
+            save_in = self._save_at - asyncio.get_running_loop().time()
+            if save_in <= 0:
+                await self._save()
+            else:
+                wait = min(wait, save_in)
         if wait > 0:
             try:
                 await asyncio.wait_for(changed_.wait(), None if wait == float("inf") else wait)
@@ -86,7 +125,8 @@ class Sampler:
                     threshold = value.pop("threshold")
                     if not changed(self.last.get(key), value["value"], threshold):
                         continue
-                    self.last[key] = value["value"]
+                    if threshold is not None:        # the only memory changed() needs
+                        self.last[key] = value["value"]
                     self._put(device_id, address, {
                         "type": "AttributeLogData",
                         "srcAddress": f"{device_address}/{function['id']}",
@@ -110,3 +150,27 @@ class Sampler:
         self.site.outbox.put(self.site.uplink.topics.events(device_id), device_id, ROUTINE,
                              status.wall_ms(), {"event": SAMPLE, "logger": logger,
                                                 "data": data}, INTERFACES["talq"])
+
+    def _state(self) -> bytes:
+        live = self.store.loggers
+        self.taken = {k: v for k, v in self.taken.items() if live.get(k[0]) is v[0]}
+        self.last = {k: v for k, v in self.last.items() if k[0] in live}
+        return sampler_state.dump(live, self.taken, self.last)
+
+    async def _save(self) -> None:
+        self._save_at = None
+        try:
+            await asyncio.wait_for(write_atomic_off_loop(self.path, self._state()), 10)
+        except (OSError, asyncio.TimeoutError) as exc:
+            self._not_saved(exc)
+
+    def _save_now(self) -> None:
+        """At stop, on the loop: one small file, so the next start does not sample again."""
+        try:
+            write_atomic(self.path, self._state())
+        except OSError as exc:
+            self._not_saved(exc)
+
+    def _not_saved(self, exc) -> None:
+        log.warning("cannot save the TALQ sampler's state to %s: %s; after a restart a "
+                    "one-shot sample may be taken again. Check the disk", self.path, exc)

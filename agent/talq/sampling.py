@@ -52,6 +52,11 @@ def _content(raw) -> list:
     for i, item in enumerate(raw):
         where = f"recordingMode.content[{i}]"
         function = item.get("function") if isinstance(item, dict) else None
+        if isinstance(item, dict) and function is None and (
+                "functionType" in item or "functionId" in item):
+            raise bad("payloadError", f"{where}.function is missing: the data-model OAS puts "
+                      "functionType/functionId and attributes inside it (§5.5's example does "
+                      'not): send {"function": {"functionType": ..., "attributes": [...]}}')
         if not isinstance(function, dict):
             raise bad("payloadError", f"{where}.function: {{functionId or functionType, "
                       "attributes}")
@@ -88,6 +93,10 @@ def _attribute(raw, where: str) -> tuple:
 def decode_periodic(recording: dict) -> dict:
     """A PeriodicRecordingMode -> {"content": [...], "profiles": [(start, period, end)]}."""
     profiles = recording.get("samplingProfiles")
+    if profiles is None and "samplingProfile" in recording:
+        raise bad("payloadError", "recordingMode.samplingProfile: the data-model OAS names it "
+                  "samplingProfiles, an array (§5.5's example writes one object): send "
+                  '"samplingProfiles": [{samplingStartTime, samplingPeriod}]')
     if not isinstance(profiles, list) or not 0 < len(profiles) <= MAX_PROFILES:
         raise bad("payloadError", f"recordingMode.samplingProfiles: 1..{MAX_PROFILES} profiles")
     decoded = []

@@ -24,7 +24,7 @@ def routes(site, talq, state) -> list:
     return (Resources(site, talq).routes() + LoggerResources(site, talq, state).routes()
             + PlanResources(site, talq, state).routes()
             + DeviceWrites(site, talq, state).routes()
-            + PackageResources(site, talq).routes())
+            + PackageResources(site, talq, state).routes())
 
 
 def make_app(site, talq, state) -> web.Application:

@@ -8,6 +8,7 @@ from agent.talq.bootstrap import Bootstrap
 from agent.talq.catalog import Catalog
 from agent.talq.client import LogReporter
 from agent.talq.loggers import LoggerStore
+from agent.talq.packages import MismatchLog
 from agent.talq.plans import PlanStore
 from agent.talq.sampler import Sampler
 from agent.talq.server import TalqServer
@@ -19,7 +20,8 @@ def start_talq(agent, start) -> types.SimpleNamespace:
     """The HTTPS server (`talq.serve`), the log-report client (`talq.reports`) and the
     periodic sampler (`talq.sampling`) with the logger configs they share, and the bootstrap
     with the CMS (`talq.bootstrap`); the returned state has `store`, `reporter`, `plans`,
-    `bootstrap`, `sampler` and `server`."""
+    `bootstrap`, `sampler`, `packages`
+    (the refused data packages' counts) and `server`."""
     talq = agent.config.talq
     path = Path(talq.loggers_file or Path(agent.config.outbox.path).parent / "talq-loggers.json")
     store = LoggerStore(path)
@@ -31,9 +33,11 @@ def start_talq(agent, start) -> types.SimpleNamespace:
     plans = PlanStore(Path(agent.config.outbox.path).parent / "talq-plans.json")
     plans.load(told(agent, "the CMS has to send its programs and calendars again (the lights "
                           "keep the plan they run)"))
-    sampler = Sampler(agent, talq, store)
+    sampler = Sampler(agent, talq, store, path.with_name("talq-sampler.json"),
+                      told(agent, "one-shot samples may be taken again"))
     state = types.SimpleNamespace(store=store, reporter=reporter, plans=plans,
-                                  bootstrap=bootstrap, sampler=sampler)
+                                  bootstrap=bootstrap, sampler=sampler,
+                                  packages=MismatchLog())
     state.server = TalqServer(agent, talq, state)
     start("talq.serve", state.server.serve_loop)
     start("talq.bootstrap", bootstrap.run_loop)

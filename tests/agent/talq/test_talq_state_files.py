@@ -47,3 +47,28 @@ def test_no_file_is_a_fresh_gateway_not_a_corrupt_one(tmp_path):
     loggers.load(catalog=None, on_corrupt=on_corrupt)
     plans.load(on_corrupt)
     assert (loggers.loggers, plans.programs, plans.calendars, calls) == ({}, {}, {}, [])
+
+
+SAMPLED = {"config": {"address": "energy", "ownerCMS": "cms"}}
+
+
+@pytest.mark.parametrize("content", TORN + [b'{"loggers": {"energy": 3}}'])
+def test_a_torn_sampler_file_is_moved_aside_and_the_sampler_starts_fresh(tmp_path, content):
+    from agent.talq import sampler_state
+    path = tmp_path / "talq-sampler.json"
+    path.write_bytes(content)
+    calls, on_corrupt = _told()
+    assert sampler_state.load(path, {"energy": SAMPLED}, on_corrupt) == ({}, {})
+    assert not path.exists() and len(calls) == 1
+
+
+def test_the_sampler_file_keeps_only_an_unchanged_logger(tmp_path):
+    from agent.talq import sampler_state
+    path = tmp_path / "talq-sampler.json"
+    path.write_bytes(sampler_state.dump({"energy": SAMPLED}, {("energy", 0): (SAMPLED, 10.0)},
+                                        {("energy", "dev", "lampMonitor", "power"): 42.5}))
+    taken, last = sampler_state.load(path, {"energy": SAMPLED}, None)
+    assert taken == {("energy", 0): (SAMPLED, 10.0)}
+    assert last == {("energy", "dev", "lampMonitor", "power"): 42.5}
+    replaced = {"config": {**SAMPLED["config"], "ownerCMS": "other"}}
+    assert sampler_state.load(path, {"energy": replaced}, None) == ({}, {})
