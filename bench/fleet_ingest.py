@@ -2,7 +2,7 @@
 and the CPU each part spends per message (workers, PostgreSQL, mosquitto, load generator).
 
     .venv/bin/python bench/fleet_ingest.py [--workers 1 2 4] [--gateways 200] [--per-gw 500]
-        [--legacy REV [--rounds 2]] [--db-writers 1 2]
+        [--legacy REV [--rounds 2]] [--db-writers 1 2] [--load raw|paho]
 
 --legacy REV runs the workers of that commit (`git archive` into a temporary folder) and of
 this tree in turns, `--rounds` times each, on the same broker and server: on a shared
@@ -10,7 +10,9 @@ machine only such alternating runs compare old and new fairly.
 
 Everything runs on this machine, on a private mosquitto and a private PostgreSQL 15 (no
 fsync: the bench measures the ingest, not the disk). G gateways' load comes from two
-bench/fleet_load.py processes. A run counts only when every (gateway, seq) is in the
+bench/fleet_load.py processes (`--load raw`, the default: pre-encoded packets on a socket, a
+few µs a message; `paho`: paho's publish path, ~250 µs a message, as in the figures before
+2026-12-07 evening). A run counts only when every (gateway, seq) is in the
 database exactly once.
 
 Where the limit is, in the same invocation (bench/fleet_limits.py):
@@ -20,8 +22,8 @@ Where the limit is, in the same invocation (bench/fleet_limits.py):
 - the database alone: the same messages, decoded beforehand, committed through the workers'
   BatchWriter with `--db-writers` connections, in batches of the workers' mean batch size;
 - a line per run, "the limit at N workers is X (saturated by A, B, C)", and what N workers
-  would take with the limit removed (messages per worker CPU-second x N, until the
-  database's messages per PostgreSQL CPU-second).
+  would take with the limit removed (messages per worker CPU-second x N) and the PostgreSQL
+  cores and share of mosquitto's one thread that rate needs.
 """
 
 import argparse
@@ -81,7 +83,8 @@ def legacy_tree(rev: str) -> Path:
     return folder
 
 
-def run(server, broker, workers: int, gateways: int, per_gw: int, tree: Path = REPO) -> dict:
+def run(server, broker, workers: int, gateways: int, per_gw: int, tree: Path = REPO,
+        load_via: str = "raw") -> dict:
     dsn = asyncio.run(fresh_db(server, f"bench_{workers}", gateways))
     total = gateways * per_gw
     procs = [subprocess.Popen(
@@ -97,7 +100,7 @@ def run(server, broker, workers: int, gateways: int, per_gw: int, tree: Path = R
     start = time.monotonic()
     half = gateways // 2
     load = [subprocess.Popen([sys.executable, str(REPO / "bench/fleet_load.py"),
-                              str(broker.port), str(first), str(n), str(per_gw)],
+                              str(broker.port), str(first), str(n), str(per_gw), load_via],
                              stdout=subprocess.PIPE, text=True)
             for first, n in ((0, half), (half, gateways - half))]
     while asyncio.run(rows(dsn))[0] < total:
@@ -159,9 +162,10 @@ def summary(runs: list, ceilings: list, cores: int) -> None:
         print(f"{r['workers']} worker(s), {r['msg_per_s']} msg/s{share}: "
               + verdict(r["_used"], r["workers"], cores, best))
     one = next((r for r in runs if r["workers"] == 1), runs[0])
-    print("without the limit (a core per worker, PostgreSQL on a core of its own, at the "
-          f"CPU per message of the {one['workers']}-worker run): "
-          + projection(one["cpu_us_per_msg_workers"], one["cpu_us_per_msg_postgres"]))
+    print("without the limit (a core per worker, at the CPU per message of the "
+          f"{one['workers']}-worker run): " + projection(
+              one["cpu_us_per_msg_workers"], one["cpu_us_per_msg_postgres"],
+              one["cpu_us_per_msg_mosquitto"]))
     if cores <= 2:
         print(f"  (cannot be shown on {cores} cores: the load generators, mosquitto, "
               "PostgreSQL and the workers share them)")
@@ -174,6 +178,8 @@ def main() -> None:
     parser.add_argument("--per-gw", type=int, default=500)
     parser.add_argument("--legacy", help="a commit whose workers run in turns with these")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--load", choices=["raw", "paho"], default="raw",
+                        help="the load generators' MQTT client (bench/fleet_load.py)")
     parser.add_argument("--db-writers", type=int, nargs="*", default=[1, 2],
                         help="database-only runs with this many connections (none: skip)")
     args = parser.parse_args()
@@ -192,7 +198,7 @@ def main() -> None:
         runs = []
         for w in args.workers:
             for name, tree in trees:
-                result = run(server, broker, w, args.gateways, args.per_gw, tree)
+                result = run(server, broker, w, args.gateways, args.per_gw, tree, args.load)
                 print(f"code={name}  " + "  ".join(f"{k}={v}" for k, v in result.items()
                                                   if k != "_used"), flush=True)
                 if name == "this":

@@ -8,9 +8,10 @@ limit.
   `writers` connections at once, in batches of the size the workers committed: the rate
   PostgreSQL alone reaches on this machine and its CPU per message.
 - `verdict`: "the limit at N workers is X (the cores are saturated by A, B, C)".
-- `projection`: with the machine's limit removed (a core per worker, PostgreSQL on cores of
-  its own), N workers take N x (messages per worker CPU-second), until the database's
-  messages per PostgreSQL CPU-second x its cores.
+- `projection`: with the machine's limit removed (a core per worker), N workers take N x
+  (messages per worker CPU-second), and need that rate x PostgreSQL's CPU per message in
+  PostgreSQL cores and x mosquitto's in its one thread (over one core: the broker is then
+  the limit, and a cluster is needed).
 """
 
 import asyncio
@@ -80,18 +81,19 @@ def verdict(used: dict, workers: int, cores: int, ceiling: dict | None) -> str:
             f"{who}): waits (commit round trips, batch window)")
 
 
-def projection(worker_us: float, pg_us: float, pg_cores: int = 1,
-               workers=(1, 2, 4, 8)) -> str:
-    """Messages/s with the limit removed: each worker on a core of its own, PostgreSQL on
-    `pg_cores` of its own, at the CPU per message measured here."""
+def projection(worker_us: float, pg_us: float, broker_us: float, workers=(1, 2, 4, 8)) -> str:
+    """Messages/s with the machine's limit removed: each worker on a core of its own, at the
+    CPU per message measured here, and what PostgreSQL (many backends, so many cores) and
+    mosquitto (one thread: at most one core) need for it."""
     per_worker = 1e6 / worker_us
-    db = pg_cores * 1e6 / pg_us
     parts = []
     for n in workers:
-        rate = min(n * per_worker, db)
-        parts.append(f"{n}: {rate:,.0f}" + (" (database)" if n * per_worker > db else ""))
-    return (f"{per_worker:,.0f} msg/s per worker core, {db:,.0f} per {pg_cores} PostgreSQL "
-            f"core(s) => " + ", ".join(parts) + " msg/s")
+        rate = n * per_worker
+        broker = rate * broker_us / 1e6
+        parts.append(f"{n}: {rate:,.0f} msg/s with {rate * pg_us / 1e6:.1f} PostgreSQL cores, "
+                     f"{broker:.2f} of mosquitto's thread" + (" (over one: the broker is the "
+                                                              "limit)" if broker > 1 else ""))
+    return f"{per_worker:,.0f} msg/s per worker core => " + "; ".join(parts)
 
 
 async def _write_all(server, dsn: str, batches: list, writers: int) -> dict:
