@@ -167,3 +167,28 @@ def test_injection_strings_in_every_text_field_are_stored_as_text(fleet_dsn):
     assert (status["site"], status["version"]) == (INJECTIONS[0], INJECTIONS[1])
     assert {r["reason"] for r in query(fleet_dsn, "SELECT reason FROM rejects")} \
         == set(INJECTIONS)
+
+
+def test_a_qos0_flood_past_receive_maximum_is_counted_as_shed(broker, fleet_dsn):
+    register(fleet_dsn, ["gw-1"])
+
+    def stored():
+        shed = query(fleet_dsn, "SELECT coalesce(sum(count), 0)::int AS n FROM rejects "
+                     "WHERE reason = 'shed_qos0'")[0]["n"]
+        return counts(fleet_dsn)[0], shed
+
+    def publish(workers):
+        pub = GatewayPublisher(broker.port)
+        infos = [pub.client.publish("city/lighting/gw-1/telemetry/L-1", json.dumps(
+            {"ts": 1795881120000 + seq, "seq": seq, "quality": "good", "values": {}}), qos=0)
+            for seq in range(1, 3001)]
+        for info in infos:
+            info.wait_for_publish(30)
+        deadline = time.monotonic() + 60
+        while sum(stored()) < 3000 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pub.close()
+
+    asyncio.run(run_workers(broker, fleet_dsn, 1, publish, receive_max=5))
+    rows, shed = stored()
+    assert shed > 0 and rows + shed == 3000, (rows, shed)
