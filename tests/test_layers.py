@@ -59,7 +59,7 @@ ADAPTERS["asyncpg"] = ("agent/fleet/db.py", "agent/fleet/writer.py", "agent/flee
 ADAPTERS["paho"] += ("agent/fleet/mqtt.py", "agent/fleet/command_link.py")
 ADAPTERS["orjson"] = ("agent/fleet/decode.py",)
 ADAPTERS["click"] += ("agent/fleet/cli.py",)
-ADAPTERS["click"] += ("agent/fleet/cli_serve.py",)
+ADAPTERS["click"] += ("agent/fleet/cli_serve.py", "agent/fleet/cli_command.py")
 ADAPTERS["aiohttp"] += ("agent/fleet/http.py",)
 ANYWHERE = ("tests/", "bench/")
 

@@ -1,15 +1,15 @@
 """`lentera-fleet` (also `lentera fleet`): the city's side, one command per job.
 
-Each command imports what it needs when it runs, so `--help` needs no database driver.
+Each command imports what it needs when it runs, so `--help` needs no database driver and
+the gateway's `lentera`, which adds this group, starts without the fleet's extras (asyncpg,
+orjson: `pip install -e ".[fleet]"`); a command run without them says so.
 """
 
 import asyncio
-import json
 import logging
 import signal
 import sys
 import time
-from pathlib import Path
 
 import click
 
@@ -26,7 +26,22 @@ def _run(coro):
         raise click.ClickException(f"{exc}: is PostgreSQL (or the broker) reachable?") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXTRAS = ("asyncpg", "orjson")             # setup.py extras_require["fleet"]
+
+
+class _FleetGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            if exc.name not in EXTRAS:
+                raise
+            raise click.ClickException(f"lentera fleet needs {exc.name}, not installed: pip "
+                                       "install 'lentera[fleet]' (a checkout: -e '.[fleet]')"
+                                       ) from None
+
+
+@click.group(cls=_FleetGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main():
     """The city's side of Lentera: ingest, the light registry, faults and complaints.
 
@@ -227,63 +242,14 @@ def retention(dsn, keep_days, ahead):
     click.echo(f"dropped {len(dropped)} partition(s): {', '.join(dropped) or '-'}")
 
 
-@main.command("command")
-@click.argument("kind", type=click.Choice(["switch", "dim"]))
-@click.option("--on/--off", "on", default=None, help="switch: on or off")
-@click.option("--level", type=click.IntRange(0, 100), help="dim: 0-100")
-@click.option("--duration", type=int, help="seconds; then the previous state returns")
-@click.option("--light", help="one light: gateway/device")
-@click.option("--pole", help="one light by its pole id")
-@click.option("--group", help="every light of a group (one command per gateway)")
-@click.option("--polygon", help="GeoJSON Polygon (lon/lat), or @file: the lights within it")
-@click.option("--key-file", help="the command key (hex) shared by the gateways addressed")
-@click.option("--keys", "keys_dir", help="a folder of <gateway>.key files, one per gateway")
-@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True)
-@click.option("--prefix", default="city/lighting", show_default=True)
-@click.option("--db", "dsn", required=True, envvar="LENTERA_FLEET_DB", help=DSN_HELP)
-@click.option("--ttl", default=600.0, show_default=True, help="seconds until it expires")
-@click.option("--timeout", default=30.0, show_default=True,
-              help="seconds to wait for the acks of each wave (32 commands per gateway)")
-def command_command(kind, on, level, duration, light, pole, group, polygon, key_file, keys_dir,
-                    broker, prefix, dsn, ttl, timeout):
-    """Send a signed command (docs/mqtt.md) to a light, a group or the lights in a polygon,
-    wait for the acks and record both (table `commands`). Exit status 1 unless all `done`."""
-    from agent.fleet.command_link import LinkError
-    from agent.fleet.command_run import run
-    from agent.fleet.commands import CommandError
-    if (kind == "switch") != (on is not None) or (kind == "dim") != (level is not None):
-        raise click.UsageError("switch takes --on or --off; dim takes --level")
-    fields = {"on": on} if kind == "switch" else {"level": level}
-    if duration:
-        fields["duration_s"] = duration
-    if polygon and polygon.startswith("@"):
-        try:
-            polygon = Path(polygon[1:]).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.BadParameter(f"cannot read {polygon[1:]}: {exc}", param_hint="--polygon")
-    address = {"light": light, "pole": pole, "group": group, "polygon": polygon}
-    try:
-        batch, commands, outcome = _run(run(dsn, broker, prefix, address, kind, fields,
-                                            key_file, keys_dir, ttl, timeout))
-    except (CommandError, LinkError) as exc:
-        raise click.ClickException(str(exc)) from None
-    for c in commands:
-        o = outcome[c["id"]]
-        click.echo(f"{c['id']} {c['gateway']} {json.dumps(c['target'])}: {o['result']}"
-                   + (f" ({o['reason']})" if o["reason"] else ""))
-    done = sum(o["result"] == "done" for o in outcome.values())
-    click.echo(f"batch {batch}: {done} of {len(commands)} done")
-    if done < len(commands):
-        sys.exit(1)
-
-
-def _serving_commands():
+def _more_commands():
+    from agent.fleet import cli_command   # command: signed commands to the gateways
     from agent.fleet import cli_serve     # serve, users, tokens: the map and who may see it
-    for command in cli_serve.COMMANDS:
+    for command in cli_command.COMMANDS + cli_serve.COMMANDS:
         main.add_command(command)
 
 
-_serving_commands()
+_more_commands()
 
 if __name__ == "__main__":
     main()

@@ -7,10 +7,13 @@ poisons a batch. No I/O: the fuzz test drives it with random bytes.
 
 Telemetry, nearly every message, is checked against the whole of
 docs/schema/telemetry.schema.json (required keys, no others, the quality enum, values
-numbers only) on orjson's parse; a payload orjson refuses is parsed again by the standard
-library only to name the reason (a lone surrogate, 1e999), so reasons are the same either
-way and nothing that orjson refuses is let in by the second parse unless it passes the
-same checks.
+numbers only), acks against ack.schema.json, events and statuses against event.schema.json
+and status.schema.json (required keys, then agent/fleet/schema.py: every property those
+schemas type has that type, their enums, score in [0, 1]; they allow other keys, so do we).
+What breaks them is `bad_event`, `bad_status` or `bad_state`. All of it on orjson's parse; a
+payload orjson refuses is parsed again by the standard library only to name the reason (a
+lone surrogate, 1e999), so reasons are the same either way and nothing that orjson refuses
+is let in by the second parse unless it passes the same checks.
 """
 
 import json
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import orjson
 
 from agent.config.topics import TOPIC_LEVEL
+from agent.fleet import schema
 from drivers.errors import LenteraError
 
 MAX_PAYLOAD = 64 * 1024          # a telemetry message is ~300 B, a snapshot ack a few kB
@@ -195,6 +199,19 @@ def _number(values: dict, key: str) -> float | None:
     return value if math.isfinite(value) and abs(value) < 1e15 else None
 
 
+def _status(gateway: str, body: dict) -> Status:
+    state = body.get("state")
+    if type(state) is not str or state not in schema.STATES:
+        raise BadMessage("bad_state", repr(body.get("state"))[:40])
+    problem = schema.status_problem(body)
+    if problem:
+        raise BadMessage("bad_status", problem)
+    outbox = body.get("outbox", {})
+    return Status(gateway, body["state"], _int(body, "ts", TS_MIN, TS_MAX, required=False),
+                  _int(outbox, "dropped", 0, MAX_SEQ, required=False),
+                  _int(outbox, "backlog", 0, MAX_SEQ, required=False), _dump(body))
+
+
 def split_topic(topic: str, prefix: str) -> tuple[str, str, str | None]:
     """(gateway, kind, device) of `{prefix}/{gw}/{kind}[/{device}]`, or BadMessage."""
     known = _topics.get((topic, prefix))
@@ -226,20 +243,19 @@ def decode(topic: str, payload: bytes, prefix: str = "city/lighting"):
     gateway, kind, device = split_topic(topic, prefix)
     body = _json(payload)
     if kind == "status":
-        state = _text(body, "state")
-        outbox = body.get("outbox") if isinstance(body.get("outbox"), dict) else {}
-        return Status(gateway, state, _int(body, "ts", TS_MIN, TS_MAX, required=False),
-                      _int(outbox, "dropped", 0, MAX_SEQ, required=False),
-                      _int(outbox, "backlog", 0, MAX_SEQ, required=False), _dump(body))
+        return _status(gateway, body)
     seq, ts = _int(body, "seq", 1, MAX_SEQ), _int(body, "ts", TS_MIN, TS_MAX)
     if kind == "telemetry":
         return _telemetry(gateway, device, seq, ts, body)
     if kind == "events":
+        event = _text(body, "event")
+        problem = schema.event_problem(body)
+        if problem:
+            raise BadMessage("bad_event", problem)
         state = _text(body, "state", required=False)
         dropped = _int(body, "dropped", 0, MAX_SEQ, required=False) \
-            if body.get("event") == "outbox_dropped" else None
-        return Event(gateway, device, seq, ts, _text(body, "event"), state, _dump(body),
-                     dropped)
+            if event == "outbox_dropped" else None
+        return Event(gateway, device, seq, ts, event, state, _dump(body), dropped)
     if "result" not in body or "id" not in body or "reason" not in body:
         raise BadMessage("bad_ack")
     result = _text(body, "result")

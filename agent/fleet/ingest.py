@@ -116,9 +116,9 @@ class IngestWorker:
             self.gateways = await db.known_gateways(self._writer.conn)
             self._registry_at = time.monotonic()
 
-    def _sort(self, batch: list) -> tuple[list, dict]:
+    def _sort(self, batch: list, shed: int) -> tuple[list, dict]:
         """(records to write, reject counters {(gateway, reason): [count, sample]})."""
-        records, rejects = [], {}
+        records, rejects = [], {("?", "shed_qos0"): [shed, ""]} if shed else {}
         for d in batch:
             reason = d.reason
             if reason is None and d.gateway not in self.gateways:
@@ -135,10 +135,13 @@ class IngestWorker:
 
     async def _commit(self, batch: list) -> None:
         self.stats.received += len(batch)
+        shed = self.mqtt.take_shed()
+        if shed:
+            self.stats.rejected["shed_qos0"] = self.stats.rejected.get("shed_qos0", 0) + shed
         while True:
             try:
                 await self._refresh_registry(batch)
-                records, rejects = self._sort(batch)
+                records, rejects = self._sort(batch, shed)
                 result = await self._writer.write(records, rejects)
                 break
             except Exception as exc:

@@ -1,20 +1,28 @@
 """The ingest worker's MQTT 5 side (paho 2.x): shared subscriptions, manual PUBACK.
 
-paho's network thread decodes each message (agent/fleet/decode.py) and appends it to a bounded
-inbox; the asyncio side takes batches and, once a batch is committed, acks it (paho's
-`manual_ack=True`: no PUBACK leaves before the commit). The broker sends at most
-`receive_max` unacknowledged messages (MQTT 5 Receive Maximum), which bounds the inbox and
-is the back-pressure while the database is away.
+`SharedSubscriber` is one client of a shared-subscription group with a persistent session.
+paho's network thread decodes each PUBLISH (agent/fleet/decode.py: a record, or the reason it
+is refused) and appends a `Delivery` to the inbox; the asyncio side takes batches and, once
+a batch is committed, acks it (paho's `manual_ack=True`: no PUBACK leaves before the commit).
+The inbox is bounded by the broker for QoS 1: it sends at most `receive_max` unacknowledged
+messages (MQTT 5 Receive Maximum), the back-pressure while the database is away. Receive
+Maximum does not count QoS 0, which a gateway never uses but anyone may publish: a QoS 0
+message that finds `receive_max` deliveries waiting is shed and counted (`take_shed()`, the
+worker's `shed_qos0` reject), so a flood cannot grow the inbox.
 
 A packet id (mid) belongs to one connection: after a reconnect the broker redelivers what
-was not acked, so acks for messages of an older connection are skipped, never sent on the
-new one where they would acknowledge someone else's message.
+was not acked, so acks of an older connection's messages are skipped, never sent on the new.
 
-`IngestClient` makes paho's three per-message costs per-batch (docs/benchmarks.md, "Fleet
-ingest"): it reads the socket 64 kB at a time instead of 3-4 recv() calls and a select()
-per packet, decodes a PUBLISH without building paho's Properties and MQTTMessage objects
-(the ingest needs topic, payload, mid and QoS; we never set Topic Alias Maximum, so the
-broker sends no aliases), and queues a batch's PUBACKs as one write with one wake-up.
+`IngestClient` makes paho's per-message costs per-batch (docs/benchmarks.md, "Fleet ingest"):
+- the socket (`_ReadAhead`) is read 64 kB at a time, and `pending()` tells paho's loop that
+  bytes are buffered, so it skips select(); `loop_read` takes up to BURST packets a pass;
+- a QoS 0/1 PUBLISH wholly in the buffer is sliced out in one step, one split across reads
+  goes through paho's own packet reader (`_packet_read`), then through our `_handle_publish`;
+  either way it is decoded to topic, mid and payload with properties skipped, not into
+  paho's Properties and MQTTMessage (we never set Topic Alias Maximum, so the broker sends
+  no aliases); QoS 2 (never subscribed) is left to paho, QoS 3 is a protocol error;
+- a batch's PUBACKs are queued as one write with one wake-up of paho's thread (`ack_many`).
+These are paho 2.x internals: a paho without them fails at import, here.
 """
 
 import asyncio
@@ -195,6 +203,7 @@ class SharedSubscriber:
         self.fatal: str | None = None            # a TLS refusal before the first connect
         self._lock = threading.Lock()
         self._inbox: list[Delivery] = []
+        self._shed = 0                            # QoS 0 deliveries refused: inbox full
         self._loop: asyncio.AbstractEventLoop | None = None
         self.ready = asyncio.Event()
         self.client = IngestClient(client_id, self._on_publish)
@@ -244,6 +253,10 @@ class SharedSubscriber:
             self._loop.call_soon_threadsafe(self.ready.set)
 
     def _on_publish(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
+        if not qos and len(self._inbox) >= self.receive_max:
+            with self._lock:                      # not bounded by Receive Maximum: shed
+                self._shed += 1
+            return
         delivery = Delivery(self.generation, mid, qos)
         try:
             delivery.record = decode(topic.decode(), payload, self.prefix)
@@ -266,6 +279,12 @@ class SharedSubscriber:
             if not self._inbox:
                 self.ready.clear()
             return batch
+
+    def take_shed(self) -> int:
+        """How many QoS 0 messages were shed since the last call (the inbox was full)."""
+        with self._lock:
+            shed, self._shed = self._shed, 0
+            return shed
 
     def pending(self) -> int:
         """How many deliveries wait in the inbox."""

@@ -125,3 +125,51 @@ def test_what_passes_is_valid_against_the_contract_schema(topic, key, value):
     except BadMessage:
         return
     (ACK_SCHEMA if ack else TELEMETRY_SCHEMA).validate(body)
+
+
+EVENT_SCHEMA = Draft202012Validator(json.loads((SCHEMAS / "event.schema.json").read_text()))
+STATUS_SCHEMA = Draft202012Validator(json.loads((SCHEMAS / "status.schema.json").read_text()))
+GOOD_STATUS = {"state": "online", "gateway": "gw-7", "ts": 1795881120000, "uptime_s": 3600,
+               "buses": {}, "outbox": {"backlog": 0, "dropped": 5, "error": None}}
+EVENT_KEYS = sorted(json.loads((SCHEMAS / "event.schema.json").read_text())["properties"])
+STATUS_KEYS = sorted(json.loads((SCHEMAS / "status.schema.json").read_text())["properties"])
+
+
+@pytest.mark.parametrize("kind, change, reason", [
+    ("events", {"score": 1.5}, "bad_event"), ("events", {"score": "high"}, "bad_event"),
+    ("events", {"state": None}, "bad_event"), ("events", {"evidence": [1]}, "bad_event"),
+    ("events", {"source": "cms"}, "bad_event"), ("events", {"severity": "fatal"}, "bad_event"),
+    ("events", {"switch": 1}, "bad_event"), ("events", {"dim": True}, "bad_event"),
+    ("events", {"first_seen_ts": 1.5}, "bad_event"), ("events", {"max_mb": "5"}, "bad_event"),
+    ("status", {"state": "sleeping"}, "bad_state"), ("status", {"uptime_s": "1 h"}, "bad_status"),
+    ("status", {"buses": []}, "bad_status"), ("status", {"outbox": "full"}, "bad_status"),
+    ("status", {"outbox": {"error": 3}}, "bad_status"), ("status", {"version": 2}, "bad_status"),
+])
+def test_events_and_statuses_the_schema_refuses_are_refused(kind, change, reason):
+    base, validator = (GOOD_EVENT, EVENT_SCHEMA) if kind == "events" else (GOOD_STATUS, STATUS_SCHEMA)
+    body = dict(base, **change)
+    assert not validator.is_valid(body)
+    topic = "city/lighting/gw-7/" + ("events/L-1" if kind == "events" else "status")
+    with pytest.raises(BadMessage) as err:
+        decode(topic, json.dumps(body).encode())
+    assert err.value.reason == reason
+
+
+@settings(max_examples=600, deadline=None)
+@given(status=st.booleans(), key=st.sampled_from(EVENT_KEYS + STATUS_KEYS + ["extra"]),
+       value=JSON | st.dictionaries(st.sampled_from(["backlog", "error", "dropped", "x"]), JSON,
+                                    max_size=3))
+def test_what_passes_is_valid_against_the_event_and_status_schemas(status, key, value):
+    body = dict(GOOD_STATUS if status else GOOD_EVENT, **{key: value})
+    topic = "city/lighting/gw-1/status" if status else "city/lighting/gw-1/events/L-1"
+    try:
+        decode(topic, json.dumps(body).encode())
+    except BadMessage:
+        return
+    (STATUS_SCHEMA if status else EVENT_SCHEMA).validate(body)
+
+
+def test_a_schema_integer_written_as_5_0_is_an_integer():
+    body = dict(GOOD_EVENT, first_seen_ts=1795880880000.0, dim=40.0)
+    assert EVENT_SCHEMA.is_valid(body)
+    assert isinstance(decode("city/lighting/gw-7/events/L-1", json.dumps(body).encode()), Event)

@@ -34,9 +34,9 @@ def wait_rows(dsn, expected, timeout, what):
     raise AssertionError(f"timed out waiting for {what}: {counts(dsn)} of {expected}")
 
 
-async def run_workers(broker, dsn, n, until, timeout=60):
-    workers = [IngestWorker(broker.url, dsn, "city", f"w{i}", batch_window=0.02)
-               for i in range(n)]
+async def run_workers(broker, dsn, n, until, timeout=60, receive_max=4000):
+    workers = [IngestWorker(broker.url, dsn, "city", f"w{i}", batch_window=0.02,
+                            receive_max=receive_max) for i in range(n)]
     tasks = [asyncio.create_task(w.run(), name=f"fleet.ingest.w{i}")
              for i, w in enumerate(workers)]
     deadline = time.monotonic() + timeout
