@@ -14,6 +14,7 @@ import numpy as np
 
 from agent.anomaly.kernel import LIMIT, F, Step
 from agent.anomaly.memory import NEVER
+from agent.anomaly.upgrade import fill_missing, missing_core
 
 # Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py (fire, refractory, escalate:
 # on NAB v1.1, docs/benchmarks.md says how); docs/anomaly.md says why.
@@ -194,30 +195,37 @@ class AnomalyDetector:
                 **{k: v.copy() for k, v in self.state.items()}}
 
     def load_state_dict(self, sd: dict) -> None:
-        """Restore state and params saved by `state_dict` (the channel count must match)."""
+        """Restore state and params saved by `state_dict` (the channel count must match).
+
+        A state an older version saved (the core arrays, without some newer ones) is kept
+        and the newer arrays are filled (agent/anomaly/upgrade.py); a state of the detector
+        before the calibrated one is relearnt from scratch, with a warning each."""
         if int(sd["n_channels"]) != self.n:
             raise ValueError(f"state has {sd['n_channels']} channels, detector has {self.n}")
         saved = {k for k in sd if k not in ("params", "n_channels")}
-        params = _params(dict(sd["params"]))
+        params = _params({k: v for k, v in dict(sd["params"]).items() if k in DEFAULTS})
         keep, self.params = self.params, params
-        shapes = self._shapes()
+        shapes, fresh = self._shapes(), self._fresh_state()
         self.params = keep
-        if saved != set(shapes):
-            # a state file of the previous detector: relearn this one, and let the caller go
-            # on restoring the rest (the street-light latches), instead of failing the load
-            log.warning("anomaly detector state is from another version (unknown %s, missing "
-                        "%s): relearning the generic detector from scratch",
-                        sorted(saved - set(shapes)), sorted(set(shapes) - saved))
-            self.params = params
-            self.state, self._steps = self._fresh_state(), {}
+        if missing_core(saved):
+            # the detector before the calibrated one: relearn it, and let the caller go on
+            # restoring the rest (the street-light latches), instead of failing the load
+            log.warning("anomaly detector state is from an older detector (unknown %s, "
+                        "missing %s): relearning the generic detector from scratch",
+                        sorted(saved - set(shapes)), missing_core(saved))
+            self.params, self.state, self._steps = params, fresh, {}
             return
-        state = {}
+        missing = sorted(set(shapes) - saved)
+        if missing or saved - set(shapes):
+            log.warning("anomaly detector state is from another version: kept what it has, "
+                        "filled %s as an upgrade, ignored %s", missing, sorted(saved - set(shapes)))
         for k, shape in shapes.items():
-            arr = np.array(sd[k], dtype=np.float64 if k in _FLOAT64 else F)   # a copy
-            if arr.shape != shape:
-                raise ValueError(f"state[{k!r}] has shape {arr.shape}, expected {shape}")
-            state[k] = arr
-        self.params, self.state, self._steps = params, state, {}
+            if k in saved:
+                fresh[k] = np.array(sd[k], dtype=np.float64 if k in _FLOAT64 else F)  # a copy
+                if fresh[k].shape != shape:
+                    raise ValueError(f"state[{k!r}] has shape {fresh[k].shape}, expected {shape}")
+        fill_missing(fresh, missing, params)
+        self.params, self.state, self._steps = params, fresh, {}
 
     def state_bytes_per_channel(self) -> float:
         """Bytes of learnt state per channel."""

@@ -203,9 +203,10 @@ class FaultWatch:
                 return False
             saved = _unflatten({k: data[k] for k in data.files
                                 if k not in ("channels", "light_ids")})
-        generic = self.generic.state_dict()
-        generic.update(saved["generic"])
-        self.generic.load_state_dict(generic)
+        # only the saved arrays, with today's params: what an older version did not save is
+        # filled by the detector as an upgrade (zeros from a fresh state are not neutral)
+        self.generic.load_state_dict({"params": self.generic.params, "n_channels": self.generic.n,
+                                      **saved.get("generic", {})})
         self.lights.load_state_dict(saved["lights"])
         return True
 

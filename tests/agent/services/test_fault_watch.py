@@ -81,3 +81,31 @@ def test_sun_is_up_at_half_past_six_in_jakarta():
     morning = 1795823400          # 2026-11-28 06:50 WIB, still 2026-11-27 in UTC
     evening = morning + 12 * 3600 + 1800    # 19:20 WIB
     assert watch.sun_up(morning) and not watch.sun_up(evening)
+
+
+def test_state_file_of_an_older_version_is_kept_and_its_new_arrays_filled(tmp_path):
+    """Review finding 6: a file saved before the short-term likelihood has no lik_* arrays.
+    The watch used to fill them from a fresh detector (zeros: every ordinary window then
+    looks many sds above its usual level); now the detector fills them from the kept
+    calibration, and keeps everything the file has."""
+    models = {f"L-{u:03d}": StreetLightModel(u, NIGHT) for u in range(1, 3)}
+    channels = [(d, p) for d in models for p in ("voltage", "power", "driver_temp")]
+    path = tmp_path / "anomaly.npz"
+    first = FaultWatch(list(models), channels, -6.178, 106.632, lambda *a, **k: None,
+                       state_file=str(path))
+    _run(first, models, NIGHT, 450, period=300.0)     # past the warm-up day and calibration
+    first.save()
+    with np.load(path) as f:
+        old = {k: f[k] for k in f.files if not k.startswith("generic/lik_")}
+    np.savez(path, **old)                              # what the older version wrote
+    second = FaultWatch(list(models), channels, -6.178, 106.632, lambda *a, **k: None,
+                        state_file=str(path))
+    assert second.load()
+    state = second.generic.state
+    for key, value in old.items():
+        if key.startswith("generic/"):
+            assert np.array_equal(state[key[8:]], value, equal_nan=True), key
+    calibrated = first.generic.state["cal_var"] > 0
+    assert calibrated.any()
+    assert np.all(state["lik_mean"][calibrated] > 0), state["lik_mean"]
+    assert np.all(state["lik_var"][calibrated] > 0), state["lik_var"]
