@@ -16,6 +16,7 @@ boot would hand the same seq to a different reading.
 
 import json
 import logging
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -94,6 +95,7 @@ class OutboxDb:
         self._age_checked = 0.0
         self.reserve = Reserve(self.path)
         self.reserve.make()
+        self._reserve_share = 1.0      # of RESERVE_BYTES made again after a full disk
 
     def close(self) -> None:
         """Close the file (checkpoints the WAL)."""
@@ -208,9 +210,10 @@ class OutboxDb:
         oldest `fraction` (at least DROP_CHUNK) of noise/routine rows; rows dropped."""
         self.reserve.give_up()
         self._checkpoint()
+        asked = max(space.DROP_CHUNK, int(self.count * fraction))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
-            got = space.drop_lowest(self.conn, max(space.DROP_CHUNK, int(self.count * fraction)))
+            got = space.drop_lowest(self.conn, asked)
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('dropped', ?)",
                               (self.dropped + len(got),))
             self.conn.execute("COMMIT")
@@ -218,11 +221,23 @@ class OutboxDb:
             self._rollback()
             return 0
         self._checkpoint()
-        self.reserve.make()                # head-room for the next time, as far as it fits
+        self._remake_reserve(short=len(got) < asked)
         self.count -= len(got)
         self.bytes -= sum(b for (b,) in got)
         self.dropped += len(got)
         return len(got)
+
+    def _remake_reserve(self, short: bool) -> None:
+        """Head-room for the next full disk, as far as it fits. After a short drop (fewer
+        routine rows left than asked) the freed pages may not hold the failed batch: a full
+        reserve would take back the very room it needs, the next drop would find nothing,
+        and the outbox would never commit again while the disk stays full. So each short
+        drop in a row on a disk without room for a second reserve halves the reserve, down
+        to none; a full drop, or a disk with that room (a cap, not the card), restores it."""
+        tight = short and shutil.disk_usage(self.path.parent).free < 2 * self.reserve.size
+        self._reserve_share = self._reserve_share / 2 if tight else 1.0
+        if self._reserve_share >= 1 / 8:
+            self.reserve.make(int(self.reserve.size * self._reserve_share))
 
     def _checkpoint(self) -> None:
         try:

@@ -4,8 +4,10 @@ SQLite needs a little space even to delete (WAL frames, the checkpoint), so on a
 is full to the last byte the outbox could not even drop its oldest rows or delete what the
 broker acknowledged. The reserve (RESERVE_BYTES) is created at start; when a commit fails
 with "disk full" it is deleted, which lets the outbox drop its oldest routine rows and
-checkpoint the WAL (TRUNCATE: the WAL's own space comes back too). It is made again only
-once commits succeed and the space is really there.
+checkpoint the WAL (RESTART: the WAL is reused in place). It is made again right after the
+drop, smaller after each drop that found fewer rows than it asked for (so the failed batch
+gets room the drop could not free, agent/store/outbox_db.py `free_space`), and in full once
+commits succeed and the space is really there (agent/store/outbox.py, RESERVE_EVERY).
 """
 
 import os
@@ -29,12 +31,13 @@ class Reserve:
         except OSError:
             return False
 
-    def make(self) -> bool:
-        """Create it, as large as the space allows (halving down to 1/8 of its size), written
-        and fsynced so it is really allocated; False if not even that fits."""
+    def make(self, size: int | None = None) -> bool:
+        """Create it, `size` (default: its full size) or as large as the space allows
+        (halving down to 1/8 of its full size), written and fsynced so it is really
+        allocated; False if not even that fits."""
         if self.held:
             return True
-        size = self.size
+        size = self.size if size is None else size
         while size >= self.size // 8:
             try:
                 with open(self.path, "wb") as fh:
