@@ -14,6 +14,7 @@ import time
 import pytest
 
 from agent.uplink.signing import seal
+from tests.support.tmpfs import small_tmpfs
 from tests.support.durable import DurableSubscriber, persistent_broker
 from tests.support.gateway_files import write_gateway, write_key
 
@@ -23,16 +24,7 @@ PREFIX = "city/lighting/test-gw"
 @pytest.fixture
 def small_fs(tmp_path):
     """A 4 MB tmpfs at tmp_path/state."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs for the state directory")
-    state = tmp_path / "state"
-    state.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(state)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield state
-    subprocess.run(["umount", "-l", str(state)], check=False)
+    yield from small_tmpfs(tmp_path, "4m")
 
 
 def _wait(predicate, timeout, what):

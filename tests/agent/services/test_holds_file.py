@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+from tests.support.tmpfs import small_tmpfs
+
 from agent.services.holds import HoldFile
 from agent.services.lighting import LightingService
 from edge_rules.controller import LightingController
@@ -46,16 +48,7 @@ def test_a_holds_file_that_cannot_be_read_is_told_to_the_city(tmp_path):
 @pytest.fixture
 def tiny_fs(tmp_path):
     """A 64 KiB tmpfs (root only; otherwise skipped with the reason)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    state = tmp_path / "state"
-    state.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(state)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield state
-    subprocess.run(["umount", "-l", str(state)], check=False)
+    yield from small_tmpfs(tmp_path, "64k")
 
 
 def _fill(folder):

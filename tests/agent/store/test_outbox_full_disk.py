@@ -18,22 +18,15 @@ import subprocess
 
 import pytest
 
+from tests.support.tmpfs import small_tmpfs
+
 from agent.store.outbox_db import ROUTINE, Item, OutboxDb
 
 
 @pytest.fixture
 def small_fs(tmp_path):
     """A 2 MB tmpfs at tmp_path/state."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs for the outbox")
-    state = tmp_path / "state"
-    state.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield state
-    subprocess.run(["umount", "-l", str(state)], check=False)
+    yield from small_tmpfs(tmp_path, "2m")
 
 
 def _fill(path):
