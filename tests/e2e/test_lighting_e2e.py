@@ -145,7 +145,7 @@ def test_lentera_plan_for_the_example_config_matches_the_warped_night_event_for_
     sub.wait_for(lambda m: [p for p in _changes(m, last["light"])
                             if p["ts"] >= last["ts"] * 1000], (stop - start) / RATE + 60,
                  "the agent's last step of the night")
-    lags = []
+    lags, startup = [], []
     for light in ("L-001", "L-002"):
         seen = [(p["new"]["switch"], p["new"]["dim"], p["source"], p["reason"], p["ts"] / 1000)
                 for p in _changes(sub.messages, light) if p["ts"] <= stop * 1000]
@@ -154,10 +154,15 @@ def test_lentera_plan_for_the_example_config_matches_the_warped_night_event_for_
         planned = [at_start] + [s for s in mine if start < s["ts"] <= stop]
         assert [x[:4] for x in seen] == [(s["switch"], s["dim"], s["source"], s["reason"])
                                          for s in planned], (seen, planned, agent.output()[-3000:])
-        lags += [x[4] - max(s["ts"], start) for x, s in zip(seen, planned)]
+        # the state at the start comes after the agent's start-up, which the warped clock
+        # counts 600x (0.27 real s on a loaded CI box was 161 warped s): it must only come
+        # before the night's next step, so that start-up never swallowed one
+        startup.append(seen[0][4] - start)
+        assert len(planned) < 2 or seen[0][4] < planned[1]["ts"], (seen[0], planned[1])
+        lags += [x[4] - s["ts"] for x, s in zip(seen[1:], planned[1:])]
     assert all(0 <= lag <= 120 for lag in lags), lags
-    print(f"plan vs agent: {len(lags)} events, lag of the agent's step max {max(lags):.0f} "
-          f"warped s (rate {RATE})")
+    print(f"plan vs agent: {len(lags)} steps, lag of the agent's step max {max(lags):.0f} "
+          f"warped s (rate {RATE}); start-up {max(startup):.0f} warped s")
 
 
 def test_two_overlapping_timed_city_commands_end_at_the_plans_level(

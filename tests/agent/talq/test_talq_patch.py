@@ -11,6 +11,10 @@ from tests.agent.talq.oas import validate
 from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
 
 LIGHTS = 3
+# lit all day (a 24 h night from noon to noon), so that "back on its plan" and "on" do not
+# depend on the hour the suite runs at: with the default sunset-to-sunrise plan both tests
+# failed by day in Tangerang (23:30 UTC, after sunrise)
+ALWAYS_ON = "{on: '12:00', off: '12:00'}"
 
 
 def address(device_id: str) -> str:
@@ -36,7 +40,7 @@ def test_patch_of_target_light_command_goes_through_the_arbitration(tmp_path, si
     site = site_factory(LIGHTS)
 
     async def scenario():
-        async with running_gateway(tmp_path, site, LIGHTS) as (agent, pki, port):
+        async with running_gateway(tmp_path, site, LIGHTS, schedule=ALWAYS_ON) as (agent, pki, port):
             query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
             patch = lambda path, body: asyncio.to_thread(call, port, pki, "PATCH", path,
                                                          body=body, query=query())
@@ -101,7 +105,7 @@ def test_switch_on_counter_is_the_controllers_count(tmp_path, site_factory):
     site = site_factory(LIGHTS)
 
     async def scenario():
-        async with running_gateway(tmp_path, site, LIGHTS) as (agent, pki, port):
+        async with running_gateway(tmp_path, site, LIGHTS, schedule=ALWAYS_ON) as (agent, pki, port):
             query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
             patch = lambda body: asyncio.to_thread(
                 call, port, pki, "PATCH",
