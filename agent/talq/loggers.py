@@ -37,12 +37,16 @@ def _names(value, where: str) -> list:
 
 
 def _sources(raw, catalog) -> dict:
-    """sourceAddresses -> {"white": [device ids] or None, "black": [device ids]}."""
+    """sourceAddresses -> {"white": [device ids] or None, "black": [device ids] or None}.
+
+    The data-model OAS (LoggerConfig.sourceAddresses) gives the table: neither list (`{}`, or no
+    sourceAddresses at all) is no device; only a black list, even empty, is every device but
+    those; a white list is those devices less the black list's."""
     if raw is None:
-        return {"white": None, "black": []}
+        return {"white": None, "black": None}
     if not isinstance(raw, dict):
         raise bad("payloadError", "sourceAddresses: {whiteList, blackList} of ResourceReference")
-    out = {"white": None, "black": []}
+    out = {"white": None, "black": None}
     for key, name in (("whiteList", "white"), ("blackList", "black")):
         if key not in raw:
             continue
@@ -173,11 +177,13 @@ def records(logger: dict, device_id: str, event_type: str) -> bool:
 
 def in_sources(logger: dict, device_id: str) -> bool:
     """Whether the logger applies to the device (sourceAddresses: white list reduced by the
-    black list; none given: every device)."""
+    black list; only a black list: every other device; neither: no device)."""
     sources = logger["sources"]
+    if sources["white"] is None and sources["black"] is None:
+        return False
     if sources["white"] is not None and device_id not in sources["white"]:
         return False
-    return device_id not in sources["black"]
+    return device_id not in (sources["black"] or ())
 
 
 class LoggerStore:

@@ -58,7 +58,7 @@ def test_bootstrap_completes_despite_500s_timeouts_and_dropped_connections(tmp_p
 
             # §5.1 "Resynchronizing": the CMS deletes the gateway device; its data goes
             ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            logger = {"address": "faults", "ownerCMS": CMS,
+            logger = {"address": "faults", "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
                       "recordingMode": {"type": "EventRecordingMode",
                                         "sourceEvents": {"whiteList": ["lampFailure"]}},
                       "reportingMode": {"type": "ImmediateReportingMode", "delay": 1}}

@@ -20,7 +20,7 @@ def address(device_id: str) -> str:
 
 
 def logger_config(name: str = "faults", delay: int = 1, events=("lampFailure",)) -> dict:
-    return {"address": name, "ownerCMS": CMS,
+    return {"address": name, "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
             "recordingMode": {"type": "EventRecordingMode",
                               "sourceEvents": {"whiteList": list(events)}},
             "reportingMode": {"type": "ImmediateReportingMode", "delay": delay}}

@@ -52,7 +52,7 @@ def test_a_cms_outage_and_a_sigkill_lose_no_log_record(tmp_path, site_factory, a
     agent = agent_factory(config)
     wait_port(port, 30)
     query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
-    logger = {"address": "faults", "ownerCMS": CMS,
+    logger = {"address": "faults", "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
               "recordingMode": {"type": "EventRecordingMode",
                                 "sourceEvents": {"whiteList": ["lampFailure"]}},
               "reportingMode": {"type": "ImmediateReportingMode", "delay": 0}}

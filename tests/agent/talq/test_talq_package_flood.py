@@ -14,7 +14,7 @@ from tests.support.talq_cms import CmsPeer
 from tests.support.talq_pki import make_talq_pki
 
 FLOOD = 1000
-LOGGER = {"address": "packages", "ownerCMS": CMS,
+LOGGER = {"address": "packages", "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
           "recordingMode": {"type": "EventRecordingMode",
                             "sourceEvents": {"whiteList": ["releaseMismatch"]}},
           "reportingMode": {"type": "ImmediateReportingMode", "delay": 0}}

@@ -63,7 +63,7 @@ def test_a_refused_package_reaches_the_cms_as_a_releasemismatch_record(tmp_path,
     site = site_factory(1)
     pki = make_talq_pki(tmp_path / "pki")
     cms = CmsPeer(pki, GATEWAY).start()
-    logger = {"address": "packages", "ownerCMS": CMS,
+    logger = {"address": "packages", "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
               "recordingMode": {"type": "EventRecordingMode",
                                 "sourceEvents": {"whiteList": ["releaseMismatch"]}},
               "reportingMode": {"type": "ImmediateReportingMode", "delay": 0}}

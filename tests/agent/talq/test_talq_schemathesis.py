@@ -31,7 +31,7 @@ IMPLEMENTED = (r"^(GET /(devices|device-classes|services)(/|$)|PATCH /devices(/|
                r"|(PUT|DELETE) /control-programs/\{controlProgramAddress\}$)")
 
 
-FAULTS = {"address": "faults", "ownerCMS": CMS,
+FAULTS = {"address": "faults", "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
           "recordingMode": {"type": "EventRecordingMode", "sourceEvents": {"blackList": []}},
           "reportingMode": {"type": "ImmediateReportingMode", "delay": 0}}
 
