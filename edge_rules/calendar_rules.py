@@ -5,7 +5,8 @@ at 01:00 on Sunday morning) when the date is within its `from`..`to` (both days 
 either may be absent: since always, for ever), its weekday is one of `weekdays` (when given),
 and it is one of its `dates` (when given). `dates` are yearly ("--12-24", every 24 December)
 or monthly ("---01", the first of every month) days, or ranges of one kind ("--12-24..--12-26",
-"---01..---07"). Priority is the order of the list: the first rule in force wins, and a later
+"---01..---07"); a yearly range may run over the new year ("--12-20..--01-06": 20 December
+to 6 January, both included). Priority is the order of the list: the first rule in force wins, and a later
 one in force on the same date never runs that night.
 """
 
@@ -55,8 +56,11 @@ def parse_dates(raw, path: str) -> list:
         last = _one_date(parts[-1], where)
         if first[0] != last[0]:
             raise RuleConfigError(where, "a range is of yearly days or of monthly days, not both")
-        if len(parts) == 2 and not last[1] > first[1]:
-            raise RuleConfigError(where, "the range must end after it starts, got %r" % (item,))
+        # a yearly range may run over the new year (--12-20..--01-06: 20 December to 6 January);
+        # a monthly one ends after it starts within the month
+        if len(parts) == 2 and (last[1] == first[1] or (first[0] == "month" and last[1] < first[1])):
+            raise RuleConfigError(where, "the range must end after it starts, got %r (a range "
+                                  "over the new year is of yearly days, --12-20..--01-06)" % (item,))
         out.append((first[0], first[1], last[1]))
     return out
 
@@ -99,7 +103,7 @@ class CalendarRule:
         _, month, mday = civil_from_days(day)
         for kind, first, last in self.dates:
             value = (month, mday) if kind == "year" else mday
-            if first <= value <= last:
+            if first <= value <= last or (last < first and (value >= first or value <= last)):
                 return True
         return False
 

@@ -7,8 +7,10 @@ days (`--mm-dd`) with the end after the start; a `ccDay` condition (weekdays 1..
 "Rules priorities ... is defined by the order"): the first rule in force wins. A rule runs from
 noon to noon of its days (ControlService.dayOffset 12): the night that starts on a date is that
 date's. What does not run exactly is refused whole with 422 serviceConstraintExceeded (the
-ControlService in GET /services says what is supported): `occurrences`, a yearly range over the
-new year, yearly bounds with a ccDate condition, full-date and yearly bounds mixed.
+ControlService in GET /services says what is supported): `occurrences`, yearly bounds with a
+ccDate condition, full-date and yearly bounds mixed. Yearly bounds over the new year
+(startDate --12-20, endDate --01-06) run as one yearly range; a ccDate item's end must be
+higher than its start (the data-model OAS), so one over the new year is a payloadError.
 """
 
 import re
@@ -60,11 +62,10 @@ def _bounds(rule: dict, where: str) -> dict:
         raise unsupported(f"{where}: a full-date and a yearly bound together are not supported; "
                           "give both as yyyy-mm-dd or both as --mm-dd")
     start, end = kinds.get("startDate", (None, None))[1], kinds.get("endDate", (None, None))[1]
-    if start and end and end < start:
-        if kinds["startDate"][0] == "full":
-            raise meaningless(f"{where}: endDate {end} is before startDate {start}")
-        raise unsupported(f"{where}: a yearly range over the new year ({start}..{end}) is not "
-                          f"supported; send two rules, {start}..--12-31 and --01-01..{end}")
+    if start and end and end < start and kinds["startDate"][0] == "full":
+        raise meaningless(f"{where}: endDate {end} is before startDate {start}")
+    # yearly bounds with the end before the start run over the new year (--12-20..--01-06),
+    # which edge_rules/calendar_rules.py runs as one yearly range
     if any(k == "year" for k, _ in kinds.values()):
         first, last = start or "--01-01", end or "--12-31"
         return {"dates": [first if first == last else f"{first}..{last}"]}

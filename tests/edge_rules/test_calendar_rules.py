@@ -79,6 +79,18 @@ def test_yearly_and_monthly_days_and_their_ranges():
     assert in_force([{"dates": ["--02-29"], "schedule": "a"}], 2027, 3, 1) is None
 
 
+def test_a_yearly_range_over_the_new_year_holds_from_december_to_january():
+    raw = [{"dates": ["--12-20..--01-06"], "schedule": "a"}]
+    assert in_force(raw, 2026, 12, 19) is None
+    assert in_force(raw, 2026, 12, 20) == 0          # its first day
+    assert in_force(raw, 2026, 12, 31) == 0
+    assert in_force(raw, 2027, 1, 1) == 0
+    assert in_force(raw, 2027, 1, 6) == 0            # its last day
+    assert in_force(raw, 2027, 1, 7) is None
+    assert in_force(raw, 2027, 7, 1) is None         # mid-year: outside
+    assert in_force(raw, 2031, 1, 3) == 0            # every year
+
+
 def test_the_first_rule_in_force_wins_a_tie():
     raw = [{"dates": ["--06-03"], "schedule": "june3"},
            {"weekdays": ["thu"], "schedule": "thursday"}]
@@ -93,7 +105,8 @@ def test_bad_rules_name_the_path():
                       ([{"from": "2026-03-02", "to": "2026-03-01", "schedule": "a"}], "rules[0].to"),
                       ([{"weekdays": ["fry"], "schedule": "a"}], "rules[0].weekdays[0]"),
                       ([{"dates": ["--02-30"], "schedule": "a"}], "rules[0].dates[0]"),
-                      ([{"dates": ["--12-26..--12-24"], "schedule": "a"}], "rules[0].dates[0]"),
+                      ([{"dates": ["---26..---24"], "schedule": "a"}], "rules[0].dates[0]"),
+                      ([{"dates": ["--12-24..--12-24"], "schedule": "a"}], "rules[0].dates[0]"),
                       ([{"dates": ["--12-24..---26"], "schedule": "a"}], "rules[0].dates[0]"),
                       ([{"dates": [], "schedule": "a"}], "rules[0].dates"),
                       ([{"from": "2026-01-01"}], "rules[0].schedule"),

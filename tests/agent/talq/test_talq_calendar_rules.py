@@ -46,11 +46,36 @@ def test_rules_become_lentera_rules_in_their_order():
         {"name": "5", "program": "weekend"}]
 
 
+def test_yearly_bounds_over_the_new_year_run_as_one_yearly_range():
+    """Until this change, startDate --12-20 with endDate --01-06 was a 422
+    serviceConstraintExceeded; now it runs from 20 December to 6 January, every year."""
+    rules = [rule("festival", startDate="--12-20", endDate="--01-06")]
+    validate(calendar(*rules), "Calendar")
+    assert decode_rules(rules, PROGRAMS) == [
+        {"name": "1", "dates": ["--12-20..--01-06"], "program": "festival"}]
+    base = {"groups": {"road": {"devices": ["L-001"], "schedule": "evening"}},
+            "schedules": {"evening": {"on": "sunset", "off": "sunrise"}}}
+    programs = {}
+    for pid, level in (("night", 90), ("festival", 30)):
+        body = program(pid)
+        body["astroClockTimeControls"][0]["command"]["state"]["value"] = level
+        body["fixedTimeControls"] = []
+        programs[pid] = program_plan(body)
+    lighting = assigned_lighting(base, ["road"], calendar(*rules), programs)
+    controller = LightingController(lighting, FixedOffset(7 * 3600, "WIB"), -6.178, 106.632)
+    at_22 = lambda y, m, d: days_from_civil(y, m, d) * 86400 + 15 * 3600   # 22:00 WIB
+    for (y, m, d), level in (((2026, 12, 19), 90), ((2026, 12, 20), 30), ((2026, 12, 31), 30),
+                             ((2027, 1, 1), 30), ((2027, 1, 6), 30), ((2027, 1, 7), 90),
+                             ((2027, 12, 25), 30)):
+        assert controller.plans["road"].decide(controller.sky, at_22(y, m, d), {})[:2] == \
+            (True, level), (y, m, d)
+
+
 @pytest.mark.parametrize("rules, status, key, fragment", [
     ([rule(condition={"type": "ccDay", "days": [{"start": 1}], "occurrences": ["2"]})],
      422, "serviceConstraintExceeded", "occurrences"),
-    ([rule(startDate="--11-01", endDate="--02-28")], 422, "serviceConstraintExceeded",
-     "over the new year"),
+    ([rule(condition={"type": "ccDate", "dates": [{"start": "--12-20", "end": "--01-06"}]})],
+     422, "payloadError", "higher"),         # ccDate: "The end day must be higher" (the OAS)
     ([rule(startDate="2026-06-01", endDate="--08-31")], 422, "serviceConstraintExceeded",
      "together"),
     ([rule(startDate="--06-01", condition={"type": "ccDate", "dates": [{"start": "---01"}]})],
