@@ -72,8 +72,9 @@ async def delete(site, store, kind: str, ident: str) -> dict:
         groups = running(site, [ident]).get(ident)
         if groups:
             raise refuse("deletingResourceIsReferred", f"calendar {ident} runs on group(s) "
-                         f"{', '.join(sorted(groups))[:200]}: assign them another calendar "
-                         "first")
+                         f"{', '.join(sorted(groups))[:200]}: assign them another calendar, or "
+                         "unassign it (POST /assign-commands with the groups as addresses and "
+                         "entity {resource: calendars, address: \"\"}) first")
     gone = table.pop(ident)
     await store.save(programs, calendars)
     return gone["body"] if kind == "programs" else gone

@@ -156,6 +156,31 @@ def assigned_lighting(base: dict, groups: list, calendar: dict, programs: dict) 
     return lighting
 
 
+def unassigned_lighting(base: dict, own: dict, groups: list) -> dict:
+    """The running section with `groups` back on gateway.yaml's own plan (`own`, its lighting
+    section): the group's body as gateway.yaml has it, and the schedule, dimming profile and
+    calendar it names copied in where the running section lacks them. AssignCommand in the
+    data-model OAS: "Any entity associated with the address(es) can be de-associated by
+    setting the 'entity.resource' but not the 'entity.address'"."""
+    lighting = copy.deepcopy(base)
+    for group in groups:
+        body = copy.deepcopy(own["groups"][group])
+        lighting["groups"][group] = body
+        for key, table in (("schedule", "schedules"), ("dimming", "dimming"),
+                           ("calendar", "calendars")):
+            name = body.get(key) if isinstance(body, dict) else None
+            if name is not None and name not in lighting.get(table, {}):
+                lighting.setdefault(table, {})[name] = copy.deepcopy(own[table][name])
+        calendar = own.get("calendars", {}).get(body.get("calendar"), {})
+        for rule in [calendar] + list(calendar.get("rules", ())):
+            for key, table in (("default", "schedules"), ("default_dimming", "dimming"),
+                               ("schedule", "schedules"), ("dimming", "dimming")):
+                name = rule.get(key)
+                if isinstance(name, str) and name not in lighting.get(table, {}):
+                    lighting.setdefault(table, {})[name] = copy.deepcopy(own[table][name])
+    return lighting
+
+
 def programs_of(calendar: dict) -> set:
     """The ids of the programs a stored Calendar body runs (default and rules)."""
     rules = calendar.get("rules") or []
@@ -200,10 +225,14 @@ async def assign(site, catalog, store: PlanStore, body) -> None:
         raise bad("payloadError", "an AssignCommand: addresses (1..64) and entity")
     entity = body.get("entity")
     if not isinstance(entity, dict) or entity.get("resource") != "calendars":
-        raise refuse("assignmentEntityNotValid", "this gateway assigns calendars "
-                     "({resource: calendars, address: ID}); unassigning is not supported")
-    if entity.get("address") not in store.calendars:
-        raise refuse("relatedResourceNotFound", f"no calendar {str(entity.get('address'))[:60]!r}")
+        raise refuse("assignmentEntityNotValid", "AssignCommand.entity: this gateway assigns "
+                     "calendars ({resource: calendars, address: ID}) and unassigns them "
+                     "({resource: calendars, address: \"\"}); GET /calendars lists them")
+    unassigning = entity.get("address") in (None, "")     # the OAS: resource, not address
+    if not unassigning and entity.get("address") not in store.calendars:
+        raise refuse("relatedResourceNotFound", f"AssignCommand.entity.address: no calendar "
+                     f"{str(entity.get('address'))[:60]!r} on this gateway; create it with "
+                     "POST /calendars first (GET /calendars lists them)")
     groups = []
     for ref in body["addresses"]:
         address = ref.get("address") if isinstance(ref, dict) else None
@@ -212,8 +241,12 @@ async def assign(site, catalog, store: PlanStore, body) -> None:
             raise refuse("assignmentAddressNotValid", f"{str(ref)[:80]}: calendars are "
                          "assigned to lighting groups (GET /groups), not to single devices")
         groups.append(catalog.groups[address.lower()])
-    calendar = store.calendars[entity["address"]]
-    lighting = assigned_lighting(site.schedule.current(), groups, calendar, store.programs)
+    if unassigning:
+        lighting = unassigned_lighting(site.schedule.current(), site.schedule.config.lighting,
+                                       groups)
+    else:
+        lighting = assigned_lighting(site.schedule.current(), groups,
+                                     store.calendars[entity["address"]], store.programs)
     try:
         await site.schedule.push(lighting, site.lighting)
     except Refused as exc:
