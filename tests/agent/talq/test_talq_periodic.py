@@ -45,7 +45,7 @@ def periodic(name: str, periods=None, **profile) -> dict:
 
 
 def events(name: str, periods) -> dict:
-    return {"address": name, "ownerCMS": CMS,
+    return {"address": name, "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
             "recordingMode": {"type": "EventRecordingMode", "activePeriods": periods,
                               "sourceEvents": {"whiteList": ["releaseMismatch"]}},
             "reportingMode": {"type": "ImmediateReportingMode", "delay": 0}}
