@@ -11,18 +11,17 @@ after its NBIRTH, as history. Rebirth requests are served at most once per
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
 from pathlib import Path
 
 from agent.errors import LenteraError
+from agent.sparkplug.bdseq import BdSeq
 from agent.sparkplug.edge import EdgeState
 from agent.sparkplug.node import HostState, Session, new_backoff
 from agent.sparkplug.payloads import build_models
 from agent.sparkplug.topics import Topics, state_topic
-from agent.store.statefile import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +34,6 @@ BARRIER_EVERY_S = 0.25
 # and at the latest after this many rows: the flow control of a backlog (history after an
 # outage is read from SQLite as fast as it translates), so paho's write queue stays bounded
 IN_FLIGHT_MAX = 1000
-
-
-class BdSeq:
-    """The birth/death sequence number, persisted atomically before every CONNECT."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.value = -1                      # the first CONNECT uses 0 [tck-id-topics-nbirth-bdseq-increment]
-        try:
-            self.value = int(json.loads(path.read_text())["bdseq"])
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("sparkplug: %s unreadable (%s); bdSeq starts again at 0", path, exc)
-
-    async def next(self) -> int:
-        """The bdSeq of the coming CONNECT (0..255, as Tahu wraps it), on disk first."""
-        value = (self.value + 1) % 256
-        await asyncio.to_thread(write_atomic, self.path, json.dumps({"bdseq": value}).encode())
-        self.value = value
-        return value
 
 
 class EdgeNode:
