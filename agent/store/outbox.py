@@ -5,7 +5,8 @@ one batch window (or until a batch is full) and commits it in one transaction in
 the outbox's single dedicated SQLite thread; only then does the publisher see it.
 Deletes of broker-acknowledged rows ride along in the same transactions.
 The rows a commit inserted are handed to each interface's consumer (`on_fresh`) so that,
-when it has no backlog, it publishes them without reading them back from SQLite.
+when it has no backlog, it publishes them without reading them back from SQLite; a consumer
+that translates readings (Sparkplug) takes their in-memory Items instead (`on_fresh_items`).
 
 Northbound interfaces (JSON topics, Sparkplug, TALQ) each take what is bound for them through
 their own `OutboxConsumer`: a row is stored once, with the mask of the interfaces that still
