@@ -61,6 +61,7 @@ def families(s: dict) -> list:
 
     _field(add, s)
     _delivery(add, s)
+    _sparkplug(add, s.get("sparkplug"))
     _agent(add, s)
     return out
 
@@ -115,6 +116,35 @@ def _delivery(add, s: dict) -> None:
     add("counter", "commands_rejected", "Messages on the command topic refused before parsing "
         "or for their signature, by reason",
         [((k,), v) for k, v in s.get("commands", {}).get("rejected", {}).items()], ("reason",))
+
+
+# the Sparkplug edge node's counters (agent/sparkplug/service.EdgeNode.status()): name -> doc
+SPARKPLUG_COUNTERS = {
+    "sessions": "MQTT sessions the edge node started",
+    "births": "NBIRTHs sent (each followed by the DBIRTHs)",
+    "rebirths": "Rebirths served on a host's Node Control/Rebirth (requests beyond one per "
+                "rebirth_min_interval are merged)",
+    "rebirth_requests": "Node Control/Rebirth requests received",
+    "commands_refused": "NCMD/DCMD refused: malformed, not allowed, or over the rate bound",
+    "writes": "DCMD writes passed to the arbitration",
+    "ddata": "DDATA messages sent (live and historical)",
+    "historical": "DDATA messages sent as history (is_historical)",
+    "ddeath": "DDEATHs sent for devices that stopped answering",
+    "state_ignored": "Primary host STATE messages ignored (from the past, or malformed)",
+    "barriers": "Delivery barriers (UNSUBSCRIBE/UNSUBACK) sent",
+    "acked": "Outbox rows the broker confirmed for Sparkplug",
+}
+
+
+def _sparkplug(add, sp: dict | None) -> None:
+    """The edge node's counters, when it is configured."""
+    if not sp:
+        return
+    for key, doc in SPARKPLUG_COUNTERS.items():
+        add("counter", f"sparkplug_{key}", doc, [((), sp.get(key, 0))])
+    add("gauge", "sparkplug_host_online", "1 while the primary host's STATE says online",
+        [((), int(bool(sp.get("host_online"))))])
+    add("gauge", "sparkplug_bdseq", "The bdSeq of the current session", [((), sp.get("bdseq", 0))])
 
 
 def _agent(add, s: dict) -> None:

@@ -40,7 +40,8 @@ class EdgeState:
         self.silent: set[str] = set()        # devices whose newest live reading is not good
         self._ddata: dict[str, str] = {}     # device id -> its DDATA topic
         self.counts = {"births": 0, "ddata": 0, "ddeath": 0, "historical": 0,
-                       "commands_refused": 0, "rebirth_requests": 0, "writes": 0}
+                       "commands_refused": 0, "rebirth_requests": 0, "writes": 0,
+                       "rebirths": 0, "barriers": 0}
 
     def next_seq(self) -> int:
         seq = self.seq
@@ -69,7 +70,8 @@ class EdgeState:
         self.sent[device_id] = dict(values)
 
     def row(self, topic: str, body_json: str) -> None:
-        """One outbox row bound for Sparkplug: translate it (telemetry only)."""
+        """One outbox row bound for Sparkplug, read back from SQLite: translate it (telemetry
+        only)."""
         if "/telemetry/" not in topic:
             return
         device_id = topic.rsplit("/", 1)[1]
@@ -77,8 +79,24 @@ class EdgeState:
         if model is None:
             return                           # a serial sensor: not a Modbus device (docs)
         body = _decode(body_json)[0]
-        ts, values = int(body["ts"]), body.get("values") or {}
-        good = body.get("quality") == "good"
+        self._reading(device_id, model, int(body["ts"]), body.get("values") or {},
+                      body.get("quality") == "good")
+
+    def item(self, topic: str, item) -> None:
+        """One just-committed row as its in-memory Item (agent/store/outbox_db.Item): the
+        same translation as row() of its stored JSON, without decoding it. The stored body is
+        {"ts": item.ts, (seq,) **item.body}, so a "ts" of the body's own wins, as there."""
+        if "/telemetry/" not in topic:
+            return
+        device_id = topic.rsplit("/", 1)[1]
+        model = self.models.get(device_id)
+        if model is None:
+            return
+        body = item.body
+        self._reading(device_id, model, int(body.get("ts", item.ts)),
+                      body.get("values") or {}, body.get("quality") == "good")
+
+    def _reading(self, device_id: str, model, ts: int, values: dict, good: bool) -> None:
         if ts < self.birth_ms:               # history
             if good:
                 self._data(device_id, model, values, ts, True)

@@ -9,9 +9,10 @@ messages on reconnect: old DDATA with old seq numbers would then precede the new
 2. subscribe NCMD, DCMD and, with a primary host, its STATE; wait for an online STATE whose
    timestamp is not older than the last one seen [tck-id-operational-behavior-edge-node-birth-sequence-wait];
 3. NBIRTH + DBIRTHs (QoS 0) [tck-id-topics-nbirth-mqtt], then drain the outbox's `sparkplug`
-   rows as DDATA (QoS 0, as the spec requires). QoS 0 has no PUBACK: after each batch the
-   node unsubscribes a topic it never subscribed, and the broker's UNSUBACK - which comes
-   after it has read every packet sent before - acknowledges the batch's rows. The packets
+   rows as DDATA (QoS 0, as the spec requires). QoS 0 has no PUBACK: at most every 0.25 s
+   (agent/sparkplug/service.py) the node unsubscribes a topic it never subscribed, and the
+   broker's UNSUBACK - which comes after it has read every packet sent before - acknowledges
+   the rows sent before it. The packets
    of one pass of the loop (births, a batch of DDATA, its UNSUBSCRIBE) go to paho's write
    queue as one run: one wake-up of paho's thread and one send() per pass;
 4. an offline STATE (not older than the online one) ends the session: NDEATH, DISCONNECT,

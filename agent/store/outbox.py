@@ -5,7 +5,8 @@ one batch window (or until a batch is full) and commits it in one transaction in
 the outbox's single dedicated SQLite thread; only then does the publisher see it.
 Deletes of broker-acknowledged rows ride along in the same transactions.
 The rows a commit inserted are handed to each interface's consumer (`on_fresh`) so that,
-when it has no backlog, it publishes them without reading them back from SQLite.
+when it has no backlog, it publishes them without reading them back from SQLite; a consumer
+that translates readings (Sparkplug) takes their in-memory Items instead (`on_fresh_items`).
 
 Northbound interfaces (JSON topics, Sparkplug, TALQ) each take what is bound for them through
 their own `OutboxConsumer`: a row is stored once, with the mask of the interfaces that still
@@ -118,6 +119,15 @@ class Outbox:
         if self._acked_n == 1 or self._acked_n >= self.batch_max:
             self._wake.set()              # the first starts the ack window; many end it
 
+    def _ack_many(self, bit: int, row_ids: list[int]) -> None:
+        if not row_ids:
+            return
+        first = not self._acked_n
+        self._acked.setdefault(bit, []).extend(row_ids)
+        self._acked_n += len(row_ids)
+        if first or self._acked_n >= self.batch_max:
+            self._wake.set()
+
     def _shed_pending(self) -> None:
         """The disk refuses and memory is at its cap: shed the lowest class first (answers to
         forged commands, then routine telemetry, then events), oldest first within a class, so
@@ -208,7 +218,7 @@ class Outbox:
             self.on_dropped(result.dropped, self.db.dropped)
         if result.added:
             for consumer in self.consumers.values():
-                consumer.committed(result.rows)
+                consumer.committed(result.rows, result.items)
 
     def _disk_trouble(self, error: str) -> None:
         if self.error is None:

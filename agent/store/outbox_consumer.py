@@ -9,6 +9,11 @@ class OutboxConsumer:
     After each commit it hands on every row the commit inserted (so ids stay consecutive and
     a consumer can tell a gap from rows that were not its own): rows bound for other
     interfaces come as `(id, topic, None)`, to be skipped, never sent.
+
+    A consumer that translates the reading rather than publishing the stored JSON (the
+    Sparkplug node) sets `on_fresh_items` instead of `on_fresh`: it is handed each row's
+    in-memory Item (topic, ts, body as put()), so it need not decode the JSON the commit just
+    encoded. Rows read back with `fetch_after` (a backlog, a restart) are JSON as before.
     """
 
     def __init__(self, outbox, name: str):
@@ -18,11 +23,16 @@ class OutboxConsumer:
         self._alone = outbox.interfaces == self.bit
         self.on_committed = lambda: None      # the interface's wake-up
         self.on_fresh = lambda rows: None     # rows just committed: [(id, topic, payload|None)]
+        self.on_fresh_items = None            # or: [(id, topic, Item|None)], no JSON decode
 
-    def committed(self, rows: list) -> None:
-        """A commit inserted rows (id, topic, payload, interfaces mask)."""
+    def committed(self, rows: list, items: list = ()) -> None:
+        """A commit inserted rows (id, topic, payload, interfaces mask), made of items (the
+        Item of each row, same order)."""
         bit = self.bit
-        if self._alone:
+        if self.on_fresh_items is not None:
+            self.on_fresh_items([(row[0], row[1], item if row[3] & bit else None)
+                                 for row, item in zip(rows, items)])
+        elif self._alone:
             self.on_fresh([(i, topic, payload) for i, topic, payload, _ in rows])
         else:
             self.on_fresh([(i, topic, payload if to & bit else None)
@@ -36,3 +46,7 @@ class OutboxConsumer:
     def ack(self, row_id: int) -> None:
         """This interface delivered the row: in the next batch, it stops waiting for it."""
         self.outbox._ack(self.bit, row_id)
+
+    def ack_many(self, row_ids: list[int]) -> None:
+        """This interface delivered these rows (one call for a confirmed batch)."""
+        self.outbox._ack_many(self.bit, row_ids)

@@ -62,6 +62,7 @@ class CommitResult:
         self.dropped = dropped
         self.error = error
         self.rows: list[tuple[int, str, str, int]] = []  # inserted: (id, topic, payload, to)
+        self.items: list[Item] = []      # the Item of each of rows, in the same order
         self.unencodable: list[tuple[str, str]] = []  # (device, error) of items dropped
 
 
@@ -137,6 +138,8 @@ class OutboxDb:
         if rows and not dropped[0]:      # a cap drop may have removed some of them
             first = last_id - len(rows) + 1
             result.rows = [(first + i, r[4], r[5], r[6]) for i, r in enumerate(rows)]
+        else:
+            result.items = []
         return result
 
     def _encode(self, items: list[Item], result: CommitResult) -> tuple[int, list]:
@@ -160,6 +163,7 @@ class OutboxDb:
                 seq += 1
             rows.append((seq if numbered else 0, item.ts, item.device, item.priority, item.topic,
                          payload, to))
+            result.items.append(item)
         return seq, rows
 
     def uptime_ms(self) -> int:

@@ -92,3 +92,38 @@ def test_render_is_valid_exposition_for_a_bare_snapshot():
     text = render({"buses": {}, "tasks": {}, "uptime_s": 5}).decode()
     got = samples(text)
     assert got[("lentera_uptime_seconds", ())] == 5
+
+
+def test_metrics_carry_the_sparkplug_nodes_counters(tmp_path, site_factory, broker):
+    site = site_factory(2)
+    port = free_port()
+    cfg = load_config(write_gateway(
+        tmp_path / "gateway.yaml", f"mqtt://127.0.0.1:{broker.port}", site.port, 2, poll="200ms",
+        extra=f'metrics: {{listen: "127.0.0.1:{port}"}}\n'
+              "sparkplug: {enabled: true, group_id: city}\n"))
+
+    async def scenario():
+        agent = ProbeAgent(cfg, devices=["L-001", "L-002"])
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        try:
+            await asyncio.wait_for(agent.polled.wait(), 20)
+            async with asyncio.timeout(10):       # the node's first barrier confirmed rows
+                while not agent.sparkplug.acked:
+                    await asyncio.sleep(0.05)
+            agent.sparkplug.edge.command(agent.sparkplug.topics.ncmd, b"junk")   # refused
+            raw = await asyncio.to_thread(http, port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        return raw
+
+    got = samples(asyncio.run(scenario()).partition(b"\r\n\r\n")[2].decode())
+    assert got[("lentera_sparkplug_sessions_total", ())] >= 1
+    assert got[("lentera_sparkplug_births_total", ())] >= 1
+    assert got[("lentera_sparkplug_ddata_total", ())] >= 1
+    assert got[("lentera_sparkplug_barriers_total", ())] >= 1
+    assert got[("lentera_sparkplug_acked_total", ())] >= 1
+    assert got[("lentera_sparkplug_commands_refused_total", ())] == 1
+    assert got[("lentera_sparkplug_rebirths_total", ())] == 0
+    assert ("lentera_sparkplug_host_online", ()) in got
