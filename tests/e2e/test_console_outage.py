@@ -7,6 +7,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.support.console import (add_crew, launch, lentera, login, post_action, wait_until,
                                    write_console_gateway)
+from tests.support.durable import DurableSubscriber, persistent_broker
 
 PREFIX = "city/lighting/test-gw"
 
@@ -16,7 +17,20 @@ def _crew_events(messages):
 
 
 def test_console_works_without_broker_and_the_record_arrives_after(
-        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+        tmp_path, site_factory, agent_factory):
+    # a broker that keeps sessions and a subscriber with one, subscribed before the outage:
+    # with a plain broker the agent, reconnecting first, delivered the record before the test's
+    # subscriber was back, and the test saw nothing (CI, 2026-12-08)
+    broker = persistent_broker().start()
+    sub = DurableSubscriber(broker.port, f"{PREFIX}/events/#")
+    try:
+        _outage(tmp_path, broker, sub, site_factory, agent_factory)
+    finally:
+        sub.close()
+        broker.stop()
+
+
+def _outage(tmp_path, broker, sub, site_factory, agent_factory):
     site = site_factory(2)
     config, url = write_console_gateway(tmp_path / "gw.yaml", broker.url, site.port, 2)
     add_crew(config, "budi")
@@ -37,7 +51,6 @@ def test_console_works_without_broker_and_the_record_arrives_after(
         browser.close()
 
     broker.start()                                     # back: the queued record arrives
-    sub = subscriber_factory(broker.port, f"{PREFIX}/events/#")
     events = sub.wait_for(lambda m: _crew_events(m) if len(_crew_events(m)) >= 2 else None, 40,
                           "both crew_action events after the uplink returns")
     assert [(e["action"], e["who"], e["lights"]) for e in events] == [
