@@ -107,7 +107,11 @@ def test_an_outage_comes_back_as_history_and_a_sigkill_keeps_bdseq(
         tmp_path, broker, site_factory, host_factory, agent_factory, subscriber_factory):
     site = site_factory(4)
     host = host_factory(broker.port)
-    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 4, extra=SPARKPLUG)
+    # resend_unheard: the JSON subscriber below connects after the restarted broker and the
+    # agent may reconnect first; without it the JSON backlog got PUBACK "no subscribers" and was
+    # gone (the Sparkplug node waits for the host's STATE, so its history cannot race)
+    config = write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 4, extra=SPARKPLUG,
+                           mqtt="resend_unheard: true")
     agent = agent_factory(config)
     host.wait_for(lambda h: h.counts["DDATA"] >= 4, 15, "data")
     outage_from = int(time.time() * 1000)
