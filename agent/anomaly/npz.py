@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy
 
-_CHUNK = 1 << 18        # bytes read at a time into the target (bounds zipfile's own buffer)
+_CHUNK = 1 << 16        # bytes read at a time into the target (bounds zipfile's own buffer)
 
 
 class NpzArrays(Mapping):
@@ -32,7 +32,8 @@ class NpzArrays(Mapping):
         if not isinstance(self._npz, np.lib.npyio.NpzFile):
             raise ValueError(f"{self.path} is a single .npy array, not an .npz archive")
         self._prefix = _prefix
-        self._keys = dict.fromkeys(k[len(_prefix):] for k in self._npz.files if k.startswith(_prefix))
+        self._keys = dict.fromkeys(k[len(_prefix):] for k in self._npz.files
+                                   if k.startswith(_prefix))
 
     def under(self, prefix: str) -> NpzArrays:
         """The arrays named prefix + key, as key (same open file: close this one)."""
