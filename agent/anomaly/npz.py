@@ -2,7 +2,7 @@
 
 `np.load` of an .npz is already lazy, but the usual `{k: data[k] for k in data.files}`
 reads every array at once, and a restore that then copies them holds the state two or
-three times over at start-up (issue 24: ~12 MB of peak for 5 MB of state at 5,000
+three times over at start-up (issue 24: ~11 MB of peak for 5 MB of state at 5,000
 channels). `NpzArrays` reads an array only when asked, tells its shape and dtype from
 the member's header without reading the data, and `read_into` fills a caller's array
 from the file with no copy in between. The file format is numpy's own, unchanged.
