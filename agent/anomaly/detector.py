@@ -15,7 +15,7 @@ import numpy as np
 
 from agent.anomaly.kernel import LIMIT, F, Step
 from agent.anomaly.memory import NEVER
-from agent.anomaly.npz import array_header, copy_into, describe
+from agent.anomaly.npz import check_fits, copy_into
 from agent.anomaly.upgrade import fill_missing, missing_core
 
 # Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py (fire, refractory, escalate:
@@ -208,16 +208,13 @@ class AnomalyDetector:
         self.restore({k: v for k, v in sd.items() if k not in ("params", "n_channels")}, params)
 
     def restore(self, arrays: Mapping, params: dict | None = None) -> None:
-        """Restore the learnt arrays from `arrays` (name -> array; an NpzArrays reads each
-        from its file only now, straight into the detector's own array), under `params`
-        (default: today's).
+        """Restore the learnt arrays (name -> array; an NpzArrays reads each only now, from
+        its file into the detector's own array) under `params` (default: today's).
 
-        Every saved array's shape and dtype is checked before anything is copied; a misfit
-        is a ValueError naming the array (and the file) and changes nothing. A read that
-        fails half-way leaves a fresh state, never a half-restored one. A state an older
-        version saved (the core arrays, without some newer ones) is kept and the newer arrays
-        are filled (agent/anomaly/upgrade.py); a state of the detector before the calibrated
-        one is relearnt from scratch, with a warning each."""
+        Every shape and dtype is checked first: a misfit is a ValueError naming the array (and
+        file) and changes nothing; a read that fails half-way leaves a fresh state. A state an
+        older version saved (the core, without newer arrays) is kept and upgraded
+        (agent/anomaly/upgrade.py); one without the core is relearnt; a warning each."""
         params = self.params if params is None else params
         keep, self.params = self.params, params
         shapes = self._shapes()
@@ -235,13 +232,7 @@ class AnomalyDetector:
         if missing or saved - set(shapes):
             log.warning("anomaly detector state is from another version: kept what it has, "
                         "filled %s as an upgrade, ignored %s", missing, sorted(saved - set(shapes)))
-        for k in sorted(saved & set(shapes)):
-            shape, dtype = array_header(arrays, k)
-            if tuple(shape) != shapes[k]:
-                raise ValueError(f"{describe(arrays, k)} has shape {tuple(shape)}, expected "
-                                 f"{shapes[k]} for {self.n} channels and these params")
-            if not np.can_cast(dtype, _dtype(k), "same_kind"):
-                raise ValueError(f"{describe(arrays, k)} holds {dtype}, expected {_dtype(k)}")
+        check_fits(arrays, {k: (v, _dtype(k)) for k, v in shapes.items() if k in saved})
         self._install(params, set(missing))
         try:
             for k in shapes:

@@ -125,6 +125,19 @@ def array_header(arrays: Mapping, key: str) -> tuple[tuple, np.dtype]:
     return value.shape, value.dtype
 
 
+def check_fits(arrays: Mapping, want: dict) -> None:
+    """Raise ValueError, naming the array (and file), unless every arrays[k] has the shape and
+    a dtype castable ("same_kind") to the dtype of want[k] = (shape, dtype). Reads headers only."""
+    for key, (shape, dtype) in want.items():
+        got_shape, got_dtype = array_header(arrays, key)
+        if tuple(got_shape) != tuple(shape):
+            raise ValueError(f"{describe(arrays, key)} has shape {tuple(got_shape)}, expected "
+                             f"{tuple(shape)} (another channel count or detector params)")
+        if not np.can_cast(got_dtype, dtype, "same_kind"):
+            raise ValueError(f"{describe(arrays, key)} holds {got_dtype}, expected "
+                             f"{np.dtype(dtype)}")
+
+
 def copy_into(arrays: Mapping, key: str, out: np.ndarray) -> None:
     """out[...] = arrays[key], straight from the file when arrays is an NpzArrays."""
     if isinstance(arrays, NpzArrays):
