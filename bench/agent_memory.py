@@ -12,8 +12,12 @@
 `--env NAME=VALUE` (repeatable) runs the agent with that environment, e.g. MALLOC_ARENA_MAX=2
 against the default, alternating in one run (`--rounds`).
 
+`--tracemalloc S` runs the agent under tracemalloc instead (its RSS is then not the agent's:
+tracemalloc costs memory of its own) and prints, S seconds after start, the 15 source files
+whose live allocations are largest: where the Python-level heap goes.
+
 Run: .venv/bin/python bench/agent_memory.py [--endpoints 10 --units 100 --seconds 20]
-     [--env MALLOC_ARENA_MAX=2] [--rounds 2] [--agent-root CHECKOUT]
+     [--env MALLOC_ARENA_MAX=2] [--rounds 2] [--agent-root CHECKOUT] [--tracemalloc 60]
 """
 
 import argparse
@@ -55,6 +59,45 @@ agent = Agent(cfg)
 agent._build_field()
 print(f'{rss():7.1f} MB  buses and schedulers built', flush=True)
 """
+
+
+# the agent's own `lentera run`, with a thread that prints tracemalloc's top files after S s
+TRACED = r"""
+import os, sys, threading, time, tracemalloc
+tracemalloc.start()
+def top():
+    time.sleep(SECONDS)
+    snap = tracemalloc.take_snapshot()
+    stats = snap.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)]).statistics(
+        "filename")
+    total = sum(st.size for st in stats)
+    lines = [f"tracemalloc after {SECONDS:.0f} s: {total / 2**20:.2f} MB live in "
+             f"{len(stats)} files; top 15:"]
+    lines += [f"  {st.size / 2**20:7.2f} MB {st.count:8d} blocks  {st.traceback[0].filename}"
+              for st in stats[:15]]
+    open(OUT + ".part", "w").write("\n".join(lines) + "\n")
+    os.replace(OUT + ".part", OUT)
+threading.Thread(target=top, name="bench.tracemalloc", daemon=True).start()
+sys.argv = ["lentera", "run", "-c", CONFIG]
+from agent.cli import main
+main()
+"""
+
+
+def run_traced(args, work: Path, config: Path) -> str:
+    """The agent under tracemalloc for args.tracemalloc s; its top-15 files by live size."""
+    out = work / "tracemalloc.txt"
+    code = f"SECONDS = {args.tracemalloc!r}\nCONFIG = {str(config)!r}\nOUT = {str(out)!r}\n"
+    agent = subprocess.Popen([sys.executable, "-c", code + TRACED], cwd=args.agent_root,
+                             stderr=open(work / "agent.log", "ab"))
+    try:
+        deadline = time.monotonic() + args.tracemalloc + 60
+        while not out.exists() and time.monotonic() < deadline and agent.poll() is None:
+            time.sleep(1.0)
+        return out.read_text() if out.exists() else "no tracemalloc figures (see agent.log)"
+    finally:
+        agent.terminate()
+        agent.wait(15)
 
 
 def smaps(pid: int) -> collections.Counter:
@@ -113,6 +156,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--agent-root", default=str(REPO))
+    parser.add_argument("--tracemalloc", type=float, metavar="S",
+                        help="print the top 15 files by live allocation S s after start")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="lentera-bench-mem-"))
     broker = Broker().start()
@@ -129,6 +174,9 @@ def main(argv=None) -> int:
     try:
         for port in ports:
             wait_port(port, timeout=60.0)
+        if args.tracemalloc:
+            print(run_traced(args, work, config), end="", flush=True)
+            return 0
         for _ in range(args.rounds):
             for env in variants:
                 f = run_agent(args, work, config, env)

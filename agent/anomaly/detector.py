@@ -9,11 +9,13 @@ on every channel. See docs/anomaly.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 
 from agent.anomaly.kernel import LIMIT, F, Step
 from agent.anomaly.memory import NEVER
+from agent.anomaly.npz import check_fits, copy_into
 from agent.anomaly.upgrade import fill_missing, missing_core
 
 # Defaults tuned on bench/anomaly_eval.py and bench/anomaly_data.py (fire, refractory, escalate:
@@ -70,6 +72,10 @@ _INIT = {"t0": np.inf, "ref": np.nan, "bin_period": np.nan, "last_fire": -np.inf
 _FLOAT64 = ("t0", "ref", "bin_period", "last_fire", "fire_top", "lik_pos")
 
 
+def _dtype(key: str) -> type:
+    return np.float64 if key in _FLOAT64 else F
+
+
 def _params(params: dict) -> dict:
     unknown = set(params) - set(DEFAULTS)
     if unknown:
@@ -100,7 +106,7 @@ class AnomalyDetector:
                 "lik_ring": (p["lik_window"], self.n), "lik_pos": (1,)}
 
     def _fresh_state(self) -> dict:
-        return {k: np.full(shape, _INIT.get(k, 0.0), dtype=np.float64 if k in _FLOAT64 else F)
+        return {k: np.full(shape, _INIT.get(k, 0.0), dtype=_dtype(k))
                 for k, shape in self._shapes().items()}
 
     def _bin(self, ts: np.ndarray, week: bool = False) -> np.ndarray:
@@ -194,38 +200,60 @@ class AnomalyDetector:
         return {"params": dict(self.params), "n_channels": self.n,
                 **{k: v.copy() for k, v in self.state.items()}}
 
-    def load_state_dict(self, sd: dict) -> None:
-        """Restore state and params saved by `state_dict` (the channel count must match).
-
-        A state an older version saved (the core arrays, without some newer ones) is kept
-        and the newer arrays are filled (agent/anomaly/upgrade.py); a state of the detector
-        before the calibrated one is relearnt from scratch, with a warning each."""
+    def load_state_dict(self, sd: Mapping) -> None:
+        """Restore state and params saved by `state_dict` (the channel count must match)."""
         if int(sd["n_channels"]) != self.n:
             raise ValueError(f"state has {sd['n_channels']} channels, detector has {self.n}")
-        saved = {k for k in sd if k not in ("params", "n_channels")}
         params = _params({k: v for k, v in dict(sd["params"]).items() if k in DEFAULTS})
+        self.restore({k: v for k, v in sd.items() if k not in ("params", "n_channels")}, params)
+
+    def restore(self, arrays: Mapping, params: dict | None = None) -> None:
+        """Restore the learnt arrays (name -> array; an NpzArrays reads each only now, from
+        its file into the detector's own array) under `params` (default: today's).
+
+        Every shape and dtype is checked first: a misfit is a ValueError naming the array (and
+        file) and changes nothing; a read that fails half-way leaves a fresh state. A state an
+        older version saved (the core, without newer arrays) is kept and upgraded
+        (agent/anomaly/upgrade.py); one without the core is relearnt; a warning each."""
+        params = self.params if params is None else params
         keep, self.params = self.params, params
-        shapes, fresh = self._shapes(), self._fresh_state()
+        shapes = self._shapes()
         self.params = keep
+        saved = set(arrays)
         if missing_core(saved):
             # the detector before the calibrated one: relearn it, and let the caller go on
             # restoring the rest (the street-light latches), instead of failing the load
             log.warning("anomaly detector state is from an older detector (unknown %s, "
                         "missing %s): relearning the generic detector from scratch",
                         sorted(saved - set(shapes)), missing_core(saved))
-            self.params, self.state, self._steps = params, fresh, {}
+            self._install(params, set(shapes))
             return
         missing = sorted(set(shapes) - saved)
         if missing or saved - set(shapes):
             log.warning("anomaly detector state is from another version: kept what it has, "
                         "filled %s as an upgrade, ignored %s", missing, sorted(saved - set(shapes)))
-        for k, shape in shapes.items():
-            if k in saved:
-                fresh[k] = np.array(sd[k], dtype=np.float64 if k in _FLOAT64 else F)  # a copy
-                if fresh[k].shape != shape:
-                    raise ValueError(f"state[{k!r}] has shape {fresh[k].shape}, expected {shape}")
-        fill_missing(fresh, missing, params)
-        self.params, self.state, self._steps = params, fresh, {}
+        check_fits(arrays, {k: (v, _dtype(k)) for k, v in shapes.items() if k in saved})
+        self._install(params, set(missing))
+        try:
+            for k in shapes:
+                if k in saved:
+                    copy_into(arrays, k, self.state[k])
+        except BaseException:
+            self._install(params, set(shapes))     # nothing half-restored: fresh, then raise
+            raise
+        fill_missing(self.state, missing, params)
+
+    def _install(self, params: dict, fresh: set) -> None:
+        """Take `params`; the arrays named in `fresh` start as in a fresh detector.
+
+        With unchanged params the detector's own arrays are kept (the restore fills them in
+        place: one copy of the state, not two); other params mean other shapes, new arrays."""
+        if params != self.params:
+            self.params = params
+            self.state, fresh = self._fresh_state(), set()
+        for k in fresh:
+            self.state[k][...] = _INIT.get(k, 0.0)
+        self._steps = {}
 
     def state_bytes_per_channel(self) -> float:
         """Bytes of learnt state per channel."""

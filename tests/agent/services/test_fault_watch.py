@@ -1,9 +1,14 @@
 """FaultWatch: readings in, TALQ-named events out; learnt state survives a restart."""
 
+import io
+import tracemalloc
+from pathlib import Path
+
 import numpy as np
 
 from agent.services.watch import FaultWatch
 from drivers.sim.streetlight import StreetLightModel
+from tests.support.npz_files import corrupt_member
 
 NIGHT = 1795878000.0   # 2026-11-28 22:20 in Tangerang (UTC+7): sun down
 
@@ -109,3 +114,92 @@ def test_state_file_of_an_older_version_is_kept_and_its_new_arrays_filled(tmp_pa
     assert calibrated.any()
     assert np.all(state["lik_mean"][calibrated] > 0), state["lik_mean"]
     assert np.all(state["lik_var"][calibrated] > 0), state["lik_var"]
+
+
+# written by the code at fec761f (tests/agent/services/data): 4 lights, 3 channels each,
+# 450 steps at 300 s, L-003 with a lamp failure
+FIXTURE = Path(__file__).parent / "data" / "state_fec761f.npz"
+FIXTURE_LIGHTS = [f"L-{u:03d}" for u in range(1, 5)]
+FIXTURE_CHANNELS = [(d, p) for d in FIXTURE_LIGHTS for p in ("voltage", "power", "driver_temp")]
+
+
+def _fixture_watch(tmp_path, data: bytes | None = None):
+    path = tmp_path / "anomaly.npz"
+    path.write_bytes(FIXTURE.read_bytes() if data is None else data)
+    told = []
+    watch = FaultWatch(FIXTURE_LIGHTS, FIXTURE_CHANNELS, -6.178, 106.632, lambda *a, **k: None,
+                       state_file=str(path))
+    watch.on_corrupt = lambda path, aside, exc: told.append((path, aside, exc))
+    return watch, path, told
+
+
+def _restored(watch) -> dict:
+    """Every array the watch would save, under its name in the file."""
+    out = {f"generic/{k}": v for k, v in watch.generic.state.items()}
+    out.update({f"lights/mem/{k}": v for k, v in watch.lights.mem.items()})
+    for kind, latch in watch.lights.latch.items():
+        out.update({f"lights/latch/{kind}/{k}": v for k, v in latch.state_dict().items()})
+    return out
+
+
+def test_a_state_file_of_fec761f_loads_identically(tmp_path):
+    watch, _, told = _fixture_watch(tmp_path)
+    assert watch.load() and not told
+    restored = _restored(watch)
+    with np.load(FIXTURE) as f:
+        arrays = {k: f[k] for k in f.files if k not in ("channels", "light_ids")}
+    assert sorted(arrays) == sorted(restored)
+    for key, value in arrays.items():
+        assert restored[key].dtype == value.dtype, key
+        assert np.array_equal(restored[key], value, equal_nan=value.dtype.kind == "f"), key
+    assert watch.lights.latch["lampFailure"].active.tolist() == [False, False, True, False]
+
+
+def test_a_state_that_does_not_fit_is_moved_aside_naming_the_file_and_array(tmp_path):
+    with np.load(FIXTURE) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["generic/season"] = arrays["generic/season"][:23]       # another n_bins
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    watch, path, told = _fixture_watch(tmp_path, buf.getvalue())
+    assert not watch.load()
+    [(told_path, aside, exc)] = told
+    assert told_path == path and aside.exists() and not path.exists()
+    assert f"{path}: array 'generic/season' has shape (23, 12), expected (24, 12)" in str(exc)
+    fresh = FaultWatch(FIXTURE_LIGHTS, FIXTURE_CHANNELS, -6.178, 106.632, lambda *a, **k: None)
+    for key, value in _restored(fresh).items():          # started fresh: nothing half-loaded
+        assert np.array_equal(_restored(watch)[key], value, equal_nan=True), key
+
+
+def test_a_corrupt_array_is_moved_aside_and_the_watch_starts_fresh(tmp_path):
+    watch, path, told = _fixture_watch(tmp_path)
+    corrupt_member(path, "generic/season")
+    assert not watch.load()
+    [(_, aside, exc)] = told
+    assert aside.exists() and "CRC" in str(exc)
+    fresh = FaultWatch(FIXTURE_LIGHTS, FIXTURE_CHANNELS, -6.178, 106.632, lambda *a, **k: None)
+    for key, value in _restored(fresh).items():
+        assert np.array_equal(_restored(watch)[key], value, equal_nan=True), key
+
+
+def test_loading_the_state_holds_it_once(tmp_path):
+    """Issue 24: the load read every array into a dict, then the detector copied each (np.array),
+    so start-up held the state 2-3 times over (~12 MB of peak for 5 MB at 5,000 channels). Now
+    each array goes from the file into the detector's own array: the load's peak allocation is
+    a small share of the state (zip buffers, one light array, the channel names)."""
+    lights = [f"L-{u:04d}" for u in range(500)]
+    channels = [(d, p) for d in lights for p in ("voltage", "power", "current", "driver_temp")]
+    path = tmp_path / "anomaly.npz"
+    first = FaultWatch(lights, channels, -6.178, 106.632, lambda *a, **k: None,
+                       state_file=str(path))
+    first.save()
+    second = FaultWatch(lights, channels, -6.178, 106.632, lambda *a, **k: None,
+                        state_file=str(path))
+    state = sum(v.nbytes for v in second.generic.state.values())
+    tracemalloc.start()
+    try:
+        assert second.load()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.5 * state, f"load peak {peak / 1e6:.2f} MB for {state / 1e6:.2f} MB of state"
