@@ -1,0 +1,84 @@
+"""The city's lights grouped on a zoom-dependent grid by PostgreSQL: clusters.geojson.
+
+At the city's zoom the map page would otherwise fetch and group every light itself (20 MB
+for 50,000 lights, docs/fleet.md); this answers with one feature per grid cell instead:
+the cell's light count, how many of them have an open fault, the worst state and the
+count per state, at the centroid of its lights.
+
+Why a grid in Web Mercator (floor(x / cell), floor(y / cell) on ST_Transform(geom, 3857),
+the cells ST_SnapToGrid would make, as integers to group by) and not ST_ClusterDBSCAN:
+- one GROUP BY pass over the lights in the box, no neighbour search;
+- the cells are fixed in the world, so a pan does not move a cluster's lights into another
+  (DBSCAN's clusters depend on which points the box holds);
+- every light is in exactly one cell, so the counts add up to the lights in the box;
+- lights along a street 35 m apart chain into one DBSCAN cluster the length of the street
+  at any radius over the spacing, while a cell is CELL screen pixels wide whatever the city.
+The cell is the page's own: CELL pixels (static/map.js) at the asked zoom, a 256-pixel world
+at zoom 0 (the page's projection). A light with no position is in no cell.
+"""
+
+from agent.fleet.geo import Query, collection
+from agent.fleet.picture import WHERE
+
+CELL = 44                                  # pixels, static/map.js CELL
+WORLD_M = 40_075_016.685_578_5             # EPSG:3857's width, 2 * pi * 6378137 m
+# worst first, as static/map.js ranks them: a fault kind not named here ranks as "fault"
+STATES = ("lampFailure", "dayBurning", "cycling", "fault", "communication", "ok",
+          "never_reported")
+_OTHER_FAULT, _OK, _NEVER = STATES.index("fault"), STATES.index("ok"), \
+    STATES.index("never_reported")
+# the names are our constants above, not input: only they are pasted into the SQL
+_PER_STATE = ", ".join(f"'{name}', count(*) FILTER (WHERE l.rank = {i})"
+                       for i, name in enumerate(STATES))
+
+# $1..$6 as picture.WHERE (box, group, office), $7 the cell in metres, $8/$9 now and the
+# communication delay (open_faults), $10 STATES, $11 the zoom (a cluster's id is
+# zoom/column/row of its cell, column and row counted from EPSG:3857's origin)
+CLUSTERS_SQL = f"""
+WITH placed AS (
+    -- latitudes clamped to +-85 as the page does: Mercator has no y for the poles, and one
+    -- misplaced light must not make the whole map's query fail
+    SELECT p.geom::geometry AS g, ST_Transform(ST_SetSRID(ST_MakePoint(p.lon,
+               greatest(-85, least(85, p.lat))), 4326), 3857) AS m,
+           coalesce(f.rank, CASE WHEN p.reading_ts IS NULL THEN {_NEVER} ELSE {_OK} END)
+               AS rank
+    FROM light_points p
+    LEFT JOIN (SELECT gateway_id, device_id,
+                      min(coalesce(array_position($10::text[], kind),
+                                   {_OTHER_FAULT + 1}) - 1) AS rank
+               FROM open_faults($8, $9) GROUP BY 1, 2) f
+        ON f.gateway_id = p.gateway_id AND f.device_id = p.device_id
+""" + WHERE + f"""  AND p.geom IS NOT NULL
+), l AS (
+    SELECT g, rank, floor(ST_X(m) / $7)::bigint AS col, floor(ST_Y(m) / $7)::bigint AS row
+    FROM placed
+)
+SELECT json_build_object('type', 'Feature', 'id', $11::int || '/' || l.col || '/' || l.row,
+    'geometry', ST_AsGeoJSON(ST_Centroid(ST_Collect(l.g)), 7)::json,
+    'properties', json_build_object(
+        'count', count(*), 'faults', count(*) FILTER (WHERE l.rank < {_OK}),
+        'worst', ($10::text[])[min(l.rank) + 1],
+        'states', json_build_object({_PER_STATE})))::text,
+    ST_XMin(ST_Extent(l.g)), ST_YMin(ST_Extent(l.g)),
+    ST_XMax(ST_Extent(l.g)), ST_YMax(ST_Extent(l.g))
+FROM l GROUP BY l.col, l.row ORDER BY l.row DESC, l.col
+"""
+
+
+def cell_metres(zoom: int) -> float:
+    """The grid's cell at `zoom`, in EPSG:3857 metres (true size at the equator)."""
+    return CELL * WORLD_M / 256 / 2 ** zoom
+
+
+async def clusters(conn, q: Query, now, comm_after) -> str:
+    """clusters.geojson (its text) over an asyncpg connection: the lights of the
+    box/group/office per grid cell at q.zoom; the collection's `bbox` (RFC 7946 section 5) is the extent of those lights."""
+    box = list(q.bbox) if q.bbox else [None] * 4
+    rows = await conn.fetch(CLUSTERS_SQL, *box, q.group, q.office, cell_metres(q.zoom),
+                            now, comm_after, list(STATES), q.zoom)
+    text = collection([r[0] for r in rows], len(rows))
+    if not rows:
+        return text
+    extent = [min(r[1] for r in rows), min(r[2] for r in rows),
+              max(r[3] for r in rows), max(r[4] for r in rows)]
+    return text[:-1] + ',"bbox":[' + ",".join(f"{v:.7f}" for v in extent) + "]}"
