@@ -35,9 +35,9 @@ def _towns() -> dict:
     return lights
 
 
-@pytest.fixture
-def city(fleet_dsn) -> dict:
-    """Feed the towns; {(gateway, device): (lon, lat, state)}, state as the page ranks it."""
+def feed_towns(dsn: str, now=NOW) -> dict:
+    """Feed the towns as at `now`; {(gateway, device): (lon, lat, state)}, state as the page
+    ranks it (communication: older than 15 minutes at `now`)."""
     placed = _towns()
     rows = [(gw, dev, f"P-{gw}-{dev}", "north" if int(dev[6:]) >= 20 else "south",
              f"office-{gw[:3]}", lon, lat) for (gw, dev), (lon, lat) in placed.items()]
@@ -48,18 +48,23 @@ def city(fleet_dsn) -> dict:
             states[(gw, dev)] = "never_reported"
             continue
         late = i % 61 == 7                       # communication: its reading is an hour old
-        msgs.append(m.reading(gw, dev, NOW - timedelta(hours=1 if late else 0, minutes=1)))
+        msgs.append(m.reading(gw, dev, now - timedelta(hours=1 if late else 0, minutes=1)))
         states[(gw, dev)] = "communication" if late else "ok"
         if i % 37 == 3:
             kind = KINDS[i % len(KINDS)]
-            msgs.append(m.fault(gw, dev, kind, NOW - timedelta(minutes=30)))
+            msgs.append(m.fault(gw, dev, kind, now - timedelta(minutes=30)))
             states[(gw, dev)] = kind if kind != "activePowerTooHigh" else "fault"
         elif i % 53 == 11:                       # raised and cleared: not open
-            msgs.append(m.fault(gw, dev, "cycling", NOW - timedelta(hours=3)))
-            msgs.append(m.fault(gw, dev, "cycling", NOW - timedelta(hours=2), "cleared"))
-    msgs += [m.status(gw, NOW) for gw in sorted({gw for gw, _ in placed})]
-    feed(fleet_dsn, msgs, rows)
+            msgs.append(m.fault(gw, dev, "cycling", now - timedelta(hours=3)))
+            msgs.append(m.fault(gw, dev, "cycling", now - timedelta(hours=2), "cleared"))
+    msgs += [m.status(gw, now) for gw in sorted({gw for gw, _ in placed})]
+    feed(dsn, msgs, rows)
     return {key: (*placed[key], states[key]) for key in placed}
+
+
+@pytest.fixture
+def city(fleet_dsn) -> dict:
+    return feed_towns(fleet_dsn)
 
 
 def _clusters(dsn: str, **query) -> dict:
