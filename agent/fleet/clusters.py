@@ -5,8 +5,8 @@ for 50,000 lights, docs/fleet.md); this answers with one feature per grid cell i
 the cell's light count, how many of them have an open fault, the worst state and the
 count per state, at the centroid of its lights.
 
-Why a grid in Web Mercator (floor(x / cell), floor(y / cell) on ST_Transform(geom, 3857),
-the cells ST_SnapToGrid would make, as integers to group by) and not ST_ClusterDBSCAN:
+Why a grid in Web Mercator (floor(x / cell), floor(y / cell) of EPSG:3857's x and y, the
+cells ST_SnapToGrid would make, as integers to group by) and not ST_ClusterDBSCAN:
 - one GROUP BY pass over the lights in the box, no neighbour search;
 - the cells are fixed in the world, so a pan does not move a cluster's lights into another
   (DBSCAN's clusters depend on which points the box holds);
@@ -21,7 +21,8 @@ from agent.fleet.geo import Query, collection
 from agent.fleet.picture import WHERE
 
 CELL = 44                                  # pixels, static/map.js CELL
-WORLD_M = 40_075_016.685_578_5             # EPSG:3857's width, 2 * pi * 6378137 m
+R = 6_378_137                              # EPSG:3857's sphere, metres
+WORLD_M = 40_075_016.685_578_5             # EPSG:3857's width, 2 * pi * R
 # worst first, as static/map.js ranks them: a fault kind not named here ranks as "fault"
 STATES = ("lampFailure", "dayBurning", "cycling", "fault", "communication", "ok",
           "never_reported")
@@ -36,10 +37,7 @@ _PER_STATE = ", ".join(f"'{name}', count(*) FILTER (WHERE l.rank = {i})"
 # zoom/column/row of its cell, column and row counted from EPSG:3857's origin)
 CLUSTERS_SQL = f"""
 WITH placed AS (
-    -- latitudes clamped to +-85 as the page does: Mercator has no y for the poles, and one
-    -- misplaced light must not make the whole map's query fail
-    SELECT p.geom::geometry AS g, ST_Transform(ST_SetSRID(ST_MakePoint(p.lon,
-               greatest(-85, least(85, p.lat))), 4326), 3857) AS m,
+    SELECT p.lon, p.lat,
            coalesce(f.rank, CASE WHEN p.reading_ts IS NULL THEN {_NEVER} ELSE {_OK} END)
                AS rank
     FROM light_points p
@@ -50,17 +48,24 @@ WITH placed AS (
         ON f.gateway_id = p.gateway_id AND f.device_id = p.device_id
 """ + WHERE + f"""  AND p.geom IS NOT NULL
 ), l AS (
-    SELECT g, rank, floor(ST_X(m) / $7)::bigint AS col, floor(ST_Y(m) / $7)::bigint AS row
+    -- EPSG:3857 by its formulas, x = R lon, y = R ln tan(pi/4 + lat/2) (radians): the very
+    -- numbers of ST_Transform(geom, 3857), which cost 77 ms for 50,000 lights and made the
+    -- planner's estimate so high that JIT compiling took 640 ms (bench/fleet_picture.py).
+    -- Latitudes are clamped to +-85 as the page does: Mercator has no y for the poles, and
+    -- one misplaced light must not fail the whole map's query.
+    SELECT lon, lat, rank, floor(radians(lon) * {R} / $7)::bigint AS col,
+           floor(ln(tan(pi() / 4 + radians(greatest(-85, least(85, lat))) / 2)) * {R} / $7
+                 )::bigint AS row
     FROM placed
 )
 SELECT json_build_object('type', 'Feature', 'id', $11::int || '/' || l.col || '/' || l.row,
-    'geometry', ST_AsGeoJSON(ST_Centroid(ST_Collect(l.g)), 7)::json,
+    -- the centroid of the cell's lights (the mean of their points, as ST_Centroid of them)
+    'geometry', ST_AsGeoJSON(ST_MakePoint(avg(l.lon), avg(l.lat)), 7)::json,
     'properties', json_build_object(
         'count', count(*), 'faults', count(*) FILTER (WHERE l.rank < {_OK}),
         'worst', ($10::text[])[min(l.rank) + 1],
         'states', json_build_object({_PER_STATE})))::text,
-    ST_XMin(ST_Extent(l.g)), ST_YMin(ST_Extent(l.g)),
-    ST_XMax(ST_Extent(l.g)), ST_YMax(ST_Extent(l.g))
+    min(l.lon), min(l.lat), max(l.lon), max(l.lat)
 FROM l GROUP BY l.col, l.row ORDER BY l.row DESC, l.col
 """
 
@@ -74,8 +79,12 @@ async def clusters(conn, q: Query, now, comm_after) -> str:
     """clusters.geojson (its text) over an asyncpg connection: the lights of the
     box/group/office per grid cell at q.zoom; the collection's `bbox` (RFC 7946 section 5) is the extent of those lights."""
     box = list(q.bbox) if q.bbox else [None] * 4
-    rows = await conn.fetch(CLUSTERS_SQL, *box, q.group, q.office, cell_metres(q.zoom),
-                            now, comm_after, list(STATES), q.zoom)
+    async with conn.transaction():
+        # JIT never pays here: one pass over the lights, while compiling this query took
+        # 640 ms when the planner's estimate crossed jit_above_cost (the lights run 150 ms)
+        await conn.execute("SET LOCAL jit = off")
+        rows = await conn.fetch(CLUSTERS_SQL, *box, q.group, q.office, cell_metres(q.zoom),
+                                now, comm_after, list(STATES), q.zoom)
     text = collection([r[0] for r in rows], len(rows))
     if not rows:
         return text
