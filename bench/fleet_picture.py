@@ -113,7 +113,7 @@ async def main(args, server: LocalPostgres) -> None:
 
 
 async def time_clusters(conn, lights: list[tuple], now: datetime) -> None:
-    """clusters.geojson: the whole city at the zoom the page fits it at and lower, the
+    """clusters.geojson: the whole city at the zoom the page fits it at, around it and at 0, the
     page's padded view at zoom 15 (its last zoom of clusters), and zoom 22 (a cluster per
     light: the worst case the API allows)."""
     lons, lats = [r[5] for r in lights], [r[6] for r in lights]
@@ -122,8 +122,11 @@ async def time_clusters(conn, lights: list[tuple], now: datetime) -> None:
     half_lon = 1200 / 256 / 2 ** 15 * 360
     half_lat = half_lon * 800 / 1200      # near the equator degrees of lat ~ degrees of lon
     view = (mid_lon - half_lon, mid_lat - half_lat, mid_lon + half_lon, mid_lat + half_lat)
-    for name, q in (("whole city, zoom 10", Query(zoom=10)),
-                    ("whole city, zoom 13 (the page's fit)", Query(zoom=13)),
+    for name, q in (("whole city, zoom 0 (the page's first request: the extent)",
+                     Query(zoom=0)),
+                    ("whole city, zoom 10", Query(zoom=10)),
+                    ("whole city, zoom 12 (the page's fit at 1200 x 800)", Query(zoom=12)),
+                    ("whole city, zoom 13", Query(zoom=13)),
                     ("padded view, zoom 15", Query(zoom=15, bbox=view)),
                     ("whole city, zoom 22", Query(zoom=22))):
         times = []
