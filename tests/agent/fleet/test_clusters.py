@@ -10,9 +10,11 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.fleet import clusters, picture
-from agent.fleet.geo import Query
+from agent.fleet.geo import MAX_ZOOM, Query, QueryError, parse_query
 from tests.agent.fleet.city import Messages, feed, utc
 from tests.agent.fleet.test_http import api_call
 from tests.agent.fleet.test_picture import check_rfc7946
@@ -174,3 +176,21 @@ async def _lights(dsn: str) -> str:
         return await picture.lights(conn, Query(), NOW, AFTER)
     finally:
         await conn.close()
+
+
+ZOOMISH = st.one_of(st.integers(-5, 40).map(str), st.text(max_size=6),
+                    st.sampled_from(["\u00b2", "\u0667", "+7", " 7", "7 ", "07", "1e1", "0x10"]))
+
+
+@given(st.lists(st.tuples(st.sampled_from(["zoom", "bbox", "group", "office", "limit"]),
+                          ZOOMISH), max_size=4))
+def test_the_clusters_query_check_lets_out_only_a_query_error(items):
+    """Whatever the query string, parse_query answers a checked Query or QueryError (a
+    400), never another exception (a 500); a zoom it accepts is 0..MAX_ZOOM."""
+    try:
+        q = parse_query("clusters", items)
+    except QueryError as exc:
+        assert exc.param in {"zoom", "bbox", "group", "office", "limit"}
+        return
+    assert isinstance(q.zoom, int) and 0 <= q.zoom <= MAX_ZOOM
+    assert dict(items)["zoom"] == str(q.zoom) or dict(items)["zoom"] == f"0{q.zoom}"
