@@ -5,8 +5,9 @@ for 50,000 lights, docs/fleet.md); this answers with one feature per grid cell i
 the cell's light count, how many of them have an open fault, the worst state and the
 count per state, at the centroid of its lights.
 
-Why a grid in Web Mercator (floor(x / cell), floor(y / cell) of EPSG:3857's x and y, the
-cells ST_SnapToGrid would make, as integers to group by) and not ST_ClusterDBSCAN:
+Why a grid in Web Mercator (column floor(x / cell), row floor(y / cell) of EPSG:3857's x
+and y: ST_SnapToGrid's idea, as integers to group by, with cells starting at grid lines
+rather than centred on them) and not ST_ClusterDBSCAN:
 - one GROUP BY pass over the lights in the box, no neighbour search;
 - the cells are fixed in the world, so a pan does not move a cluster's lights into another
   (DBSCAN's clusters depend on which points the box holds);
