@@ -18,7 +18,9 @@ DEFAULT_LIMIT = 100_000
 FAULT_KINDS = ("lampFailure", "dayBurning", "cycling", "communication", "activePowerTooHigh",
                "lampVoltageTooLow", "lampVoltageTooHigh", "sensorStuck", "energyCounterDecrease")
 MAX_NIGHTS = 366
+MAX_ZOOM = 22                  # the map page's deepest zoom (static/map.js MAX_ZOOM)
 PARAMS = {"lights": ("bbox", "group", "office", "limit"),
+          "clusters": ("bbox", "zoom", "group", "office"),
           "faults": ("bbox", "group", "office", "kind", "limit"),
           "energy": ("from", "to", "group")}
 
@@ -39,6 +41,7 @@ class Query:
     office: str | None = None
     kind: str | None = None
     limit: int = DEFAULT_LIMIT
+    zoom: int | None = None            # clusters only: the map's zoom (256 px world at 0)
 
 
 def _bbox(text: str) -> tuple[float, float, float, float]:
@@ -96,10 +99,24 @@ def parse_energy(items: list[tuple[str, str]]) -> tuple[date, date, str | None]:
     return first, last, _text("group", seen["group"]) if "group" in seen else None
 
 
+def _zoom(text: str | None) -> int:
+    # ASCII digits only, as for limit: int() takes " 7", "+7" and "٧"
+    if text is None:
+        raise QueryError("zoom", f"required: the map's zoom level, a whole number "
+                                 f"0..{MAX_ZOOM} (e.g. zoom=12)")
+    if not (text.isascii() and text.isdigit() and len(text) <= 2) or int(text) > MAX_ZOOM:
+        raise QueryError("zoom", f"a whole number 0..{MAX_ZOOM} (the map's zoom level), "
+                                 f"not {text[:20]!r}")
+    return int(text)
+
+
 def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
-    """The checked Query of `endpoint` ('lights' or 'faults') from (name, value) pairs."""
+    """The checked Query of `endpoint` ('lights', 'faults' or 'clusters') from (name, value)
+    pairs."""
     seen = _params(endpoint, items)
     fields = {}
+    if endpoint == "clusters":
+        fields["zoom"] = _zoom(seen.get("zoom"))
     if "bbox" in seen:
         fields["bbox"] = _bbox(seen["bbox"])
     for name in ("group", "office"):

@@ -1,8 +1,10 @@
 """The city's HTTP API and map page (aiohttp, `lentera fleet serve`; docs/fleet.md).
 
 Read-only: `GET /api/lights.geojson`, `GET /api/faults.geojson` (RFC 7946, for the city's
-GIS), `GET /api/energy.json` and the map page at `/`, drawn by static/map.js from
-lights.geojson with no CDN. Query strings are checked by agent/fleet/geo.py before any SQL;
+GIS), `GET /api/clusters.geojson` (the lights per grid cell at a zoom, grouped by
+PostgreSQL: agent/fleet/clusters.py), `GET /api/energy.json` and the map page at `/`, drawn
+by static/map.js from clusters.geojson at the city's zoom and lights.geojson zoomed in, with
+no CDN. Query strings are checked by agent/fleet/geo.py before any SQL;
 every error is JSON `{"error", "param"}` with the HTTP status that fits (400 bad input, 401,
 404, 405, 503 database away).
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent.fleet import picture
+from agent.fleet import clusters, picture
 from agent.fleet.access import AccessError, Gate
 from agent.fleet.geo import QueryError, parse_energy, parse_query
 
@@ -52,8 +54,8 @@ async def _answers(request, handler):
         if not request.path.startswith("/api/"):
             raise
         response = _error(exc.status, f"{exc.reason}: {request.method} {request.path[:200]} "
-                          "(the API has GET /api/lights.geojson, /api/faults.geojson and "
-                          "/api/energy.json)")
+                          "(the API has GET /api/lights.geojson, /api/faults.geojson, "
+                          "/api/clusters.geojson and /api/energy.json)")
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="lentera-fleet"'
     response.headers.update(HEADERS)
@@ -100,6 +102,7 @@ class FleetApi:
                         web.get("/api/session.json", self.session_info),
                         web.get("/api/lights.geojson", self.lights),
                         web.get("/api/faults.geojson", self.faults),
+                        web.get("/api/clusters.geojson", self.clusters),
                         web.get("/api/energy.json", self.energy),
                         web.static("/static", STATIC)])
         return app
@@ -176,6 +179,9 @@ class FleetApi:
 
     async def faults(self, request):
         return await self._geojson("faults", picture.faults, request)
+
+    async def clusters(self, request):
+        return await self._geojson("clusters", clusters.clusters, request)
 
     async def energy(self, request):
         first, last, group = parse_energy(list(request.query.items()))

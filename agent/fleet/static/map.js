@@ -1,10 +1,15 @@
-// The city's lights on a plain SVG map, drawn from /api/lights.geojson: no tiles, no CDN.
-// Lights are projected with Web Mercator and grouped on a screen grid of CELL pixels: a cell
-// holding more than one light is drawn as a cluster with its count and the colour of its
-// worst state; a cell with one light is that light, coloured by its state.
-// The first answer is the whole city (it is all in view at the city's zoom); after a pan or
-// zoom the page asks for the lights of its view only (bbox, padded by PAD of the view on
-// each side), when the view leaves the box last fetched or is zoomed in past it.
+// The city's lights on a plain SVG map: no tiles, no CDN. Lights are projected with Web
+// Mercator (a 256-pixel world at zoom 0).
+// Below zoom CLUSTER_BELOW the page draws /api/clusters.geojson: PostgreSQL has grouped the
+// lights of the view (bbox, padded by PAD of the view on each side) on a grid of CELL pixels
+// at the page's zoom, each cluster with its count, faults and worst state at the centroid of
+// its lights; a whole city never comes to the browser. The first request is zoom 0 for the
+// city's extent (the answer's bbox), which the page fits.
+// From CLUSTER_BELOW on it draws /api/lights.geojson and groups those lights on its own
+// screen grid of CELL pixels: a cell holding more than one light is drawn as a cluster with
+// its count and the colour of its worst state; a cell with one light is that light. It asks
+// again when the view leaves the box last fetched, is zoomed in past it, or, for clusters,
+// at another zoom (a cluster is one zoom's cell).
 "use strict";
 
 const CELL = 44;
@@ -12,6 +17,9 @@ const MAX_ZOOM = 22;
 const REFRESH_MS = 60000;
 const PAD = 0.5;
 const SETTLE_MS = 250;              // one request when a pan or a wheel spin comes to rest
+// at 16 a padded 1200 x 800 view is ~5.7 x 3.8 km: 6,272 of a 50,000-light city
+// (docs/fleet.md), few enough to send as lights; below it the server clusters
+const CLUSTER_BELOW = 16;
 // worst first: a cluster takes the colour of its worst light
 const STATES = [
   ["lampFailure", "#d7191c", "lamp failure"], ["dayBurning", "#f28e2b", "day burning"],
@@ -22,8 +30,8 @@ const RANK = Object.fromEntries(STATES.map((s, i) => [s[0], i]));
 const COLOUR = Object.fromEntries(STATES.map((s) => [s[0], s[1]]));
 const SVG = "http://www.w3.org/2000/svg";
 
-const view = { lights: [], cx: 128, cy: 128, zoom: 0, fitZoom: 0, box: null, boxZoom: 0,
-               asked: 0, settle: null };
+const view = { mode: "lights", lights: [], clusters: [], extent: null, cx: 128, cy: 128,
+               zoom: 0, fitZoom: 0, box: null, boxZoom: 0, asked: 0, settle: null };
 const svg = document.getElementById("map");
 
 function world(lon, lat) {          // Web Mercator at zoom 0: 0..256 both ways
@@ -48,11 +56,15 @@ function inside(a, b) {             // box a within box b
   return b !== null && a[0] >= b[0] && a[1] >= b[1] && a[2] <= b[2] && a[3] <= b[3];
 }
 
-function moved() {                  // after a pan or zoom: fetch the view's lights if needed
+function stale() {                  // whether the view needs another answer than it has
+  const clusters = view.zoom < CLUSTER_BELOW && view.extent !== null;
+  if (clusters !== (view.mode === "clusters") || !inside(viewBox(0), view.box)) return true;
+  return clusters ? view.zoom !== view.boxZoom : view.zoom >= view.boxZoom + 2;
+}
+
+function moved() {                  // after a pan or zoom: fetch the view's picture if needed
   clearTimeout(view.settle);
-  view.settle = setTimeout(() => {
-    if (!inside(viewBox(0), view.box) || view.zoom >= view.boxZoom + 2) load(false, true);
-  }, SETTLE_MS);
+  view.settle = setTimeout(() => { if (stale()) load(); }, SETTLE_MS);
 }
 
 function stateOf(props) {           // the light's worst state, by RANK
@@ -70,14 +82,10 @@ function size() {
   return [box.width || 800, box.height || 600];
 }
 
-function fit() {                    // the whole city in view
-  if (!view.lights.length) return;
-  const [w, h] = size();
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (const l of view.lights) {    // a loop: Math.min(...xs) overflows the stack at 200,000
-    x0 = Math.min(x0, l.x); x1 = Math.max(x1, l.x);
-    y0 = Math.min(y0, l.y); y1 = Math.max(y1, l.y);
-  }
+function fit() {                    // the whole city (the extent of its placed lights) in view
+  if (!view.extent) return;
+  const [w, h] = size(), [west, south, east, north] = view.extent;
+  const [x0, y0] = world(west, north), [x1, y1] = world(east, south);
   view.cx = (x0 + x1) / 2;
   view.cy = (y0 + y1) / 2;
   const span = Math.max((x1 - x0) / (w - 2 * CELL), (y1 - y0) / (h - 2 * CELL), 1e-9);
@@ -111,10 +119,34 @@ function cells() {                  // grid clustering of the lights in view
   return grid.values();
 }
 
+function clusterMark(x, y, n, faults, worst) {
+  const r = Math.min(CELL / 2 - 2, 10 + 3 * Math.log10(n));
+  const g = element("g", { class: "cluster-group" });
+  const c = element("circle", { cx: x, cy: y, r: r.toFixed(1), class: "cluster",
+    fill: COLOUR[worst], "data-count": n, "data-faults": faults, "data-state": worst });
+  c.append(element("title", {}, `${n} ${n === 1 ? "light" : "lights"}, ${faults} with a fault`));
+  c.addEventListener("click", () => zoomAt(+x, +y, Math.min(MAX_ZOOM, view.zoom + 2)));
+  g.append(c, element("text", { x, y }, String(n)));
+  svg.append(g);
+}
+
+function drawClusters() {           // the server's clusters, each at its centroid
+  const [w, h] = size(), scale = 2 ** view.zoom;
+  let shown = 0;
+  for (const c of view.clusters) {
+    const px = (c.x - view.cx) * scale + w / 2, py = (c.y - view.cy) * scale + h / 2;
+    if (px < -CELL || py < -CELL || px > w + CELL || py > h + CELL) continue;
+    clusterMark(px.toFixed(1), py.toFixed(1), c.count, c.faults, c.worst);
+    shown += 1;
+  }
+  return shown;
+}
+
 function draw() {
   svg.replaceChildren();
   let clusters = 0, singles = 0;
-  for (const cell of cells()) {
+  if (view.mode === "clusters") clusters = drawClusters();
+  for (const cell of view.mode === "lights" ? cells() : []) {
     const x = (cell.sx / cell.n).toFixed(1), y = (cell.sy / cell.n).toFixed(1);
     if (cell.n === 1) {
       const l = cell.light, dot = element("circle", { cx: x, cy: y, r: 7, class: "light",
@@ -125,18 +157,11 @@ function draw() {
       singles += 1;
       continue;
     }
-    const r = Math.min(CELL / 2 - 2, 10 + 3 * Math.log10(cell.n));
-    const g = element("g", { class: "cluster-group" });
-    const c = element("circle", { cx: x, cy: y, r: r.toFixed(1), class: "cluster",
-      fill: COLOUR[cell.worst], "data-count": cell.n, "data-faults": cell.faults,
-      "data-state": cell.worst });
-    c.append(element("title", {}, `${cell.n} lights, ${cell.faults} with a fault`));
-    c.addEventListener("click", () => zoomAt(+x, +y, Math.min(MAX_ZOOM, view.zoom + 2)));
-    g.append(c, element("text", { x, y }, String(cell.n)));
-    svg.append(g);
+    clusterMark(x, y, cell.n, cell.faults, cell.worst);
     clusters += 1;
   }
   svg.dataset.zoom = view.zoom;
+  svg.dataset.mode = view.mode;
   svg.dataset.clusters = clusters;
   svg.dataset.singles = singles;
   document.getElementById("zoom-level").textContent = `zoom ${view.zoom}`;
@@ -178,27 +203,69 @@ function legend(counts) {
   }));
 }
 
-async function load(first, area) {
-  const asked = ++view.asked, box = area ? viewBox(PAD) : null;
-  const url = "/api/lights.geojson" + (box ? "?bbox=" + box.map((v) => v.toFixed(6)).join(",")
-                                           : "");
+async function ask(url) {           // the answer's document, or null (already reported)
+  const asked = ++view.asked;
   let answer, doc;
   try {
     answer = await fetch(url);
     doc = await answer.json();
   } catch (err) {                   // the server is away: keep the last picture, say so
     document.getElementById("summary").textContent = `cannot load the lights: ${err}`;
-    return;
+    return null;
   }
-  if (asked !== view.asked) return; // a newer request was made meanwhile: its answer counts
+  if (asked !== view.asked) return null;  // a newer request was made meanwhile: it counts
   if (answer.status === 401) {      // the session ended
     window.location.assign("/login");
-    return;
+    return null;
   }
   if (!answer.ok) {
     document.getElementById("summary").textContent = `error: ${doc.error}`;
-    return;
+    return null;
   }
+  return doc;
+}
+
+function shown(box, features, counts, summary) {
+  document.getElementById("summary").textContent = summary;
+  legend(counts);
+  draw();
+  svg.dataset.ready = "1";
+  svg.dataset.loaded = String(view.asked);
+  svg.dataset.bbox = box ? box.join(",") : "";
+  svg.dataset.features = String(features);
+  svg.dataset.answered = String(view.boxZoom);     // the zoom the answer was asked at
+}
+
+function query(box) {
+  return box.map((v) => v.toFixed(6)).join(",");
+}
+
+async function loadClusters() {
+  const box = viewBox(PAD), zoom = view.zoom;
+  const doc = await ask(`/api/clusters.geojson?zoom=${zoom}&bbox=${query(box)}`);
+  if (doc === null) return;
+  const counts = {};
+  let lights = 0, faulty = 0;
+  view.clusters = doc.features.map((f) => {
+    const [x, y] = world(f.geometry.coordinates[0], f.geometry.coordinates[1]);
+    const p = f.properties;
+    for (const [state, n] of Object.entries(p.states)) counts[state] = (counts[state] || 0) + n;
+    lights += p.count;
+    faulty += p.faults;
+    return { x, y, count: p.count, faults: p.faults, worst: p.worst };
+  });
+  view.mode = "clusters";
+  view.lights = [];
+  view.box = box;
+  view.boxZoom = zoom;
+  shown(box, doc.features.length, counts, `${lights} lights in this area, ${faulty} with an ` +
+        `open fault (${doc.features.length} clusters; zoom in for single lights)`);
+}
+
+async function loadLights() {       // the whole city at its own zoom, else the view's box
+  const box = view.zoom > view.fitZoom ? viewBox(PAD) : null;
+  const doc = await ask("/api/lights.geojson" + (box ? "?bbox=" + query(box) : ""));
+  if (doc === null) return;
   const counts = {};
   view.lights = doc.features.filter((f) => f.geometry).map((f) => {
     const [x, y] = world(f.geometry.coordinates[0], f.geometry.coordinates[1]);
@@ -206,20 +273,27 @@ async function load(first, area) {
     counts[state] = (counts[state] || 0) + 1;
     return { id: f.id, x, y, props: f.properties, state };
   });
+  view.mode = "lights";
+  view.clusters = [];
   view.box = doc.truncated ? null : (box || [-180, -90, 180, 90]);
   view.boxZoom = view.zoom;
   const faulty = doc.features.filter((f) => f.properties.state === "fault").length;
-  document.getElementById("summary").textContent = `${doc.features.length} lights` +
+  shown(box, doc.features.length, counts, `${doc.features.length} lights` +
     `${box ? " in this area" : ""}, ${faulty} with an open fault, ` +
     `${doc.features.length - view.lights.length} without a position` +
-    `${doc.truncated ? " (truncated)" : ""}`;
-  legend(counts);
-  if (first) fit();
-  draw();
-  svg.dataset.ready = "1";
-  svg.dataset.loaded = String(view.asked);
-  svg.dataset.bbox = box ? box.join(",") : "";
-  svg.dataset.features = String(doc.features.length);
+    `${doc.truncated ? " (truncated)" : ""}`);
+}
+
+async function loadExtent() {       // where the city is: the bbox of its one zoom-0 cluster
+  const doc = await ask("/api/clusters.geojson?zoom=0");
+  if (doc === null) return;
+  view.extent = doc.bbox || null;   // none: no light has a position yet
+  fit();
+  await load();
+}
+
+function load() {
+  return view.zoom < CLUSTER_BELOW && view.extent ? loadClusters() : loadLights();
 }
 
 async function who() {              // the log-out form carries the session's CSRF token
@@ -264,5 +338,5 @@ function wire() {
 
 wire();
 who();
-load(true, false);
-setInterval(() => load(false, view.zoom > view.fitZoom), REFRESH_MS);
+loadExtent();
+setInterval(() => (view.extent ? load() : loadExtent()), REFRESH_MS);

@@ -148,6 +148,8 @@ def test_injection_strings_through_every_text_parameter_are_only_data(fleet_dsn)
             requests.append(("GET", "/api/lights.geojson", {name: text}))
         for name in ("group", "office", "kind", "bbox", "limit"):
             requests.append(("GET", "/api/faults.geojson", {name: text}))
+        for name in ("group", "office", "bbox", "zoom"):
+            requests.append(("GET", "/api/clusters.geojson", {"zoom": "8", name: text}))
         for name in ("from", "to", "group"):
             params = {"from": "2026-12-01", "to": "2026-12-01", name: text}
             requests.append(("GET", "/api/energy.json", params))
@@ -155,11 +157,13 @@ def test_injection_strings_through_every_text_parameter_are_only_data(fleet_dsn)
     for (_, path, params), (status, ctype, body) in zip(requests, answers):
         assert status in (200, 400), (path, params, status, body)
         assert ctype in ("application/json", "application/geo+json")
-        if status == 200 and path != "/api/energy.json":
+        odd = params.get("group") == ODD_GROUP
+        if status == 200 and path == "/api/clusters.geojson":
+            assert sum(f["properties"]["count"] for f in body["features"]) == odd, params
+        elif status == 200 and path != "/api/energy.json":
             # only the light whose group is literally that text matches it
             found = {f["properties"]["device"] for f in body["features"]}
-            assert found == ({"L-odd"} if params.get("group") == ODD_GROUP else set()), \
-                (params, found)
+            assert found == ({"L-odd"} if odd else set()), (params, found)
     assert query(fleet_dsn, "SELECT (SELECT count(*) FROM lights) AS l, "
                  "(SELECT count(*) FROM faults) AS f, "
                  "(SELECT count(*) FROM gateways) AS g") == before
