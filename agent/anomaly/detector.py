@@ -41,9 +41,9 @@ DEFAULTS = {
     "calib_floor": 0.5,     # absolute sd floor of the calibration (raw scores are unitless)
     "calib_clip": 8.0,      # raw excess clipped at this many sds before it moves the history
     "k_score": 1.6,         # calibrated sds at which the score is 0.5 (NAB-optimal on the yardstick)
-    "fire": 0.7,            # a score this high is an alarm ...
+    "fire": 0.85,           # a score this high is an alarm ...
     "refractory": 86400.0,  # ... and the channel's scores are 0 for this many s after it ...
-    "escalate": 0.1,        # ... unless they beat that alarm's score by this much
+    "escalate": 0.05,       # ... unless they beat that alarm's score by this much
     "week_bins": 7,         # weekly context: offsets per day of week ...
     "alpha_week": 0.0,      # ... learnt at this weight per valid sample (0: off; docs say why)
     "burst_levels": 4,      # known bursts: sqrt(z) cut into this many levels ...
@@ -54,10 +54,13 @@ DEFAULTS = {
     "lik_window": 10,       # short-term likelihood: the mean of the last this many rows' ...
     "lik_floor": 0.1,       # ... calibrated evidence, in its own sds (+ this floor) ...
     "w_lik": 2.0,           # ... times this, competes with each sample's own (0: off)
+    "tail_levels": 4,       # own tail: exceedance rates of the evidence at this many levels ...
+    "tail_step": 2.0,       # ... this many sds apart (2, 4, 6, 8) ...
+    "tail_n0": 100.0,       # ... mixed with the prior as if it had been seen this many samples
 }
 log = logging.getLogger(__name__)
 _INT_PARAMS = ("n_bins", "levels", "context", "n_calib", "calib_warmup", "week_bins",
-               "burst_levels", "burst_k", "lik_window")
+               "burst_levels", "burst_k", "lik_window", "tail_levels")
 
 _STATE_1D = ("level", "gscale", "count", "lo", "hi", "ctx", "ns", "cal_count",
              "cal_mean", "cal_var", "last_fire", "fire_top", "burst_ctx", "lik_sum",
@@ -97,7 +100,8 @@ class AnomalyDetector:
                 "context_seen": (p["levels"] ** p["context"], self.n), "bin_period": (nb,),
                 "week": (p["week_bins"], self.n),
                 "burst_seen": (p["burst_levels"] ** p["burst_k"], self.n),
-                "lik_ring": (p["lik_window"], self.n), "lik_pos": (1,)}
+                "lik_ring": (p["lik_window"], self.n), "lik_pos": (1,),
+                "tail_rate": (p["tail_levels"], self.n)}
 
     def _fresh_state(self) -> dict:
         return {k: np.full(shape, _INIT.get(k, 0.0), dtype=np.float64 if k in _FLOAT64 else F)
