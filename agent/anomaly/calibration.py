@@ -4,8 +4,8 @@ The score `1 - q`, q = k^2 / (u^2 + k^2), treats every channel's evidence u (sds
 raw score, after the short-term likelihood) as if it had the same tail, which a mean and sd do
 not make so (a bursty counter and a smooth series differ above them). So each channel keeps,
 for `tail_levels` levels c_l = tail_step x l (2, 4, 6, 8), an exponential mean of
-1[u > c_l] / q(c_l): the ratio rho_l of its own exceedance rate to the prior's (1 = the prior was right). While the channel has
-seen few samples it is mixed with the prior, m_l = 1 + w (rho_l - 1), w = n / (n + tail_n0) (n =
+1[u > c_l] / q(c_l): the ratio rho_l of its own exceedance rate to the prior's (1 = the prior
+was right). While the channel has seen few samples it is mixed with the prior, m_l = 1 + w (rho_l - 1), w = n / (n + tail_n0) (n =
 the calibration's sample count); between levels sqrt(m) is interpolated linearly in u (1 at u =
 0, constant above the top level), and the score is 1 - q sqrt(m(u)): the geometric mean of the
 prior's tail mass and the channel's own. Measured (tests/agent/anomaly/test_calibration.py,
