@@ -2,19 +2,19 @@
 
 The score `1 - q`, q = k^2 / (u^2 + k^2), treats every channel's evidence u (sds above its usual
 raw score, after the short-term likelihood) as if it had the same tail, which a mean and sd do
-not make so (a bursty counter and a smooth series differ above them). So each channel keeps,
-for `tail_levels` levels c_l = tail_step x l (2, 4, 6, 8), an exponential mean of
-1[u > c_l] / q(c_l): the ratio rho_l of its own exceedance rate to the prior's (1 = the prior
-was right). While the channel has seen few samples it is mixed with the prior, m_l = 1 + w (rho_l - 1), w = n / (n + tail_n0) (n =
-the calibration's sample count); between levels sqrt(m) is interpolated linearly in u (1 at u =
-0, constant above the top level), and the score is 1 - q sqrt(m(u)): the geometric mean of the
-prior's tail mass and the channel's own. Measured (tests/agent/anomaly/test_calibration.py,
-docs/anomaly.md): the calibrated evidence of smooth, bursty and t-distributed channels alike
-exceeds 2-8 sds less often than the prior says, so the ratios are < 1 and upper scores rise --
-on NAB v1.1 that lowers the false-positive cost at the corpus threshold (+1.9 standard with
-fire 0.85, escalate 0.05); on clean noise it fires more often and can hide a real excursion
-the same day. Off by default
-(`tail_levels` 0). The full empirical tail alone, 1 - r, scored 39-54 on NAB.
+not make so (a bursty counter and a smooth series differ above them). So each channel keeps, for
+`tail_levels` levels c_l = tail_step x l (2, 4, 6, 8), an exponential mean of 1[u > c_l] /
+q(c_l): the ratio rho_l of its own exceedance rate to the prior's (1 = the prior was right).
+While the channel has seen few samples it is mixed with the prior, m_l = 1 + w (rho_l - 1), w =
+n / (n + tail_n0) (n = the calibration's sample count); between levels sqrt(m) is interpolated
+linearly in u (1 at u = 0, constant above the top level), and the score is 1 - q sqrt(m(u)): the
+geometric mean of the prior's tail mass and the channel's own. Measured
+(tests/agent/anomaly/test_calibration.py, docs/anomaly.md): the calibrated evidence of smooth,
+bursty and t-distributed channels alike exceeds 2-8 sds less often than the prior says, so the
+ratios are < 1 and upper scores rise -- on NAB v1.1 that lowers the false-positive cost at the
+corpus threshold (+1.9 standard with fire 0.85, escalate 0.05); on clean noise it fires more
+often and can hide a real excursion the same day. Off by default (`tail_levels` 0). The full
+empirical tail alone, 1 - r, scored 39-54 on NAB.
 
 Fixed memory (tail_levels float32 per channel), learnt from warm samples at the calibration's
 weight, in-place IEEE-exact ufuncs over (levels, channels) blocks: any split gives the same bits.
