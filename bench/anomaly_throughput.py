@@ -12,6 +12,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -74,8 +75,13 @@ def main(argv=None):
     ap.add_argument("--legacy", help="also time AnomalyDetector of this git revision")
     ap.add_argument("--warm-rows", type=int, default=4200,
                     help="rows fed before timing (past warm-up and calibration counts)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="PARAM=VALUE",
+                    help="also time this tree's detector with these params (e.g. tail_levels=4)")
     a = ap.parse_args(argv)
     classes = {"this tree": load_detector_class(None)}
+    if a.set:
+        params = {k: float(v) for k, v in (kv.split("=") for kv in a.set)}
+        classes["this tree, " + " ".join(a.set)] = functools.partial(classes["this tree"], **params)
     if a.legacy:
         classes[f"@{a.legacy}"] = load_detector_class(a.legacy)
     print("| detector | channels | chunk | best M ch-samples/s | median | state bytes/channel |")

@@ -56,10 +56,15 @@ DEFAULTS = {
     "lik_window": 10,       # short-term likelihood: the mean of the last this many rows' ...
     "lik_floor": 0.1,       # ... calibrated evidence, in its own sds (+ this floor) ...
     "w_lik": 2.0,           # ... times this, competes with each sample's own (0: off)
+    # own tail (off: on NAB +1.9 with fire 0.85, escalate 0.05, but clean channels' noise then
+    # fires and hides a real excursion the same day; docs/anomaly.md): exceedance rates at ...
+    "tail_levels": 0,       # ... this many levels (4 on NAB) ...
+    "tail_step": 2.0,       # ... this many sds apart (2, 4, 6, 8) ...
+    "tail_n0": 100.0,       # ... mixed with the prior as if it had been seen this many samples
 }
 log = logging.getLogger(__name__)
 _INT_PARAMS = ("n_bins", "levels", "context", "n_calib", "calib_warmup", "week_bins",
-               "burst_levels", "burst_k", "lik_window")
+               "burst_levels", "burst_k", "lik_window", "tail_levels")
 
 _STATE_1D = ("level", "gscale", "count", "lo", "hi", "ctx", "ns", "cal_count",
              "cal_mean", "cal_var", "last_fire", "fire_top", "burst_ctx", "lik_sum",
@@ -103,7 +108,8 @@ class AnomalyDetector:
                 "context_seen": (p["levels"] ** p["context"], self.n), "bin_period": (nb,),
                 "week": (p["week_bins"], self.n),
                 "burst_seen": (p["burst_levels"] ** p["burst_k"], self.n),
-                "lik_ring": (p["lik_window"], self.n), "lik_pos": (1,)}
+                "lik_ring": (p["lik_window"], self.n), "lik_pos": (1,),
+                "tail_rate": (p["tail_levels"], self.n)}
 
     def _fresh_state(self) -> dict:
         return {k: np.full(shape, _INIT.get(k, 0.0), dtype=_dtype(k))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.anomaly.calibration import Tail
 from agent.anomaly.likelihood import Likelihood, score
 from agent.anomaly.memory import Memory
 
@@ -54,6 +55,7 @@ class Step:
         self.w_context = p["w_context"] / p["age_horizon"]
         self.mem = Memory(self.s, p, lo, hi, state["burst_seen"])
         self.lik = Likelihood(self.s, p, m)
+        self.tail = Tail(self.s, p, m)
 
     def shift_counter(self) -> None:
         """Move the sample counter and context times of channels near LIMIT back by SHIFT."""
@@ -292,4 +294,4 @@ class Step:
         np.maximum(c, 0.0, out=c)
         np.minimum(c, 1e6, out=c)
         self.lik(c, g, slot)
-        score(c, p["k_score"], g["s_gate"], out)
+        score(c, p["k_score"], g["s_gate"], out, self.tail(c, g, self.full_cal))

@@ -53,15 +53,19 @@ class Likelihood:
         np.add(var, t, out=var)
 
 
-def score(c: np.ndarray, k_score: float, gate: np.ndarray, out: np.ndarray) -> None:
-    """out = u^2 / (u^2 + k^2) of c = u in [0, ~1e7], times gate; c is scratch.
+def score(c: np.ndarray, k_score: float, gate: np.ndarray, out: np.ndarray,
+          tail: np.ndarray | None = None) -> None:
+    """out = 1 - q x tail of c = u in [0, ~1e7], q = k^2 / (u^2 + k^2), times gate; c is scratch.
 
-    Written as 1 - q, q = k^2 / (u^2 + k^2) small and exact in float32, 1 - q in float64:
-    monotone, < 1 for every u below the cap (no saturation)."""
+    `tail` (agent/anomaly/calibration.py; None = 1, the prior alone) rescales the tail mass
+    by the channel's own. q small and exact in float32, 1 - q in float64: monotone in u for
+    a given tail, < 1 for every u below the cap (no saturation)."""
     np.multiply(c, c, out=c)
     k2 = k_score ** 2
     np.add(c, k2, out=c)
     np.divide(k2, c, out=c)
+    if tail is not None:
+        np.multiply(c, tail, out=c)
     np.copyto(out, c)                             # to float64, then 1 - q there
     np.subtract(1.0, out, out=out)
     np.multiply(out, gate, out=out)               # 0 = not reported

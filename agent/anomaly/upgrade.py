@@ -2,7 +2,7 @@
 
 Every version since the calibrated detector (c3be23d) saves the same core arrays (the level and
 seasonal model, scales, range, contexts and the calibration); later versions only added arrays
-(the last alarm, the weekly profile, known bursts, the short-term likelihood). A state that has
+(the last alarm, the weekly profile, known bursts, the short-term likelihood, the own tail). A state that has
 the core is kept, and each missing array is filled with a value under which the channel goes on
 as if the newer part had always been there -- not zeros where zeros would mean something:
 
@@ -12,6 +12,8 @@ as if the newer part had always been there -- not zeros where zeros would mean s
   evidence c = max(0, (raw - mean) / (sd + floor)) of an ordinary sample has mean ~0.4 r and
   variance ~0.34 r^2, r = sd / (sd + floor); its 10-row mean has a variance between that / 10
   (independent rows) and that (identical rows): 0.11 r^2 is taken, between the two.
+* `tail_rate` (the channel's own tail, agent/anomaly/calibration.py): 1, the prior's tail,
+  so the upgraded channel scores as the older version did until its own tail is learnt.
 * everything else starts as in a fresh detector: no alarm yet (`last_fire` = -inf), no
   weekly offset, no burst shape known (its evidence is not discounted until seen).
 
@@ -46,3 +48,7 @@ def fill_missing(state: dict, missing: list, params: dict) -> None:
         state["lik_mean"][:] = mean
         state["lik_var"][:] = var
         state["lik_pos"][:] = 0.0
+    if "tail_rate" in missing:
+        # the channel's own tail not learnt yet: the prior's (ratio 1), i.e. the old score,
+        # moving toward the channel's own at the calibration's weight
+        state["tail_rate"][:] = 1.0
