@@ -61,8 +61,9 @@ class Catalog:
 
     def __init__(self, site, talq):
         self.site, self.talq = site, talq
-        devices = list(site.config.devices) + [     # and the dust sensors
-            s for s in getattr(site.config, "serial_sensors", []) if s.kind in DUST_KINDS]
+        dust = [s for s in getattr(site.config, "serial_sensors", []) if s.kind in DUST_KINDS]
+        self._dust = {id(s) for s in dust}
+        devices = list(site.config.devices) + dust
         self._ids = _addresses(talq.gateway_address, tuple(d.id for d in devices))
         self.by_address = {talq.gateway_address: None}
         self.order = [talq.gateway_address]          # §5.10: the implied order of the pages
@@ -90,7 +91,9 @@ class Catalog:
     def kind(self, device) -> str:
         if device is None:
             return "gateway"
-        if getattr(device, "kind", None) in DUST_KINDS and not hasattr(device, "unit"):
+        # by identity, not getattr(device, "kind"): on a Modbus device (a pydantic model
+        # without `kind`) the AttributeError path cost more than the rest of a sample
+        if id(device) in self._dust:
             return "dust"
         modbus = self.site.devices.get(device.id) if getattr(self.site, "devices", None) else None
         kind = modbus.profile.kind if modbus is not None else "other"
