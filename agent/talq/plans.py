@@ -37,7 +37,7 @@ def _id(body: dict, kind: str) -> str:
                       ("ownerCMS", "the CMS's address")):
         value = body.get(key)
         if not isinstance(value, str) or not 0 < len(value) <= 100:
-            fix = "add it" if value is None else "send"
+            fix = "add it," if value is None else "send"
             raise bad("payloadError", f"{kind}.{key} is {got(value)}: {fix} {what}, a string "
                       "of 1..100 characters")
     return body["id"]
@@ -89,7 +89,7 @@ def _lists(body: dict, where: str) -> tuple:
     for key, default in (("fixedTimeControls", None), ("astroClockTimeControls", [])):
         value = body.get(key, default)
         if not isinstance(value, list) or len(value) > MAX_ITEMS:
-            fix = "add it" if value is None else "send"
+            fix = "add it," if value is None else "send"
             raise bad("payloadError", f"{where}.{key} is {got(value)}: {fix} a list of at "
                       f"most {MAX_ITEMS} (it may be [])")
         out.append(value)
@@ -260,7 +260,7 @@ async def assign(site, catalog, store: PlanStore, body) -> None:
                   "{addresses, entity}")
     addresses = body.get("addresses")
     if not isinstance(addresses, list) or not 0 < len(addresses) <= MAX_ITEMS:
-        fix = "add it" if addresses is None else "send"
+        fix = "add it," if addresses is None else "send"
         raise bad("payloadError", f"AssignCommand.addresses is {got(addresses)}: {fix} a list "
                   f"of 1..{MAX_ITEMS} lighting groups, {{resource: groups, address: ...}} "
                   "(GET /groups lists them)")
