@@ -15,6 +15,10 @@ Run: .venv/bin/python bench/cpu_per_poll.py --old /tmp/lentera-old [--rounds 3]
 
      .venv/bin/python bench/cpu_per_poll.py --talq-off-on [...]
 (this checkout twice per round: "old" without the talq: section, "new" with it)
+
+     .venv/bin/python bench/cpu_per_poll.py --talq-cms [...]
+(the same, both with a lighting section, and "new" has a CMS at its cms_uri, bench/talq_cms_load.py: bootstrap, an Event
+and a Periodic logger on every device, log reports acknowledged, GET /devices every 5 s)
 """
 
 import argparse
@@ -34,6 +38,8 @@ def main(argv=None) -> int:
     parser.add_argument("--old", default=None, help="checkout of the old code")
     parser.add_argument("--talq-off-on", action="store_true",
                         help="compare this checkout without and with TALQ instead")
+    parser.add_argument("--talq-cms", action="store_true",
+                        help="as --talq-off-on, with a CMS loading the TALQ side")
     parser.add_argument("--new", default=str(REPO), help="checkout of the new code")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--endpoints", type=int, default=5)
@@ -46,6 +52,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sparkplug", action="store_true",
                         help="old: JSON only, new: JSON + Sparkplug, both this checkout")
     args = parser.parse_args(argv)
+    args.talq_off_on = args.talq_off_on or args.talq_cms
+    # TALQ reads its values from the lighting service: a CMS's gateway has one, so with a
+    # CMS both runs get a lighting section and TALQ is the only difference between them
+    args.lighting = args.talq_cms
     if args.sparkplug or args.talq_off_on:
         args.old = args.new
     elif args.old is None:

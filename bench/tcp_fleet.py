@@ -31,6 +31,8 @@ sys.path.insert(0, str(REPO))
 from agent.demo.broker import Broker, free_port, wait_port  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CMS_ADDRESS = "00000000-0000-0000-0000-000001c0ffee"
+GATEWAY_ADDRESS = "00000000-0000-0000-0000-000000006a7e"
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -59,9 +61,12 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _config(work: Path, broker_port: int, ports: list[int], units: int, in_flight: int,
             batch_window: str | None = None, sparkplug: bool = False,
-            poll: str = "1s", talq: bool = False) -> Path:
+            poll: str = "1s", talq: bool = False, cms_port: int = 9,
+            talq_port: int | None = None, lighting: bool = False) -> Path:
+    # clock: assume — schedules and commands wait for a trusted clock, and this box's may
+    # not be synchronised (tests/support/gateway_files.py does the same)
     lines = ["gateway: {id: bench-gw, site: bench, location: {lat: -6.178, lon: 106.632}, "
-             "timezone: Asia/Jakarta}",
+             "timezone: Asia/Jakarta" + (", clock: assume}" if lighting else "}"),
              "uplink:", f'  mqtt: {{url: "mqtt://127.0.0.1:{broker_port}", qos: 1}}',
              "outbox: {path: outbox.db" + (f", batch_window: {batch_window}}}"
                                           if batch_window else "}"), "buses:"]
@@ -75,15 +80,22 @@ def _config(work: Path, broker_port: int, ports: list[int], units: int, in_fligh
                          f"profile: streetlight-generic, poll: {poll}}}")
     if sparkplug:             # the Sparkplug edge node beside the JSON topics (docs/sparkplug.md)
         lines.append("sparkplug: {enabled: true, group_id: bench}")
+    if lighting:              # every light in one group on a dusk-to-dawn plan (docs/rules.md)
+        ids = ", ".join(f"L{i}-{u:03d}" for i in range(len(ports)) for u in range(1, units + 1))
+        lines += ["lighting:", f"  groups:\n    road: {{devices: [{ids}], schedule: night}}",
+                  "  schedules:\n    night: {on: sunset, off: sunrise}",
+                  "  failsafe: {level: 70}"]
     if talq:                  # the TALQ gateway interface beside them (docs/talq.md)
         from tests.support.talq_pki import make_talq_pki
         pki = make_talq_pki(work / "pki")
-        lines.append(f'talq: {{listen: "127.0.0.1:{free_port()}", tls_cert: "{pki["server.crt"]}", '
+        # port 9 (discard): nothing answers, the bootstrap retries; --talq-cms gives a CMS
+        talq_port = talq_port or free_port()
+        lines.append(f'talq: {{listen: "127.0.0.1:{talq_port}", tls_cert: "{pki["server.crt"]}", '
                      f'tls_key: "{pki["server.key"]}", cms_ca: "{pki["ca.crt"]}", '
-                     'cms_uri: "https://127.0.0.1:9/talq", '
-                     'cms_address: "00000000-0000-0000-0000-000001c0ffee", '
-                     'gateway_uri: "https://127.0.0.1:9", '
-                     'gateway_address: "00000000-0000-0000-0000-000000006a7e"}')
+                     f'cms_uri: "https://127.0.0.1:{cms_port}/talq", '
+                     f'cms_address: "{CMS_ADDRESS}", '
+                     f'gateway_uri: "https://127.0.0.1:{talq_port}", '
+                     f'gateway_address: "{GATEWAY_ADDRESS}"}}')
     path = work / "gateway.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -156,18 +168,29 @@ def measure(args, agent_root: Path) -> dict | None:
         for port in ports:
             wait_port(port, timeout=60.0)    # a loaded box starts them slowly
         collector = Collector(broker.port)
+        talq = getattr(args, "talq", False)
+        with_cms = talq and getattr(args, "talq_cms", False)
+        cms_port, talq_port = (free_port(), free_port()) if with_cms else (9, None)
         config = _config(work, broker.port, ports, args.units, args.in_flight,
-                         args.batch_window, args.sparkplug, args.poll,
-                         getattr(args, "talq", False))
+                         args.batch_window, args.sparkplug, args.poll, talq, cms_port, talq_port,
+                         getattr(args, "lighting", False))
+        cms = _start_cms(work, cms_port, talq_port, logs) if with_cms else None
+        if cms is not None:
+            procs.append(cms.proc)
         agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c", str(config)],
                                  cwd=agent_root, stderr=_log(logs, work / "agent.log"))
         procs.append(agent)
         print(f"{agent_root}: {args.endpoints} endpoints x {args.units} controllers, poll "
               f"{args.poll}, max_in_flight {args.in_flight}, outbox batch_window "
               f"{args.batch_window or 'default'}, sparkplug {'on' if args.sparkplug else 'off'}, "
-              f"talq {'on' if getattr(args, 'talq', False) else 'off'}"
+              f"talq {('on, with a CMS' if with_cms else 'on') if talq else 'off'}, "
+              f"lighting {'on' if getattr(args, 'lighting', False) else 'off'}"
               f"; warm-up {args.warmup:g} s, "
               f"window {args.seconds:g} s", flush=True)
+        if cms is not None:       # the warm-up starts once the CMS's loggers are stored
+            if not cms.ready.wait(120):
+                print("the CMS never got its loggers stored: see cms.log", flush=True)
+                return None
         time.sleep(args.warmup)
         threads0, t0 = _thread_cpu_seconds(agent.pid), time.time()
         cpu0 = _cpu_seconds(agent.pid)
@@ -183,6 +206,9 @@ def measure(args, agent_root: Path) -> dict | None:
                   "only readings with a change)")
         if not rows:
             return None
+        if cms is not None:
+            cms.proc.terminate()
+            print(f"CMS: {cms.counts()}", flush=True)
         main_s = threads1.get(agent.pid, 0.0) - threads0.get(agent.pid, 0.0)
         figures = _figures(rows, args, cpu1 - cpu0, main_s, t1 - t0, rss, collector.seqs())
         return figures
@@ -201,6 +227,40 @@ def measure(args, agent_root: Path) -> dict | None:
             shutil.rmtree(work, ignore_errors=True)
         else:                            # a failed one keeps its logs to read
             print(f"work folder kept: {work}", flush=True)
+
+
+class _Cms:
+    """bench/talq_cms_load.py in its own process; `ready` is set once its loggers are stored."""
+
+    def __init__(self, proc: subprocess.Popen, log: Path):
+        self.proc, self.log = proc, log
+        self.ready = threading.Event()
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            line = line.decode(errors="replace").strip()
+            self.lines.append(line)
+            if line == "ready":
+                self.ready.set()
+
+    def counts(self) -> str:
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            return "no counts (it did not stop)"
+        found = [line for line in self.lines if line.startswith("counts ")]
+        return found[-1][len("counts "):] if found else f"no counts: see {self.log}"
+
+
+def _start_cms(work: Path, port: int, gateway_port: int, logs: list) -> _Cms:
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "talq_cms_load.py"), "--port", str(port),
+         "--gateway-port", str(gateway_port), "--pki", str(work / "pki"),
+         "--gateway-address", GATEWAY_ADDRESS, "--cms-address", CMS_ADDRESS],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=_log(logs, work / "cms.log"))
+    return _Cms(proc, work / "cms.log")
 
 
 def _log(logs: list, path: Path):

@@ -5,6 +5,7 @@ gateway address; each field device a name-based UUID under it, so an address nev
 while the device id in gateway.yaml does not.
 """
 
+import functools
 import uuid
 
 from agent.talq import functions as f
@@ -45,23 +46,32 @@ CONTROL_SERVICE = {
     "ccDaySupport": "noOccurrences", "programSecondsSupported": False}
 
 
+@functools.lru_cache(maxsize=8)
+def _addresses(gateway_address: str, ids: tuple) -> dict:
+    """Device id -> its name-based UUID. The ids come from gateway.yaml, fixed while the agent
+    runs, and a Catalog is built per request and per sample: 500 uuid5 (SHA-1) each time was
+    a tenth of the TALQ path's CPU with a CMS reading /devices (docs/benchmarks.md)."""
+    root = uuid.UUID(gateway_address)
+    return {i: str(uuid.uuid5(root, i)) for i in ids}
+
+
 class Catalog:
-    """Stateless: every answer is computed from `site` at the time of the request."""
+    """Stateless: every answer is computed from `site` at the time of the request (only the
+    addresses, which gateway.yaml fixes, are computed once)."""
 
     def __init__(self, site, talq):
         self.site, self.talq = site, talq
-        root = uuid.UUID(talq.gateway_address)
+        dust = [s for s in getattr(site.config, "serial_sensors", []) if s.kind in DUST_KINDS]
+        self._dust = {id(s) for s in dust}
+        devices = list(site.config.devices) + dust
+        self._ids = _addresses(talq.gateway_address, tuple(d.id for d in devices))
         self.by_address = {talq.gateway_address: None}
         self.order = [talq.gateway_address]          # §5.10: the implied order of the pages
-        for device in site.config.devices:
-            address = str(uuid.uuid5(root, device.id))
+        for device in devices:
+            address = self._ids[device.id]
             self.by_address[address] = device
             self.order.append(address)
-        for sensor in getattr(site.config, "serial_sensors", []):   # the dust sensors
-            if sensor.kind in DUST_KINDS:
-                address = str(uuid.uuid5(root, sensor.id))
-                self.by_address[address] = sensor
-                self.order.append(address)
+        root = uuid.UUID(talq.gateway_address)
         # the lighting groups of gateway.yaml, read-only: address -> group name
         lighting = getattr(site, "lighting", None)
         self.groups = {str(uuid.uuid5(root, "group:" + name)): name
@@ -81,7 +91,9 @@ class Catalog:
     def kind(self, device) -> str:
         if device is None:
             return "gateway"
-        if getattr(device, "kind", None) in DUST_KINDS and not hasattr(device, "unit"):
+        # by identity, not getattr(device, "kind"): on a Modbus device (a pydantic model
+        # without `kind`) the AttributeError path cost more than the rest of a sample
+        if id(device) in self._dust:
             return "dust"
         modbus = self.site.devices.get(device.id) if getattr(self.site, "devices", None) else None
         kind = modbus.profile.kind if modbus is not None else "other"
@@ -90,20 +102,27 @@ class Catalog:
     def class_of(self, address: str) -> str:
         return CLASSES[self.kind(self.by_address[address])][0]
 
-    def functions(self, address: str) -> list[dict]:
+    def functions(self, address: str, only=None) -> list[dict]:
+        """The device's functions, in its class's order; `only(function id, type)`: build just
+        those it takes (the periodic sampler wants one or two of five, 500 devices a sample)."""
         device = self.by_address[address]
         kind = self.kind(device)
         if kind == "gateway":
-            return f.gateway_functions(self.site, self.talq)
-        if kind == "dust":
-            return f.dust_functions(self.site, device)
-        made = [f.basic(self.site, device)]
-        if kind == "streetlight":
-            made += [f.lamp_actuator(self.site, device, self.calendar_of(device.id)),
-                     f.lamp_monitor(self.site, device), f.segment_monitor(self.site, device)]
-        elif kind in ("meter", "lux-sensor"):
-            made.append(f.sensor(self.site, device, kind))
-        return made + [f.communication(self.site, device)]
+            made = f.gateway_functions(self.site, self.talq)
+        elif kind == "dust":
+            made = f.dust_functions(self.site, device)
+        else:
+            build = {"basic": lambda: f.basic(self.site, device),
+                     "lampActuator": lambda: f.lamp_actuator(self.site, device,
+                                                             self.calendar_of(device.id)),
+                     "lampMonitor": lambda: f.lamp_monitor(self.site, device),
+                     "segmentMonitor": lambda: f.segment_monitor(self.site, device),
+                     "electricalMeter": lambda: f.sensor(self.site, device, kind),
+                     "lightSensor": lambda: f.sensor(self.site, device, kind),
+                     "communication": lambda: f.communication(self.site, device)}
+            return [build[fid]() for fid, ftype in CLASSES[kind][1]
+                    if only is None or only(fid, ftype)]
+        return [x for x in made if only is None or only(x["id"], x["type"])]
 
     def device_name(self, address: str) -> str:
         """Device.name: the id in gateway.yaml (the gateway's own id for the gateway)."""
@@ -127,7 +146,9 @@ class Catalog:
                 for name, funcs in CLASSES.values() if name in used]
 
     def address_of(self, device_id: str) -> str:
-        return str(uuid.uuid5(uuid.UUID(self.talq.gateway_address), device_id))
+        found = self._ids.get(device_id)
+        return found if found is not None else \
+            str(uuid.uuid5(uuid.UUID(self.talq.gateway_address), device_id))
 
     def group(self, address: str) -> dict:
         """A lighting group as a TALQ Group (data-model OAS): its lights, by device address."""

@@ -1,6 +1,7 @@
 """TALQ error answers (spec §3.5; TALQErrorMessage in the data-model OAS) and the middleware
 that turns every refused request into one, so a CMS always gets a body it can parse."""
 
+import json
 import logging
 
 from aiohttp import web
@@ -21,6 +22,30 @@ class TalqError(LenteraError):
     def __init__(self, status: int, key: str, description: str):
         super().__init__(description)
         self.status, self.key, self.description = status, key, description
+
+
+def got(value) -> str:
+    """How a refusal names what it was sent: short, one level deep ("missing" for none).
+    Never json.dumps or str() of the whole value: a body nested near the parser's depth
+    limit would raise RecursionError there, a 500 instead of the refusal."""
+    if value is None:
+        return "missing"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{str(k)[:20]}: {_scalar(v)}" for k, v in list(value.items())[:4])
+        return "{" + inner + (", ..." if len(value) > 4 else "") + "}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return _scalar(value)
+
+
+def _scalar(value) -> str:
+    if isinstance(value, dict):
+        return "{...}"
+    if isinstance(value, list):
+        return "[...]"
+    if isinstance(value, str):
+        return json.dumps(value[:40])
+    return json.dumps(value)[:40]
 
 
 def bad(key: str, description: str) -> TalqError:

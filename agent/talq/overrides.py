@@ -11,7 +11,7 @@ from datetime import datetime
 
 from agent.errors import Refused
 from agent.talq.attributes import iso
-from agent.talq.errors import TalqError, bad
+from agent.talq.errors import TalqError, bad, got
 
 ORIGIN = "talq"
 MAX_ADDRESSES = 1000              # references in one override; a group counts as one
@@ -83,17 +83,22 @@ def lights_of(addresses, catalog) -> list[str]:
     return lights
 
 
-def level_of(state) -> int:
-    """The DimLevel of a LevelState (0..100); other states cannot drive a street light."""
+def level_of(state, where: str = "targetCommand.state",
+             unsupported: str = "overrideCommandNotValid") -> int:
+    """The DimLevel of a LevelState (0..100); other states cannot drive a street light.
+    `where` names the field in the refusal (a program's command is not an override's), and
+    `unsupported` is the key for a state other than LevelState."""
     if not isinstance(state, dict) or not isinstance(state.get("name"), str):
-        raise bad("payloadError", "targetCommand.state: a State with a name (LevelState)")
+        raise bad("payloadError", f"{where} is {got(state)}: send a LevelState, "
+                  '{"name": "LevelState", "value": 0..100}')
     if state["name"].lower() != "levelstate":      # §5.6's own example writes "levelState"
-        raise unprocessable("overrideCommandNotValid", f"state {state['name'][:40]!r}: "
-                            "Lentera's lamp actuators take LevelState (0..100 %) only")
+        raise unprocessable(unsupported, f"{where}.name {state['name'][:40]!r}: Lentera's lamp "
+                            "actuators take LevelState only; send "
+                            '{"name": "LevelState", "value": 0..100}')
     value = state.get("value")
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-        raise bad("payloadError", f"targetCommand.state.value {str(value)[:20]}: a DimLevel, "
-                  "a whole percentage 0..100")
+        raise bad("payloadError", f"{where}.value {str(value)[:20]}: send a DimLevel, a whole "
+                  "percentage 0..100 (0 is off)")
     return value
 
 

@@ -40,7 +40,9 @@ async def replace(site, store, kind: str, items: list) -> list:
             calendar_plan(item, programs)
             new, table, value = item["id"], calendars, item
         if new not in table:
-            raise not_found(f"no {kind[:-1]} {new[:60]!r} to replace; POST creates it")
+            path = "/control-programs" if kind == "programs" else "/calendars"
+            raise not_found(f"no {kind[:-1]} {new[:60]!r} to replace: create it with POST "
+                            f"{path} (GET {path} lists them)")
         table[new] = value
     lighting = before = site.schedule.current() if site.lighting is not None else None
     for cid, groups in running(site, calendars).items():
@@ -50,7 +52,8 @@ async def replace(site, store, kind: str, items: list) -> list:
             await site.schedule.push(lighting, site.lighting)
         except Refused as exc:
             raise refuse("assignmentEntityNotValid", f"the groups that run it cannot run "
-                         f"the new plan: {exc}") from None
+                         f"the new plan: {exc}; correct it and send the PUT again (the groups "
+                         "keep the plan they run)") from None
     await store.save(programs, calendars)
     return [programs[i["id"]]["body"] if kind == "programs" else calendars[i["id"]]
             for i in items]
@@ -61,7 +64,8 @@ async def delete(site, store, kind: str, ident: str) -> dict:
     programs, calendars = dict(store.programs), dict(store.calendars)
     table = programs if kind == "programs" else calendars
     if ident not in table:
-        raise not_found(f"no such {kind[:-1]} {ident[:60]!r}")
+        path = "/control-programs" if kind == "programs" else "/calendars"
+        raise not_found(f"no {kind[:-1]} {ident[:60]!r} to delete: GET {path} lists them")
     if kind == "programs":
         users = [c for c, body in calendars.items() if ident in programs_of(body)]
         if users:

@@ -4,12 +4,17 @@ from aiohttp import web
 
 from agent.talq.bodies import read_json
 from agent.talq.catalog import Catalog
-from agent.talq.errors import HEADERS, TalqError, bad, json_answer, not_found
+from agent.talq.errors import HEADERS, TalqError, bad, got, json_answer, not_found
 from agent.talq.plan_changes import delete, replace
 from agent.talq.plans import assign, calendar_plan, program_plan, refuse
 from agent.talq.requests import check_common
 
 MAX_BATCH = 64
+TYPES = {"programs": ("ControlProgramOne", "/control-programs"),
+         "calendars": ("Calendar", "/calendars")}
+NO_LIGHTING = ("this gateway has no lighting section in gateway.yaml, so it runs no plans: add "
+               "one (lighting: groups, schedules; docs/rules.md), restart the agent and send "
+               "the request again")
 
 
 class PlanResources:
@@ -34,22 +39,26 @@ class PlanResources:
             return {k: v["body"] for k, v in store.programs.items()}
         return dict(store.calendars)
 
-    async def _batch(self, request, single: bool = False) -> list:
+    async def _batch(self, request, kind: str, single: bool = False) -> list:
         check_common(request, self.talq.cms_address, request_id=True)
         if self.site.lighting is None:
-            raise refuse("assignmentEntityNotValid", "this gateway has no lighting section in "
-                         "gateway.yaml: it runs no plans")
+            raise refuse("assignmentEntityNotValid", NO_LIGHTING)
         body = await read_json(request, self.talq.max_body)
         if single:
             return body
         if not isinstance(body, list) or not 0 < len(body) <= MAX_BATCH:
-            raise bad("payloadError", f"the body is an array of 1..{MAX_BATCH} objects")
+            shape = "an object" if isinstance(body, dict) else \
+                f"{len(body)} items" if isinstance(body, list) else got(body)
+            hint = "; §5.8's example sends one object, put it in [...]" \
+                if isinstance(body, dict) else ""
+            raise bad("payloadError", f"the body is {shape}: send an array of 1..{MAX_BATCH} "
+                      f"{TYPES[kind][0]} objects (the gateway OAS){hint}")
         return body
 
     def _create(self, kind: str):
         async def create(request):
             store = self.state.plans
-            body = await self._batch(request)
+            body = await self._batch(request, kind)
             programs, calendars = dict(store.programs), dict(store.calendars)
             for item in body:                      # all checked before anything is stored
                 if kind == "programs":
@@ -60,7 +69,10 @@ class PlanResources:
                     calendar_plan(item, programs)
                     new, table, value = item["id"], calendars, item
                 if new in table:
-                    raise TalqError(409, "resourceConflict", f"{new[:60]!r} exists already")
+                    path = TYPES[kind][1]
+                    raise TalqError(409, "resourceConflict", f"{kind[:-1]} {new[:60]!r} exists "
+                                    f"already: replace it with PUT {path} (or PUT "
+                                    f"{path}/{{id}}), or send another id")
                 table[new] = value
             await store.save(programs, calendars)
             return web.Response(status=201, headers=HEADERS)
@@ -70,11 +82,17 @@ class PlanResources:
         async def replacing(request):
             one = request.match_info.get("id")
             if one is None:
-                body = await self._batch(request)
+                body = await self._batch(request, kind)
             else:
-                body = await self._batch(request, single=True)
-                if not isinstance(body, dict) or body.get("id", one) != one:
-                    raise bad("payloadError", f"one {kind[:-1]} object whose id is {one[:60]!r}")
+                body = await self._batch(request, kind, single=True)
+                name = TYPES[kind][0]
+                if not isinstance(body, dict):
+                    raise bad("payloadError", f"the body is {got(body)}: send one {name} "
+                              f"object whose id is {one[:60]!r} (or without id)")
+                if body.get("id", one) != one:
+                    raise bad("payloadError", f"{name}.id is {got(body.get('id'))} but the "
+                              f"path names {one[:60]!r}: send {one[:60]!r} as its id, or no "
+                              "id, or PUT it at its own path")
                 body = [{**body, "id": one}]
             kept = await replace(self.site, self.state.plans, kind, body)
             return json_answer(kept if one is None else kept[0])
@@ -104,7 +122,8 @@ class PlanResources:
             check_common(request, self.talq.cms_address)
             found = self._bodies(kind).get(request.match_info["id"])
             if found is None:
-                raise not_found(f"no such {kind[:-1]} {request.match_info['id'][:60]!r}")
+                raise not_found(f"no {kind[:-1]} {request.match_info['id'][:60]!r} on this "
+                                f"gateway: GET {TYPES[kind][1]} lists them")
             return json_answer(found)
         return one
 
@@ -112,7 +131,7 @@ class PlanResources:
         """§5.8: 201 once the groups run the calendar's program (stored like a pushed plan)."""
         check_common(request, self.talq.cms_address, request_id=True)
         if self.site.lighting is None:
-            raise refuse("assignmentAddressNotValid", "this gateway has no lighting section")
+            raise refuse("assignmentAddressNotValid", NO_LIGHTING)
         body = await read_json(request, self.talq.max_body)
         await assign(self.site, Catalog(self.site, self.talq), self.state.plans, body)
         return web.Response(status=201, headers=HEADERS)

@@ -17,10 +17,15 @@ import json
 from agent.errors import Refused
 from agent.store.statefile import load_or_quarantine, write_atomic_off_loop
 from agent.talq.calendar_rules import decode_rules
-from agent.talq.errors import TalqError, bad
+from agent.talq.errors import TalqError, bad, got
 from agent.talq.overrides import level_of
 
 MAX_ITEMS = 64
+
+
+# Every refusal names the field, what it got, and what to send instead (the house rule for
+# operator-facing errors; TALQ 2.7.1 §3.5 leaves the texts to the OAS, whose TALQErrorMessage
+# has only `key` and a free `description`): "ControlProgram.ownerCMS is missing: add it".
 
 
 def refuse(key: str, description: str) -> TalqError:
@@ -28,74 +33,98 @@ def refuse(key: str, description: str) -> TalqError:
 
 
 def _id(body: dict, kind: str) -> str:
-    for key in ("id", "ownerCMS"):
-        if not isinstance(body.get(key), str) or not 0 < len(body[key]) <= 100:
-            raise bad("payloadError", f"{kind}.{key}: a string of 1..100 characters")
+    for key, what in (("id", f"the {kind[0].lower() + kind[1:]}'s own name"),
+                      ("ownerCMS", "the CMS's address")):
+        value = body.get(key)
+        if not isinstance(value, str) or not 0 < len(value) <= 100:
+            fix = "add it," if value is None else "send"
+            raise bad("payloadError", f"{kind}.{key} is {got(value)}: {fix} {what}, a string "
+                      "of 1..100 characters")
     return body["id"]
 
 
-def _astro(control, i: int) -> tuple:
-    where = f"astroClockTimeControls[{i}]"
+def _astro(control, where: str) -> tuple:
     if not isinstance(control, dict):
-        raise bad("payloadError", f"{where}: an AstroClockTimeControl object")
+        raise bad("payloadError", f"{where} is {got(control)}: send an AstroClockTimeControl "
+                  "{offset, solarEventType, operation: Set, command}")
     offset, event = control.get("offset"), control.get("solarEventType")
     if isinstance(offset, bool) or not isinstance(offset, int) or not -720 <= offset <= 720:
-        raise bad("payloadError", f"{where}.offset: whole minutes -720..720")
+        raise bad("payloadError", f"{where}.offset is {got(offset)}: send whole minutes "
+                  "-720..720 from the sun event (negative: before it)")
     if event not in ("sunrise", "sunset"):
-        raise bad("payloadError", f"{where}.solarEventType: sunrise or sunset")
+        raise bad("payloadError", f"{where}.solarEventType is {got(event)}: send sunset (the "
+                  "switch-on) or sunrise (the switch-off)")
     if control.get("operation") != "Set":
-        raise refuse("payloadError", f"{where}.operation {str(control.get('operation'))[:20]!r}:"
-                     " this gateway runs Set only")
+        raise refuse("payloadError", f"{where}.operation is {got(control.get('operation'))}: "
+                     "send Set, the only operation this gateway runs")
     level = level_of((control.get("command") or {}).get("state")
-                     if isinstance(control.get("command"), dict) else None)
+                     if isinstance(control.get("command"), dict) else None,
+                     f"{where}.command.state", "payloadError")
     spec = event + (f"{offset:+d}min" if offset else "")
     return event, spec, level
 
 
-def _fixed(control, i: int) -> dict:
-    where = f"fixedTimeControls[{i}]"
+def _fixed(control, where: str) -> dict:
     start = control.get("startTime") if isinstance(control, dict) else None
     if not isinstance(start, str) or len(start) != 8 or start[2] != ":" or start[5] != ":" \
             or not (start[:2] + start[3:5] + start[6:]).isdigit() or int(start[:2]) > 23 \
             or int(start[3:5]) > 59 or int(start[6:]) > 59:
-        raise bad("payloadError", f"{where}.startTime: hh:mm:ss")
+        raise bad("payloadError", f"{where}.startTime is {got(start)}: send the local time "
+                  "as hh:mm:ss, 00:00:00..23:59:59")
     if start[6:] != "00":
-        raise refuse("payloadError", f"{where}.startTime {start}: this gateway switches on "
-                     "whole minutes")
+        raise refuse("payloadError", f"{where}.startTime is {start}: send whole minutes "
+                     f"({start[:6]}00): this gateway switches on whole minutes")
     level = level_of(control["command"].get("state") if isinstance(control.get("command"),
-                                                                   dict) else None)
+                                                                   dict) else None,
+                     f"{where}.command.state", "payloadError")
     if level == 0:
-        raise refuse("payloadError", f"{where}: level 0 at a fixed time is not supported; the "
-                     "lights go off at the sunrise control")
+        raise refuse("payloadError", f"{where}.command.state.value is 0: send a level 1..100; "
+                     "the lights go off at the program's sunrise control "
+                     "(astroClockTimeControls), not at a fixed time")
     return {"from": start[:5], "level": level}
+
+
+def _lists(body: dict, where: str) -> tuple:
+    out = []
+    for key, default in (("fixedTimeControls", None), ("astroClockTimeControls", [])):
+        value = body.get(key, default)
+        if not isinstance(value, list) or len(value) > MAX_ITEMS:
+            fix = "add it," if value is None else "send"
+            raise bad("payloadError", f"{where}.{key} is {got(value)}: {fix} a list of at "
+                      f"most {MAX_ITEMS} (it may be [])")
+        out.append(value)
+    return tuple(out)
 
 
 def program_plan(body) -> dict:
     """A ControlProgramOne -> {"id", "schedule": {on, off}, "dimming": [steps], "body"}."""
     if not isinstance(body, dict):
-        raise bad("payloadError", "a ControlProgram object")
+        raise bad("payloadError", f"a control program is {got(body)}: send a ControlProgramOne "
+                  "object {type, id, ownerCMS, fixedTimeControls, astroClockTimeControls}")
     pid = _id(body, "ControlProgram")
+    where = f"program {pid}: ControlProgram"
     if body.get("type") != "ControlProgramOne":
-        raise refuse("payloadError", f"program {pid}: type {str(body.get('type'))[:40]!r}; "
-                     "this gateway runs ControlProgramOne")
-    fixed, astro = body.get("fixedTimeControls"), body.get("astroClockTimeControls", [])
-    if not isinstance(fixed, list) or not isinstance(astro, list) or \
-            len(fixed) > MAX_ITEMS or len(astro) > MAX_ITEMS:
-        raise bad("payloadError", f"program {pid}: fixedTimeControls and "
-                  f"astroClockTimeControls are lists of at most {MAX_ITEMS}")
-    if body.get("activePeriods") or body.get("dynamicControls"):
-        raise refuse("payloadError", f"program {pid}: activePeriods and dynamicControls are "
-                     "not supported (the program runs every night)")
-    points = [_astro(c, i) for i, c in enumerate(astro)]
+        raise refuse("payloadError", f"{where}.type is {got(body.get('type'))}: send "
+                     "ControlProgramOne, the only program type this gateway runs")
+    fixed, astro = _lists(body, where)
+    for key in ("activePeriods", "dynamicControls"):
+        if body.get(key):
+            raise refuse("payloadError", f"{where}.{key} is {got(body[key])}: send [] or leave "
+                         "it out; this gateway runs no active periods nor dynamic controls "
+                         "(the program runs every night)")
+    points = [_astro(c, f"{where}.astroClockTimeControls[{i}]") for i, c in enumerate(astro)]
     on = [p for p in points if p[0] == "sunset" and p[2] > 0]
     off = [p for p in points if p[0] == "sunrise" and p[2] == 0]
     if len(on) != 1 or len(off) != 1 or len(points) != 2:
-        raise refuse("payloadError", f"program {pid}: this gateway runs one sunset control "
-                     "with a level > 0 (on) and one sunrise control with level 0 (off)")
-    steps = [_fixed(c, i) for i, c in enumerate(fixed)]
+        raise refuse("payloadError", f"{where}.astroClockTimeControls has {len(points)} "
+                     f"control(s), {len(on)} sunset with a level > 0 and {len(off)} sunrise "
+                     "with level 0: send exactly two, a sunset control with a level 1..100 "
+                     "(on) and a sunrise control with level 0 (off)")
+    steps = [_fixed(c, f"{where}.fixedTimeControls[{i}]") for i, c in enumerate(fixed)]
     if [s["from"] for s in steps] != sorted({s["from"] for s in steps}, key=_night_order):
-        raise bad("payloadError", f"program {pid}: fixedTimeControls in increasing order "
-                  "through the night, no two at the same time")
+        raise bad("payloadError", f"{where}.fixedTimeControls start at "
+                  f"{', '.join(s['from'] for s in steps)[:80]}: send them in increasing order "
+                  "through the night (evening, then after midnight), no two at the same time")
     return {"id": pid, "schedule": {"on": on[0][1], "off": off[0][1]},
             "dimming": [{"from": on[0][1], "level": on[0][2]}] + steps, "body": body}
 
@@ -109,13 +138,19 @@ def calendar_plan(body, programs: dict) -> dict:
     """A Calendar -> {"default": program id, "rules": [Lentera rules naming their "program"]},
     checked whole (agent/talq/calendar_rules.py)."""
     if not isinstance(body, dict):
-        raise bad("payloadError", "a Calendar object")
+        raise bad("payloadError", f"a calendar is {got(body)}: send a Calendar object "
+                  "{id, ownerCMS, defaultProgram, rules}")
     cid = _id(body, "Calendar")
     program = body.get("defaultProgram")
+    if program is None:
+        raise bad("payloadError", f"calendar {cid}: Calendar.defaultProgram is missing: add "
+                  "it, the id of the control program run on the days no rule is in force "
+                  "(GET /control-programs lists them)")
     if program not in programs:
-        raise refuse("relatedResourceNotFound", f"calendar {cid}: defaultProgram "
-                     f"{str(program)[:60]!r} is not a control program of this gateway (it runs "
-                     "on the days no rule is in force)")
+        raise refuse("relatedResourceNotFound", f"calendar {cid}: Calendar.defaultProgram "
+                     f"{got(program)} is not a control program of this gateway: send the id of "
+                     "one (GET /control-programs lists them; POST /control-programs creates "
+                     "it first)")
     try:
         return {"default": program, "rules": decode_rules(body.get("rules"), programs)}
     except TalqError as error:
@@ -220,26 +255,35 @@ class PlanStore:
 
 async def assign(site, catalog, store: PlanStore, body) -> None:
     """An AssignCommand of a calendar to lighting groups, run as a pushed schedule."""
-    if not isinstance(body, dict) or not isinstance(body.get("addresses"), list) or \
-            not 0 < len(body["addresses"]) <= MAX_ITEMS:
-        raise bad("payloadError", "an AssignCommand: addresses (1..64) and entity")
+    if not isinstance(body, dict):
+        raise bad("payloadError", f"the body is {got(body)}: send an AssignCommand object "
+                  "{addresses, entity}")
+    addresses = body.get("addresses")
+    if not isinstance(addresses, list) or not 0 < len(addresses) <= MAX_ITEMS:
+        fix = "add it," if addresses is None else "send"
+        raise bad("payloadError", f"AssignCommand.addresses is {got(addresses)}: {fix} a list "
+                  f"of 1..{MAX_ITEMS} lighting groups, {{resource: groups, address: ...}} "
+                  "(GET /groups lists them)")
     entity = body.get("entity")
     if not isinstance(entity, dict) or entity.get("resource") != "calendars":
-        raise refuse("assignmentEntityNotValid", "AssignCommand.entity: this gateway assigns "
-                     "calendars ({resource: calendars, address: ID}) and unassigns them "
-                     "({resource: calendars, address: \"\"}); GET /calendars lists them")
+        raise refuse("assignmentEntityNotValid", f"AssignCommand.entity is {got(entity)}: "
+                     "send {resource: calendars, address: ID} to assign a calendar (GET "
+                     "/calendars lists them), or {resource: calendars, address: \"\"} to "
+                     "unassign; this gateway assigns calendars only")
     unassigning = entity.get("address") in (None, "")     # the OAS: resource, not address
     if not unassigning and entity.get("address") not in store.calendars:
         raise refuse("relatedResourceNotFound", f"AssignCommand.entity.address: no calendar "
                      f"{str(entity.get('address'))[:60]!r} on this gateway; create it with "
                      "POST /calendars first (GET /calendars lists them)")
     groups = []
-    for ref in body["addresses"]:
+    for i, ref in enumerate(addresses):
         address = ref.get("address") if isinstance(ref, dict) else None
         if not isinstance(ref, dict) or ref.get("resource") != "groups" or \
                 not isinstance(address, str) or address.lower() not in catalog.groups:
-            raise refuse("assignmentAddressNotValid", f"{str(ref)[:80]}: calendars are "
-                         "assigned to lighting groups (GET /groups), not to single devices")
+            raise refuse("assignmentAddressNotValid", f"AssignCommand.addresses[{i}] is "
+                         f"{got(ref)}: send {{resource: groups, address: ...}} with the address "
+                         "of a lighting group (GET /groups lists them); calendars go to groups, "
+                         "not to single devices")
         groups.append(catalog.groups[address.lower()])
     if unassigning:
         lighting = unassigned_lighting(site.schedule.current(), site.schedule.config.lighting,
@@ -250,4 +294,7 @@ async def assign(site, catalog, store: PlanStore, body) -> None:
     try:
         await site.schedule.push(lighting, site.lighting)
     except Refused as exc:
-        raise refuse("assignmentEntityNotValid", f"the plan cannot run: {exc}") from None
+        raise refuse("assignmentEntityNotValid", f"calendar {entity.get('address') or '(none)'}"
+                     f" on these groups cannot run: {exc}; correct the calendar or its programs "
+                     "(PUT /calendars, PUT /control-programs) and send the AssignCommand "
+                     "again") from None

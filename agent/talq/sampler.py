@@ -114,12 +114,15 @@ class Sampler:
         if not active(logger["periods"], when, self.zone, lat, lon):
             return
         catalog = Catalog(self.site, self.talq)
+        content = logger["periodic"]["content"]
+        only = lambda fid, ftype: any(i in (None, fid) and t in (None, ftype)   # noqa: E731
+                                      for i, t, _ in content)
         for device_address in catalog.order:
             device = catalog.by_address[device_address]
             device_id = "gateway" if device is None else device.id
             if not in_sources(logger, device_id):
                 continue
-            for function in catalog.functions(device_address):
+            for function in catalog.functions(device_address, only):
                 for name, value in self._values(logger, function):
                     key = (address, device_address, function["id"], name)
                     threshold = value.pop("threshold")

@@ -155,3 +155,58 @@ def test_programs_and_calendars_are_replaced_live_and_deleted_only_when_unused(t
             status, _, got = await ask("GET", f"/devices/{light}/lampActuator/calendarID")
             assert got["value"] == "city"
     asyncio.run(scenario())
+
+
+def test_each_refusal_names_the_field_and_what_to_send_instead(tmp_path, site_factory):
+    """Through the mutual-TLS server: the TALQErrorMessage description of a refused program,
+    calendar or assignment names the field, what it got, and what to send instead."""
+    site = site_factory(1)
+    no_owner = program()
+    del no_owner["ownerCMS"]
+    at_seconds = program()
+    at_seconds["fixedTimeControls"][0]["startTime"] = "23:00:30"
+    light = str(uuid.uuid5(uuid.UUID(GATEWAY), "L-001"))
+    deep: list = []
+    for _ in range(800):          # parses, but a str() or json.dumps of it may not: no 500
+        deep = [deep]
+    cases = [  # (path, body, status, fragments the description must hold)
+        ("/control-programs", [program(type=deep)], 422,
+         ["ControlProgram.type is a list of 1", "send ControlProgramOne"]),
+        ("/control-programs", [no_owner], 400,
+         ["ControlProgram.ownerCMS is missing: add it", "the CMS's address"]),
+        ("/control-programs", [at_seconds], 422,
+         ["fixedTimeControls[0].startTime is 23:00:30", "send whole minutes (23:00:00)"]),
+        ("/calendars", {"id": "city", "ownerCMS": CMS, "defaultProgram": "night"}, 400,
+         ["the body is an object", "send an array of 1..64 Calendar objects", "in [...]"]),
+        ("/calendars", [{"id": "city", "ownerCMS": CMS}], 400,
+         ["Calendar.defaultProgram is missing: add it", "GET /control-programs"]),
+        ("/assign-commands", {"addresses": [{"resource": "devices", "address": light}],
+                              "entity": {"resource": "calendars", "address": "city"}}, 422,
+         ["AssignCommand.entity.address", "POST /calendars first"]),
+    ]
+
+    async def scenario():
+        async with running_gateway(tmp_path, site, 1) as (agent, pki, port):
+            for path, body, status, fragments in cases:
+                got, _, answer = await asyncio.to_thread(
+                    call, port, pki, "POST", path, body=body,
+                    query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
+                assert got == status, (path, answer)
+                validate(answer[0], "TALQErrorMessage")
+                told = answer[0]["description"]
+                assert all(f in told for f in fragments), (fragments, told)
+            # a real program and calendar, then the assignment to a single device
+            for path, body in (("/control-programs", [program()]),
+                               ("/calendars", [{"id": "city", "ownerCMS": CMS,
+                                                "defaultProgram": "night"}])):
+                got, _, answer = await asyncio.to_thread(
+                    call, port, pki, "POST", path, body=body,
+                    query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
+                assert got == 201, answer
+            got, _, answer = await asyncio.to_thread(
+                call, port, pki, "POST", "/assign-commands", body=cases[-1][1],
+                query=f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}")
+            told = answer[0]["description"]
+            assert got == 422 and answer[0]["key"] == "assignmentAddressNotValid", answer
+            assert "AssignCommand.addresses[0] is" in told and "GET /groups" in told, told
+    asyncio.run(scenario())
