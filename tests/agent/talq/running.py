@@ -96,6 +96,17 @@ def call(port: int, pki: dict, method: str, path: str, body=None, headers=None,
         connection.close()
 
 
+def asker(port: int, pki: dict):
+    """The CMS's side of a test in the event loop: `await ask(method, path, ...)` runs call()
+    in a thread, so the agent under test keeps its loop."""
+    return lambda *args, **kwargs: asyncio.to_thread(call, port, pki, *args, **kwargs)
+
+
+def cms_query() -> str:
+    """The query of a CMS request: its clientAddress and a fresh talqRequestId."""
+    return f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+
+
 async def until(predicate, what: str, timeout: float = 20.0):
     """Wait (bounded) until predicate() is truthy, e.g. a simulated lamp reaching a level:
     the simulator has no event to wait on, so it is looked at every 0.1 s."""

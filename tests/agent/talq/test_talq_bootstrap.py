@@ -7,7 +7,7 @@ import json
 import uuid
 
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import CMS, GATEWAY, asker, call, running_gateway, until
 from tests.support.talq_cms import CmsPeer
 from tests.support.talq_pki import make_talq_pki
 
@@ -57,7 +57,7 @@ def test_bootstrap_completes_despite_500s_timeouts_and_dropped_connections(tmp_p
             assert saved["gatewayAddress"] == GATEWAY and saved["cmsAddress"] == CMS
 
             # §5.1 "Resynchronizing": the CMS deletes the gateway device; its data goes
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
+            ask = asker(port, pki)
             logger = {"address": "faults", "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
                       "recordingMode": {"type": "EventRecordingMode",
                                         "sourceEvents": {"whiteList": ["lampFailure"]}},

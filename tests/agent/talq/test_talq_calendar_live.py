@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from agent.platform.clock import AgentClock
 from edge_rules.sunclock import sun_day
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import CMS, GATEWAY, asker, call, cms_query, running_gateway, until
 from tests.agent.talq.test_talq_plans import program
 from tests.support.talq_pki import make_talq_pki
 
@@ -50,8 +50,8 @@ def test_a_calendar_with_rules_runs_the_rule_of_each_date_and_outlives_a_restart
         clock = AgentClock(start=evening(FRIDAY), rate=1.0, trust="assume")
         async with running_gateway(tmp_path, site, LIGHTS, pki=pki, clock=clock) as (
                 agent, _, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             status, _, services = await ask("GET", "/services")
             control = [s for s in services if s["name"] == "ControlService"]
             assert control and control[0]["ccDaySupport"] == "noOccurrences", services
@@ -124,8 +124,8 @@ def test_on_a_warped_clock_fridays_night_runs_to_sunrise_then_saturdays_rule(tmp
 
     async def scenario():
         async with running_gateway(tmp_path, site, LIGHTS, clock=clock) as (agent, pki, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             assert (await ask("POST", "/control-programs", query=query(), body=[
                 at("night", 90), at("weekend", 50), at("festival", 30)]))[0] == 201
             assert (await ask("POST", "/calendars", query=query(), body=[CALENDAR]))[0] == 201

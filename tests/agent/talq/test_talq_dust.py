@@ -6,7 +6,7 @@ import uuid
 
 from drivers.sim.serial_emitters import SerialSensorEmitter
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import GATEWAY, asker, running_gateway, until
 
 
 def test_an_sds011_is_a_particulate_matter_sensor_device(tmp_path, site_factory):
@@ -20,7 +20,7 @@ def test_an_sds011_is_a_particulate_matter_sensor_device(tmp_path, site_factory)
                 "publish_every: 1s}\n"
         try:
             async with running_gateway(tmp_path, site, 1, extra=extra) as (agent, pki, port):
-                ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
+                ask = asker(port, pki)
                 await until(lambda: "AQ-01" in agent.lighting.latest, "an AQ-01 reading", 20)
                 before = agent.lighting.latest["AQ-01"]
                 status, _, found = await ask(

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import CMS, GATEWAY, asker, call, cms_query, running_gateway, until
 from tests.support.talq_cms import CmsPeer
 from tests.support.talq_pki import make_talq_pki
 
@@ -39,8 +39,8 @@ def test_lamp_failures_reach_a_misbehaving_cms_as_lampfailure_records(tmp_path, 
     async def scenario():
         async with running_gateway(tmp_path, site, LIGHTS, pki=pki, cms_port=cms.port,
                                    talq_extra=FAST, extra=ANOMALY) as (agent, _, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             status, _, body = await ask("POST", "/logger-configs", body=logger_config(),
                                         query=query())
             assert status == 201, body

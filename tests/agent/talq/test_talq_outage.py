@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tests.agent.talq.oas import standard_dir
-from tests.agent.talq.running import CMS, GATEWAY, call, talq_gateway_yaml
+from tests.agent.talq.running import CMS, GATEWAY, call, cms_query, talq_gateway_yaml
 from tests.support.broker import free_port, wait_port
 from tests.support.console import wait_until
 from tests.support.talq_cms import CmsPeer
@@ -51,7 +51,7 @@ def test_a_cms_outage_and_a_sigkill_lose_no_log_record(tmp_path, site_factory, a
                                extra="anomaly: {period: 1s}\n", schedule=lit_now(), load=False)
     agent = agent_factory(config)
     wait_port(port, 30)
-    query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+    query = cms_query
     logger = {"address": "faults", "ownerCMS": CMS, "sourceAddresses": {"blackList": []},
               "recordingMode": {"type": "EventRecordingMode",
                                 "sourceEvents": {"whiteList": ["lampFailure"]}},

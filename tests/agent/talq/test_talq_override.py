@@ -8,7 +8,7 @@ import uuid
 
 from agent.talq.attributes import iso
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import GATEWAY, asker, call, running_gateway, until
 
 LIGHTS = 3
 
@@ -45,7 +45,7 @@ def test_a_group_override_switches_the_lamps_and_hands_back_at_expiry(tmp_path, 
 
     async def scenario():
         async with running_gateway(tmp_path, site, LIGHTS) as (agent, pki, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
+            ask = asker(port, pki)
             planned = {d: dict(o) for d, o in agent.lighting.outputs.items()}
             assert all(o["source"] in ("schedule", "failsafe") for o in planned.values())
             await until(lambda: all(level(v) == (planned[f"L-{u:03d}"]["dim"] if planned[

@@ -4,10 +4,9 @@ is downloaded from its URL (a real HTTP server counts the requests it gets)."""
 import asyncio
 import http.server
 import threading
-import uuid
 
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway
+from tests.agent.talq.running import CMS, GATEWAY, asker, cms_query, running_gateway
 from tests.support.talq_cms import CmsPeer
 from tests.support.talq_pki import make_talq_pki
 
@@ -32,8 +31,8 @@ def test_a_firmware_package_is_refused_and_never_downloaded(tmp_path, site_facto
 
     async def scenario():
         async with running_gateway(tmp_path, site, 1) as (agent, pki, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             package = {"packageId": "lentera-gw", "releaseId": "9.9.9", "ownerCMS": CMS,
                        "downloadUri": url}
             validate(package, "DataPackage")
@@ -72,8 +71,8 @@ def test_a_refused_package_reaches_the_cms_as_a_releasemismatch_record(tmp_path,
     async def scenario():
         async with running_gateway(tmp_path, site, 1, pki=pki, cms_port=cms.port,
                                    talq_extra=", retry_period: 1") as (agent, _, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             assert (await ask("POST", "/logger-configs", body=logger, query=query()))[0] == 201
             package = {"packageId": "lentera-gw", "releaseId": "9.9.9", "ownerCMS": CMS,
                        "downloadUri": "https://cms.example/lentera-9.9.9.bin"}

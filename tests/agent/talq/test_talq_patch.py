@@ -8,7 +8,7 @@ import uuid
 
 from agent.talq.attributes import iso
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import CMS, GATEWAY, call, cms_query, running_gateway, until
 
 LIGHTS = 3
 # lit all day (a 24 h night from noon to noon), so that "back on its plan" and "on" do not
@@ -41,7 +41,7 @@ def test_patch_of_target_light_command_goes_through_the_arbitration(tmp_path, si
 
     async def scenario():
         async with running_gateway(tmp_path, site, LIGHTS, schedule=ALWAYS_ON) as (agent, pki, port):
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            query = cms_query
             patch = lambda path, body: asyncio.to_thread(call, port, pki, "PATCH", path,
                                                          body=body, query=query())
             planned = {u: lamps(site)[u] for u in lamps(site)}
@@ -106,7 +106,7 @@ def test_switch_on_counter_is_the_controllers_count(tmp_path, site_factory):
 
     async def scenario():
         async with running_gateway(tmp_path, site, LIGHTS, schedule=ALWAYS_ON) as (agent, pki, port):
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            query = cms_query
             patch = lambda body: asyncio.to_thread(
                 call, port, pki, "PATCH",
                 f"/devices/{address('L-001')}/lampActuator/targetLightCommand",

@@ -12,7 +12,7 @@ import pytest
 
 from agent.talq.attributes import iso
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway
+from tests.agent.talq.running import CMS, GATEWAY, asker, running_gateway
 from tests.support.talq_cms import CmsPeer
 from tests.support.talq_pki import make_talq_pki
 
@@ -66,7 +66,7 @@ def test_periodic_samples_and_active_periods_through_the_cms(tmp_path, site_fact
     async def scenario():
         async with running_gateway(tmp_path, site, LIGHTS, pki=pki, cms_port=cms.port,
                                    talq_extra=", retry_period: 1") as (agent, _, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
+            ask = asker(port, pki)
             post = lambda body: ask("POST", "/logger-configs", body=body, query=(
                 f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"))
             for logger in (periodic("energy", NOW()), periodic("later", LATER()),

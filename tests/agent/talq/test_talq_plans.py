@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from agent.platform.clock import AgentClock
 from edge_rules.sunclock import sun_day
 from tests.agent.talq.oas import validate
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import CMS, GATEWAY, asker, call, cms_query, running_gateway, until
 
 LIGHTS = 2
 RATE = 30.0            # warped seconds per real second
@@ -34,8 +34,8 @@ def test_an_astronomical_calendar_switches_at_sunset_minus_15_min(tmp_path, site
 
     async def scenario():
         async with running_gateway(tmp_path, site, LIGHTS, clock=clock) as (agent, pki, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             assert (await ask("POST", "/control-programs", body=[program()],
                               query=query()))[0] == 201
             calendar = {"id": "city", "ownerCMS": CMS, "defaultProgram": "night"}
@@ -105,8 +105,8 @@ def test_programs_and_calendars_are_replaced_live_and_deleted_only_when_unused(t
 
     async def scenario():
         async with running_gateway(tmp_path, site, LIGHTS, clock=clock) as (agent, pki, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             lamps = lambda: [(m.switch, m.dim) for m in site.site.lights.values()]
             assert (await ask("POST", "/control-programs", body=[at(90), at(50, "other")],
                               query=query()))[0] == 201

@@ -3,7 +3,6 @@
 import asyncio
 import uuid
 
-import jsonschema
 import pytest
 
 from tests.agent.talq.oas import lighting_mandatory, validate

@@ -12,7 +12,7 @@ import pytest
 
 from agent.talq.errors import TalqError
 from agent.talq.schedule import decode_schedule, next_report
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import GATEWAY, asker, cms_query, running_gateway, until
 from tests.agent.talq.test_talq_log_reports import ANOMALY, FAST, lamp_records, logger_config
 from tests.support.talq_cms import CmsPeer
 from tests.support.talq_pki import make_talq_pki
@@ -46,8 +46,8 @@ def test_scheduled_records_wait_for_their_time_then_reach_the_cms(tmp_path, site
     async def scenario():
         async with running_gateway(tmp_path, site, 2, pki=pki, cms_port=cms.port,
                                    talq_extra=FAST, extra=ANOMALY) as (agent, _, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             await until(lambda: agent.talq.bootstrap.done.is_set(), "the bootstrap")
             at = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=15)
             logger = logger_config()

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from agent.platform.clock import AgentClock
-from tests.agent.talq.running import CMS, GATEWAY, call, running_gateway, until
+from tests.agent.talq.running import CMS, GATEWAY, asker, cms_query, running_gateway, until
 from tests.agent.talq.test_talq_calendar_live import at, evening
 from tests.support.talq_pki import make_talq_pki
 
@@ -33,8 +33,8 @@ def test_an_unassigned_group_goes_back_to_gateway_yaml_plan_and_stays_there(tmp_
         clock = AgentClock(start=evening(FRIDAY), rate=1.0, trust="assume")
         async with running_gateway(tmp_path, site, LIGHTS, pki=pki, clock=clock) as (
                 agent, _, port):
-            ask = lambda *a, **kw: asyncio.to_thread(call, port, pki, *a, **kw)
-            query = lambda: f"clientAddress={CMS}&talqRequestId={uuid.uuid4()}"
+            ask = asker(port, pki)
+            query = cms_query
             await until(lambda: all(s == 1 for s, _ in lamps()), "gateway.yaml's plan on")
             own["lamps"] = lamps()
             assert own["lamps"][0][1] != 40, own                     # the calendar's differs
