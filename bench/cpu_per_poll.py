@@ -18,7 +18,8 @@ Run: .venv/bin/python bench/cpu_per_poll.py --old /tmp/lentera-old [--rounds 3]
 
      .venv/bin/python bench/cpu_per_poll.py --talq-cms [...]
 (the same, both with a lighting section, and "new" has a CMS at its cms_uri, bench/talq_cms_load.py: bootstrap, an Event
-and a Periodic logger on every device, log reports acknowledged, GET /devices every 5 s)
+and a Periodic logger on every device, log reports acknowledged, GET /devices every 5 s;
+`--talq-period S --talq-read-every S` set a lighter CMS: give `--seconds` a multiple of the period)
 """
 
 import argparse
@@ -40,6 +41,12 @@ def main(argv=None) -> int:
                         help="compare this checkout without and with TALQ instead")
     parser.add_argument("--talq-cms", action="store_true",
                         help="as --talq-off-on, with a CMS loading the TALQ side")
+    parser.add_argument("--talq-period", type=int, default=None,
+                        help="with --talq-cms: the periodic logger's sampling period, s "
+                             "(default 10, the shortest the gateway takes)")
+    parser.add_argument("--talq-read-every", type=float, default=None,
+                        help="with --talq-cms: the CMS reads all of GET /devices this often, s "
+                             "(default 5)")
     parser.add_argument("--new", default=str(REPO), help="checkout of the new code")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--endpoints", type=int, default=5)

@@ -174,7 +174,7 @@ def measure(args, agent_root: Path) -> dict | None:
         config = _config(work, broker.port, ports, args.units, args.in_flight,
                          args.batch_window, args.sparkplug, args.poll, talq, cms_port, talq_port,
                          getattr(args, "lighting", False))
-        cms = _start_cms(work, cms_port, talq_port, logs) if with_cms else None
+        cms = _start_cms(work, cms_port, talq_port, logs, args) if with_cms else None
         if cms is not None:
             procs.append(cms.proc)
         agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c", str(config)],
@@ -254,11 +254,14 @@ class _Cms:
         return found[-1][len("counts "):] if found else f"no counts: see {self.log}"
 
 
-def _start_cms(work: Path, port: int, gateway_port: int, logs: list) -> _Cms:
+def _start_cms(work: Path, port: int, gateway_port: int, logs: list, args) -> _Cms:
+    # the CMS's load: its periodic logger's sampling period and how often it reads /devices
+    load = [f"--{k.replace('_', '-')}={getattr(args, 'talq_' + k)}" for k in ("period", "read_every")
+            if getattr(args, "talq_" + k, None) is not None]
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "bench" / "talq_cms_load.py"), "--port", str(port),
          "--gateway-port", str(gateway_port), "--pki", str(work / "pki"),
-         "--gateway-address", GATEWAY_ADDRESS, "--cms-address", CMS_ADDRESS],
+         "--gateway-address", GATEWAY_ADDRESS, "--cms-address", CMS_ADDRESS, *load],
         cwd=REPO, stdout=subprocess.PIPE, stderr=_log(logs, work / "cms.log"))
     return _Cms(proc, work / "cms.log")
 
