@@ -15,13 +15,18 @@ adds one more environment each, so several can be compared in one run. The runs 
 folder: a run loads the anomaly state the run before saved (~2 MB more at 500 lights), unless
 `--no-state` removes it before every run so that every variant starts alike.
 
+`--pycache DIR` runs every variant with its modules' compiled .pyc files in DIR
+(PYTHONPYCACHEPREFIX), written first by one import pass per PYTHONOPTIMIZE level. An installed
+agent has them (pip compiles at install); a checkout run with PYTHONDONTWRITEBYTECODE=1 (as on the
+team's box) compiles its own modules from source at every start, which costs ~1 MB more.
+
 `--tracemalloc S` runs the agent under tracemalloc instead (its RSS is then not the agent's:
 tracemalloc costs memory of its own) and prints, S seconds after start, the 15 source files
 whose live allocations are largest: where the Python-level heap goes.
 
 Run: .venv/bin/python bench/agent_memory.py [--endpoints 10 --units 100 --seconds 20]
      [--env MALLOC_ARENA_MAX=2] [--variant 'MALLOC_ARENA_MAX=1'] [--no-state] [--rounds 2]
-     [--agent-root CHECKOUT] [--tracemalloc 60]
+     [--pycache /tmp/pyc] [--agent-root CHECKOUT] [--tracemalloc 60]
 """
 
 import argparse
@@ -86,6 +91,21 @@ sys.argv = ["lentera", "run", "-c", CONFIG]
 from agent.cli import main
 main()
 """
+
+
+# what `lentera run` imports (the warm-up pass of --pycache)
+WARM = ("import agent.cli, agent.app, agent.services.watch, agent.sparkplug.wiring, "
+        "agent.platform.sdnotify, agent.local.boot, uvloop")
+
+
+def warm_pycache(args, variants: list[dict]) -> None:
+    """Compile what the agent imports into args.pycache, once per optimize level used."""
+    for level in sorted({env.get("PYTHONOPTIMIZE", "") for env in variants}):
+        subprocess.run([sys.executable, "-c", WARM], cwd=args.agent_root, check=True,
+                       env={**os.environ, "PYTHONPYCACHEPREFIX": args.pycache,
+                            "PYTHONOPTIMIZE": level, "PYTHONDONTWRITEBYTECODE": ""})
+    for env in variants:
+        env.setdefault("PYTHONPYCACHEPREFIX", args.pycache)
 
 
 def run_traced(args, work: Path, config: Path) -> str:
@@ -161,6 +181,8 @@ def main(argv=None) -> int:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--variant", action="append", default=[], metavar="'NAME=VALUE ...'",
                         help="one more environment to compare (repeatable)")
+    parser.add_argument("--pycache", metavar="DIR",
+                        help="compiled modules in DIR for every run (PYTHONPYCACHEPREFIX)")
     parser.add_argument("--no-state", action="store_true",
                         help="remove the anomaly state file before every run")
     parser.add_argument("--agent-root", default=str(REPO))
@@ -180,6 +202,8 @@ def main(argv=None) -> int:
                              cwd=REPO, stderr=subprocess.DEVNULL) for i, port in enumerate(ports)]
     variants = [{}] + ([dict(e.split("=", 1) for e in args.env)] if args.env else [])
     variants += [dict(e.split("=", 1) for e in v.split()) for v in args.variant]
+    if args.pycache:
+        warm_pycache(args, variants)
     try:
         for port in ports:
             wait_port(port, timeout=60.0)
