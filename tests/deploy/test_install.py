@@ -87,6 +87,16 @@ def test_service_user_reads_the_key_runs_check_config_and_cannot_change_config(r
     assert root.as_lentera("touch /var/lib/lentera/probe").returncode == 0
 
 
+def test_the_service_user_finds_every_module_compiled_for_its_optimize_level(root):
+    # the unit runs -OO (PYTHONOPTIMIZE=2) from a venv it cannot write: a module without its
+    # .opt-2.pyc is compiled from source at every start, which costs back what -OO saves
+    probe = ("import os, sys, agent.cli, agent.app, agent.services.watch, uvloop; "
+             "print([m.__name__ for m in list(sys.modules.values()) "
+             "if getattr(m, '__cached__', None) and not os.path.exists(m.__cached__)])")
+    res = root.as_lentera(f'env PYTHONOPTIMIZE=2 /opt/lentera/venv/bin/python -c "{probe}"')
+    assert res.stdout.strip() == "[]", res.stdout
+
+
 def test_unit_verifies_against_the_installed_paths_and_scores_ok(root):
     unit = root.p("/etc/systemd/system/lentera.service")
     doc = re.search(r"^Documentation=file://(\S+)$", unit.read_text(), re.M).group(1)
