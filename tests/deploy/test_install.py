@@ -24,7 +24,8 @@ from tests.support.gateway_files import make_certs
 
 REPO = Path(__file__).resolve().parents[2]
 PI = REPO / "deploy" / "raspberrypi"
-INSTALL = "bash /src/deploy/raspberrypi/install.sh --wheels /wheels"
+# from the source tree, as an installer may: what install.sh runs must not import from it
+INSTALL = "cd /src && bash /src/deploy/raspberrypi/install.sh --wheels /wheels"
 # one installed root for the whole module, its tests in order (install, use, uninstall): the
 # test command runs --dist loadfile, else a pytest-xdist worker may get the uninstall test with
 # a fresh root of its own that no earlier test ever ran the agent in
