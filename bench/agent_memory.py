@@ -10,14 +10,23 @@
    /proc/PID/smaps.
 
 `--env NAME=VALUE` (repeatable) runs the agent with that environment, e.g. MALLOC_ARENA_MAX=2
-against the default, alternating in one run (`--rounds`).
+against the default, alternating in one run (`--rounds`). `--variant 'A=1 B=2'` (repeatable)
+adds one more environment each, so several can be compared in one run. The runs share one work
+folder: a run loads the anomaly state the run before saved (~2 MB more at 500 lights), unless
+`--no-state` removes it before every run so that every variant starts alike.
+
+`--pycache DIR` runs every variant with its modules' compiled .pyc files in DIR
+(PYTHONPYCACHEPREFIX), written first by one import pass per PYTHONOPTIMIZE level. An installed
+agent has them (pip compiles at install); a checkout run with PYTHONDONTWRITEBYTECODE=1 (as on the
+team's box) compiles its own modules from source at every start, which costs ~1 MB more.
 
 `--tracemalloc S` runs the agent under tracemalloc instead (its RSS is then not the agent's:
 tracemalloc costs memory of its own) and prints, S seconds after start, the 15 source files
 whose live allocations are largest: where the Python-level heap goes.
 
 Run: .venv/bin/python bench/agent_memory.py [--endpoints 10 --units 100 --seconds 20]
-     [--env MALLOC_ARENA_MAX=2] [--rounds 2] [--agent-root CHECKOUT] [--tracemalloc 60]
+     [--env MALLOC_ARENA_MAX=2] [--variant 'MALLOC_ARENA_MAX=1'] [--no-state] [--rounds 2]
+     [--pycache /tmp/pyc] [--agent-root CHECKOUT] [--tracemalloc 60]
 """
 
 import argparse
@@ -82,6 +91,21 @@ sys.argv = ["lentera", "run", "-c", CONFIG]
 from agent.cli import main
 main()
 """
+
+
+# what `lentera run` imports (the warm-up pass of --pycache)
+WARM = ("import agent.cli, agent.app, agent.services.watch, agent.sparkplug.wiring, "
+        "agent.platform.sdnotify, agent.local.boot, uvloop")
+
+
+def warm_pycache(args, variants: list[dict]) -> None:
+    """Compile what the agent imports into args.pycache, once per optimize level used."""
+    for level in sorted({env.get("PYTHONOPTIMIZE", "") for env in variants}):
+        subprocess.run([sys.executable, "-c", WARM], cwd=args.agent_root, check=True,
+                       env={**os.environ, "PYTHONPYCACHEPREFIX": args.pycache,
+                            "PYTHONOPTIMIZE": level, "PYTHONDONTWRITEBYTECODE": ""})
+    for env in variants:
+        env.setdefault("PYTHONPYCACHEPREFIX", args.pycache)
 
 
 def run_traced(args, work: Path, config: Path) -> str:
@@ -155,6 +179,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--variant", action="append", default=[], metavar="'NAME=VALUE ...'",
+                        help="one more environment to compare (repeatable)")
+    parser.add_argument("--pycache", metavar="DIR",
+                        help="compiled modules in DIR for every run (PYTHONPYCACHEPREFIX)")
+    parser.add_argument("--no-state", action="store_true",
+                        help="remove the anomaly state file before every run")
     parser.add_argument("--agent-root", default=str(REPO))
     parser.add_argument("--tracemalloc", type=float, metavar="S",
                         help="print the top 15 files by live allocation S s after start")
@@ -171,6 +201,9 @@ def main(argv=None) -> int:
                               str(args.units), "--tcp", f"127.0.0.1:{port}", "--seed", str(i)],
                              cwd=REPO, stderr=subprocess.DEVNULL) for i, port in enumerate(ports)]
     variants = [{}] + ([dict(e.split("=", 1) for e in args.env)] if args.env else [])
+    variants += [dict(e.split("=", 1) for e in v.split()) for v in args.variant]
+    if args.pycache:
+        warm_pycache(args, variants)
     try:
         for port in ports:
             wait_port(port, timeout=60.0)
@@ -179,6 +212,8 @@ def main(argv=None) -> int:
             return 0
         for _ in range(args.rounds):
             for env in variants:
+                if args.no_state:
+                    (work / "anomaly.npz").unlink(missing_ok=True)
                 f = run_agent(args, work, config, env)
                 label = " ".join(f"{k}={v}" for k, v in env.items()) or "default environment"
                 print(f"agent, {label}: peak RSS (VmHWM) {f['hwm']:.1f} MB, RSS {f['rss']:.1f} MB, "

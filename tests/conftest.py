@@ -55,9 +55,10 @@ def site_factory():
 class AgentProcess:
     """`lentera run` as a subprocess."""
 
-    def __init__(self, config: Path, log: Path, extra_args: list[str] = ()):
+    def __init__(self, config: Path, log: Path, extra_args: list[str] = (),
+                 env: dict | None = None):
         self.log = log
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "-c",
                                       str(config), *extra_args], cwd=REPO, env=env,
                                      stdout=open(log, "wb"), stderr=subprocess.STDOUT)
@@ -113,8 +114,8 @@ def agent_factory(tmp_path):
     """Start agent subprocesses; killed after the test if still running."""
     agents = []
 
-    def make(config: Path, extra_args: list[str] = ()):
-        a = AgentProcess(config, tmp_path / f"agent{len(agents)}.log", extra_args)
+    def make(config: Path, extra_args: list[str] = (), env: dict | None = None):
+        a = AgentProcess(config, tmp_path / f"agent{len(agents)}.log", extra_args, env)
         agents.append(a)
         return a
     yield make

@@ -56,6 +56,14 @@ PIP=("$OPT/venv/bin/python" -m pip -q --disable-pip-version-check install)
 "${PIP[@]}" --upgrade "${PKG[@]}"
 "${PIP[@]}" --force-reinstall --no-deps "${PKG[@]}"   # same version number: still the new code
 ln -sfn "$OPT/venv/bin/lentera" /usr/local/bin/lentera
+# the unit runs the agent with PYTHONOPTIMIZE=2 and cannot write .pyc files: compile the
+# .opt-2.pyc of every module `lentera run` and its optional features import (the venv's and
+# the standard library's) by importing them once, as root, at that level (-P: the venv's
+# agent, not a source tree in the current folder)
+say "compiling the agent's modules for PYTHONOPTIMIZE=2"
+env -u PYTHONDONTWRITEBYTECODE "$OPT/venv/bin/python" -P -OO -c 'import agent.cli
+import agent.app, agent.services.watch, agent.sparkplug.service, agent.talq.wiring
+import agent.local.boot, agent.local.metrics, agent.platform.sdnotify, uvloop'
 # the unit's Documentation= points at the installed guide
 install -m 0644 "$SRC/docs/installer-guide.md" "$SRC/docs/config.md" "$SRC/docs/profiles.md" \
   "$OPT/share/doc/"

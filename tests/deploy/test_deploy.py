@@ -1,5 +1,6 @@
 """Field deployment files: the scripts parse, the unit's essentials, the udev rules' shape."""
 
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -28,6 +29,21 @@ def test_a_stuck_stop_ends_itself_before_systemd_kills_it():
     unit = (PI / "lentera.service").read_text()
     stop_timeout = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M).group(1))
     assert 5 < STUCK_STOP_S < stop_timeout
+
+
+def test_the_product_runs_under_python_oo_as_the_unit_starts_it():
+    # the unit sets PYTHONOPTIMIZE=2 (docstrings cost ~3 MB of RSS): -OO strips docstrings and
+    # asserts, so no product module may read one or rely on the other
+    unit = (PI / "lentera.service").read_text()
+    assert "Environment=PYTHONOPTIMIZE=2" in unit
+    found = []
+    for path in sorted(p for top in ("agent", "drivers", "edge_rules")
+                       for p in (REPO / top).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assert) or (isinstance(node, ast.Attribute)
+                                                 and node.attr == "__doc__"):
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not found, f"gone under python -OO (the unit's PYTHONOPTIMIZE=2): {found}"
 
 
 def test_scripts_parse():

@@ -24,7 +24,8 @@ from tests.support.gateway_files import make_certs
 
 REPO = Path(__file__).resolve().parents[2]
 PI = REPO / "deploy" / "raspberrypi"
-INSTALL = "bash /src/deploy/raspberrypi/install.sh --wheels /wheels"
+# from the source tree, as an installer may: what install.sh runs must not import from it
+INSTALL = "cd /src && bash /src/deploy/raspberrypi/install.sh --wheels /wheels"
 # one installed root for the whole module, its tests in order (install, use, uninstall): the
 # test command runs --dist loadfile, else a pytest-xdist worker may get the uninstall test with
 # a fresh root of its own that no earlier test ever ran the agent in
@@ -85,6 +86,16 @@ def test_service_user_reads_the_key_runs_check_config_and_cannot_change_config(r
     write = root.as_lentera("sh -c 'echo x >> /etc/lentera/cmd.key'", check=False)
     assert write.returncode != 0 and "Permission denied" in write.stderr
     assert root.as_lentera("touch /var/lib/lentera/probe").returncode == 0
+
+
+def test_the_service_user_finds_every_module_compiled_for_its_optimize_level(root):
+    # the unit runs -OO (PYTHONOPTIMIZE=2) from a venv it cannot write: a module without its
+    # .opt-2.pyc is compiled from source at every start, which costs back what -OO saves
+    probe = ("import os, sys, agent.cli, agent.app, agent.services.watch, uvloop; "
+             "print([m.__name__ for m in list(sys.modules.values()) "
+             "if getattr(m, '__cached__', None) and not os.path.exists(m.__cached__)])")
+    res = root.as_lentera(f'env PYTHONOPTIMIZE=2 /opt/lentera/venv/bin/python -c "{probe}"')
+    assert res.stdout.strip() == "[]", res.stdout
 
 
 def test_unit_verifies_against_the_installed_paths_and_scores_ok(root):

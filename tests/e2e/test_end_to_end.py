@@ -50,6 +50,22 @@ def test_every_device_is_seen_and_a_change_arrives_within_two_polls(
     assert agent.terminate(timeout=5) == 0
 
 
+def test_the_agent_polls_and_publishes_under_python_oo_as_the_unit_runs_it(
+        tmp_path, broker, site_factory, subscriber_factory, agent_factory):
+    # deploy/raspberrypi/lentera.service sets PYTHONOPTIMIZE=2 (no docstrings, no asserts)
+    site = site_factory(3)
+    sub = subscriber_factory(broker.port, f"{PREFIX}/#")
+    agent = agent_factory(write_gateway(tmp_path / "gw.yaml", broker.url, site.port, 3),
+                          env={"PYTHONOPTIMIZE": "2"})
+    devices = {f"L-{u:03d}" for u in range(1, 4)}
+    sub.wait_for(lambda m: {t.rsplit("/", 1)[1] for t, _ in _telemetry(m)} >= devices,
+                 15, "telemetry from every configured device")
+    sub.wait_for(lambda m: [p for t, p, _ in m if t == f"{PREFIX}/status"
+                            and p.get("state") == "online"], 5, "status online")
+    assert agent.terminate(timeout=5) == 0
+    assert "Traceback" not in agent.output()
+
+
 def test_sigterm_publishes_offline_and_exits_within_5s(
         tmp_path, broker, site_factory, subscriber_factory, agent_factory):
     site = site_factory(2)
