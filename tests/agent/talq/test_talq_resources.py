@@ -44,11 +44,15 @@ def test_devices_functions_and_attributes_follow_the_data_model(tmp_path, site_f
             status, _, one = await get(f"/devices/{address}/lampActuator")
             assert status == 200 and one["id"] == "lampActuator"
             validate(one, "LampActuatorFunction")
+            # the light is polled every second while the request is in flight (CI: 220.4
+            # answered, 219.3 read after it): the answer is the reading before or after
+            before = agent.lighting.latest["L-001"]["voltage"]
             status, _, attr = await get(f"/devices/{address}/lampMonitor/supplyVoltage")
+            after = agent.lighting.latest["L-001"]["voltage"]
             assert status == 200 and attr["type"] == "AttributeFloat"
             validate(attr, "AttributeFloat")
-            volts = agent.lighting.latest["L-001"]["voltage"]
-            assert attr["value"] == pytest.approx(volts)
+            assert attr["value"] in (pytest.approx(before), pytest.approx(after)), (
+                attr["value"], before, after)
             status, _, classes = await get("/device-classes")
             for found in classes:
                 validate(found, "DeviceClass")
