@@ -99,15 +99,21 @@ def parse_energy(items: list[tuple[str, str]]) -> tuple[date, date, str | None]:
     return first, last, _text("group", seen["group"]) if "group" in seen else None
 
 
+def _whole(text: str, digits: int) -> int | None:
+    """text as a whole number when it is 1..digits ASCII digits, else None: int() takes
+    " 7", "+7" and "٧", and str.isdigit() "²" (int() then raised: a 500)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= digits else None
+
+
 def _zoom(text: str | None) -> int:
-    # ASCII digits only, as for limit: int() takes " 7", "+7" and "٧"
     if text is None:
         raise QueryError("zoom", f"required: the map's zoom level, a whole number "
                                  f"0..{MAX_ZOOM} (e.g. zoom=12)")
-    if not (text.isascii() and text.isdigit() and len(text) <= 2) or int(text) > MAX_ZOOM:
+    zoom = _whole(text, 2)
+    if zoom is None or zoom > MAX_ZOOM:
         raise QueryError("zoom", f"a whole number 0..{MAX_ZOOM} (the map's zoom level), "
                                  f"not {text[:20]!r}")
-    return int(text)
+    return zoom
 
 
 def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
@@ -127,12 +133,10 @@ def parse_query(endpoint: str, items: list[tuple[str, str]]) -> Query:
             raise QueryError("kind", f"one of {', '.join(FAULT_KINDS)}")
         fields["kind"] = seen["kind"]
     if "limit" in seen:
-        text = seen["limit"]
-        # ASCII digits, bounded length: str.isdigit() takes "²" (int() then raised: a 500)
-        if not (text.isascii() and text.isdigit() and len(text) <= 7) \
-                or not 1 <= int(text) <= MAX_LIMIT:
+        limit = _whole(seen["limit"], 7)
+        if limit is None or not 1 <= limit <= MAX_LIMIT:
             raise QueryError("limit", f"a whole number 1..{MAX_LIMIT}")
-        fields["limit"] = int(text)
+        fields["limit"] = limit
     return Query(**fields)
 
 
