@@ -13,6 +13,10 @@ from agent.talq.errors import not_found
 from agent.talq.plans import (assigned_lighting, calendar_plan, plan_name, program_plan,
                               programs_of, refuse)
 
+# kind -> (its OAS schema, its collection's path), for bodies and refusal texts
+TYPES = {"programs": ("ControlProgramOne", "/control-programs"),
+         "calendars": ("Calendar", "/calendars")}
+
 
 def running(site, calendar_ids) -> dict:
     """Calendar id -> the lighting groups that run it now (from the pushed section)."""
@@ -40,7 +44,7 @@ async def replace(site, store, kind: str, items: list) -> list:
             calendar_plan(item, programs)
             new, table, value = item["id"], calendars, item
         if new not in table:
-            path = "/control-programs" if kind == "programs" else "/calendars"
+            path = TYPES[kind][1]
             raise not_found(f"no {kind[:-1]} {new[:60]!r} to replace: create it with POST "
                             f"{path} (GET {path} lists them)")
         table[new] = value
@@ -64,7 +68,7 @@ async def delete(site, store, kind: str, ident: str) -> dict:
     programs, calendars = dict(store.programs), dict(store.calendars)
     table = programs if kind == "programs" else calendars
     if ident not in table:
-        path = "/control-programs" if kind == "programs" else "/calendars"
+        path = TYPES[kind][1]
         raise not_found(f"no {kind[:-1]} {ident[:60]!r} to delete: GET {path} lists them")
     if kind == "programs":
         users = [c for c, body in calendars.items() if ident in programs_of(body)]

@@ -5,13 +5,11 @@ from aiohttp import web
 from agent.talq.bodies import read_json
 from agent.talq.catalog import Catalog
 from agent.talq.errors import HEADERS, TalqError, bad, got, json_answer, not_found
-from agent.talq.plan_changes import delete, replace
+from agent.talq.plan_changes import TYPES, delete, replace
 from agent.talq.plans import assign, calendar_plan, program_plan, refuse
 from agent.talq.requests import check_common
 
 MAX_BATCH = 64
-TYPES = {"programs": ("ControlProgramOne", "/control-programs"),
-         "calendars": ("Calendar", "/calendars")}
 NO_LIGHTING = ("this gateway has no lighting section in gateway.yaml, so it runs no plans: add "
                "one (lighting: groups, schedules; docs/rules.md), restart the agent and send "
                "the request again")
