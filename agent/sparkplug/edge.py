@@ -72,31 +72,30 @@ class EdgeState:
     def row(self, topic: str, body_json: str) -> None:
         """One outbox row bound for Sparkplug, read back from SQLite: translate it (telemetry
         only)."""
-        if "/telemetry/" not in topic:
-            return
-        device_id = topic.rsplit("/", 1)[1]
-        model = self.models.get(device_id)
-        if model is None:
-            return                           # a serial sensor: not a Modbus device (docs)
-        body = _decode(body_json)[0]
-        self._reading(device_id, model, int(body["ts"]), body.get("values") or {},
-                      body.get("quality") == "good")
+        device = self._telemetry_device(topic)
+        if device is not None:               # decoded only for a Modbus device's telemetry
+            body = _decode(body_json)[0]
+            self._reading(*device, int(body["ts"]), body)
 
     def item(self, topic: str, item) -> None:
         """One just-committed row as its in-memory Item (agent/store/outbox_db.Item): the
         same translation as row() of its stored JSON, without decoding it. The stored body is
         {"ts": item.ts, (seq,) **item.body}, so a "ts" of the body's own wins, as there."""
+        device = self._telemetry_device(topic)
+        if device is not None:
+            self._reading(*device, int(item.body.get("ts", item.ts)), item.body)
+
+    def _telemetry_device(self, topic: str) -> tuple | None:
+        """(device id, its metrics) of a telemetry row's topic; None for any other row and
+        for a serial sensor (not a Modbus device: docs)."""
         if "/telemetry/" not in topic:
-            return
+            return None
         device_id = topic.rsplit("/", 1)[1]
         model = self.models.get(device_id)
-        if model is None:
-            return
-        body = item.body
-        self._reading(device_id, model, int(body.get("ts", item.ts)),
-                      body.get("values") or {}, body.get("quality") == "good")
+        return None if model is None else (device_id, model)
 
-    def _reading(self, device_id: str, model, ts: int, values: dict, good: bool) -> None:
+    def _reading(self, device_id: str, model, ts: int, body: dict) -> None:
+        values, good = body.get("values") or {}, body.get("quality") == "good"
         if ts < self.birth_ms:               # history
             if good:
                 self._data(device_id, model, values, ts, True)
